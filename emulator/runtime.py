@@ -1,0 +1,199 @@
+"""How the emulator runs things: Lambda invocations go to the project's real handlers in process, and Step
+Functions waits and retry back-off go through the virtual clock.
+
+moto's Lambda would run code in Docker (absent here) or echo canned payloads; moto's Step Functions interpreter
+sleeps for real. `install()` patches both once per process; `use_clock()` selects the clock of the running session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from botocore.exceptions import ClientError
+
+from emulator.clock import VirtualClock
+
+_clock: VirtualClock | None = None
+_installed = False
+_lock = threading.Lock()
+# Handlers share os.environ (each function has its own variables), so invocations run one at a time.
+_invoke_lock = threading.RLock()
+
+
+@dataclass
+class DeployedFunction:
+    name: str
+    module: ModuleType
+    environment: dict[str, str]
+    timeout: int
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+_functions: dict[str, DeployedFunction] = {}
+
+
+@contextlib.contextmanager
+def environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def load_handler(source: Path, module_name: str, variables: dict[str, str]) -> ModuleType:
+    """Import a handler file as its own module, with its environment set (module-scope clients read it)."""
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with _invoke_lock, environment(variables):
+        spec.loader.exec_module(module)
+    return module
+
+
+def register(function: DeployedFunction) -> None:
+    _functions[function.name] = function
+
+
+def deployed(name: str) -> DeployedFunction:
+    return _functions[name]
+
+
+def invoke(function: DeployedFunction, event: Any) -> tuple[Any, bool]:
+    """Run the handler as Lambda would: (result, False) or (error payload, True) for an unhandled exception."""
+    request_id = str(uuid.uuid4())
+    context = SimpleNamespace(
+        function_name=function.name, aws_request_id=request_id, memory_limit_in_mb=128,
+        get_remaining_time_in_millis=lambda: function.timeout * 1000,
+    )
+    record: dict[str, Any] = {"event": event}
+    function.invocations.append(record)
+    with _invoke_lock, environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
+        try:
+            record["result"] = function.module.lambda_handler(event, context)
+            return record["result"], False
+        except Exception as error:  # noqa: BLE001 - Lambda turns any exception into a function error
+            record["error"] = type(error).__name__
+            return {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "requestId": request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }, True
+
+
+def _lambda_invoke(original: Any) -> Any:
+    def invoke_function(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
+        function = _functions.get(self.get_function(function_name, qualifier).function_name)
+        if function is None:
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        result, errored = invoke(function, json.loads(body) if body else {})
+        if errored:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        payload = json.dumps(result).encode()
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    return invoke_function
+
+
+# --- Step Functions on the virtual clock -------------------------------------------------------------------------
+
+
+def use_clock(clock: VirtualClock | None) -> None:
+    global _clock
+    _clock = clock
+
+
+def _sleep(seconds: float, interrupt: threading.Event | None = None) -> None:
+    if _clock is not None:
+        _clock.sleep(seconds, interrupt)
+    elif interrupt is not None:
+        interrupt.wait(seconds)
+    else:
+        threading.Event().wait(seconds)
+
+
+def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+    if wait_seconds > 0:
+        _sleep(wait_seconds, env.program_state_event)
+
+
+class _RetrySleep:
+    """Stands in for the `time` module inside moto's retrier: back-off on the virtual clock."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        _sleep(seconds)
+
+
+def _worker_start(original: Any) -> Any:
+    def start(self: Any) -> None:
+        clock = _clock
+        if clock is not None:
+            clock.enter()  # before the thread starts, so time cannot jump past this execution's first state
+            logic = self._execution_logic
+
+            def run() -> None:
+                try:
+                    logic()
+                finally:
+                    clock.leave()
+
+            self._execution_logic = run
+        original(self)
+
+    return start
+
+
+def _lambda_error(original: Any) -> Any:
+    """AWS names Lambda service failures Lambda.<Code> (e.g. Lambda.ServiceException); moto says 'Exception'."""
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        event = original(self, env, ex)
+        if isinstance(ex, ClientError):
+            name = f"Lambda.{ex.response['Error']['Code']}"
+            details = event.event_details["taskFailedEventDetails"] if "taskFailedEventDetails" in event.event_details else None
+            event.error_name = CustomErrorName(name)
+            if details is not None:
+                details["error"] = name
+        return event
+
+    return from_error
+
+
+def install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        for backend in (LambdaBackend, LambdaSimpleBackend):  # the latter when moto runs without Docker
+            backend.invoke = _lambda_invoke(backend.invoke)  # type: ignore[method-assign]
+        WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+        retrier_decl.time = _RetrySleep  # type: ignore[attr-defined]
+        ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
+        state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
+        _installed = True

@@ -1,0 +1,281 @@
+"""Deploy template.yaml into the emulator, the way `sam deploy` would into AWS.
+
+The template is inlined (emulator.template), transformed to CloudFormation by aws-sam-translator, and each
+resource is created in moto in dependency order with its intrinsics resolved. Functions are registered with
+emulator.runtime so that their invocations run the real handler files named by CodeUri.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from samtranslator.translator.transform import transform
+
+from emulator import runtime, template
+
+ACCOUNT = "123456789012"
+SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
+
+
+class _NoManagedPolicies:
+    """aws-sam-translator asks IAM for AWS managed policy ARNs; the template names none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class Stack:
+    name: str
+    region: str
+    parameters: dict[str, str]
+    physical: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> GetAtt values
+    functions: dict[str, runtime.DeployedFunction] = field(default_factory=dict)  # logical id -> function
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # role name -> {policy name: document}
+    definition: str = ""
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.physical["RestoreStateMachine"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.physical["NotificationTopic"]
+
+
+class Resolver:
+    def __init__(self, stack: Stack, conditions: dict[str, bool]) -> None:
+        self.stack = stack
+        self.conditions = conditions
+        self.pseudo = {
+            "AWS::Region": stack.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+            "AWS::StackName": stack.name, "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{stack.name}/emulated",
+        }
+
+    def ref(self, name: str) -> Any:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.stack.parameters:
+            return self.stack.parameters[name]
+        return self.stack.physical[name]
+
+    def get_att(self, name: str, attribute: str) -> str:
+        return self.stack.attributes[name][attribute]
+
+    def sub(self, text: str, variables: dict[str, Any]) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                return self.get_att(*name.split(".", 1))
+            return str(self.ref(name))
+
+        return SUB_VARIABLE.sub(value, text).replace("${!", "${")
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.resolve(x) for x in node) if v is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
+            if fn == "Fn::GetAtt":
+                return self.get_att(*(arg.split(".", 1) if isinstance(arg, str) else arg))
+            if fn == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return self.sub(text, variables)
+            if fn == "Fn::Join":
+                return self.resolve(arg[0]).join(str(x) for x in self.resolve(arg[1]))
+            if fn == "Fn::Split":
+                return self.resolve(arg[1]).split(self.resolve(arg[0]))
+            if fn == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+            if fn == "Fn::If":
+                return self.resolve(arg[1] if self.conditions[arg[0]] else arg[2])
+        return {k: v for k, v in ((k, self.resolve(v)) for k, v in node.items()) if v is not _NO_VALUE}
+
+
+_NO_VALUE = object()
+
+
+def references(node: Any) -> set[str]:
+    """Logical ids a resource's properties depend on."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value.split(".")[0] if isinstance(value, str) else value[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {name.split(".")[0] for name in SUB_VARIABLE.findall(text)}
+                found |= references(value if isinstance(value, str) else value[1])
+            else:
+                found |= references(value)
+    return found
+
+
+def dependency_order(resources: dict[str, Any]) -> list[str]:
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(lid: str) -> None:
+        if lid in order or lid not in resources:
+            return
+        if lid in visiting:
+            raise ValueError(f"circular dependency at {lid}")
+        visiting.add(lid)
+        deps = references(resources[lid].get("Properties", {})) | set(_as_list(resources[lid].get("DependsOn", [])))
+        for dep in sorted(deps):
+            visit(dep)
+        visiting.discard(lid)
+        order.append(lid)
+
+    for lid in resources:
+        visit(lid)
+    return order
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", source)
+    return buffer.getvalue()
+
+
+def deploy(
+    stack_name: str,
+    region: str,
+    parameters: dict[str, str],
+    template_path: Path = template.ROOT / "template.yaml",
+    extra_environment: dict[str, str] | None = None,
+) -> Stack:
+    source = template.load(template_path)
+    root = template_path.resolve().parent
+    code_uris = {lid: r["Properties"]["CodeUri"] for lid, r in source["Resources"].items() if "CodeUri" in r.get("Properties", {})}
+    defaults = {name: p["Default"] for name, p in source.get("Parameters", {}).items() if "Default" in p}
+    values = {**{k: str(v) for k, v in defaults.items()}, **parameters}
+    cfn = transform(template.inline(source, root), {**values, "AWS::Region": region}, _NoManagedPolicies())
+    stack = Stack(stack_name, region, values)
+    resolver = Resolver(stack, {})
+    resolver.conditions = {name: bool(resolver.resolve(c)) for name, c in cfn.get("Conditions", {}).items()}
+    clients = {s: boto3.client(s, region_name=region) for s in ("iam", "logs", "sns", "lambda", "stepfunctions")}
+    for lid in dependency_order(cfn["Resources"]):
+        resource = cfn["Resources"][lid]
+        if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
+            continue
+        props = resolver.resolve(resource.get("Properties", {}))
+        create = _CREATORS.get(resource["Type"])
+        if create is None:
+            raise NotImplementedError(f"the emulator cannot deploy {resource['Type']} ({lid})")
+        create(stack, lid, props, clients, {"code_uri": code_uris.get(lid), "root": root, "extra_env": extra_environment or {}})
+    return stack
+
+
+Creator = Callable[[Stack, str, dict[str, Any], dict[str, Any], dict[str, Any]], None]
+
+
+def _log_group(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("LogGroupName", f"{stack.name}-{lid}")
+    clients["logs"].create_log_group(logGroupName=name)
+    if "RetentionInDays" in props:
+        clients["logs"].put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+    stack.physical[lid] = name
+    stack.attributes[lid] = {"Arn": f"arn:aws:logs:{stack.region}:{ACCOUNT}:log-group:{name}:*"}
+
+
+def _topic(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    attributes = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+    arn = clients["sns"].create_topic(Name=f"{stack.name}-{lid}", Attributes=attributes)["TopicArn"]
+    stack.physical[lid] = arn
+    stack.attributes[lid] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
+
+
+def _subscription(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    arn = clients["sns"].subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])["SubscriptionArn"]
+    stack.physical[lid] = arn
+
+
+def _role(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("RoleName", f"{stack.name}-{lid}")
+    arn = clients["iam"].create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]["Arn"]
+    for policy in props.get("Policies", []):
+        _put_policy(stack, clients, name, policy["PolicyName"], policy["PolicyDocument"])
+    stack.physical[lid] = name
+    stack.attributes[lid] = {"Arn": arn}
+
+
+def _policy(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    for role in props["Roles"]:
+        _put_policy(stack, clients, role, props["PolicyName"], props["PolicyDocument"])
+    stack.physical[lid] = props["PolicyName"]
+
+
+def _put_policy(stack: Stack, clients: dict[str, Any], role: str, name: str, document: dict[str, Any]) -> None:
+    # IAM accepts a document without Version (SAM's policy templates emit none); moto insists on one.
+    document = {"Version": "2012-10-17", **document}
+    clients["iam"].put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    stack.policies.setdefault(role, {})[name] = document
+
+
+def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("FunctionName", f"{stack.name}-{lid}")
+    variables = {**props.get("Environment", {}).get("Variables", {}), **ctx["extra_env"]}
+    arn = clients["lambda"].create_function(
+        FunctionName=name, Runtime=props["Runtime"], Role=props["Role"], Handler=props["Handler"],
+        Code={"ZipFile": _zip(props["Code"]["ZipFile"])}, Timeout=int(props.get("Timeout", 3)),
+        MemorySize=int(props.get("MemorySize", 128)), Environment={"Variables": variables},
+    )["FunctionArn"]
+    lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
+    module = runtime.load_handler(template.function_source(ctx["code_uri"], ctx["root"]), f"{stack.name}.{lid}", lambda_env)
+    function = runtime.DeployedFunction(name, module, lambda_env, int(props.get("Timeout", 3)))
+    runtime.register(function)
+    stack.functions[lid] = function
+    stack.physical[lid] = name
+    stack.attributes[lid] = {"Arn": arn}
+
+
+def _state_machine(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    text = props["DefinitionString"] if "DefinitionString" in props else json.dumps(props["Definition"], indent=2)
+    for key, value in props.get("DefinitionSubstitutions", {}).items():
+        text = text.replace("${" + key + "}", str(value))
+    role_arn = props["RoleArn"]
+    arn = clients["stepfunctions"].create_state_machine(
+        name=props.get("StateMachineName", f"{stack.name}-{lid}"), definition=text, roleArn=role_arn,
+        type=props.get("StateMachineType", "STANDARD"),
+    )["stateMachineArn"]
+    stack.definition = text
+    stack.physical[lid] = arn
+    stack.attributes[lid] = {"Arn": arn, "Name": arn.rsplit(":", 1)[1]}
+
+
+_CREATORS: dict[str, Creator] = {
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::IAM::Role": _role,
+    "AWS::IAM::Policy": _policy,
+    "AWS::Lambda::Function": _function,
+    "AWS::StepFunctions::StateMachine": _state_machine,
+}

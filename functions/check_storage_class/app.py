@@ -1,0 +1,144 @@
+"""Check Storage Class: read where the recovery point sits and whether a restore is needed.
+
+Event:  {"request": <Validate Input result>}
+Result: the restore record that Request Restore and Check Restore Status carry on:
+        {"status": "preparing-for-restore" | "ready-to-restore", "storageClass": "DEEP_ARCHIVE",
+         "archiveStatus": null, "restoreInProgress": false, "restoreExpiry": null,
+         "originalAmiName": "web-server-2025-01", "sizeBytes": 8589934592, "tier": "Standard",
+         "requestOutcome": null, "requestedAt": null, "readyAt": null, "checks": 0, "nextCheckSeconds": 0}
+Raises InvalidInputError (a tier or Days that cannot work for this object), RecoveryPointNotFoundError,
+RecoveryPointAccessDeniedError, ThrottledError.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")  # Intelligent-Tiering's ArchiveStatus values
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503")
+# The restored copy expires Days after the request (rounded up to midnight UTC), so it must outlive the slowest
+# typical restore plus the image restore that reads it (12 h margin): Deep Archive Bulk (48 h) needs 3 days.
+LATEST_TYPICAL_HOURS = {"Expedited": 5 / 60, "Standard": 5, "Bulk": 12}
+LATEST_TYPICAL_HOURS_DEEP_ARCHIVE = {"Standard": 12, "Bulk": 48}
+IMAGE_MARGIN_HOURS = 12
+# Tags that CreateStoreImageTask writes on the object, in the order we trust them for the original AMI name.
+AMI_NAME_TAGS = ("ami-name", "AmiName", "Name")
+
+
+class InvalidInputError(Exception):
+    """The request cannot work for this object (e.g. Expedited on Deep Archive)."""
+
+
+class RecoveryPointNotFoundError(Exception):
+    """No object with that key in that bucket."""
+
+
+class RecoveryPointAccessDeniedError(Exception):
+    """The stack's role may not read the object: check ArchiveBucketName and the bucket policy."""
+
+
+class ThrottledError(Exception):
+    """S3 throttled the request after the SDK's own retries; the state machine retries with back-off."""
+
+
+def is_deep_archive(storage_class: str, archive_status: str | None) -> bool:
+    return storage_class == "DEEP_ARCHIVE" or archive_status == "DEEP_ARCHIVE_ACCESS"
+
+
+def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
+    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'."""
+    if not header:
+        return False, None
+    ongoing = 'ongoing-request="true"' in header
+    expiry = header.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in header else None
+    return ongoing, expiry
+
+
+def original_ami_name(s3_client: Any, bucket: str, key: str) -> str | None:
+    tags = {t["Key"]: t["Value"] for t in s3_client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    return next((tags[name] for name in AMI_NAME_TAGS if tags.get(name)), None)
+
+
+def too_few_days(request: dict[str, Any], storage_class: str, archive_status: str | None) -> str | None:
+    tier, days = request["restoreRequestTier"], request["restoreRequestDays"]
+    if storage_class == "INTELLIGENT_TIERING":
+        return None  # Intelligent-Tiering restores move the object back to a readable tier: no Days, no expiry
+    hours = (LATEST_TYPICAL_HOURS_DEEP_ARCHIVE if storage_class == "DEEP_ARCHIVE" else LATEST_TYPICAL_HOURS)[tier]
+    needed = -(-int(hours + IMAGE_MARGIN_HOURS) // 24)
+    if days >= needed:
+        return None
+    return (
+        f"restoreRequestDays: {days} is too short for a {storage_class} {tier} restore (up to {hours:g} h): "
+        f"the restored copy would expire before the AMI is read; use at least {needed}"
+    )
+
+
+def check_storage_class(s3_client: Any, request: dict[str, Any], now: datetime) -> dict[str, Any]:
+    bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
+    try:
+        head = s3_client.head_object(Bucket=bucket, Key=key)
+        ami_name = original_ami_name(s3_client, bucket, key)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in ("404", "NoSuchKey", "NoSuchBucket"):
+            raise RecoveryPointNotFoundError(f"s3://{bucket}/{key} does not exist (check recoveryPoint and recoveryPointBucket)") from error
+        if code in ("403", "AccessDenied"):
+            raise RecoveryPointAccessDeniedError(f"access denied to s3://{bucket}/{key}: is the bucket in ArchiveBucketName?") from error
+        if code in THROTTLING_CODES:
+            raise ThrottledError(f"S3 throttled HeadObject on s3://{bucket}/{key}") from error
+        raise
+
+    storage_class = head.get("StorageClass", "STANDARD")
+    archive_status = head.get("ArchiveStatus")
+    archived = storage_class in ARCHIVED_CLASSES or archive_status in ARCHIVE_TIERS
+    ongoing, expiry = parse_restore_header(head.get("Restore"))
+    readable = not archived or (storage_class in ARCHIVED_CLASSES and expiry is not None and not ongoing)
+
+    if archived and not readable and not ongoing:
+        if request["restoreRequestTier"] == "Expedited" and is_deep_archive(storage_class, archive_status):
+            raise InvalidInputError(
+                f"restoreRequestTier: Expedited is not offered for Deep Archive ({storage_class}"
+                f"{'/' + archive_status if archive_status else ''}); use Standard (within 12 h) or Bulk (within 48 h)"
+            )
+        if (problem := too_few_days(request, storage_class, archive_status)) is not None:
+            raise InvalidInputError(problem)
+
+    stamp = now.isoformat(timespec="seconds")
+    outcome = None  # Request Restore fills it in
+    if not archived:
+        outcome = "not-needed"
+    elif readable:
+        outcome = "restored-before-this-run"
+    elif ongoing:
+        outcome = "joined-restore-in-progress"
+    return {
+        "status": "ready-to-restore" if readable else "preparing-for-restore",
+        "storageClass": storage_class,
+        "archiveStatus": archive_status,
+        "restoreInProgress": ongoing,
+        "restoreExpiry": expiry,
+        "originalAmiName": ami_name,
+        "sizeBytes": head.get("ContentLength", 0),
+        "tier": request["restoreRequestTier"] if archived else None,
+        "requestOutcome": outcome,
+        "requestedAt": None,
+        "readyAt": stamp if readable else None,
+        "checks": 0,
+        "nextCheckSeconds": 0,
+    }
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return check_storage_class(s3, event["request"], datetime.now(timezone.utc))

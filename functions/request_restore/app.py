@@ -1,0 +1,81 @@
+"""Request Restore: ask S3 for a temporary readable copy of an archived recovery point.
+
+Event:  {"request": <Validate Input result>, "restore": <Check Storage Class result>}
+Result: the restore record with "tier", "requestOutcome" and "requestedAt" filled in; requestOutcome is
+        "requested" (202), "restored-before-this-run" (200: a copy exists, its expiry was extended),
+        "joined-restore-in-progress" (409 RestoreAlreadyInProgress) or "not-needed" (403: the object is readable).
+Raises ExpeditedRetrievalNotAvailableError (503: the state machine retries, then falls back to Standard),
+ThrottledError, RecoveryPointNotFoundError.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests")
+# Outcomes that are not errors: the object is restoring or readable either way.
+OUTCOME_BY_CODE = {
+    "RestoreAlreadyInProgress": "joined-restore-in-progress",
+    "ObjectAlreadyInActiveTierError": "not-needed",
+    "InvalidObjectState": "not-needed",
+}
+
+
+class ExpeditedRetrievalNotAvailableError(Exception):
+    """503 GlacierExpeditedRetrievalNotAvailable: no Expedited capacity right now."""
+
+
+class ThrottledError(Exception):
+    """S3 throttled the request after the SDK's own retries; the state machine retries with back-off."""
+
+
+class RecoveryPointNotFoundError(Exception):
+    """The object disappeared between Check Storage Class and Request Restore."""
+
+
+def restore_request(request: dict[str, Any], restore: dict[str, Any]) -> dict[str, Any]:
+    job: dict[str, Any] = {"GlacierJobParameters": {"Tier": request["restoreRequestTier"]}}
+    if restore["storageClass"] != "INTELLIGENT_TIERING":
+        job["Days"] = request["restoreRequestDays"]  # Intelligent-Tiering rejects Days: it moves the object back
+    return job
+
+
+def request_restore(s3_client: Any, request: dict[str, Any], restore: dict[str, Any], now: datetime) -> dict[str, Any]:
+    bucket, key, tier = request["recoveryPointBucket"], request["recoveryPoint"], request["restoreRequestTier"]
+    try:
+        response = s3_client.restore_object(Bucket=bucket, Key=key, RestoreRequest=restore_request(request, restore))
+        status = response["ResponseMetadata"]["HTTPStatusCode"]
+        outcome = "requested" if status == 202 else "restored-before-this-run"
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "GlacierExpeditedRetrievalNotAvailable":
+            raise ExpeditedRetrievalNotAvailableError(f"no Expedited capacity for s3://{bucket}/{key} right now") from error
+        if code in THROTTLING_CODES:
+            raise ThrottledError(f"S3 throttled RestoreObject on s3://{bucket}/{key}") from error
+        if code in ("NoSuchKey", "404"):
+            raise RecoveryPointNotFoundError(f"s3://{bucket}/{key} no longer exists") from error
+        if code not in OUTCOME_BY_CODE:
+            raise
+        outcome = OUTCOME_BY_CODE[code]
+    logger.info("RestoreObject s3://%s/%s tier=%s: %s", bucket, key, tier, outcome)
+    return {
+        **restore,
+        "tier": tier,
+        "requestOutcome": outcome,
+        "requestedAt": now.isoformat(timespec="seconds") if outcome == "requested" else restore["requestedAt"],
+    }
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return request_restore(s3, event["request"], event["restore"], datetime.now(timezone.utc))

@@ -1,0 +1,124 @@
+"""Restore Image: start EC2 CreateRestoreImageTask from the readable recovery point, exactly once.
+
+Event:  {"request": <Validate Input result>, "restore": <restore record>, "executionId": "arn:...:execution:sm:name"}
+Result: {"imageId": "ami-0f...", "imageName": "web-server-restored-20261126-1a2b3c4d", "region": "us-east-1",
+         "state": "pending", "requestedAt": "2026-11-26T12:00:00+00:00", "availableAt": null, "checks": 0,
+         "nextCheckSeconds": 0}
+The name is derived from the execution, so a retried step meets InvalidAMIName.Duplicate and adopts the image
+its first attempt created instead of making a second AMI.
+Raises RestoreQuotaExceededError (retried with a long back-off), RestoredCopyUnavailableError,
+ImageNameConflictError, ThrottledError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+ec2 = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+TAG_PREFIX = "glacier-ami-restore:"
+NAME_BASE_LENGTH = 101  # 128 minus the "-restored-YYYYMMDD-xxxxxxxx" suffix
+NOT_IN_AMI_NAMES = re.compile(r"[^A-Za-z0-9()\[\] ./\-'@_]")
+QUOTA_CODES = ("ResourceLimitExceeded", "MaxRestoreImageTasksExceeded")
+THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
+UNREADABLE_COPY_CODES = ("InvalidObjectState", "InvalidS3ObjectState")
+
+
+class RestoreQuotaExceededError(Exception):
+    """Too much image-restore work in progress in this account and Region; retried after a back-off."""
+
+
+class RestoredCopyUnavailableError(Exception):
+    """EC2 could not read the object: the restored copy expired or was never made."""
+
+
+class ImageNameConflictError(Exception):
+    """An AMI with our derived name exists and was not made by this execution."""
+
+
+class ThrottledError(Exception):
+    """EC2 throttled the request after the SDK's own retries; the state machine retries with back-off."""
+
+
+def image_name(request: dict[str, Any], restore: dict[str, Any], execution_id: str, start_time: str) -> str:
+    base = request["amiName"] or restore["originalAmiName"] or request["recoveryPoint"].removesuffix(".bin")
+    base = NOT_IN_AMI_NAMES.sub("-", base)[:NAME_BASE_LENGTH]
+    suffix = hashlib.sha256(execution_id.encode()).hexdigest()[:8]
+    return f"{base}-restored-{start_time[:10].replace('-', '')}-{suffix}"
+
+
+def tags(request: dict[str, Any], execution_id: str) -> list[dict[str, str]]:
+    return [
+        {"Key": f"{TAG_PREFIX}source-bucket", "Value": request["recoveryPointBucket"]},
+        {"Key": f"{TAG_PREFIX}source-key", "Value": request["recoveryPoint"][:256]},
+        {"Key": f"{TAG_PREFIX}execution", "Value": execution_id},
+    ]
+
+
+def image_made_by(ec2_client: Any, name: str, execution_id: str) -> str | None:
+    images = ec2_client.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
+    for image in images:
+        if {"Key": f"{TAG_PREFIX}execution", "Value": execution_id} in image.get("Tags", []):
+            return str(image["ImageId"])
+    return None
+
+
+def restore_image(
+    ec2_client: Any, request: dict[str, Any], restore: dict[str, Any], execution_id: str, now: datetime, region: str
+) -> dict[str, Any]:
+    name = image_name(request, restore, execution_id, request["startTime"])
+    bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
+    try:
+        image_id = ec2_client.create_restore_image_task(
+            Bucket=bucket,
+            ObjectKey=key,
+            Name=name,
+            TagSpecifications=[
+                {"ResourceType": kind, "Tags": tags(request, execution_id)} for kind in ("image", "snapshot")
+            ],
+        )["ImageId"]
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "InvalidAMIName.Duplicate":
+            image_id = image_made_by(ec2_client, name, execution_id)
+            if image_id is None:
+                raise ImageNameConflictError(f"an AMI named '{name}' exists and was not made by this execution") from error
+            logger.info("adopting %s made by an earlier attempt of this step", image_id)
+        elif code in QUOTA_CODES:
+            raise RestoreQuotaExceededError(f"image restore quota reached: {error.response['Error'].get('Message', '')}") from error
+        elif code in UNREADABLE_COPY_CODES:
+            raise RestoredCopyUnavailableError(
+                f"EC2 could not read s3://{bucket}/{key}: the restored copy expired or is not ready; "
+                "start a new execution with a larger restoreRequestDays"
+            ) from error
+        elif code in THROTTLING_CODES:
+            raise ThrottledError("EC2 throttled CreateRestoreImageTask") from error
+        else:
+            raise
+    return {
+        "imageId": image_id,
+        "imageName": name,
+        "region": region,
+        "state": "pending",
+        "requestedAt": now.isoformat(timespec="seconds"),
+        "availableAt": None,
+        "checks": 0,
+        "nextCheckSeconds": 0,
+    }
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    region = os.environ["AWS_REGION"]
+    return restore_image(ec2, event["request"], event["restore"], event["executionId"], datetime.now(timezone.utc), region)
