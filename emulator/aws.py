@@ -22,13 +22,12 @@ from typing import Any
 
 from moto.core import serialize as moto_serialize
 from moto.core.errors import ErrorShape
-from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.responses import EC2Response
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
-from moto.s3.exceptions import MissingKey
+from moto.s3.exceptions import MissingKey, S3ClientError
 import xmltodict  # moto's own dependency
 
 HOUR = 3600
@@ -44,8 +43,9 @@ RESTORE_SECONDS = {
 }
 
 
-class EmulatedError(ServiceException):
-    """An AWS error moto does not model, with the HTTP status AWS sends."""
+class EmulatedError(S3ClientError):
+    """An AWS error moto does not model, with the HTTP status AWS sends (S3's handler only serializes its own
+    error class; EC2's serializes any ServiceException, which this is too)."""
 
     def __init__(self, code: str, message: str, http_status: int) -> None:
         super().__init__(code, message)
@@ -172,8 +172,12 @@ def restore_object(bucket_name: str, key_name: str, days: int | None, tier: str)
         raise MissingKey(key=key_name)
     storage_class, tier_status = key.storage_class, archive_status(key)
     archived = storage_class in ARCHIVED_CLASSES or (storage_class == "INTELLIGENT_TIERING" and tier_status)
-    call["status"] = status = _restore_status(key, storage_class, tier_status, archived, days, tier)
-    return status
+    try:
+        call["status"] = _restore_status(key, storage_class, tier_status, archived, days, tier)
+    except EmulatedError as error:
+        call["status"] = error.http_status
+        raise
+    return int(call["status"])
 
 
 def _restore_status(key: Any, storage_class: str, tier_status: str | None, archived: bool, days: int | None, tier: str) -> int:

@@ -8,7 +8,8 @@ RestoreNotFoundError when S3 reports no restore at all, ThrottledError.
 
 The schedule (environment POLLING_SCHEDULE):
   tiered     first check at the earliest typical completion of the class and tier, then every 2 % of the
-             latest typical completion until then, every 5 % after it; deadline max(2 x latest, latest + 1 h).
+             latest typical completion until then; after it every 5 % of the latest or of the time elapsed,
+             whichever is longer; never more often than every 60 s. Deadline max(2 x latest, latest + 1 h).
   fixed-60s  every 60 s, as the original solution did (same deadline); kept to measure against.
 """
 
@@ -76,8 +77,10 @@ def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float) ->
         step: float = FIXED_STEP
     elif elapsed < earliest:
         step = earliest - elapsed
+    elif elapsed < latest:
+        step = max(FIXED_STEP, STEP_IN_WINDOW * latest)
     else:
-        step = max(FIXED_STEP, (STEP_IN_WINDOW if elapsed < latest else STEP_AFTER_WINDOW) * latest)
+        step = max(FIXED_STEP, STEP_AFTER_WINDOW * max(latest, elapsed))
     return max(1, math.ceil(min(step, deadline - elapsed)))
 
 

@@ -1,0 +1,47 @@
+"""Shared fixtures: every test talks to the local emulator only (fake credentials, explicit region)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# Handlers create their clients at import: give them a region and fake credentials, never real ones.
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    os.environ[_name] = "testing"
+os.environ.pop("AWS_PROFILE", None)
+
+from emulator.session import Emulator  # noqa: E402
+
+BUCKET = "my-ami-archive"
+
+
+@pytest.fixture
+def aws() -> Iterator[Emulator]:
+    """A fresh emulated account on the virtual clock (nothing deployed)."""
+    with Emulator() as emulator:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        yield emulator
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py as its own module (inside an active emulator: its clients are mocked)."""
+    spec = importlib.util.spec_from_file_location(f"function_{name}", ROOT / "functions" / name / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def event(name: str) -> Any:
+    return json.loads((ROOT / "events" / name).read_text())

@@ -1,0 +1,197 @@
+"""Check Storage Class, Request Restore and Check Restore Status against emulated S3 (real AWS status codes)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from emulator.session import Emulator
+from tests.conftest import BUCKET, load_function
+
+HOUR = 3600
+
+
+def request(key: str, tier: str = "Standard", days: int = 3) -> dict[str, Any]:
+    return {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestDays": days, "restoreRequestTier": tier,
+            "requestedTier": tier, "amiName": None, "executionName": "run-1", "startTime": "2026-01-05T09:00:00+00:00"}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@pytest.mark.parametrize("storage_class", ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "INTELLIGENT_TIERING"])
+def test_readable_classes_need_no_restore(aws: Emulator, storage_class: str) -> None:
+    # Given an AMI object in a readable class / When its class is checked / Then it is ready, no restore needed
+    key = aws.archive_ami("web-server", BUCKET, storage_class)
+    app = load_function("check_storage_class")
+    record = app.check_storage_class(aws.client("s3"), request(key), now())
+    assert (record["status"], record["storageClass"], record["requestOutcome"], record["tier"]) == (
+        "ready-to-restore", storage_class, "not-needed", None)
+    assert record["originalAmiName"] == "web-server"
+
+
+@pytest.mark.parametrize("storage_class, archive_status", [("GLACIER", None), ("DEEP_ARCHIVE", None), ("INTELLIGENT_TIERING", "ARCHIVE_ACCESS")])
+def test_archived_objects_are_prepared_for_restore(aws: Emulator, storage_class: str, archive_status: str | None) -> None:
+    key = aws.archive_ami("web-server", BUCKET, storage_class, archive_status)
+    record = load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key), now())
+    assert (record["status"], record["archiveStatus"], record["restoreInProgress"], record["requestOutcome"]) == (
+        "preparing-for-restore", archive_status, False, None)
+
+
+@pytest.mark.parametrize("storage_class, archive_status", [("DEEP_ARCHIVE", None), ("INTELLIGENT_TIERING", "DEEP_ARCHIVE_ACCESS")])
+def test_expedited_on_deep_archive_is_refused_before_any_restore(aws: Emulator, storage_class: str, archive_status: str | None) -> None:
+    key = aws.archive_ami("web-server", BUCKET, storage_class, archive_status)
+    app = load_function("check_storage_class")
+    with pytest.raises(app.InvalidInputError, match="restoreRequestTier: Expedited is not offered for Deep Archive"):
+        app.check_storage_class(aws.client("s3"), request(key, "Expedited"), now())
+    assert aws.behaviour.restore_calls == []
+
+
+def test_too_few_days_for_deep_archive_bulk_is_refused(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE")
+    app = load_function("check_storage_class")
+    with pytest.raises(app.InvalidInputError) as raised:
+        app.check_storage_class(aws.client("s3"), request(key, "Bulk", days=1), now())
+    assert str(raised.value) == (
+        "restoreRequestDays: 1 is too short for a DEEP_ARCHIVE Bulk restore (up to 48 h): "
+        "the restored copy would expire before the AMI is read; use at least 3"
+    )
+
+
+def test_missing_object_is_a_named_error(aws: Emulator) -> None:
+    app = load_function("check_storage_class")
+    with pytest.raises(app.RecoveryPointNotFoundError, match="s3://my-ami-archive/ami-0000.bin does not exist"):
+        app.check_storage_class(aws.client("s3"), request("ami-0000.bin"), now())
+
+
+def test_restore_in_progress_is_joined_and_finished_restore_is_reused(aws: Emulator) -> None:
+    # Given a Deep Archive object whose restore someone already started
+    key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE")
+    s3 = aws.client("s3")
+    s3.restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 3, "GlacierJobParameters": {"Tier": "Standard"}})
+    app = load_function("check_storage_class")
+    # When checked during the restore / Then the workflow joins it
+    during = app.check_storage_class(s3, request(key), now())
+    assert (during["status"], during["restoreInProgress"], during["requestOutcome"]) == ("preparing-for-restore", True, "joined-restore-in-progress")
+    # When checked after it finished (typical Deep Archive Standard: 11 h) / Then the copy is used as it is
+    aws.clock.advance(11 * HOUR)
+    after = app.check_storage_class(s3, request(key), now())
+    assert (after["status"], after["requestOutcome"], after["restoreExpiry"]) == (
+        "ready-to-restore", "restored-before-this-run", "Fri, 09 Jan 2026 00:00:00 GMT")
+
+
+def restore_record(aws: Emulator, key: str, tier: str = "Standard") -> dict[str, Any]:
+    return load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key, tier), now())
+
+
+def test_new_restore_is_requested_once_with_days_and_tier(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    app = load_function("request_restore")
+    record = app.request_restore(aws.client("s3"), request(key, "Bulk", 2), restore_record(aws, key, "Bulk"), now())
+    assert (record["requestOutcome"], record["tier"], record["requestedAt"]) == ("requested", "Bulk", "2026-01-05T09:00:00+00:00")
+    assert [(c["tier"], c["days"], c["status"]) for c in aws.behaviour.restore_calls] == [("Bulk", 2, 202)]
+
+
+def test_status_codes_202_409_200_and_faster_tier(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    app, s3 = load_function("request_restore"), aws.client("s3")
+    base = restore_record(aws, key)
+    assert app.request_restore(s3, request(key, "Bulk"), base, now())["requestOutcome"] == "requested"
+    assert app.request_restore(s3, request(key, "Bulk"), base, now())["requestOutcome"] == "joined-restore-in-progress"
+    assert app.request_restore(s3, request(key, "Standard"), base, now())["requestOutcome"] == "requested"  # speeds it up
+    aws.clock.advance(4 * HOUR)  # typical Standard
+    assert app.request_restore(s3, request(key, "Standard"), base, now())["requestOutcome"] == "restored-before-this-run"
+    assert [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls] == [("Bulk", 202), ("Bulk", 409), ("Standard", 202), ("Standard", 200)]
+
+
+def test_expedited_without_capacity_raises_named_error(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    # Given no Expedited capacity for a while / When requested / Then the SDK's 5 attempts all get 503, then a named error
+    aws.behaviour.expedited_capacity_errors = 10
+    app = load_function("request_restore")
+    with pytest.raises(app.ExpeditedRetrievalNotAvailableError):
+        app.request_restore(aws.client("s3"), request(key, "Expedited"), restore_record(aws, key, "Expedited"), now())
+    assert [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls] == [("Expedited", 503)] * 5
+
+
+def test_object_already_in_active_tier_is_not_an_error(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER_IR")
+    record = {**restore_record(aws, key), "storageClass": "GLACIER", "requestOutcome": None}  # seen as archived a moment ago
+    result = load_function("request_restore").request_restore(aws.client("s3"), request(key), record, now())
+    assert result["requestOutcome"] == "not-needed"
+    assert [c["status"] for c in aws.behaviour.restore_calls] == [403]
+
+
+def test_intelligent_tiering_restore_has_no_days(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "INTELLIGENT_TIERING", "ARCHIVE_ACCESS")
+    result = load_function("request_restore").request_restore(aws.client("s3"), request(key), restore_record(aws, key), now())
+    assert result["requestOutcome"] == "requested"
+    assert [(c["days"], c["status"]) for c in aws.behaviour.restore_calls] == [(None, 202)]
+
+
+def test_check_restore_status_follows_the_copy_until_readable(aws: Emulator) -> None:
+    # Given a Flexible Retrieval Standard restore (typical 4 h, AWS window 3-5 h)
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    s3 = aws.client("s3")
+    record = load_function("request_restore").request_restore(s3, request(key), restore_record(aws, key), now())
+    app = load_function("check_restore_status")
+    # When checked at once / Then the next check is at the window's start (3 h)
+    first = app.check_restore_status(s3, request(key), record, now(), "tiered")
+    assert (first["status"], first["nextCheckSeconds"], first["checks"]) == ("preparing-for-restore", 3 * HOUR, 1)
+    # When checked at 3 h / Then every 2 % of 5 h (6 min)
+    aws.clock.advance(3 * HOUR)
+    second = app.check_restore_status(s3, request(key), first, now(), "tiered")
+    assert second["nextCheckSeconds"] == 360
+    # When checked at 4 h / Then the copy is readable, with its expiry (request + 3 days, next midnight)
+    aws.clock.advance(HOUR)
+    ready = app.check_restore_status(s3, request(key), second, now(), "tiered")
+    assert (ready["status"], ready["readyAt"], ready["restoreExpiry"], ready["checks"]) == (
+        "ready-to-restore", "2026-01-05T13:00:00+00:00", "Fri, 09 Jan 2026 00:00:00 GMT", 3)
+
+
+def test_missing_restore_header_is_a_named_error(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    app = load_function("check_restore_status")
+    record = {**restore_record(aws, key), "requestOutcome": "requested", "requestedAt": now().isoformat(), "tier": "Standard"}
+    with pytest.raises(app.RestoreNotFoundError):
+        app.check_restore_status(aws.client("s3"), request(key), record, now(), "tiered")
+
+
+@pytest.mark.parametrize(
+    "window, elapsed, profile, expected",
+    [
+        ((24 * HOUR, 48 * HOUR), 0, "tiered", 24 * HOUR),          # first check at the earliest typical completion
+        ((24 * HOUR, 48 * HOUR), 30 * HOUR, "tiered", 3456),       # 2 % of 48 h inside the window
+        ((24 * HOUR, 48 * HOUR), 50 * HOUR, "tiered", 9000),       # 5 % of the time elapsed after it
+        ((24 * HOUR, 48 * HOUR), 95.5 * HOUR, "tiered", 1800),     # never past the 96 h deadline
+        ((60, 300), 90, "tiered", 60),                             # Expedited: never below a minute
+        ((24 * HOUR, 48 * HOUR), 30 * HOUR, "fixed-60s", 60),      # the original fixed polling
+    ],
+)
+def test_restore_schedule(window: tuple[int, int], elapsed: float, profile: str, expected: int) -> None:
+    assert load_function("check_restore_status").next_check_seconds(profile, window, elapsed) == expected
+
+
+def test_restore_deadline_raises() -> None:
+    app = load_function("check_restore_status")
+    with pytest.raises(app.RestoreDeadlineExceededError, match="not readable 96 h after the request"):
+        app.next_check_seconds("tiered", (24 * HOUR, 48 * HOUR), 96 * HOUR)
+
+
+def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier() -> None:
+    # Given a poll costs 9 events (Wait 2 + Task 5 + Choice 2) and the fixed states about 40
+    # When both loops run to their deadlines / Then the execution stays under 1,000 events
+    restore, image = load_function("check_restore_status"), load_function("check_image_state")
+    image_elapsed, image_polls = 0.0, 0
+    while image_elapsed < image.DEADLINE_SECONDS:
+        image_polls += 1
+        image_elapsed += image.next_check_seconds("tiered", image_polls, image_elapsed)
+    for window in restore.WINDOWS.values():
+        elapsed, polls = 0.0, 0
+        while elapsed < restore.deadline_seconds(window):
+            elapsed += restore.next_check_seconds("tiered", window, elapsed)
+            polls += 1
+        assert 40 + 9 * (polls + image_polls) < 1000, (window, polls, image_polls)
