@@ -102,7 +102,7 @@ class RestoreState:
 
 def restore_state(key: Any) -> RestoreState | None:
     state: RestoreState | None = key.__dict__.get("_emulated_restore")
-    if state is not None and state.expiry is not None and utcnow() >= state.expiry:
+    if state is not None and state.expiry is not None and utcnow() >= max(state.expiry, state.ready_at):
         key.__dict__["_emulated_restore"] = None  # the temporary copy expired
         return None
     return state

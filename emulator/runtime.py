@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from botocore import endpoint as botocore_endpoint
 from botocore.exceptions import ClientError
 
 from emulator.clock import VirtualClock
@@ -143,11 +145,14 @@ def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
 
 
 class _RetrySleep:
-    """Stands in for the `time` module inside moto's retrier: back-off on the virtual clock."""
+    """Stands in for the `time` module inside moto's retrier and botocore's endpoint: back-off on the virtual clock."""
 
     @staticmethod
     def sleep(seconds: float) -> None:
         _sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
 
 
 def _worker_start(original: Any) -> Any:
@@ -193,7 +198,8 @@ def install() -> None:
         for backend in (LambdaBackend, LambdaSimpleBackend):  # the latter when moto runs without Docker
             backend.invoke = _lambda_invoke(backend.invoke)  # type: ignore[method-assign]
         WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-        retrier_decl.time = _RetrySleep  # type: ignore[attr-defined]
+        retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined]
+        botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries
         ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
         state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
         _installed = True

@@ -1,0 +1,87 @@
+"""Static checks: the template and the state machine are valid, consistent with each other, and well-formed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator import template
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+DEFINITION = json.loads((ROOT / "statemachine" / "definition.asl.json").read_text())
+TEMPLATE = template.load()
+FUNCTIONS = {lid: r["Properties"] for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+SUBSTITUTIONS = TEMPLATE["Resources"]["RestoreStateMachine"]["Properties"]["DefinitionSubstitutions"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={"PATH": str(BIN), "SAM_CLI_TELEMETRY": "0", "HOME": "/tmp"})
+
+
+def test_cfn_lint_template_has_no_errors_or_warnings() -> None:
+    result = run(str(BIN / "cfn-lint"), "template.yaml")
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_packaged_template_is_deterministic_and_lints_clean(tmp_path: Path) -> None:
+    first = run(sys.executable, "-m", "emulator.package").stdout
+    second = run(sys.executable, "-m", "emulator.package").stdout
+    assert first == second and "InlineCode: |" in first
+    (tmp_path / "packaged.yaml").write_text(first)
+    result = run(str(BIN / "cfn-lint"), str(tmp_path / "packaged.yaml"))
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_sam_validate_lint() -> None:
+    result = run(str(BIN / "sam"), "validate", "--lint", "--region", "us-east-1")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_statelint_accepts_the_definition() -> None:
+    result = run(str(BIN / "statelint"), "--ignore=URI", "statemachine/definition.asl.json")
+    assert (result.returncode, result.stdout.strip()) == (0, "")
+
+
+def test_every_placeholder_is_substituted_and_every_substitution_used() -> None:
+    text = (ROOT / "statemachine" / "definition.asl.json").read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(SUBSTITUTIONS)
+
+
+def test_one_name_in_four_places() -> None:
+    # functions/check_restore_status <-> CheckRestoreStatusFunction <-> ${CheckRestoreStatusFunctionArn} <-> "Check Restore Status"
+    tasks = {name: s["Resource"] for name, s in DEFINITION["States"].items() if s["Type"] == "Task"}
+    for lid, props in FUNCTIONS.items():
+        base = lid.removesuffix("Function")
+        folder = re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
+        assert props["CodeUri"] == f"functions/{folder}/"
+        assert SUBSTITUTIONS[f"{lid}Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
+        states = [name for name, resource in tasks.items() if resource == "${%sArn}" % lid]
+        assert states and all(name.replace(" ", "").startswith(base) for name in states), (lid, states)
+        assert (ROOT / "events" / f"{folder}.json").is_file()
+
+
+@pytest.mark.parametrize("name", [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task"])
+def test_every_task_retries_times_out_and_is_caught(name: str) -> None:
+    state = DEFINITION["States"][name]
+    retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+    assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "States.Timeout"} <= retried
+    assert all(r["JitterStrategy"] == "FULL" and r["MaxAttempts"] <= 6 for r in state["Retry"])
+    assert state["TimeoutSeconds"] == 60
+    assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+    assert state["Catch"][-1]["Next"] == ("Restore Failed" if name == "Notify Failure" else "Notify Failure")
+
+
+def test_every_choice_has_a_deliberate_default_and_failures_end_failed() -> None:
+    states = DEFINITION["States"]
+    for name, state in states.items():
+        if state["Type"] == "Choice":
+            assert name.endswith("?") and state["Default"] in states
+    assert states["Notify Failure"]["Next"] == "Restore Failed"
+    assert states["Restore Failed"]["Type"] == "Fail"
+    assert DEFINITION["TimeoutSeconds"] == 7 * 24 * 3600
