@@ -1,11 +1,11 @@
-# make demo | make test | make lint | make package | make emulator | make bench
+# make demo | make test | make validate | make package
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REGION := us-east-1
 export AWS_DEFAULT_REGION := $(REGION)
 
-.PHONY: demo test lint package validate emulator bench clean
+.PHONY: demo test package validate clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,11 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 validate: $(BIN)/.installed
-	$(BIN)/sam validate --lint --region $(REGION)
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region $(REGION)
 
 package: $(BIN)/.installed
 	$(BIN)/python -m emulator.package template.yaml > packaged.yaml
 	@echo "wrote packaged.yaml (all code inline): sam deploy --template-file packaged.yaml --guided"
-
-emulator: $(BIN)/.installed
-	$(BIN)/python -m emulator.server
 
 clean:
 	rm -rf $(VENV) packaged.yaml .pytest_cache

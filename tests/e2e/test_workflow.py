@@ -65,7 +65,7 @@ def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
     assert {k: run.output[k] for k in ("status", "storageClass", "restoreTier", "restoreOutcome", "restoreRequestedAt", "copyReadyAt")} == {
         "status": "SUCCEEDED", "storageClass": "DEEP_ARCHIVE", "restoreTier": "Bulk", "restoreOutcome": "requested",
         "restoreRequestedAt": "2026-01-05T09:00:00+00:00", "copyReadyAt": "2026-01-06T21:28:48+00:00"}
-    assert run.output["imageName"].startswith("web-server-restored-20260105-")  # amiName from the payload
+    assert run.output["imageName"].startswith("db-server-restored-20260105-")  # amiName from the payload
 
 
 def test_an_already_restored_copy_is_not_restored_again(aws: Emulator) -> None:
