@@ -195,3 +195,19 @@ def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier()
             elapsed += restore.next_check_seconds("tiered", window, elapsed)
             polls += 1
         assert 40 + 9 * (polls + image_polls) < 1000, (window, polls, image_polls)
+
+
+@pytest.mark.parametrize("code", ["SlowDown", "Throttling", "RequestLimitExceeded"])
+def test_throttling_after_sdk_retries_becomes_a_retried_named_error(aws: Emulator, code: str) -> None:
+    # Given S3 keeps throttling (botocore's Stubber stands in for it) / When a restore is requested / Then ThrottledError,
+    # which the state machine retries with back-off
+    from botocore.stub import Stubber
+
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    record = restore_record(aws, key)
+    s3 = aws.client("s3")
+    app = load_function("request_restore")
+    with Stubber(s3) as stub:
+        stub.add_client_error("restore_object", service_error_code=code, http_status_code=503)
+        with pytest.raises(app.ThrottledError):
+            app.request_restore(s3, request(key), record, now())
