@@ -23,13 +23,10 @@ from typing import Any
 
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from botocore import endpoint as botocore_endpoint
-from botocore.exceptions import ClientError
 
 from emulator.clock import VirtualClock
 
@@ -174,22 +171,6 @@ def _worker_start(original: Any) -> Any:
     return start
 
 
-def _lambda_error(original: Any) -> Any:
-    """AWS names Lambda service failures Lambda.<Code> (e.g. Lambda.ServiceException); moto says 'Exception'."""
-
-    def from_error(self: Any, env: Any, ex: Exception) -> Any:
-        event = original(self, env, ex)
-        if isinstance(ex, ClientError):
-            name = f"Lambda.{ex.response['Error']['Code']}"
-            details = event.event_details["taskFailedEventDetails"] if "taskFailedEventDetails" in event.event_details else None
-            event.error_name = CustomErrorName(name)
-            if details is not None:
-                details["error"] = name
-        return event
-
-    return from_error
-
-
 def install() -> None:
     global _installed
     with _lock:
@@ -201,5 +182,4 @@ def install() -> None:
         retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined]
         botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries
         ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
-        state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
         _installed = True
