@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import serialize as moto_serialize
 from moto.core.errors import ErrorShape
 from moto.core.responses import ActionResult
@@ -342,8 +343,6 @@ def _ec2_describe_images(original: Any) -> Any:
 
 
 def _account() -> str:
-    from moto.core import DEFAULT_ACCOUNT_ID
-
     return DEFAULT_ACCOUNT_ID
 
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from moto.core import DEFAULT_ACCOUNT_ID
 from samtranslator.translator.transform import transform
 
 from emulator import runtime, template
 
-ACCOUNT = "123456789012"
+ACCOUNT = DEFAULT_ACCOUNT_ID  # moto's account: the emulated S3/EC2 backends live there
 SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 
 
