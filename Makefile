@@ -1,11 +1,11 @@
-# make demo | make test | make validate | make package
+# make demo | make test | make validate | make package | make emulator
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REGION := us-east-1
 export AWS_DEFAULT_REGION := $(REGION)
 
-.PHONY: demo test package validate clean
+.PHONY: demo test package validate emulator clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ validate: $(BIN)/.installed
 package: $(BIN)/.installed
 	$(BIN)/python -m emulator.package template.yaml > packaged.yaml
 	@echo "wrote packaged.yaml (all code inline): sam deploy --template-file packaged.yaml --guided"
+
+emulator: $(BIN)/.installed
+	$(BIN)/python -m emulator.server --port $(or $(PORT),4599)
 
 clean:
 	rm -rf $(VENV) packaged.yaml .pytest_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import threading
 import time
@@ -176,6 +177,8 @@ def install() -> None:
     with _lock:
         if _installed:
             return
+        # The interpreter logs every caught error at ERROR with its parse tree; the execution history says it better.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         for backend in (LambdaBackend, LambdaSimpleBackend):  # the latter when moto runs without Docker
             backend.invoke = _lambda_invoke(backend.invoke)  # type: ignore[method-assign]
         WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 
 from emulator import aws as emulated_aws
@@ -32,6 +33,28 @@ FAKE_CREDENTIALS = {
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
+
+
+def trust_lambda(iam: Any) -> None:
+    """The existing role the stack's LambdaExecutionRoleName names (the archive side made it)."""
+    iam.create_role(
+        RoleName=LAMBDA_ROLE,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )
+
+
+def archive_ami(s3: Any, ec2: Any, name: str, bucket: str, storage_class: str, archive_status: str | None = None) -> str:
+    """As the archive side does: register an AMI, CreateStoreImageTask it into the bucket, deregister it, and let the
+    lifecycle rule move the object to its class (a copy onto itself, keeping the tags)."""
+    image_id = ec2.register_image(Name=name, Description=f"{name} backup")["ImageId"]
+    key: str = ec2.create_store_image_task(ImageId=image_id, Bucket=bucket)["ObjectKey"]
+    ec2.deregister_image(ImageId=image_id)
+    if storage_class != "STANDARD":
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
+    if archive_status:
+        emulated_aws.set_archive_status(s3_backends[stacks.ACCOUNT]["aws"].get_object(bucket, key), archive_status)
+    return key
 
 
 @dataclass
@@ -78,11 +101,7 @@ class Emulator:
         self._mock.start()
         self.clock.__enter__()
         runtime.use_clock(self.clock)
-        self.client("iam").create_role(
-            RoleName=LAMBDA_ROLE,
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
-        )
+        trust_lambda(self.client("iam"))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -109,23 +128,10 @@ class Emulator:
     # --- the archive side, as the operator's backup process left it -------------------------------------------------
 
     def archive_ami(self, name: str, bucket: str, storage_class: str, archive_status: str | None = None) -> str:
-        """Register an AMI, CreateStoreImageTask it into the bucket, then let 'lifecycle' move it to the class."""
-        s3, ec2 = self.client("s3"), self.client("ec2")
+        s3 = self.client("s3")
         if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
             s3.create_bucket(Bucket=bucket)
-        image_id = ec2.register_image(Name=name, Description=f"{name} backup")["ImageId"]
-        key: str = ec2.create_store_image_task(ImageId=image_id, Bucket=bucket)["ObjectKey"]
-        ec2.deregister_image(ImageId=image_id)  # the instance and its AMI are gone; only the archive remains
-        if storage_class != "STANDARD":
-            s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
-        if archive_status:
-            emulated_aws.set_archive_status(self._key(bucket, key), archive_status)
-        return key
-
-    def _key(self, bucket: str, key: str) -> Any:
-        from moto.s3.models import s3_backends
-
-        return s3_backends[stacks.ACCOUNT]["aws"].get_object(bucket, key)
+        return archive_ami(s3, self.client("ec2"), name, bucket, storage_class, archive_status)
 
     # --- executions -------------------------------------------------------------------------------------------------
 
