@@ -1,11 +1,11 @@
-# make demo | make test | make validate | make package | make emulator
+# make demo | make test | make validate | make package | make emulator | make bench
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REGION := us-east-1
 export AWS_DEFAULT_REGION := $(REGION)
 
-.PHONY: demo test package validate emulator clean
+.PHONY: demo test package validate emulator bench clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ demo: $(BIN)/.installed
 	$(BIN)/python -m emulator.demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 validate: $(BIN)/.installed
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region $(REGION)
@@ -28,5 +28,8 @@ package: $(BIN)/.installed
 emulator: $(BIN)/.installed
 	$(BIN)/python -m emulator.server --port $(or $(PORT),4599)
 
+bench: $(BIN)/.installed
+	$(BIN)/python -m emulator.bench
+
 clean:
-	rm -rf $(VENV) packaged.yaml .pytest_cache
+	rm -rf $(VENV) packaged.yaml .pytest_cache results

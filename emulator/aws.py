@@ -16,10 +16,12 @@ EC2  CreateStoreImageTask (object <ami-id>.bin with the AMI name in its tags), D
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from botocore import handlers as botocore_handlers
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import serialize as moto_serialize
 from moto.core.errors import ErrorShape
@@ -63,6 +65,7 @@ class Behaviour:
     image_seconds: float = 10 * 60
     image_failure: str | None = None  # StateReason message: the next restored images end "failed"
     restore_image_quota_errors: int = 0  # the next N CreateRestoreImageTask calls are over the quota
+    requests: Counter[str] = field(default_factory=Counter)  # "s3.HeadObject": HTTP requests sent, SDK retries included
     restore_calls: list[dict[str, Any]] = field(default_factory=list)
     restore_image_calls: list[dict[str, Any]] = field(default_factory=list)
 
@@ -107,6 +110,13 @@ def restore_state(key: Any) -> RestoreState | None:
         key.__dict__["_emulated_restore"] = None  # the temporary copy expired
         return None
     return state
+
+
+def restore_ready_at(bucket_name: str, key_name: str) -> datetime | None:
+    """When the emulated restore of the object made (or will make) it readable."""
+    key = s3_models.s3_backends[_account()][_partition()].get_object(bucket_name, key_name)
+    state: RestoreState | None = key.__dict__.get("_emulated_restore") if key else None
+    return state.ready_at if state else None
 
 
 def archive_status(key: Any) -> str | None:
@@ -365,6 +375,10 @@ def _error_model(original: Any) -> Any:
     return get_error_model
 
 
+def _count_request(event_name: str, **kwargs: Any) -> None:
+    behaviour.requests[event_name.removeprefix("before-send.")] += 1  # returns None: moto's stubber answers next
+
+
 def install() -> None:
     """Patch moto (idempotent). Safe to call from every test, the demo and the server."""
     global _installed
@@ -382,6 +396,7 @@ def install() -> None:
         EC2Response.create_restore_image_task = _ec2_create_restore_image_task  # type: ignore[attr-defined]
         EC2Response.describe_images = _ec2_describe_images(EC2Response.describe_images)  # type: ignore[method-assign]
         moto_serialize.get_error_model = _error_model(moto_serialize.get_error_model)
+        botocore_handlers.BUILTIN_HANDLERS.insert(0, ("before-send", _count_request))  # clients made from now on
         _installed = True
 
 

@@ -1,5 +1,5 @@
-"""How the emulator runs things: Lambda invocations go to the project's real handlers in process, and Step
-Functions waits and retry back-off go through the virtual clock.
+"""How the emulator runs things: Lambda invocations go to the project's real handlers in process, Step Functions
+waits and retry back-off go through the virtual clock, and the 25,000-event history quota is enforced.
 
 moto's Lambda would run code in Docker (absent here) or echo canned payloads; moto's Step Functions interpreter
 sleeps for real. `install()` patches both once per process; `use_clock()` selects the clock of the running session.
@@ -24,7 +24,11 @@ from typing import Any
 
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from botocore import endpoint as botocore_endpoint
@@ -120,6 +124,24 @@ def _lambda_invoke(original: Any) -> Any:
     return invoke_function
 
 
+def _interpreter_invoke(original: Any) -> Any:
+    """The interpreter's Lambda tasks call registered functions directly: the same handler and error payload as
+    through the Lambda API, without building a boto3 client per task (the emulator's main cost otherwise)."""
+
+    def invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+        function = _functions.get(str(parameters["FunctionName"]).rsplit(":function:", 1)[-1].split(":")[0])
+        if function is None:
+            return original(parameters=parameters, region=region, state_credentials=state_credentials)
+        payload = parameters.get("Payload")
+        result, errored = invoke(function, json.loads(payload) if payload else {})
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
+        if errored:
+            response["FunctionError"] = "Unhandled"
+        return response
+
+    return invoke_lambda_function
+
+
 # --- Step Functions on the virtual clock -------------------------------------------------------------------------
 
 
@@ -172,6 +194,34 @@ def _worker_start(original: Any) -> Any:
     return start
 
 
+HISTORY_QUOTA = 25_000  # Step Functions Standard: hard limit on an execution's history events
+
+
+def _environment_init(original: Any) -> Any:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if not hasattr(self.event_manager, "quota_environment"):  # frames (Map, Parallel) share their parent's
+            self.event_manager.quota_environment = self
+
+    return init
+
+
+def _add_event(original: Any) -> Any:
+    """AWS fails an execution whose history reaches 25,000 events; moto lets it grow without end."""
+
+    def add_event(self: Any, *args: Any, **kwargs: Any) -> int:
+        event_id: int = original(self, *args, **kwargs)
+        environment = getattr(self, "quota_environment", None)
+        if event_id == HISTORY_QUOTA and environment is not None:
+            environment.set_error(ExecutionFailedEventDetails(
+                error="States.Runtime",
+                cause=f"The execution reached the maximum number of history events ({HISTORY_QUOTA}).",
+            ))
+        return event_id
+
+    return add_event
+
+
 def install() -> None:
     global _installed
     with _lock:
@@ -181,6 +231,9 @@ def install() -> None:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         for backend in (LambdaBackend, LambdaSimpleBackend):  # the latter when moto runs without Docker
             backend.invoke = _lambda_invoke(backend.invoke)  # type: ignore[method-assign]
+        lambda_eval_utils._invoke_lambda_function = _interpreter_invoke(lambda_eval_utils._invoke_lambda_function)
+        Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
+        EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
         WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
         retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined]
         botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries

@@ -21,6 +21,7 @@ import boto3
 from moto import mock_aws
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import aws as emulated_aws
 from emulator import runtime, stack as stacks
@@ -148,7 +149,7 @@ class Emulator:
         while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout} real seconds")
-            time.sleep(0.01)
+            time.sleep(0.02)
         return Run(
             arn=arn, status=described["status"], error=described.get("error"), cause=described.get("cause"),
             output=json.loads(described["output"]) if described.get("output") else None,
@@ -168,6 +169,13 @@ class Emulator:
             token = page.get("nextToken")
             if not token:
                 return events
+
+    def events(self, arn: str) -> list[dict[str, Any]]:
+        """The execution's history straight from the emulator (no API serialization: fast for 25,000 events)."""
+        backend = stepfunctions_parser_backends[stacks.ACCOUNT][self.region]
+        execution = next(e for e in backend._get_executions() if e.execution_arn == arn)
+        events: list[dict[str, Any]] = execution.exec_worker.env.event_manager.get_event_history()
+        return events
 
     def emails(self, stack: stacks.Stack, execution_arn: str | None = None) -> list[dict[str, str]]:
         """Messages published to the stack's topic (what the subscribed address receives), oldest first."""

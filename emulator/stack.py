@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import zipfile
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from samtranslator.translator.transform import transform
 
 from emulator import runtime, template
 
+# The translator's metrics object warns at exit that nobody published it; nothing is meant to be published here.
+logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 ACCOUNT = DEFAULT_ACCOUNT_ID  # moto's account: the emulated S3/EC2 backends live there
 SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 

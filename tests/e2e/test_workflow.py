@@ -171,3 +171,26 @@ def test_no_expedited_capacity_falls_back_to_standard_and_says_so(aws: Emulator)
     assert set(calls[:-1]) == {("Expedited", 503)} and calls[-1] == ("Standard", 202)
     assert run.count("Fall Back To Standard Tier") == 1
     assert "Note: Expedited capacity was not available; the restore used Standard." in run.emails[0]["message"]
+
+
+def test_history_quota_fails_the_execution_as_aws_does(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the quota lowered to 200 events (AWS: 25,000) and the original fixed 60-second polling
+    from emulator import runtime
+
+    monkeypatch.setattr(runtime, "HISTORY_QUOTA", 200)
+    stack = aws.deploy(PollingSchedule="fixed-60s")
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    # When a 4-hour restore is awaited / Then the execution fails at the quota: no state runs after it, no email
+    run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
+    assert (run.status, run.error) == ("FAILED", "States.Runtime")
+    assert run.cause == "The execution reached the maximum number of history events (200)."
+    assert (len(run.history), run.history[-1]["type"], run.emails) == (201, "ExecutionFailed", [])
+
+
+def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
+    stack = aws.deploy(PollingSchedule="fixed-60s")
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
+    assert run.status == "SUCCEEDED"
+    # 4 h restore checked every minute (241 checks), the 10 min image restore too (11 checks)
+    assert (run.count("Check Restore Status"), run.count("Check Image State"), len(run.history)) == (241, 11, 2297)
