@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from botocore import handlers as botocore_handlers
+from botocore.awsrequest import AWSResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import serialize as moto_serialize
+from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from moto.core.errors import ErrorShape
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
@@ -56,6 +57,17 @@ class EmulatedError(S3ClientError):
 
 
 @dataclass
+class Fault:
+    """The next `times` requests to `operation` ("s3.HeadObject", "ec2.CreateRestoreImageTask", "sns.Publish") fail."""
+
+    operation: str
+    code: str
+    status: int = 400
+    times: int = 1
+    message: str = "injected by the emulator"
+
+
+@dataclass
 class Behaviour:
     """What the emulated AWS does; tests change these fields, `reset()` restores the defaults."""
 
@@ -65,6 +77,7 @@ class Behaviour:
     image_seconds: float = 10 * 60
     image_failure: str | None = None  # StateReason message: the next restored images end "failed"
     restore_image_quota_errors: int = 0  # the next N CreateRestoreImageTask calls are over the quota
+    faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # "s3.HeadObject": HTTP requests sent, SDK retries included
     restore_calls: list[dict[str, Any]] = field(default_factory=list)
     restore_image_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -375,8 +388,30 @@ def _error_model(original: Any) -> Any:
     return get_error_model
 
 
-def _count_request(event_name: str, **kwargs: Any) -> None:
-    behaviour.requests[event_name.removeprefix("before-send.")] += 1  # returns None: moto's stubber answers next
+_ERROR_BODIES = {  # each protocol's error document
+    "s3": "<Error><Code>{code}</Code><Message>{message}</Message></Error>",
+    "ec2": "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>emulated</RequestID></Response>",
+    "sns": "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>emulated</RequestId></ErrorResponse>",
+}
+
+
+def _stubber_call(original: Any) -> Any:
+    """Count every request sent to the emulated account (SDK retries included) and answer injected faults before
+    moto sees them, so a faulted request has no side effect."""
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
+        if not self.enabled:
+            return original(self, event_name, request, **kwargs)
+        operation = event_name.removeprefix("before-send.")
+        behaviour.requests[operation] += 1
+        fault = next((f for f in behaviour.faults if f.operation == operation and f.times > 0), None)
+        if fault is None:
+            return original(self, event_name, request, **kwargs)
+        fault.times -= 1
+        body = _ERROR_BODIES[operation.split(".")[0]].format(code=fault.code, message=fault.message)
+        return AWSResponse(request.url, fault.status, {"Content-Type": "text/xml"}, MockRawResponse(body))  # type: ignore[arg-type]
+
+    return call
 
 
 def install() -> None:
@@ -396,7 +431,7 @@ def install() -> None:
         EC2Response.create_restore_image_task = _ec2_create_restore_image_task  # type: ignore[attr-defined]
         EC2Response.describe_images = _ec2_describe_images(EC2Response.describe_images)  # type: ignore[method-assign]
         moto_serialize.get_error_model = _error_model(moto_serialize.get_error_model)
-        botocore_handlers.BUILTIN_HANDLERS.insert(0, ("before-send", _count_request))  # clients made from now on
+        BotocoreStubber.__call__ = _stubber_call(BotocoreStubber.__call__)  # type: ignore[method-assign]
         _installed = True
 
 

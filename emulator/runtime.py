@@ -24,7 +24,12 @@ from typing import Any
 
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, LambdaFunctionFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
@@ -43,7 +48,21 @@ _invoke_lock = threading.RLock()
 
 
 @dataclass
+class LambdaFault:
+    """The next `times` invocations of the function fail as the Lambda service does: "ServiceException" (and
+    other API errors) before the handler runs, or "Sandbox.Timedout" after it ran (its side effects happened)."""
+
+    function: str  # logical id, e.g. "RestoreImageFunction"
+    error: str
+    times: int = 1
+
+
+lambda_faults: list[LambdaFault] = []
+
+
+@dataclass
 class DeployedFunction:
+    logical_id: str
     name: str
     module: ModuleType
     environment: dict[str, str]
@@ -133,7 +152,14 @@ def _interpreter_invoke(original: Any) -> Any:
         if function is None:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
         payload = parameters.get("Payload")
+        fault = next((f for f in lambda_faults if f.function == function.logical_id and f.times > 0), None)
+        if fault is not None and fault.error != "Sandbox.Timedout":
+            fault.times -= 1
+            raise ClientError({"Error": {"Code": fault.error, "Message": "injected by the emulator"}}, "Invoke")
         result, errored = invoke(function, json.loads(payload) if payload else {})
+        if fault is not None:  # the handler ran to the end, but Lambda reports the timeout
+            fault.times -= 1
+            result, errored = {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout}.00 seconds"}, True
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
         if errored:
             response["FunctionError"] = "Unhandled"
@@ -222,6 +248,22 @@ def _add_event(original: Any) -> Any:
     return add_event
 
 
+def _lambda_error(original: Any) -> Any:
+    """A Lambda API error reaches the state machine as Lambda.<Code> (e.g. Lambda.ServiceException); moto says 'Exception'."""
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        name = f"Lambda.{ex.response['Error']['Code']}"
+        return FailureEvent(
+            env=env, error_name=CustomErrorName(name), event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+                error=name, cause=ex.response["Error"]["Message"])),
+        )
+
+    return from_error
+
+
 def install() -> None:
     global _installed
     with _lock:
@@ -232,6 +274,7 @@ def install() -> None:
         for backend in (LambdaBackend, LambdaSimpleBackend):  # the latter when moto runs without Docker
             backend.invoke = _lambda_invoke(backend.invoke)  # type: ignore[method-assign]
         lambda_eval_utils._invoke_lambda_function = _interpreter_invoke(lambda_eval_utils._invoke_lambda_function)
+        state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
         Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
         EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
         WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]

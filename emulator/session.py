@@ -99,6 +99,7 @@ class Emulator:
         emulated_aws.install()
         runtime.install()
         emulated_aws.reset()
+        runtime.lambda_faults.clear()
         self._mock.start()
         self.clock.__enter__()
         runtime.use_clock(self.clock)

@@ -253,7 +253,7 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     )["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     module = runtime.load_handler(template.function_source(ctx["code_uri"], ctx["root"]), f"{stack.name}.{lid}", lambda_env)
-    function = runtime.DeployedFunction(name, module, lambda_env, int(props.get("Timeout", 3)))
+    function = runtime.DeployedFunction(lid, name, module, lambda_env, int(props.get("Timeout", 3)))
     runtime.register(function)
     stack.functions[lid] = function
     stack.physical[lid] = name

@@ -85,3 +85,10 @@ def test_every_choice_has_a_deliberate_default_and_failures_end_failed() -> None
     assert states["Notify Failure"]["Next"] == "Restore Failed"
     assert states["Restore Failed"]["Type"] == "Fail"
     assert DEFINITION["TimeoutSeconds"] == 7 * 24 * 3600
+
+
+def test_readme_fault_table_matches_the_fault_tests() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = set(re.findall(r"^\| `(test_fault_\w+)` \|", readme, flags=re.MULTILINE))
+    tests = set(re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / "test_faults.py").read_text(), flags=re.MULTILINE))
+    assert table == tests and len(tests) == 17
