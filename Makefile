@@ -1,15 +1,20 @@
-# make demo | make test | make validate | make package | make emulator | make bench
+# make demo | make test | make lint | make validate | make package | make emulator | make bench
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REGION := us-east-1
 export AWS_DEFAULT_REGION := $(REGION)
 
-.PHONY: demo test package validate emulator bench clean
+.PHONY: demo test lint package validate emulator bench clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+.venv-checkov/bin/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 demo: $(BIN)/.installed
@@ -17,6 +22,17 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -n 2
+
+# Scanners: every one must pass. cfn-lint fails on warnings too; checkov findings are fixed or suppressed on the
+# resource with a written reason (template.yaml Metadata).
+lint: $(BIN)/.installed .venv-checkov/bin/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m emulator.package template.yaml > .venv/packaged.yaml && $(BIN)/cfn-lint .venv/packaged.yaml
+	$(BIN)/statelint --ignore=URI statemachine/definition.asl.json
+	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 validate: $(BIN)/.installed
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region $(REGION)
@@ -32,4 +48,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m emulator.bench
 
 clean:
-	rm -rf $(VENV) packaged.yaml .pytest_cache results
+	rm -rf $(VENV) .venv-checkov packaged.yaml .pytest_cache results

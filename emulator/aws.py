@@ -3,11 +3,14 @@
 `install()` patches moto once per process; `behaviour` holds the knobs a test turns (restore speed, Expedited
 capacity, image outcome, quotas). What it adds (see ../shared/reference/aws-facts.md):
 
-S3   GetObjectTagging works on archived objects. RestoreObject takes the class and tier's time (ongoing-request="true" meanwhile), answers 202 / 200 / 409
-     RestoreAlreadyInProgress / 503 GlacierExpeditedRetrievalNotAvailable / 403 ObjectAlreadyInActiveTierError,
-     refuses Expedited for Deep Archive and Days for Intelligent-Tiering, lets a faster tier speed up a restore,
-     and expires the copy at request time + Days rounded up to midnight UTC. Intelligent-Tiering archive tiers
+S3   GetObjectTagging works on archived objects. RestoreObject takes the class and tier's time
+     (ongoing-request="true" meanwhile), answers 202 / 200 / 409 RestoreAlreadyInProgress /
+     503 GlacierExpeditedRetrievalNotAvailable / 403 ObjectAlreadyInActiveTierError, refuses Expedited for
+     Deep Archive and Days for Intelligent-Tiering, lets a faster tier speed up a restore, and expires the copy
+     at request time + Days rounded up to midnight UTC. Intelligent-Tiering archive tiers
      (x-amz-archive-status) are modelled. Every RestoreObject call is logged in `behaviour.restore_calls`.
+Any  request of the handlers can fail on demand (`behaviour.faults`, answered before moto sees it); every request
+     is counted in `behaviour.requests`.
 EC2  CreateStoreImageTask (object <ami-id>.bin with the AMI name in its tags), DescribeStoreImageTasks,
      CreateRestoreImageTask (image pending, then available or failed after `behaviour.image_seconds`, unique
      names, readable object required, in-progress quota). Calls logged in `behaviour.restore_image_calls`.
@@ -18,9 +21,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import xmltodict  # moto's own dependency
 from botocore.awsrequest import AWSResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import serialize as moto_serialize
@@ -32,7 +36,6 @@ from moto.ec2.responses import EC2Response
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import MissingKey, S3ClientError
-import xmltodict  # moto's own dependency
 
 HOUR = 3600
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
@@ -92,7 +95,7 @@ _lock = threading.Lock()
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def family(storage_class: str, archive_status: str | None) -> str:
@@ -209,12 +212,16 @@ def _restore_status(key: Any, storage_class: str, tier_status: str | None, archi
         raise EmulatedError("ObjectAlreadyInActiveTierError", "Restore is not allowed for the object's current storage class", 403)
     fam = family(storage_class, tier_status)
     if tier == "Expedited" and fam == "DEEP_ARCHIVE":
-        raise EmulatedError("InvalidArgument", "Expedited retrieval is not supported for the Deep Archive storage class or access tier", 400)
+        raise EmulatedError(
+            "InvalidArgument", "Expedited retrieval is not supported for the Deep Archive storage class or access tier", 400
+        )
     if (storage_class == "INTELLIGENT_TIERING") == (days is not None):
         raise EmulatedError("InvalidArgument", "Days must be set for GLACIER and DEEP_ARCHIVE and omitted for INTELLIGENT_TIERING", 400)
     if tier == "Expedited" and behaviour.expedited_capacity_errors > 0:
         behaviour.expedited_capacity_errors -= 1
-        raise EmulatedError("GlacierExpeditedRetrievalNotAvailable", "Glacier expedited retrievals are currently not available, please try again later", 503)
+        raise EmulatedError(
+            "GlacierExpeditedRetrievalNotAvailable", "Glacier expedited retrievals are currently not available, please try again later", 503
+        )
     now, state = utcnow(), restore_state(key)
     duration = timedelta(seconds=behaviour.restore_seconds.get(key.name, RESTORE_SECONDS[(fam, tier)][behaviour.restore_speed]))
     if state is not None and now < state.ready_at:
@@ -286,8 +293,14 @@ def create_store_image_task(region: str, image_id: str, bucket_name: str, extra_
     tags.update({t["Key"]: t["Value"] for t in extra_tags})
     s3.tagger.tag_resource(key.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
     _store_tasks.append(
-        {"AmiId": image_id, "Bucket": bucket_name, "S3objectKey": key_name, "StoreTaskState": "Completed",
-         "ProgressPercentage": 100, "TaskStartTime": utcnow()}
+        {
+            "AmiId": image_id,
+            "Bucket": bucket_name,
+            "S3objectKey": key_name,
+            "StoreTaskState": "Completed",
+            "ProgressPercentage": 100,
+            "TaskStartTime": utcnow(),
+        }
     )
     return key_name
 
@@ -348,7 +361,10 @@ def _ec2_describe_store_image_tasks(self: Any) -> ActionResult:
 
 def _ec2_create_restore_image_task(self: Any) -> ActionResult:
     image_id = create_restore_image_task(
-        self.region, self._get_param("Bucket"), self._get_param("ObjectKey"), self._get_param("Name"),
+        self.region,
+        self._get_param("Bucket"),
+        self._get_param("ObjectKey"),
+        self._get_param("Name"),
         self._get_param("TagSpecifications", []),
     )
     return ActionResult({"ImageId": image_id})
@@ -382,7 +398,7 @@ def _error_model(original: Any) -> Any:
         if status is None:
             return shape
         model = dict(shape._shape_model)
-        model["error"] = {**model.get("error", {}), "code": getattr(exception, "code"), "httpStatusCode": status}
+        model["error"] = {**model.get("error", {}), "code": exception.code, "httpStatusCode": status}
         return ErrorShape(shape.name, model)
 
     return get_error_model
@@ -390,8 +406,10 @@ def _error_model(original: Any) -> Any:
 
 _ERROR_BODIES = {  # each protocol's error document
     "s3": "<Error><Code>{code}</Code><Message>{message}</Message></Error>",
-    "ec2": "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>emulated</RequestID></Response>",
-    "sns": "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>emulated</RequestId></ErrorResponse>",
+    "ec2": "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+    "<RequestID>emulated</RequestID></Response>",
+    "sns": "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+    "<RequestId>emulated</RequestId></ErrorResponse>",
 }
 
 

@@ -31,8 +31,13 @@ PRICES = {
 LAMBDA_GB = 128 / 1024
 LAMBDA_BILLED_SECONDS = 0.1  # assumed per invocation: each handler makes one or two AWS calls
 PROFILES = ("tiered", "fixed-60s")
-TYPICAL_WINDOW_HOURS = {("GLACIER", "Expedited"): 5 / 60, ("GLACIER", "Standard"): 5, ("GLACIER", "Bulk"): 12,
-                        ("DEEP_ARCHIVE", "Standard"): 12, ("DEEP_ARCHIVE", "Bulk"): 48}
+TYPICAL_WINDOW_HOURS = {
+    ("GLACIER", "Expedited"): 5 / 60,
+    ("GLACIER", "Standard"): 5,
+    ("GLACIER", "Bulk"): 12,
+    ("DEEP_ARCHIVE", "Standard"): 12,
+    ("DEEP_ARCHIVE", "Bulk"): 48,
+}
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
@@ -85,7 +90,12 @@ def run(job: tuple[str, Scenario]) -> Row:
         key = aws.archive_ami("bench", "bench-archive", scenario.storage_class)
         aws.behaviour.restore_seconds[key] = scenario.restore_hours * HOUR
         days = 1 if scenario.restore_hours < 24 else 4  # long enough for the copy to outlive the restore
-        payload = {"recoveryPoint": key, "recoveryPointBucket": "bench-archive", "restoreRequestTier": scenario.tier, "restoreRequestDays": days}
+        payload = {
+            "recoveryPoint": key,
+            "recoveryPointBucket": "bench-archive",
+            "restoreRequestTier": scenario.tier,
+            "restoreRequestDays": days,
+        }
         before = sum(n for op, n in aws.behaviour.requests.items() if op.startswith("s3."))
         arn = aws.start(stack, payload)
         sfn = aws.client("stepfunctions")
@@ -100,12 +110,29 @@ def run(job: tuple[str, Scenario]) -> Row:
         ready = emulated_aws.restore_ready_at("bench-archive", key)
         noticed = _noticed(described)
         lag = (noticed - ready).total_seconds() / 60 if ready and noticed else (0.0 if scenario.finish == "readable" and noticed else None)
-        cost = (transitions * PRICES["state_transition"] + invocations * PRICES["lambda_request"]
-                + invocations * LAMBDA_GB * LAMBDA_BILLED_SECONDS * PRICES["lambda_gb_second"] + s3_requests * PRICES["s3_head_or_get"])
-        return Row(profile, scenario.storage_class, scenario.tier, scenario.finish, scenario.restore_hours, described["status"],
-                   described.get("error", ""), transitions, len(events), invocations, s3_requests,
-                   None if lag is None else round(lag, 1), cost, round((described["stopDate"] - described["startDate"]).total_seconds() / HOUR, 2),
-                   round(time.perf_counter() - real_start, 1))
+        cost = (
+            transitions * PRICES["state_transition"]
+            + invocations * PRICES["lambda_request"]
+            + invocations * LAMBDA_GB * LAMBDA_BILLED_SECONDS * PRICES["lambda_gb_second"]
+            + s3_requests * PRICES["s3_head_or_get"]
+        )
+        return Row(
+            profile,
+            scenario.storage_class,
+            scenario.tier,
+            scenario.finish,
+            scenario.restore_hours,
+            described["status"],
+            described.get("error", ""),
+            transitions,
+            len(events),
+            invocations,
+            s3_requests,
+            None if lag is None else round(lag, 1),
+            cost,
+            round((described["stopDate"] - described["startDate"]).total_seconds() / HOUR, 2),
+            round(time.perf_counter() - real_start, 1),
+        )
 
 
 def _noticed(described: dict[str, Any]) -> datetime | None:
@@ -117,13 +144,17 @@ def _noticed(described: dict[str, Any]) -> datetime | None:
 
 
 def table(rows: list[Row]) -> str:
-    lines = [f"{'class':<13}{'tier':<10}{'finish':<9}{'profile':<10}{'status':<27}{'transitions':>12}{'events':>8}"
-             f"{'lambdas':>8}{'s3 req':>8}{'lag min':>9}{'cost USD':>10}"]
+    lines = [
+        f"{'class':<13}{'tier':<10}{'finish':<9}{'profile':<10}{'status':<27}{'transitions':>12}{'events':>8}"
+        f"{'lambdas':>8}{'s3 req':>8}{'lag min':>9}{'cost USD':>10}"
+    ]
     for r in rows:
         status = r.status if not r.error else f"{r.status} {r.error}"
         lag = "-" if r.detection_lag_minutes is None else f"{r.detection_lag_minutes:.1f}"
-        lines.append(f"{r.storage_class:<13}{r.tier:<10}{r.finish:<9}{r.profile:<10}{status:<27}{r.transitions:>12,}"
-                     f"{r.history_events:>8,}{r.lambda_invocations:>8,}{r.s3_requests:>8,}{lag:>9}{r.cost_usd:>10.5f}")
+        lines.append(
+            f"{r.storage_class:<13}{r.tier:<10}{r.finish:<9}{r.profile:<10}{status:<27}{r.transitions:>12,}"
+            f"{r.history_events:>8,}{r.lambda_invocations:>8,}{r.s3_requests:>8,}{lag:>9}{r.cost_usd:>10.5f}"
+        )
     return "\n".join(lines)
 
 
@@ -135,7 +166,9 @@ def ratios(rows: list[Row]) -> tuple[str, list[str]]:
         if profile != "tiered":
             continue
         fixed = by[(cls, tier, finish, "fixed-60s")]
-        lines.append(f"{cls:<13}{tier:<10}{finish:<9}{fixed.transitions / tiered.transitions:>25.1f}x{fixed.cost_usd / tiered.cost_usd:>18.1f}x")
+        lines.append(
+            f"{cls:<13}{tier:<10}{finish:<9}{fixed.transitions / tiered.transitions:>25.1f}x{fixed.cost_usd / tiered.cost_usd:>18.1f}x"
+        )
         if tiered.status != "SUCCEEDED":
             missed.append(f"{cls} {tier} {finish}: tiered run {tiered.status} {tiered.error}")
         if tiered.history_events >= 1000:
@@ -148,10 +181,14 @@ def ratios(rows: list[Row]) -> tuple[str, list[str]]:
     tiered_lags = [r.detection_lag_minutes for r in bulk if r.profile == "tiered" and r.detection_lag_minutes is not None]
     mean_lag = sum(tiered_lags) / len(tiered_lags)
     limit = 0.02 * TYPICAL_WINDOW_HOURS[("DEEP_ARCHIVE", "Bulk")] * 60
-    lines += ["", "Deep Archive Bulk at 48 h:",
-              f"  transitions: tiered {slow_tiered.transitions:,}, fixed-60s {slow_fixed.transitions:,} ({slow_fixed.status} {slow_fixed.error}): {ratio:.0f}x fewer (target >= 50x)",
-              f"  history events (tiered): {slow_tiered.history_events:,} (target < 1,000)",
-              f"  mean detection lag, early/typical/slow (tiered): {mean_lag:.1f} min (target <= 2 % of 48 h = {limit:.1f} min)"]
+    lines += [
+        "",
+        "Deep Archive Bulk at 48 h:",
+        f"  transitions: tiered {slow_tiered.transitions:,}, fixed-60s {slow_fixed.transitions:,} "
+        f"({slow_fixed.status} {slow_fixed.error}): {ratio:.0f}x fewer (target >= 50x)",
+        f"  history events (tiered): {slow_tiered.history_events:,} (target < 1,000)",
+        f"  mean detection lag, early/typical/slow (tiered): {mean_lag:.1f} min (target <= 2 % of 48 h = {limit:.1f} min)",
+    ]
     if ratio < 50:
         missed.append(f"Deep Archive Bulk 48 h: only {ratio:.0f}x fewer transitions")
     if mean_lag > limit:
@@ -166,7 +203,10 @@ def chart(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     tiered = [r for r in rows if r.profile == "tiered"]
-    labels = [f"{r.storage_class.replace('DEEP_ARCHIVE', 'DA').replace('GLACIER', 'GFR').replace('GFR_IR', 'GIR')} {r.tier} {r.finish}" for r in tiered]
+    labels = [
+        f"{r.storage_class.replace('DEEP_ARCHIVE', 'DA').replace('GLACIER', 'GFR').replace('GFR_IR', 'GIR')} {r.tier} {r.finish}"
+        for r in tiered
+    ]
     fixed = {(r.storage_class, r.tier, r.finish): r for r in rows if r.profile == "fixed-60s"}
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
     x = range(len(tiered))
@@ -177,12 +217,24 @@ def chart(rows: list[Row], path: Path) -> None:
     top.legend()
     top.set_title("Waiting for a restore: tiered schedule vs fixed 60-second polling (emulated)")
     bottom.bar([i - 0.2 for i in x], [r.detection_lag_minutes or 0 for r in tiered], 0.4, label="tiered")
-    bottom.bar([i + 0.2 for i in x], [fixed[(r.storage_class, r.tier, r.finish)].detection_lag_minutes or 0 for r in tiered], 0.4, label="fixed-60s")
+    bottom.bar(
+        [i + 0.2 for i in x],
+        [fixed[(r.storage_class, r.tier, r.finish)].detection_lag_minutes or 0 for r in tiered],
+        0.4,
+        label="fixed-60s",
+    )
     bottom.set_ylabel("detection lag (minutes)")
     bottom.set_xticks(list(x), labels, rotation=60, ha="right", fontsize=8)
     for i, r in enumerate(tiered):
         if fixed[(r.storage_class, r.tier, r.finish)].status != "SUCCEEDED":
-            top.annotate("quota", (i + 0.2, fixed[(r.storage_class, r.tier, r.finish)].transitions), ha="center", va="bottom", fontsize=7, color="red")
+            top.annotate(
+                "quota",
+                (i + 0.2, fixed[(r.storage_class, r.tier, r.finish)].transitions),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="red",
+            )
             bottom.annotate("failed:\nnever\nnoticed", (i + 0.2, 0), ha="center", va="bottom", fontsize=7, color="red")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -194,7 +246,7 @@ def main() -> int:
     # Longest first (fixed-60s, slow restores) so the two workers finish together.
     order = sorted(range(len(jobs)), key=lambda i: -(jobs[i][1].restore_hours * (60 if jobs[i][0] == "fixed-60s" else 1)))
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        results = dict(zip(order, pool.map(run, [jobs[i] for i in order], chunksize=1)))
+        results = dict(zip(order, pool.map(run, [jobs[i] for i in order], chunksize=1), strict=True))
     rows = [results[i] for i in range(len(jobs))]
     RESULTS.mkdir(exist_ok=True)
     with (RESULTS / "bench.csv").open("w", newline="") as out:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 
@@ -23,7 +23,7 @@ _POLL = 0.05
 class VirtualClock:
     def __init__(self, start: datetime) -> None:
         self._cond = threading.Condition()
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._start = self._now
         self._participants = 0
         self._wakeups: list[datetime] = []

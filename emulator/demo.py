@@ -24,7 +24,14 @@ SCENARIOS = [
     ("deep-archive-bulk", "db-server-2023-06", "DEEP_ARCHIVE"),
     ("invalid-tier-and-days", "build-agent-2025-03", "GLACIER"),
 ]
-LOOP_STATES = {"Wait For Restore", "Check Restore Status", "Is Copy Readable?", "Wait For Image", "Check Image State", "Is Image Available?"}
+LOOP_STATES = {
+    "Wait For Restore",
+    "Check Restore Status",
+    "Is Copy Readable?",
+    "Wait For Image",
+    "Check Image State",
+    "Is Image Available?",
+}
 
 
 def payload(name: str, key: str) -> dict[str, Any]:
@@ -41,7 +48,10 @@ def main() -> int:
     real_start = time.perf_counter()
     with Emulator() as aws:
         stack = aws.deploy()
-        print(f"Deployed template.yaml as stack '{stack.name}' on the local emulator (virtual clock starts {aws.clock.now():%Y-%m-%d %H:%M} UTC)")
+        print(
+            f"Deployed template.yaml as stack '{stack.name}' on the local emulator "
+            f"(virtual clock starts {aws.clock.now():%Y-%m-%d %H:%M} UTC)"
+        )
         print(f"  state machine {stack.state_machine_arn}\n")
         aws.client("s3").create_bucket(Bucket=BUCKET)
         runs: dict[str, str] = {}
@@ -60,8 +70,10 @@ def main() -> int:
             for name, arn in runs.items():
                 status = sfn.describe_execution(executionArn=arn)["status"]
                 running |= status == "RUNNING"
-                entered = [(e["stateEnteredEventDetails"]["name"], e["timestamp"]) for e in aws.history(arn) if "stateEnteredEventDetails" in e]
-                for state, when in entered[len(seen[name]):]:
+                entered = [
+                    (e["stateEnteredEventDetails"]["name"], e["timestamp"]) for e in aws.history(arn) if "stateEnteredEventDetails" in e
+                ]
+                for state, when in entered[len(seen[name]) :]:
                     if state not in LOOP_STATES or state not in seen[name]:
                         print(f"  {clock_text(when - start)}  {name:<28} {state:<30} {status}")
                     seen[name].append(state)
@@ -73,8 +85,10 @@ def main() -> int:
         for name, arn in runs.items():
             run = aws.wait(stack, arn)
             polls = run.count("Check Restore Status")
-            print(f"== {name}: {run.status}{' (' + run.error + ')' if run.error else ''}, "
-                  f"{len(run.history)} history events, {polls} restore checks, {run.stopped - run.started} simulated")
+            print(
+                f"== {name}: {run.status}{' (' + run.error + ')' if run.error else ''}, "
+                f"{len(run.history)} history events, {polls} restore checks, {run.stopped - run.started} simulated"
+            )
             for email in run.emails:
                 print(f"   Subject: {email['subject']}")
                 print("   " + email["message"].replace("\n", "\n   "))

@@ -22,21 +22,20 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from botocore import endpoint as botocore_endpoint
+from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, LambdaFunctionFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-from botocore import endpoint as botocore_endpoint
 
 from emulator.clock import VirtualClock
 
@@ -90,7 +89,8 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
 def load_handler(source: Path, module_name: str, variables: dict[str, str]) -> ModuleType:
     """Import a handler file as its own module, with its environment set (module-scope clients read it)."""
     spec = importlib.util.spec_from_file_location(module_name, source)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
     with _invoke_lock, environment(variables):
         spec.loader.exec_module(module)
@@ -109,7 +109,9 @@ def invoke(function: DeployedFunction, event: Any) -> tuple[Any, bool]:
     """Run the handler as Lambda would: (result, False) or (error payload, True) for an unhandled exception."""
     request_id = str(uuid.uuid4())
     context = SimpleNamespace(
-        function_name=function.name, aws_request_id=request_id, memory_limit_in_mb=128,
+        function_name=function.name,
+        aws_request_id=request_id,
+        memory_limit_in_mb=128,
         get_remaining_time_in_millis=lambda: function.timeout * 1000,
     )
     record: dict[str, Any] = {"event": event}
@@ -239,10 +241,12 @@ def _add_event(original: Any) -> Any:
         event_id: int = original(self, *args, **kwargs)
         environment = getattr(self, "quota_environment", None)
         if event_id == HISTORY_QUOTA and environment is not None:
-            environment.set_error(ExecutionFailedEventDetails(
-                error="States.Runtime",
-                cause=f"The execution reached the maximum number of history events ({HISTORY_QUOTA}).",
-            ))
+            environment.set_error(
+                ExecutionFailedEventDetails(
+                    error="States.Runtime",
+                    cause=f"The execution reached the maximum number of history events ({HISTORY_QUOTA}).",
+                )
+            )
         return event_id
 
     return add_event
@@ -256,9 +260,12 @@ def _lambda_error(original: Any) -> Any:
             return original(self, env, ex)
         name = f"Lambda.{ex.response['Error']['Code']}"
         return FailureEvent(
-            env=env, error_name=CustomErrorName(name), event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
-                error=name, cause=ex.response["Error"]["Message"])),
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=name, cause=ex.response["Error"]["Message"])
+            ),
         )
 
     return from_error

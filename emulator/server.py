@@ -19,34 +19,43 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
 from emulator import aws as emulated_aws
-from emulator import runtime, stack as stacks
+from emulator import runtime
+from emulator import stack as stacks
 from emulator.clock import VirtualClock
 from emulator.session import DEFAULT_START, FAKE_CREDENTIALS, LAMBDA_ROLE, USER_EMAIL, archive_ami, trust_lambda
 
 BUCKET = "my-ami-archive"
-SAMPLES = [("web-server-2025-01", "GLACIER_IR", None), ("app-server-2024-11", "GLACIER", None),
-           ("db-server-2023-06", "DEEP_ARCHIVE", None), ("file-server-2022-09", "INTELLIGENT_TIERING", "ARCHIVE_ACCESS")]
+SAMPLES = [
+    ("web-server-2025-01", "GLACIER_IR", None),
+    ("app-server-2024-11", "GLACIER", None),
+    ("db-server-2023-06", "DEEP_ARCHIVE", None),
+    ("file-server-2022-09", "INTELLIGENT_TIERING", "ARCHIVE_ACCESS"),
+]
 
 
 def configure(endpoint: str) -> None:
     """moto's server runs state machines and no Docker Lambdas only when told so."""
     body = json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}).encode()
-    request = urllib.request.Request(f"{endpoint}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback only
+    request = urllib.request.Request(  # noqa: S310 - endpoint is http://127.0.0.1:<port>, built above
+        f"{endpoint}/moto-api/config", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - a fixed http://127.0.0.1 URL
 
 
 def archive_samples(region: str) -> list[tuple[str, str]]:
     s3, ec2 = boto3.client("s3", region_name=region), boto3.client("ec2", region_name=region)
     s3.create_bucket(Bucket=BUCKET)
-    return [(archive_ami(s3, ec2, name, BUCKET, storage_class, status), storage_class + (f"/{status}" if status else ""))
-            for name, storage_class, status in SAMPLES]
+    return [
+        (archive_ami(s3, ec2, name, BUCKET, storage_class, status), storage_class + (f"/{status}" if status else ""))
+        for name, storage_class, status in SAMPLES
+    ]
 
 
 def print_emails(topic_arn: str, region: str, stop: threading.Event) -> None:
@@ -65,8 +74,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
     endpoint = f"http://127.0.0.1:{args.port}"
-    os.environ.update({**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": args.region, "AWS_REGION": args.region,
-                       "AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(args.port)})
+    os.environ.update(
+        {
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": args.region,
+            "AWS_REGION": args.region,
+            "AWS_ENDPOINT_URL": endpoint,
+            "MOTO_PORT": str(args.port),
+        }
+    )
     emulated_aws.install()
     runtime.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
@@ -79,13 +95,17 @@ def main(argv: list[str]) -> int:
         stack = stacks.deploy("glacier-ami-restore", args.region, {"LambdaExecutionRoleName": LAMBDA_ROLE, "UserEmail": USER_EMAIL})
         keys = archive_samples(args.region)
         threading.Thread(target=print_emails, args=(stack.topic_arn, args.region, stop), daemon=True).start()
-        print(f"Emulator ready at {endpoint} (virtual clock {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)")
+        print(f"Emulator ready at {endpoint} (virtual clock {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
         print(f"  state machine: {stack.state_machine_arn}")
         for key, storage_class in keys:
             print(f"  s3://{BUCKET}/{key}  {storage_class}")
-        print(f"\nexport AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={args.region}")
-        print(f"aws stepfunctions start-execution --state-machine-arn {stack.state_machine_arn} \\\n"
-              f"  --input '{{\"recoveryPoint\": \"{keys[1][0]}\", \"recoveryPointBucket\": \"{BUCKET}\", \"restoreRequestTier\": \"Standard\"}}'")
+        print(
+            f"\nexport AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={args.region}"
+        )
+        print(
+            f"aws stepfunctions start-execution --state-machine-arn {stack.state_machine_arn} \\\n"
+            f'  --input \'{{"recoveryPoint": "{keys[1][0]}", "recoveryPointBucket": "{BUCKET}", "restoreRequestTier": "Standard"}}\''
+        )
         print("Ctrl-C stops the emulator.", flush=True)
         try:
             while True:

@@ -1,10 +1,10 @@
 """One emulated AWS account on the virtual clock: what the demo, the end-to-end tests and the benchmark open.
 
-    with Emulator() as aws:
-        stack = aws.deploy()
-        key = aws.archive_ami("web-server", "my-archive", "DEEP_ARCHIVE")
-        run = aws.run(stack, {"recoveryPoint": key, "recoveryPointBucket": "my-archive"})
-        run.status, run.output["imageId"], run.emails
+with Emulator() as aws:
+    stack = aws.deploy()
+    key = aws.archive_ami("web-server", "my-archive", "DEEP_ARCHIVE")
+    run = aws.run(stack, {"recoveryPoint": key, "recoveryPointBucket": "my-archive"})
+    run.status, run.output["imageId"], run.emails
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -24,14 +24,17 @@ from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import aws as emulated_aws
-from emulator import runtime, stack as stacks
+from emulator import runtime
+from emulator import stack as stacks
 from emulator.clock import VirtualClock
 
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
     "AWS_SECURITY_TOKEN": "testing",
 }
-DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
 
@@ -40,8 +43,12 @@ def trust_lambda(iam: Any) -> None:
     """The existing role the stack's LambdaExecutionRoleName names (the archive side made it)."""
     iam.create_role(
         RoleName=LAMBDA_ROLE,
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            }
+        ),
     )
 
 
@@ -152,10 +159,15 @@ class Emulator:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout} real seconds")
             time.sleep(0.02)
         return Run(
-            arn=arn, status=described["status"], error=described.get("error"), cause=described.get("cause"),
+            arn=arn,
+            status=described["status"],
+            error=described.get("error"),
+            cause=described.get("cause"),
             output=json.loads(described["output"]) if described.get("output") else None,
-            history=self.history(arn), emails=self.emails(stack, arn),
-            started=described["startDate"], stopped=described["stopDate"],
+            history=self.history(arn),
+            emails=self.emails(stack, arn),
+            started=described["startDate"],
+            stopped=described["stopDate"],
         )
 
     def run(self, stack: stacks.Stack, payload: Any, name: str | None = None) -> Run:

@@ -61,8 +61,11 @@ class Resolver:
         self.stack = stack
         self.conditions = conditions
         self.pseudo = {
-            "AWS::Region": stack.region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-            "AWS::StackName": stack.name, "AWS::URLSuffix": "amazonaws.com",
+            "AWS::Region": stack.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::StackName": stack.name,
+            "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackId": f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{stack.name}/emulated",
         }
 
@@ -93,7 +96,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (fn, arg), = node.items()
+            ((fn, arg),) = node.items()
             if fn == "Ref":
                 return _NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
             if fn == "Fn::GetAtt":
@@ -184,7 +187,7 @@ def deploy(
     stack = Stack(stack_name, region, values)
     resolver = Resolver(stack, {})
     resolver.conditions = {name: bool(resolver.resolve(c)) for name, c in cfn.get("Conditions", {}).items()}
-    clients = {s: boto3.client(s, region_name=region) for s in ("iam", "logs", "sns", "lambda", "stepfunctions")}
+    clients = {s: boto3.client(s, region_name=region) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch")}
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
@@ -200,9 +203,36 @@ def deploy(
 Creator = Callable[[Stack, str, dict[str, Any], dict[str, Any], dict[str, Any]], None]
 
 
+def _key(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    meta = clients["kms"].create_key(Description=props.get("Description", ""), Policy=json.dumps(props["KeyPolicy"]))["KeyMetadata"]
+    if props.get("EnableKeyRotation"):
+        clients["kms"].enable_key_rotation(KeyId=meta["KeyId"])
+    stack.physical[lid] = meta["KeyId"]
+    stack.attributes[lid] = {"Arn": meta["Arn"], "KeyId": meta["KeyId"]}
+
+
+def _alarm(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("AlarmName", f"{stack.name}-{lid}")
+    keys = (
+        "AlarmDescription",
+        "Namespace",
+        "MetricName",
+        "Dimensions",
+        "Statistic",
+        "ComparisonOperator",
+        "TreatMissingData",
+        "AlarmActions",
+    )
+    numbers = {k: int(props[k]) for k in ("Period", "EvaluationPeriods") if k in props}
+    clients["cloudwatch"].put_metric_alarm(
+        AlarmName=name, Threshold=float(props["Threshold"]), **{k: props[k] for k in keys if k in props}, **numbers
+    )
+    stack.physical[lid] = name
+
+
 def _log_group(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
     name = props.get("LogGroupName", f"{stack.name}-{lid}")
-    clients["logs"].create_log_group(logGroupName=name)
+    clients["logs"].create_log_group(logGroupName=name, **({"kmsKeyId": props["KmsKeyId"]} if "KmsKeyId" in props else {}))
     if "RetentionInDays" in props:
         clients["logs"].put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
     stack.physical[lid] = name
@@ -247,9 +277,14 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     name = props.get("FunctionName", f"{stack.name}-{lid}")
     variables = {**props.get("Environment", {}).get("Variables", {}), **ctx["extra_env"]}
     arn = clients["lambda"].create_function(
-        FunctionName=name, Runtime=props["Runtime"], Role=props["Role"], Handler=props["Handler"],
-        Code={"ZipFile": _zip(props["Code"]["ZipFile"])}, Timeout=int(props.get("Timeout", 3)),
-        MemorySize=int(props.get("MemorySize", 128)), Environment={"Variables": variables},
+        FunctionName=name,
+        Runtime=props["Runtime"],
+        Role=props["Role"],
+        Handler=props["Handler"],
+        Code={"ZipFile": _zip(props["Code"]["ZipFile"])},
+        Timeout=int(props.get("Timeout", 3)),
+        MemorySize=int(props.get("MemorySize", 128)),
+        Environment={"Variables": variables},
     )["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     module = runtime.load_handler(template.function_source(ctx["code_uri"], ctx["root"]), f"{stack.name}.{lid}", lambda_env)
@@ -266,7 +301,9 @@ def _state_machine(stack: Stack, lid: str, props: dict[str, Any], clients: dict[
         text = text.replace("${" + key + "}", str(value))
     role_arn = props["RoleArn"]
     arn = clients["stepfunctions"].create_state_machine(
-        name=props.get("StateMachineName", f"{stack.name}-{lid}"), definition=text, roleArn=role_arn,
+        name=props.get("StateMachineName", f"{stack.name}-{lid}"),
+        definition=text,
+        roleArn=role_arn,
         type=props.get("StateMachineType", "STANDARD"),
     )["stateMachineArn"]
     stack.definition = text
@@ -275,6 +312,8 @@ def _state_machine(stack: Stack, lid: str, props: dict[str, Any], clients: dict[
 
 
 _CREATORS: dict[str, Creator] = {
+    "AWS::KMS::Key": _key,
+    "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::SNS::Topic": _topic,
     "AWS::SNS::Subscription": _subscription,

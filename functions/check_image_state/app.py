@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_ec2 import EC2Client
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -52,7 +55,7 @@ def next_check_seconds(profile: str, checks: int, elapsed: float) -> int:
     return max(1, int(min(step, DEADLINE_SECONDS - elapsed)))
 
 
-def describe_state(ec2_client: Any, image_id: str, elapsed: float) -> tuple[str, str]:
+def describe_state(ec2_client: EC2Client, image_id: str, elapsed: float) -> tuple[str, str]:
     try:
         images = ec2_client.describe_images(ImageIds=[image_id])["Images"]
     except ClientError as error:
@@ -66,7 +69,7 @@ def describe_state(ec2_client: Any, image_id: str, elapsed: float) -> tuple[str,
     return image["State"], image.get("StateReason", {}).get("Message", "")
 
 
-def check_image_state(ec2_client: Any, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
+def check_image_state(ec2_client: EC2Client, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
     elapsed = (now - datetime.fromisoformat(image["requestedAt"])).total_seconds()
     state, reason = describe_state(ec2_client, image["imageId"], elapsed)
     record = {**image, "state": state, "checks": image["checks"] + 1}
@@ -79,4 +82,4 @@ def check_image_state(ec2_client: Any, image: dict[str, Any], now: datetime, pro
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     profile = os.environ.get("POLLING_SCHEDULE", "tiered")
-    return check_image_state(ec2, event["image"], datetime.now(timezone.utc), profile)
+    return check_image_state(ec2, event["image"], datetime.now(UTC), profile)

@@ -18,12 +18,16 @@ from __future__ import annotations
 import logging
 import math
 import os
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -84,14 +88,14 @@ def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float) ->
     return max(1, math.ceil(min(step, deadline - elapsed)))
 
 
-def is_readable(head: dict[str, Any]) -> bool:
+def is_readable(head: Mapping[str, Any]) -> bool:
     if head.get("StorageClass", "STANDARD") not in ("GLACIER", "DEEP_ARCHIVE"):
         return head.get("ArchiveStatus") is None  # Intelligent-Tiering: a finished restore leaves the archive tier
     return 'ongoing-request="false"' in head.get("Restore", "")
 
 
 def check_restore_status(
-    s3_client: Any, request: dict[str, Any], restore: dict[str, Any], now: datetime, profile: str
+    s3_client: S3Client, request: dict[str, Any], restore: dict[str, Any], now: datetime, profile: str
 ) -> dict[str, Any]:
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
@@ -112,8 +116,7 @@ def check_restore_status(
         return {**record, "status": "ready-to-restore", "readyAt": stamp, "restoreExpiry": expiry, "nextCheckSeconds": 0}
     if not header:
         raise RestoreNotFoundError(
-            f"S3 shows no restore for s3://{bucket}/{key} (the copy expired or the request was not accepted); "
-            "start a new execution"
+            f"S3 shows no restore for s3://{bucket}/{key} (the copy expired or the request was not accepted); start a new execution"
         )
     elapsed = (now - datetime.fromisoformat(since)).total_seconds()
     wait = next_check_seconds(profile, window, elapsed)
@@ -122,4 +125,4 @@ def check_restore_status(
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     profile = os.environ.get("POLLING_SCHEDULE", "tiered")
-    return check_restore_status(s3, event["request"], event["restore"], datetime.now(timezone.utc), profile)
+    return check_restore_status(s3, event["request"], event["restore"], datetime.now(UTC), profile)

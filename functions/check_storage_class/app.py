@@ -13,12 +13,15 @@ RecoveryPointAccessDeniedError, ThrottledError.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -66,7 +69,7 @@ def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
     return ongoing, expiry
 
 
-def original_ami_name(s3_client: Any, bucket: str, key: str) -> str | None:
+def original_ami_name(s3_client: S3Client, bucket: str, key: str) -> str | None:
     tags = {t["Key"]: t["Value"] for t in s3_client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
     return next((tags[name] for name in AMI_NAME_TAGS if tags.get(name)), None)
 
@@ -85,7 +88,7 @@ def too_few_days(request: dict[str, Any], storage_class: str, archive_status: st
     )
 
 
-def check_storage_class(s3_client: Any, request: dict[str, Any], now: datetime) -> dict[str, Any]:
+def check_storage_class(s3_client: S3Client, request: dict[str, Any], now: datetime) -> dict[str, Any]:
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
         head = s3_client.head_object(Bucket=bucket, Key=key)
@@ -141,4 +144,4 @@ def check_storage_class(s3_client: Any, request: dict[str, Any], now: datetime) 
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return check_storage_class(s3, event["request"], datetime.now(timezone.utc))
+    return check_storage_class(s3, event["request"], datetime.now(UTC))

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_sns import SNSClient
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -28,7 +31,7 @@ WHAT_TO_DO = {
     "RecoveryPointNotFoundError": "Check recoveryPoint and recoveryPointBucket (aws s3 ls s3://<bucket>/) and start a new execution.",
     "RecoveryPointAccessDeniedError": "Add the bucket to the stack parameter ArchiveBucketName (or fix its bucket policy) and redeploy.",
     "RestoreDeadlineExceededError": "S3 has not finished the restore. Check it with aws s3api head-object; when the Restore header "
-    "shows ongoing-request=\"false\", start a new execution: it will skip the restore.",
+    'shows ongoing-request="false", start a new execution: it will skip the restore.',
     "RestoreNotFoundError": "Start a new execution; consider a larger restoreRequestDays.",
     "RestoredCopyUnavailableError": "Start a new execution with a larger restoreRequestDays.",
     "RestoreQuotaExceededError": "Too many image restores are in progress in this account and Region; retry later.",
@@ -112,7 +115,8 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
     if summary["status"] == "SUCCEEDED":
         subject = f"AMI restored: {summary['imageId']} in {summary['region']}"
         lines = [
-            f"The recovery point {summary['recoveryPoint']} is restored as {summary['imageId']} ({summary['imageName']}) in {summary['region']}.",
+            f"The recovery point {summary['recoveryPoint']} is restored as {summary['imageId']} "
+            f"({summary['imageName']}) in {summary['region']}.",
             "",
             f"Storage class:         {summary['storageClass']}",
             f"Restore tier:          {summary['restoreTier'] or 'none needed'}",
@@ -142,7 +146,7 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-def notify(sns_client: Any, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+def notify(sns_client: SNSClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
     summary = success_summary(event) if event["outcome"] == "succeeded" else failure_summary(event)
     subject, message = render(summary)
     message_id = sns_client.publish(TopicArn=topic_arn, Subject=subject, Message=message)["MessageId"]

@@ -11,12 +11,16 @@ ThrottledError, RecoveryPointNotFoundError.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import RestoreRequestTypeDef
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -44,14 +48,14 @@ class RecoveryPointNotFoundError(Exception):
     """The object disappeared between Check Storage Class and Request Restore."""
 
 
-def restore_request(request: dict[str, Any], restore: dict[str, Any]) -> dict[str, Any]:
-    job: dict[str, Any] = {"GlacierJobParameters": {"Tier": request["restoreRequestTier"]}}
+def restore_request(request: dict[str, Any], restore: dict[str, Any]) -> RestoreRequestTypeDef:
+    job: RestoreRequestTypeDef = {"GlacierJobParameters": {"Tier": request["restoreRequestTier"]}}
     if restore["storageClass"] != "INTELLIGENT_TIERING":
         job["Days"] = request["restoreRequestDays"]  # Intelligent-Tiering rejects Days: it moves the object back
     return job
 
 
-def request_restore(s3_client: Any, request: dict[str, Any], restore: dict[str, Any], now: datetime) -> dict[str, Any]:
+def request_restore(s3_client: S3Client, request: dict[str, Any], restore: dict[str, Any], now: datetime) -> dict[str, Any]:
     bucket, key, tier = request["recoveryPointBucket"], request["recoveryPoint"], request["restoreRequestTier"]
     try:
         response = s3_client.restore_object(Bucket=bucket, Key=key, RestoreRequest=restore_request(request, restore))
@@ -78,4 +82,4 @@ def request_restore(s3_client: Any, request: dict[str, Any], restore: dict[str, 
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return request_restore(s3, event["request"], event["restore"], datetime.now(timezone.utc))
+    return request_restore(s3, event["request"], event["restore"], datetime.now(UTC))

@@ -16,12 +16,16 @@ import hashlib
 import logging
 import os
 import re
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import TagSpecificationTypeDef, TagTypeDef
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -59,7 +63,7 @@ def image_name(request: dict[str, Any], restore: dict[str, Any], execution_id: s
     return f"{base}-restored-{start_time[:10].replace('-', '')}-{suffix}"
 
 
-def tags(request: dict[str, Any], execution_id: str) -> list[dict[str, str]]:
+def tags(request: dict[str, Any], execution_id: str) -> list[TagTypeDef]:
     return [
         {"Key": f"{TAG_PREFIX}source-bucket", "Value": request["recoveryPointBucket"]},
         {"Key": f"{TAG_PREFIX}source-key", "Value": request["recoveryPoint"][:256]},
@@ -67,7 +71,7 @@ def tags(request: dict[str, Any], execution_id: str) -> list[dict[str, str]]:
     ]
 
 
-def image_made_by(ec2_client: Any, name: str, execution_id: str) -> str | None:
+def image_made_by(ec2_client: EC2Client, name: str, execution_id: str) -> str | None:
     images = ec2_client.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
     for image in images:
         if {"Key": f"{TAG_PREFIX}execution", "Value": execution_id} in image.get("Tags", []):
@@ -76,19 +80,18 @@ def image_made_by(ec2_client: Any, name: str, execution_id: str) -> str | None:
 
 
 def restore_image(
-    ec2_client: Any, request: dict[str, Any], restore: dict[str, Any], execution_id: str, now: datetime, region: str
+    ec2_client: EC2Client, request: dict[str, Any], restore: dict[str, Any], execution_id: str, now: datetime, region: str
 ) -> dict[str, Any]:
     name = image_name(request, restore, execution_id, request["startTime"])
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
-        image_id = ec2_client.create_restore_image_task(
-            Bucket=bucket,
-            ObjectKey=key,
-            Name=name,
-            TagSpecifications=[
-                {"ResourceType": kind, "Tags": tags(request, execution_id)} for kind in ("image", "snapshot")
-            ],
-        )["ImageId"]
+        specs: list[TagSpecificationTypeDef] = [
+            {"ResourceType": "image", "Tags": tags(request, execution_id)},
+            {"ResourceType": "snapshot", "Tags": tags(request, execution_id)},
+        ]
+        image_id: str | None = ec2_client.create_restore_image_task(Bucket=bucket, ObjectKey=key, Name=name, TagSpecifications=specs)[
+            "ImageId"
+        ]
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "InvalidAMIName.Duplicate":
@@ -121,4 +124,4 @@ def restore_image(
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     region = os.environ["AWS_REGION"]
-    return restore_image(ec2, event["request"], event["restore"], event["executionId"], datetime.now(timezone.utc), region)
+    return restore_image(ec2, event["request"], event["restore"], event["executionId"], datetime.now(UTC), region)

@@ -23,7 +23,7 @@ TIERS = ("Standard", "Bulk", "Expedited")
 FIELDS = ("recoveryPoint", "recoveryPointBucket", "restoreRequestDays", "restoreRequestTier", "amiName")
 # restore_image appends "-restored-YYYYMMDD-xxxxxxxx" (27 chars) to keep names unique; AMI names are 3-128 chars.
 AMI_NAME_SUFFIX_LENGTH = 27
-AMI_NAME_PATTERN = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,%d}" % (128 - AMI_NAME_SUFFIX_LENGTH))
+AMI_NAME_PATTERN = re.compile(rf"[A-Za-z0-9()\[\] ./\-'@_]{{3,{128 - AMI_NAME_SUFFIX_LENGTH}}}")
 BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
@@ -49,7 +49,7 @@ def bucket_problem(name: str) -> str | None:
 
 
 def parse_days(value: Any) -> int | None:
-    """An int, or a string of ASCII digits ('١' is a digit to str.isdigit, not to S3)."""
+    """An int, or a string of ASCII digits (str.isdigit also accepts other scripts' digits, S3 does not)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -102,8 +102,7 @@ def validate_input(payload: Any, allowed_bucket: str) -> tuple[dict[str, Any], l
     ami_name = payload.get("amiName")
     if ami_name is not None and (not isinstance(ami_name, str) or not AMI_NAME_PATTERN.fullmatch(ami_name)):
         problems.append(
-            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_, "
-            f"got {ami_name!r}"
+            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_, got {ami_name!r}"
         )
 
     request = {

@@ -14,8 +14,9 @@ from tests.conftest import BUCKET, event, load_function
 HOUR = 3600
 
 
-def restore(aws: Emulator, storage_class: str = "GLACIER", payload: str = "glacier-standard", name: str | None = None,
-            before: Any = None) -> Run:
+def restore(
+    aws: Emulator, storage_class: str = "GLACIER", payload: str = "glacier-standard", name: str | None = None, before: Any = None
+) -> Run:
     stack = aws.deploy()
     key = aws.archive_ami("web-server", BUCKET, storage_class)
     body = {**event(f"executions/{payload}.json"), "recoveryPoint": key}
@@ -62,7 +63,9 @@ def test_fault_throttled_restore_object(aws: Emulator) -> None:
 
 def test_fault_restore_already_in_progress_409(aws: Emulator) -> None:
     def someone_started_it(stack: Any, body: dict[str, Any]) -> None:
-        aws.client("s3").restore_object(Bucket=BUCKET, Key=body["recoveryPoint"], RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Standard"}})
+        aws.client("s3").restore_object(
+            Bucket=BUCKET, Key=body["recoveryPoint"], RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Standard"}}
+        )
 
     run = restore(aws, before=someone_started_it)
     assert_one_ami(aws, run)

@@ -28,8 +28,14 @@ def free_port() -> int:
 def server() -> Iterator[tuple[subprocess.Popen[str], int, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen([sys.executable, "-m", "emulator.server", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator.server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     banner = ""
     assert process.stdout is not None
     while "Ctrl-C" not in banner:
@@ -47,8 +53,13 @@ def test_a_cli_style_client_restores_an_ami_through_the_server(server: tuple[sub
     process, port, banner = server
     state_machine = re.search(r"state machine: (\S+)", banner).group(1)  # type: ignore[union-attr]
     key = re.search(r"s3://my-ami-archive/(\S+)  GLACIER\n", banner).group(1)  # type: ignore[union-attr]
-    sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     payload = {**json.loads((ROOT / "events/executions/glacier-standard.json").read_text()), "recoveryPoint": key}
     arn = sfn.start_execution(stateMachineArn=state_machine, name="over-http", input=json.dumps(payload))["executionArn"]
     deadline = time.monotonic() + 30
@@ -56,8 +67,13 @@ def test_a_cli_style_client_restores_an_ami_through_the_server(server: tuple[sub
         time.sleep(0.1)
     assert described["status"] == "SUCCEEDED"
     image_id = json.loads(described["output"])["imageId"]
-    ec2 = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     assert ec2.describe_images(ImageIds=[image_id])["Images"][0]["State"] == "available"
     # The restore took 4 h 15 min of simulated time (Standard, typical 4 h, image 15 min)
     assert (described["stopDate"] - described["startDate"]).total_seconds() == 4 * 3600 + 15 * 60

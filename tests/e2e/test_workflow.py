@@ -42,8 +42,13 @@ def images(aws: Emulator) -> list[dict[str, Any]]:
     ],
 )
 def test_every_class_and_tier_restores_one_ami_and_emails_it(
-    aws: Emulator, payload: str, storage_class: str, archive_status: str | None,
-    restores: list[tuple[str, int | None, int]], events: int, hours: float,
+    aws: Emulator,
+    payload: str,
+    storage_class: str,
+    archive_status: str | None,
+    restores: list[tuple[str, int | None, int]],
+    events: int,
+    hours: float,
 ) -> None:
     # Given an AMI archived in the class / When the console payload runs / Then one AMI, available, in one email
     run = restore(aws, payload, storage_class, archive_status)
@@ -63,8 +68,13 @@ def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
     run = restore(aws, "deep-archive-bulk", "DEEP_ARCHIVE")
     assert run.output is not None
     assert {k: run.output[k] for k in ("status", "storageClass", "restoreTier", "restoreOutcome", "restoreRequestedAt", "copyReadyAt")} == {
-        "status": "SUCCEEDED", "storageClass": "DEEP_ARCHIVE", "restoreTier": "Bulk", "restoreOutcome": "requested",
-        "restoreRequestedAt": "2026-01-05T09:00:00+00:00", "copyReadyAt": "2026-01-06T21:28:48+00:00"}
+        "status": "SUCCEEDED",
+        "storageClass": "DEEP_ARCHIVE",
+        "restoreTier": "Bulk",
+        "restoreOutcome": "requested",
+        "restoreRequestedAt": "2026-01-05T09:00:00+00:00",
+        "copyReadyAt": "2026-01-06T21:28:48+00:00",
+    }
     assert run.output["imageName"].startswith("db-server-restored-20260105-")  # amiName from the payload
 
 
@@ -194,3 +204,19 @@ def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
     assert run.status == "SUCCEEDED"
     # 4 h restore checked every minute (241 checks), the 10 min image restore too (11 checks)
     assert (run.count("Check Restore Status"), run.count("Check Image State"), len(run.history)) == (241, 11, 2297)
+
+
+def test_failed_and_timed_out_executions_alarm_to_the_encrypted_topic(aws: Emulator) -> None:
+    stack = aws.deploy()
+    alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert sorted((a["MetricName"], a["AlarmActions"][0], a["Dimensions"][0]["Value"]) for a in alarms) == [
+        ("ExecutionsFailed", stack.topic_arn, stack.state_machine_arn),
+        ("ExecutionsTimedOut", stack.topic_arn, stack.state_machine_arn),
+    ]
+    topic = aws.client("sns").get_topic_attributes(TopicArn=stack.topic_arn)["Attributes"]
+    assert topic["KmsMasterKeyId"] == stack.physical["EncryptionKey"]
+    groups = aws.client("logs").describe_log_groups()["logGroups"]
+    assert {(g["logGroupName"], g["retentionInDays"], g["kmsKeyId"]) for g in groups} == {
+        (name, 30, stack.attributes["EncryptionKey"]["Arn"])
+        for name in ("/aws/lambda/glacier-ami-restore", "/aws/vendedlogs/states/glacier-ami-restore")
+    }

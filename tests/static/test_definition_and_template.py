@@ -21,7 +21,9 @@ SUBSTITUTIONS = TEMPLATE["Resources"]["RestoreStateMachine"]["Properties"]["Defi
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={"PATH": str(BIN), "SAM_CLI_TELEMETRY": "0", "HOME": "/tmp"})
+    return subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, env={"PATH": str(BIN), "SAM_CLI_TELEMETRY": "0", "HOME": str(ROOT / ".venv")}
+    )
 
 
 def test_cfn_lint_template_has_no_errors_or_warnings() -> None:
@@ -61,7 +63,7 @@ def test_one_name_in_four_places() -> None:
         folder = re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
         assert props["CodeUri"] == f"functions/{folder}/"
         assert SUBSTITUTIONS[f"{lid}Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
-        states = [name for name, resource in tasks.items() if resource == "${%sArn}" % lid]
+        states = [name for name, resource in tasks.items() if resource == f"${{{lid}Arn}}"]
         assert states and all(name.replace(" ", "").startswith(base) for name in states), (lid, states)
         assert (ROOT / "events" / f"{folder}.json").is_file()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,25 +16,35 @@ EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:restore:run-1"
 
 def readable_request(aws: Emulator, name: str = "web-server") -> tuple[dict[str, Any], dict[str, Any]]:
     key = aws.archive_ami(name, BUCKET, "GLACIER_IR")
-    request = {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestDays": 1, "restoreRequestTier": "Standard",
-               "requestedTier": "Standard", "amiName": None, "executionName": "run-1", "startTime": "2026-01-05T09:00:00+00:00"}
-    restore = load_function("check_storage_class").check_storage_class(aws.client("s3"), request, datetime.now(timezone.utc))
+    request = {
+        "recoveryPoint": key,
+        "recoveryPointBucket": BUCKET,
+        "restoreRequestDays": 1,
+        "restoreRequestTier": "Standard",
+        "requestedTier": "Standard",
+        "amiName": None,
+        "executionName": "run-1",
+        "startTime": "2026-01-05T09:00:00+00:00",
+    }
+    restore = load_function("check_storage_class").check_storage_class(aws.client("s3"), request, datetime.now(UTC))
     return request, restore
 
 
 def test_image_is_created_once_with_a_unique_name_and_tags(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     app, ec2 = load_function("restore_image"), aws.client("ec2")
-    image = app.restore_image(ec2, request, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+    image = app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
     # When the step is retried after it already succeeded / Then the same AMI is adopted, none is added
-    again = app.restore_image(ec2, request, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+    again = app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
     assert again["imageId"] == image["imageId"]
     assert image["imageName"] == f"web-server-restored-20260105-{app.hashlib.sha256(EXECUTION.encode()).hexdigest()[:8]}"
     described = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [image["imageName"]]}])["Images"]
     assert [i["ImageId"] for i in described] == [image["imageId"]]
     assert {t["Key"]: t["Value"] for t in described[0]["Tags"]} == {
-        "glacier-ami-restore:source-bucket": BUCKET, "glacier-ami-restore:source-key": request["recoveryPoint"],
-        "glacier-ami-restore:execution": EXECUTION}
+        "glacier-ami-restore:source-bucket": BUCKET,
+        "glacier-ami-restore:source-key": request["recoveryPoint"],
+        "glacier-ami-restore:execution": EXECUTION,
+    }
     snapshots = ec2.describe_snapshots(Filters=[{"Name": "tag:glacier-ami-restore:execution", "Values": [EXECUTION]}])["Snapshots"]
     assert len(snapshots) == 1
     assert [c["name"] for c in aws.behaviour.restore_image_calls] == [image["imageName"]] * 2
@@ -45,7 +55,7 @@ def test_name_taken_by_someone_else_is_a_named_error(aws: Emulator) -> None:
     app, ec2 = load_function("restore_image"), aws.client("ec2")
     ec2.register_image(Name=app.image_name(request, restore, EXECUTION, request["startTime"]))
     with pytest.raises(app.ImageNameConflictError):
-        app.restore_image(ec2, request, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+        app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
 
 
 def test_quota_and_unreadable_copy_are_named_errors(aws: Emulator) -> None:
@@ -53,10 +63,10 @@ def test_quota_and_unreadable_copy_are_named_errors(aws: Emulator) -> None:
     app, ec2 = load_function("restore_image"), aws.client("ec2")
     aws.behaviour.restore_image_quota_errors = 1
     with pytest.raises(app.RestoreQuotaExceededError):
-        app.restore_image(ec2, request, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+        app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
     archived = aws.archive_ami("db-server", BUCKET, "DEEP_ARCHIVE")
     with pytest.raises(app.RestoredCopyUnavailableError):
-        app.restore_image(ec2, {**request, "recoveryPoint": archived}, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+        app.restore_image(ec2, {**request, "recoveryPoint": archived}, restore, EXECUTION, datetime.now(UTC), "us-east-1")
 
 
 def test_amiName_wins_over_the_original_name(aws: Emulator) -> None:
@@ -68,11 +78,11 @@ def test_amiName_wins_over_the_original_name(aws: Emulator) -> None:
 def test_image_state_is_followed_until_available(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     ec2 = aws.client("ec2")
-    image = load_function("restore_image").restore_image(ec2, request, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+    image = load_function("restore_image").restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
     app = load_function("check_image_state")
     waits = []
     while image["state"] == "pending":
-        image = app.check_image_state(ec2, image, datetime.now(timezone.utc), "tiered")
+        image = app.check_image_state(ec2, image, datetime.now(UTC), "tiered")
         waits.append(image["nextCheckSeconds"])
         aws.clock.advance(image["nextCheckSeconds"])
     # The emulated restore takes 10 minutes: checks at 0, 1, 3, 7 and 15 minutes
@@ -84,11 +94,11 @@ def test_failed_image_raises_with_state_reason(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     aws.behaviour.image_failure = "Snapshot data is corrupted"
     ec2 = aws.client("ec2")
-    image = load_function("restore_image").restore_image(ec2, request, restore, EXECUTION, datetime.now(timezone.utc), "us-east-1")
+    image = load_function("restore_image").restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
     aws.clock.advance(600)
     app = load_function("check_image_state")
     with pytest.raises(app.ImageRestoreFailedError) as raised:
-        app.check_image_state(ec2, image, datetime.now(timezone.utc), "tiered")
+        app.check_image_state(ec2, image, datetime.now(UTC), "tiered")
     assert str(raised.value) == f"{image['imageId']} is failed: Snapshot data is corrupted"
 
 
@@ -108,19 +118,27 @@ def topic(aws: Emulator) -> str:
 def test_success_email_carries_the_ami_id_and_every_fact(aws: Emulator) -> None:
     sent = load_function("notify").notify(aws.client("sns"), topic(aws), event("notify.json"))
     assert sent["imageId"] == "ami-0fedcba9876543210"
-    assert sent["consoleUrl"] == "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#ImageDetails:imageId=ami-0fedcba9876543210"
+    assert (
+        sent["consoleUrl"]
+        == "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#ImageDetails:imageId=ami-0fedcba9876543210"
+    )
     from moto.sns.models import sns_backends
 
-    (_id, message, subject, _a, _g), = sns_backends["123456789012"]["us-east-1"].topics[topic(aws)].sent_notifications
+    ((_id, message, subject, _a, _g),) = sns_backends["123456789012"]["us-east-1"].topics[topic(aws)].sent_notifications
     assert subject == "AMI restored: ami-0fedcba9876543210 in us-east-1"
     assert "Storage class:         DEEP_ARCHIVE" in message.splitlines()
     assert "Image available at:    2026-01-05T20:24:36+00:00" in message.splitlines()
 
 
 def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
-    cause = json.dumps({"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"})
-    failure = {"outcome": "failed", "executionId": EXECUTION,
-               "progress": {"input": {"restoreRequestTier": "Fast"}, "error": {"Error": "InvalidInputError", "Cause": cause}}}
+    cause = json.dumps(
+        {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
+    )
+    failure = {
+        "outcome": "failed",
+        "executionId": EXECUTION,
+        "progress": {"input": {"restoreRequestTier": "Fast"}, "error": {"Error": "InvalidInputError", "Cause": cause}},
+    }
     sent = load_function("notify").notify(aws.client("sns"), topic(aws), failure)
     assert (sent["failedStep"], sent["error"], sent["changedNothing"]) == ("Validate Input", "InvalidInputError", True)
     subject, message = load_function("notify").render(sent)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,12 +14,20 @@ HOUR = 3600
 
 
 def request(key: str, tier: str = "Standard", days: int = 3) -> dict[str, Any]:
-    return {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestDays": days, "restoreRequestTier": tier,
-            "requestedTier": tier, "amiName": None, "executionName": "run-1", "startTime": "2026-01-05T09:00:00+00:00"}
+    return {
+        "recoveryPoint": key,
+        "recoveryPointBucket": BUCKET,
+        "restoreRequestDays": days,
+        "restoreRequestTier": tier,
+        "requestedTier": tier,
+        "amiName": None,
+        "executionName": "run-1",
+        "startTime": "2026-01-05T09:00:00+00:00",
+    }
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @pytest.mark.parametrize("storage_class", ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "INTELLIGENT_TIERING"])
@@ -29,16 +37,26 @@ def test_readable_classes_need_no_restore(aws: Emulator, storage_class: str) -> 
     app = load_function("check_storage_class")
     record = app.check_storage_class(aws.client("s3"), request(key), now())
     assert (record["status"], record["storageClass"], record["requestOutcome"], record["tier"]) == (
-        "ready-to-restore", storage_class, "not-needed", None)
+        "ready-to-restore",
+        storage_class,
+        "not-needed",
+        None,
+    )
     assert record["originalAmiName"] == "web-server"
 
 
-@pytest.mark.parametrize("storage_class, archive_status", [("GLACIER", None), ("DEEP_ARCHIVE", None), ("INTELLIGENT_TIERING", "ARCHIVE_ACCESS")])
+@pytest.mark.parametrize(
+    "storage_class, archive_status", [("GLACIER", None), ("DEEP_ARCHIVE", None), ("INTELLIGENT_TIERING", "ARCHIVE_ACCESS")]
+)
 def test_archived_objects_are_prepared_for_restore(aws: Emulator, storage_class: str, archive_status: str | None) -> None:
     key = aws.archive_ami("web-server", BUCKET, storage_class, archive_status)
     record = load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key), now())
     assert (record["status"], record["archiveStatus"], record["restoreInProgress"], record["requestOutcome"]) == (
-        "preparing-for-restore", archive_status, False, None)
+        "preparing-for-restore",
+        archive_status,
+        False,
+        None,
+    )
 
 
 @pytest.mark.parametrize("storage_class, archive_status", [("DEEP_ARCHIVE", None), ("INTELLIGENT_TIERING", "DEEP_ARCHIVE_ACCESS")])
@@ -63,7 +81,7 @@ def test_too_few_days_for_deep_archive_bulk_is_refused(aws: Emulator) -> None:
 
 def test_missing_object_is_a_named_error(aws: Emulator) -> None:
     app = load_function("check_storage_class")
-    with pytest.raises(app.RecoveryPointNotFoundError, match="s3://my-ami-archive/ami-0000.bin does not exist"):
+    with pytest.raises(app.RecoveryPointNotFoundError, match=r"s3://my-ami-archive/ami-0000\.bin does not exist"):
         app.check_storage_class(aws.client("s3"), request("ami-0000.bin"), now())
 
 
@@ -75,12 +93,19 @@ def test_restore_in_progress_is_joined_and_finished_restore_is_reused(aws: Emula
     app = load_function("check_storage_class")
     # When checked during the restore / Then the workflow joins it
     during = app.check_storage_class(s3, request(key), now())
-    assert (during["status"], during["restoreInProgress"], during["requestOutcome"]) == ("preparing-for-restore", True, "joined-restore-in-progress")
+    assert (during["status"], during["restoreInProgress"], during["requestOutcome"]) == (
+        "preparing-for-restore",
+        True,
+        "joined-restore-in-progress",
+    )
     # When checked after it finished (typical Deep Archive Standard: 11 h) / Then the copy is used as it is
     aws.clock.advance(11 * HOUR)
     after = app.check_storage_class(s3, request(key), now())
     assert (after["status"], after["requestOutcome"], after["restoreExpiry"]) == (
-        "ready-to-restore", "restored-before-this-run", "Fri, 09 Jan 2026 00:00:00 GMT")
+        "ready-to-restore",
+        "restored-before-this-run",
+        "Fri, 09 Jan 2026 00:00:00 GMT",
+    )
 
 
 def restore_record(aws: Emulator, key: str, tier: str = "Standard") -> dict[str, Any]:
@@ -104,7 +129,12 @@ def test_status_codes_202_409_200_and_faster_tier(aws: Emulator) -> None:
     assert app.request_restore(s3, request(key, "Standard"), base, now())["requestOutcome"] == "requested"  # speeds it up
     aws.clock.advance(4 * HOUR)  # typical Standard
     assert app.request_restore(s3, request(key, "Standard"), base, now())["requestOutcome"] == "restored-before-this-run"
-    assert [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls] == [("Bulk", 202), ("Bulk", 409), ("Standard", 202), ("Standard", 200)]
+    assert [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls] == [
+        ("Bulk", 202),
+        ("Bulk", 409),
+        ("Standard", 202),
+        ("Standard", 200),
+    ]
 
 
 def test_expedited_without_capacity_raises_named_error(aws: Emulator) -> None:
@@ -149,7 +179,11 @@ def test_check_restore_status_follows_the_copy_until_readable(aws: Emulator) -> 
     aws.clock.advance(HOUR)
     ready = app.check_restore_status(s3, request(key), second, now(), "tiered")
     assert (ready["status"], ready["readyAt"], ready["restoreExpiry"], ready["checks"]) == (
-        "ready-to-restore", "2026-01-05T13:00:00+00:00", "Fri, 09 Jan 2026 00:00:00 GMT", 3)
+        "ready-to-restore",
+        "2026-01-05T13:00:00+00:00",
+        "Fri, 09 Jan 2026 00:00:00 GMT",
+        3,
+    )
 
 
 def test_missing_restore_header_is_a_named_error(aws: Emulator) -> None:
@@ -163,12 +197,12 @@ def test_missing_restore_header_is_a_named_error(aws: Emulator) -> None:
 @pytest.mark.parametrize(
     "window, elapsed, profile, expected",
     [
-        ((24 * HOUR, 48 * HOUR), 0, "tiered", 24 * HOUR),          # first check at the earliest typical completion
-        ((24 * HOUR, 48 * HOUR), 30 * HOUR, "tiered", 3456),       # 2 % of 48 h inside the window
-        ((24 * HOUR, 48 * HOUR), 50 * HOUR, "tiered", 9000),       # 5 % of the time elapsed after it
-        ((24 * HOUR, 48 * HOUR), 95.5 * HOUR, "tiered", 1800),     # never past the 96 h deadline
-        ((60, 300), 90, "tiered", 60),                             # Expedited: never below a minute
-        ((24 * HOUR, 48 * HOUR), 30 * HOUR, "fixed-60s", 60),      # the original fixed polling
+        ((24 * HOUR, 48 * HOUR), 0, "tiered", 24 * HOUR),  # first check at the earliest typical completion
+        ((24 * HOUR, 48 * HOUR), 30 * HOUR, "tiered", 3456),  # 2 % of 48 h inside the window
+        ((24 * HOUR, 48 * HOUR), 50 * HOUR, "tiered", 9000),  # 5 % of the time elapsed after it
+        ((24 * HOUR, 48 * HOUR), 95.5 * HOUR, "tiered", 1800),  # never past the 96 h deadline
+        ((60, 300), 90, "tiered", 60),  # Expedited: never below a minute
+        ((24 * HOUR, 48 * HOUR), 30 * HOUR, "fixed-60s", 60),  # the original fixed polling
     ],
 )
 def test_restore_schedule(window: tuple[int, int], elapsed: float, profile: str, expected: int) -> None:

@@ -62,7 +62,8 @@ def test_bucket_names_follow_s3_rules(bucket: str, reason: str) -> None:
 
 def test_bucket_outside_the_stack_scope_is_refused_with_the_fix() -> None:
     assert problems(VALID, allowed="other-bucket") == [
-        "recoveryPointBucket: 'my-ami-archive' is not the bucket this stack may read (other-bucket); redeploy with ArchiveBucketName set to it"
+        "recoveryPointBucket: 'my-ami-archive' is not the bucket this stack may read (other-bucket); "
+        "redeploy with ArchiveBucketName set to it"
     ]
 
 
@@ -88,14 +89,17 @@ def test_unknown_fields_and_bad_ami_name_are_all_listed() -> None:
 @pytest.mark.parametrize("payload", ["ami-0123.bin", ["a"], None, 42])
 def test_input_that_is_not_an_object_is_refused(payload: object) -> None:
     assert problems(payload) == [
-        "the input must be a JSON object with the fields recoveryPoint, recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName"
+        "the input must be a JSON object with the fields "
+        "recoveryPoint, recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName"
     ]
 
 
 def test_handler_raises_named_error_listing_every_problem() -> None:
     # Given two bad fields / When the Lambda handler runs / Then one InvalidInputError names both
     with pytest.raises(app.InvalidInputError) as raised:
-        app.lambda_handler({"input": {**VALID, "restoreRequestDays": "0", "restoreRequestTier": "Fast"}, "executionName": "x", "startTime": "t"}, None)
+        app.lambda_handler(
+            {"input": {**VALID, "restoreRequestDays": "0", "restoreRequestTier": "Fast"}, "executionName": "x", "startTime": "t"}, None
+        )
     assert str(raised.value) == (
         "restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got '0'; "
         "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'"
