@@ -8,6 +8,8 @@ sleeps for real. `install()` patches both once per process; `use_clock()` select
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import importlib.util
 import json
 import logging
@@ -35,6 +37,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from emulator.clock import VirtualClock
@@ -87,12 +90,18 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
 
 
 def load_handler(source: Path, module_name: str, variables: dict[str, str]) -> ModuleType:
-    """Import a handler file as its own module, with its environment set (module-scope clients read it)."""
+    """Import a handler file as its own module, with its environment set (module-scope clients read it).
+    The same file with the same environment gives the same module: tests deploy the stack many times."""
+    return _load_handler(source, source.stat().st_mtime_ns, module_name, tuple(sorted(variables.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tuple[tuple[str, str], ...]) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, source)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
-    with _invoke_lock, environment(variables):
+    with _invoke_lock, environment(dict(variables)):
         spec.loader.exec_module(module)
     return module
 
@@ -143,6 +152,19 @@ def _lambda_invoke(original: Any) -> Any:
         return payload
 
     return invoke_function
+
+
+def _cached_parse(original: Any) -> Any:
+    """moto parses the definition with ANTLR on every execution (~35 ms); parse once, hand out copies."""
+    cache: dict[str, Any] = {}
+
+    def parse(definition: str) -> Any:
+        if definition not in cache:
+            cache[definition] = original(definition)
+        program, tree = cache[definition]
+        return copy.deepcopy(program), tree  # the parse tree is only read; the program keeps state while it runs
+
+    return parse
 
 
 def _interpreter_invoke(original: Any) -> Any:
@@ -282,6 +304,7 @@ def install() -> None:
             backend.invoke = _lambda_invoke(backend.invoke)  # type: ignore[method-assign]
         lambda_eval_utils._invoke_lambda_function = _interpreter_invoke(lambda_eval_utils._invoke_lambda_function)
         state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
+        AmazonStateLanguageParser.parse = staticmethod(_cached_parse(AmazonStateLanguageParser.parse))  # type: ignore[method-assign]
         Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
         EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
         WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ with Emulator() as aws:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -37,6 +38,12 @@ FAKE_CREDENTIALS = {
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
+
+
+@functools.lru_cache(maxsize=32)
+def _client(service: str, region: str) -> Any:
+    """moto intercepts a client whichever mock session is active: one per service serves every session."""
+    return boto3.client(service, region_name=region)
 
 
 def trust_lambda(iam: Any) -> None:
@@ -128,7 +135,7 @@ class Emulator:
         return emulated_aws.behaviour
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+        return _client(service, self.region)
 
     def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> stacks.Stack:
         values = {"LambdaExecutionRoleName": LAMBDA_ROLE, "UserEmail": USER_EMAIL, **parameters}

@@ -7,9 +7,11 @@ emulator.runtime so that their invocations run the real handler files named by C
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
+import os
 import re
 import zipfile
 from collections.abc import Callable
@@ -178,16 +180,14 @@ def deploy(
     template_path: Path = template.ROOT / "template.yaml",
     extra_environment: dict[str, str] | None = None,
 ) -> Stack:
-    source = template.load(template_path)
+    code_uris, values, cfn = _translated(
+        template_path.resolve(), template_path.stat().st_mtime_ns, region, tuple(sorted(parameters.items()))
+    )
     root = template_path.resolve().parent
-    code_uris = {lid: r["Properties"]["CodeUri"] for lid, r in source["Resources"].items() if "CodeUri" in r.get("Properties", {})}
-    defaults = {name: p["Default"] for name, p in source.get("Parameters", {}).items() if "Default" in p}
-    values = {**{k: str(v) for k, v in defaults.items()}, **parameters}
-    cfn = transform(template.inline(source, root), {**values, "AWS::Region": region}, _NoManagedPolicies())
     stack = Stack(stack_name, region, values)
     resolver = Resolver(stack, {})
     resolver.conditions = {name: bool(resolver.resolve(c)) for name, c in cfn.get("Conditions", {}).items()}
-    clients = {s: boto3.client(s, region_name=region) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch")}
+    clients = _clients(region, os.environ.get("AWS_ENDPOINT_URL"))
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
@@ -198,6 +198,30 @@ def deploy(
             raise NotImplementedError(f"the emulator cannot deploy {resource['Type']} ({lid})")
         create(stack, lid, props, clients, {"code_uri": code_uris.get(lid), "root": root, "extra_env": extra_environment or {}})
     return stack
+
+
+@functools.lru_cache(maxsize=4)
+def _clients(region: str, endpoint: str | None) -> dict[str, Any]:
+    """Deploy-time clients; moto intercepts them whichever mock session is active, so one set serves them all."""
+    return {s: boto3.client(s, region_name=region) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch")}
+
+
+@functools.lru_cache(maxsize=8)
+def _translate(path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[str, str], ...]) -> str:
+    """Read, inline and transform the template once per version and parameters (tests deploy it many times)."""
+    source = template.load(path)
+    code_uris = {lid: r["Properties"]["CodeUri"] for lid, r in source["Resources"].items() if "CodeUri" in r.get("Properties", {})}
+    defaults = {name: p["Default"] for name, p in source.get("Parameters", {}).items() if "Default" in p}
+    values = {**{k: str(v) for k, v in defaults.items()}, **dict(parameters)}
+    cfn = transform(template.inline(source, path.parent), {**values, "AWS::Region": region}, _NoManagedPolicies())
+    return json.dumps([code_uris, values, cfn])
+
+
+def _translated(
+    path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[str, str], ...]
+) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    code_uris, values, cfn = json.loads(_translate(path, mtime_ns, region, parameters))  # a fresh copy every deploy
+    return code_uris, values, cfn
 
 
 Creator = Callable[[Stack, str, dict[str, Any], dict[str, Any], dict[str, Any]], None]

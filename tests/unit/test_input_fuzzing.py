@@ -1,0 +1,151 @@
+"""Input fuzzing: hypothesis generates thousands of payloads. Valid ones are built from valid parts and must be
+accepted exactly as given; invalid ones break one field in a known way and must be refused naming that field.
+A sample of invalid ones also runs through the real state machine: FAILED, an email, and no AWS side effect."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.session import Emulator
+from tests.conftest import BUCKET, load_function
+
+app = load_function("validate_input")
+FIELDS = ("recoveryPoint", "recoveryPointBucket", "restoreRequestDays", "restoreRequestTier", "amiName")
+
+# --- valid parts ------------------------------------------------------------------------------------------------
+keys = st.from_regex(r"(backups/[a-z0-9/-]{0,40})?ami-[0-9a-f]{17}\.bin", fullmatch=True)
+buckets = st.from_regex(r"[a-z0-9][a-z0-9-]{1,40}[a-z0-9]", fullmatch=True).filter(
+    lambda b: not b.startswith(("xn--", "sthree-", "amzn-s3-demo-")) and not b.endswith("-s3alias")
+)
+days = st.one_of(st.integers(1, 30), st.integers(1, 30).map(str))
+tiers = st.sampled_from(["Standard", "Bulk", "Expedited"]).flatmap(lambda t: st.sampled_from([t, t.lower(), t.upper()]))
+ami_names = st.text(alphabet=string.ascii_letters + string.digits + "()[] ./-'@_", min_size=3, max_size=101)
+
+
+@st.composite
+def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
+    payload = {"recoveryPoint": draw(keys), "recoveryPointBucket": draw(buckets)}
+    for name, values in (("restoreRequestDays", days), ("restoreRequestTier", tiers), ("amiName", ami_names)):
+        if draw(st.booleans()):
+            payload[name] = draw(values)
+    return payload
+
+
+# --- invalid values, each with the field it breaks ---------------------------------------------------------------
+not_strings = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+bad_values: dict[str, st.SearchStrategy[Any]] = {
+    "recoveryPoint": st.one_of(
+        not_strings,
+        st.just(""),
+        st.text(min_size=1, max_size=30).filter(lambda k: not k.endswith(".bin")),
+        st.text(alphabet="éß中", min_size=512, max_size=600).map(lambda k: k + ".bin"),  # over 1,024 bytes
+    ),
+    "recoveryPointBucket": st.one_of(
+        not_strings,
+        st.text(max_size=2),
+        st.from_regex(r"[a-z0-9]{64,80}", fullmatch=True),
+        buckets.map(lambda b: b[0] + "A" + b[1:]),
+        buckets.map(lambda b: b[0] + "_" + b[1:]),
+        buckets.map(lambda b: b[0] + ".." + b[1:]),
+        buckets.map(lambda b: "-" + b),
+        st.tuples(*[st.integers(0, 255)] * 4).map(lambda ip: ".".join(map(str, ip))),
+        buckets.map(lambda b: "xn--" + b),
+        buckets.map(lambda b: b + "--ol-s3"),
+    ),
+    "restoreRequestDays": st.one_of(
+        st.integers(max_value=0),
+        st.integers(min_value=31),
+        st.integers(31, 10**30).map(str),
+        st.sampled_from(["١", "٣", "３", "1.5", " 1", "1 ", "+1", "-1", "", "0", "1e2", "NaN"]),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers(1, 3), max_size=2),
+    ),
+    "restoreRequestTier": st.one_of(
+        not_strings,
+        st.text(max_size=12).filter(lambda t: t.lower() not in ("standard", "bulk", "expedited")),
+    ),
+    "amiName": st.one_of(
+        st.booleans(),
+        st.integers(),
+        st.text(max_size=2),
+        st.text(alphabet=string.ascii_letters, min_size=102, max_size=200),
+        st.text(min_size=3, max_size=20).filter(lambda n: any(c not in string.ascii_letters + string.digits + "()[] ./-'@_" for c in n)),
+    ),
+}
+
+
+@st.composite
+def invalid_payloads(draw: st.DrawFn) -> tuple[Any, str]:
+    """(payload, the text the refusal must contain)."""
+    kind = draw(st.sampled_from(["field", "missing", "extra", "not-an-object"]))
+    payload: dict[str, Any] = draw(valid_payloads())
+    if kind == "not-an-object":
+        return draw(
+            st.one_of(not_strings.filter(lambda v: not isinstance(v, dict)), st.text(max_size=20))
+        ), "the input must be a JSON object"
+    if kind == "missing":
+        field = draw(st.sampled_from(["recoveryPoint", "recoveryPointBucket"]))
+        del payload[field]
+        return payload, f"{field}:"
+    if kind == "extra":
+        extra = draw(st.text(min_size=1, max_size=20).filter(lambda k: k not in FIELDS))
+        return {**payload, extra: draw(st.integers())}, "unknown field"
+    field = draw(st.sampled_from(FIELDS))
+    return {**payload, field: draw(bad_values[field])}, f"{field}:"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(valid_payloads())
+def test_every_valid_payload_is_accepted_as_given(payload: dict[str, Any]) -> None:
+    request, problems = app.validate_input(payload, "*")
+    assert problems == []
+    assert (request["recoveryPoint"], request["recoveryPointBucket"]) == (payload["recoveryPoint"], payload["recoveryPointBucket"])
+    assert request["restoreRequestDays"] == int(payload.get("restoreRequestDays", 1))
+    assert request["restoreRequestTier"] == payload.get("restoreRequestTier", "Standard").capitalize()
+    assert request["amiName"] == payload.get("amiName")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(invalid_payloads())
+def test_every_invalid_payload_is_refused_naming_the_field(case: tuple[Any, str]) -> None:
+    payload, expected = case
+    with pytest.raises(app.InvalidInputError) as refused:
+        app.lambda_handler({"input": payload, "executionName": "fuzz", "startTime": "2026-01-05T09:00:00Z"}, None)
+    assert expected in str(refused.value)
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[tuple[Emulator, Any]]:
+    with Emulator() as aws:
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        yield aws, aws.deploy()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(invalid_payloads())
+def test_invalid_payloads_fail_the_execution_with_no_side_effect(deployed: tuple[Emulator, Any], case: tuple[Any, str]) -> None:
+    aws, stack = deployed
+    payload, expected = case
+    json.dumps(payload)  # any JSON the console accepts
+    run = aws.run(stack, payload)
+    assert (run.status, run.error) == ("FAILED", "InvalidInputError")
+    assert expected in run.cause
+    assert [e["subject"] for e in run.emails] == ["AMI restore failed: InvalidInputError at Validate Input"]
+    assert (aws.behaviour.restore_calls, aws.behaviour.restore_image_calls) == ([], [])
+    assert aws.behaviour.requests["s3.RestoreObject"] + aws.behaviour.requests["ec2.CreateRestoreImageTask"] == 0
