@@ -26,16 +26,22 @@ from typing import Any
 
 import xmltodict  # moto's own dependency
 from botocore.awsrequest import AWSResponse
+from moto import settings
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import serialize as moto_serialize
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 from moto.core.errors import ErrorShape
+from moto.core.exceptions import AccessDeniedError
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.responses import EC2Response
+from moto.iam.access_control import IAMRequest
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import MissingKey, S3ClientError
+from moto.sns.models import sns_backends
+from moto.sns.responses import SNSResponse
 
 HOUR = 3600
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
@@ -360,6 +366,13 @@ def _ec2_describe_store_image_tasks(self: Any) -> ActionResult:
 
 
 def _ec2_create_restore_image_task(self: Any) -> ActionResult:
+    # EC2 writes the snapshots and tags the AMI and snapshots with the caller's permissions.
+    snapshots = f"arn:aws:ec2:{self.region}::snapshot/*"
+    for action in ("ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ebs:CompleteSnapshot"):
+        _require(caller(self.headers), action, snapshots, self.region, "UnauthorizedOperation", 403)
+    for spec in self._get_param("TagSpecifications", []):
+        resource = f"arn:aws:ec2:{self.region}::{spec['ResourceType']}/*"
+        _require(caller(self.headers), "ec2:CreateTags", resource, self.region, "UnauthorizedOperation", 403)
     image_id = create_restore_image_task(
         self.region,
         self._get_param("Bucket"),
@@ -376,6 +389,77 @@ def _ec2_describe_images(original: Any) -> Any:
         return original(self)
 
     return describe_images
+
+
+# --- IAM: what AWS authorizes beyond the called action ------------------------------------------------------------
+
+Credentials = tuple[str, str | None]  # access key id, session token
+
+
+def enforcing() -> bool:
+    """moto checks IAM only once its no-auth request allowance is used up (the least-privilege tests set it to 0)."""
+    return bool(ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT)
+
+
+def caller(headers: Any) -> Credentials:
+    credential = headers["Authorization"].split("Credential=", 1)[1].split("/", 1)[0]
+    return credential, headers.get("X-Amz-Security-Token")
+
+
+def authorize(credentials: Credentials, action: str, resource: str, region: str) -> bool:
+    """Would IAM let these credentials perform `action` on `resource`? moto's own policy evaluation."""
+    access_key, token = credentials
+    service = action.split(":", 1)[0]
+    scope = f"{access_key}/20260101/{region}/{service}/aws4_request"  # moto reads the key and service from it
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"}
+    if token:
+        headers["X-Amz-Security-Token"] = token
+    request = IAMRequest(account_id=_account(), method="POST", path="/", data={}, body=b"", headers=headers, action=action.split(":", 1)[1])
+    try:
+        request.check_action_permitted(resource)
+    except AccessDeniedError:
+        return False
+    return True
+
+
+def _require(credentials: Credentials, action: str, resource: str, region: str, code: str, status: int) -> None:
+    if enforcing() and not authorize(credentials, action, resource, region):
+        raise EmulatedError(code, f"You are not authorized to perform: {action} on {resource}", status)
+
+
+def _sns_publish(original: Any) -> Any:
+    """Publishing to a topic encrypted with a customer managed key needs the publisher's KMS permissions."""
+
+    def publish(self: Any) -> Any:
+        topic_arn = self._get_param("TopicArn")
+        topic = sns_backends[_account()][self.region].topics.get(topic_arn)
+        key = getattr(topic, "kms_master_key_id", "") if topic else ""
+        if key and not key.startswith("alias/aws/"):
+            key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{_account()}:key/{key}"
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                _require(caller(self.headers), action, key_arn, self.region, "KMSAccessDenied", 400)
+        return original(self)
+
+    return publish
+
+
+def _sns_resource(self: Any) -> str:
+    """Authorize sns:Publish against the topic, not "*" (moto's default for services it does not scope)."""
+    return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
+
+
+def _s3_head_object(original: Any) -> Any:
+    """Without s3:ListBucket on the bucket, S3 answers a missing key with 403 instead of 404."""
+
+    def head_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, *args, **kwargs)
+        if response[0] == 404 and enforcing():
+            bucket = self.bucket_name
+            if not authorize(caller(self.headers), "s3:ListBucket", f"arn:aws:s3:::{bucket}", self.region):
+                return 403, response[1], ""
+        return response
+
+    return head_object
 
 
 # --- moto plumbing ----------------------------------------------------------------------------------------------
@@ -444,6 +528,9 @@ def install() -> None:
         key_cls.response_dict = _response_dict(key_cls.response_dict)  # type: ignore[method-assign]
         s3_responses.S3Response._key_response_post = _s3_key_response_post(s3_responses.S3Response._key_response_post)  # type: ignore[method-assign]
         s3_responses.S3Response.get_object_tagging = _s3_get_object_tagging(s3_responses.S3Response.get_object_tagging)  # type: ignore[method-assign]
+        SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
+        SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
+        s3_responses.S3Response.head_object = _s3_head_object(s3_responses.S3Response.head_object)  # type: ignore[method-assign]
         EC2Response.create_store_image_task = _ec2_create_store_image_task  # type: ignore[attr-defined]
         EC2Response.describe_store_image_tasks = _ec2_describe_store_image_tasks  # type: ignore[attr-defined]
         EC2Response.create_restore_image_task = _ec2_create_restore_image_task  # type: ignore[attr-defined]

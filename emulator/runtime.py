@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import boto3
 from botocore import endpoint as botocore_endpoint
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
@@ -40,6 +41,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from emulator import aws as emulated_aws
 from emulator.clock import VirtualClock
 
 _clock: VirtualClock | None = None
@@ -69,7 +71,29 @@ class DeployedFunction:
     module: ModuleType
     environment: dict[str, str]
     timeout: int
+    source: Path
+    log_group_arn: str
     invocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+# With IAM enforced (emulator.aws.enforcing): the identity Step Functions invokes functions as, and what the Lambda
+# runtime tried to write with each function's role (AWS drops the logs and traces it may not write; the function runs).
+invoker_credentials: tuple[str, str | None] | None = None
+runtime_writes: list[tuple[str, str, bool]] = []
+
+
+def _runtime_writes(function: DeployedFunction) -> None:
+    if not emulated_aws.enforcing() or "AWS_ACCESS_KEY_ID" not in function.environment:
+        return
+    role = (function.environment["AWS_ACCESS_KEY_ID"], function.environment.get("AWS_SESSION_TOKEN"))
+    region = function.environment["AWS_REGION"]
+    for action, resource in (
+        ("logs:CreateLogStream", f"{function.log_group_arn.removesuffix(':*')}:log-stream:*"),
+        ("logs:PutLogEvents", f"{function.log_group_arn.removesuffix(':*')}:log-stream:*"),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+    ):
+        runtime_writes.append((function.logical_id, action, emulated_aws.authorize(role, action, resource, region)))
 
 
 _functions: dict[str, DeployedFunction] = {}
@@ -101,8 +125,12 @@ def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tupl
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
-    with _invoke_lock, environment(dict(variables)):
-        spec.loader.exec_module(module)
+    saved, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None  # it caches credentials: read this function's instead
+    try:
+        with _invoke_lock, environment(dict(variables)):
+            spec.loader.exec_module(module)
+    finally:
+        boto3.DEFAULT_SESSION = saved
     return module
 
 
@@ -125,6 +153,7 @@ def invoke(function: DeployedFunction, event: Any) -> tuple[Any, bool]:
     )
     record: dict[str, Any] = {"event": event}
     function.invocations.append(record)
+    _runtime_writes(function)
     with _invoke_lock, environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
         try:
             record["result"] = function.module.lambda_handler(event, context)
@@ -176,6 +205,13 @@ def _interpreter_invoke(original: Any) -> Any:
         if function is None:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
         payload = parameters.get("Payload")
+        arn = str(parameters["FunctionName"])
+        if (
+            invoker_credentials
+            and emulated_aws.enforcing()
+            and not emulated_aws.authorize(invoker_credentials, "lambda:InvokeFunction", arn, region)
+        ):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": f"not authorized to invoke {arn}"}}, "Invoke")
         fault = next((f for f in lambda_faults if f.function == function.logical_id and f.times > 0), None)
         if fault is not None and fault.error != "Sandbox.Timedout":
             fault.times -= 1

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from moto import mock_aws
+from moto import mock_aws, settings
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -43,7 +44,7 @@ USER_EMAIL = "ops@example.com"
 @functools.lru_cache(maxsize=32)
 def _client(service: str, region: str) -> Any:
     """moto intercepts a client whichever mock session is active: one per service serves every session."""
-    return boto3.client(service, region_name=region)
+    return boto3.session.Session().client(service, region_name=region)  # a new session reads the current credentials
 
 
 def trust_lambda(iam: Any) -> None:
@@ -104,6 +105,7 @@ class Emulator:
         self.clock = VirtualClock(start)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._saved_env: dict[str, str | None] = {}
+        self._enforced = False
 
     def __enter__(self) -> Emulator:
         variables = {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
@@ -120,7 +122,43 @@ class Emulator:
         trust_lambda(self.client("iam"))
         return self
 
+    def enforce_iam(self, stack: stacks.Stack) -> None:
+        """From now on IAM decides, as on AWS: the handlers act as the Lambda role (with the policies template.yaml
+        attached to it), the state machine invokes them as its own role, and this harness acts as an administrator."""
+        iam, sts = self.client("iam"), self.client("sts")
+        iam.create_user(UserName="operator")
+        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="operator", PolicyName="admin", PolicyDocument=json.dumps(admin))
+        key = iam.create_access_key(UserName="operator")["AccessKey"]
+
+        def assume(role_arn: str) -> dict[str, str]:
+            found: dict[str, str] = sts.assume_role(RoleArn=role_arn, RoleSessionName="emulated")["Credentials"]
+            return found
+
+        role = assume(f"arn:aws:iam::{stacks.ACCOUNT}:role/{LAMBDA_ROLE}")
+        for function in stack.functions.values():
+            function.environment = {
+                **function.environment, "AWS_ACCESS_KEY_ID": role["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": role["SecretAccessKey"], "AWS_SESSION_TOKEN": role["SessionToken"],
+                "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
+            }  # fmt: skip
+            function.module = runtime.load_handler(function.source, f"{function.name}.as-role", function.environment)
+        invoker = assume(stack.attributes["RestoreStateMachineRole"]["Arn"])
+        runtime.invoker_credentials = (invoker["AccessKeyId"], invoker["SessionToken"])
+        os.environ.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.pop("AWS_SECURITY_TOKEN", None)
+        _client.cache_clear()
+        self._enforced = True
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        ActionAuthenticatorMixin.request_count = 0
+
     def __exit__(self, *exc: object) -> None:
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+        runtime.invoker_credentials = None
+        runtime.runtime_writes.clear()
+        if self._enforced:  # the cached clients carry the administrator's keys
+            _client.cache_clear()
         runtime.use_clock(None)
         self.clock.__exit__()
         self._mock.stop()

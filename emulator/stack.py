@@ -312,7 +312,11 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     )["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     module = runtime.load_handler(template.function_source(ctx["code_uri"], ctx["root"]), f"{stack.name}.{lid}", lambda_env)
-    function = runtime.DeployedFunction(lid, name, module, lambda_env, int(props.get("Timeout", 3)))
+
+    log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
+    log_group_arn = f"arn:aws:logs:{stack.region}:{ACCOUNT}:log-group:{log_group}:*"
+    source = template.function_source(ctx["code_uri"], ctx["root"])
+    function = runtime.DeployedFunction(lid, name, module, lambda_env, int(props.get("Timeout", 3)), source, log_group_arn)
     runtime.register(function)
     stack.functions[lid] = function
     stack.physical[lid] = name

@@ -1,0 +1,97 @@
+"""Least privilege, proven: with IAM enforced, the handlers run as the Lambda role with exactly the policy
+template.yaml attaches, and the state machine invokes them as its own role. The scenarios pass with the policies as
+declared; then each granted action is removed in turn and some scenario changes, so every action is used."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulator import runtime
+from emulator.session import LAMBDA_ROLE, Emulator
+from emulator.stack import Stack
+from tests.conftest import BUCKET, event
+
+# The state machine role's log delivery and X-Ray statements (the functions' role's X-Ray and log writes are proven:
+# the emulated Lambda runtime writes with that role) serve its Logging and Tracing configuration: AWS uses
+# them when it sets up log delivery and sends traces, which no execution does. Not provable by running scenarios.
+NOT_EXERCISED = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                 "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+                 "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def enforced() -> Iterator[tuple[Emulator, Stack]]:
+    with Emulator() as aws:
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        stack = aws.deploy()
+        aws.enforce_iam(stack)
+        yield aws, stack
+
+
+def outcomes(aws: Emulator, stack: Stack) -> dict[str, Any]:
+    """What the operator sees in the two scenarios that between them use every permission."""
+    runtime.runtime_writes.clear()
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    restored = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
+    missing = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": "ami-00000000000000000.bin"})
+    return {
+        "restore": (restored.status, restored.error, len(restored.emails)),
+        "missing": (missing.status, missing.error, len(missing.emails)),
+        "lost runtime writes": sorted({action for _, action, allowed in runtime.runtime_writes if not allowed}),
+    }
+
+
+BASELINE = {
+    "restore": ("SUCCEEDED", None, 1),
+    "missing": ("FAILED", "RecoveryPointNotFoundError", 1),
+    "lost runtime writes": [],
+}
+
+
+def grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str]]:
+    """(role, policy name, statement index, action) for every action the template grants the two roles."""
+    iam = aws.client("iam")
+    found = []
+    for role in (LAMBDA_ROLE, stack.physical["RestoreStateMachineRole"]):
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            for index, statement in enumerate(document["Statement"]):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                found += [(role, name, index, action) for action in actions]
+    return found
+
+
+def test_declared_policies_are_enough(enforced: tuple[Emulator, Stack]) -> None:
+    aws, stack = enforced
+    assert outcomes(aws, stack) == BASELINE
+
+
+def test_every_granted_action_is_needed(enforced: tuple[Emulator, Stack]) -> None:
+    aws, stack = enforced
+    iam = aws.client("iam")
+    proven, unused = [], []
+    for role, name, index, action in grants(aws, stack):
+        if role != LAMBDA_ROLE and action in NOT_EXERCISED:
+            continue
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        reduced = json.loads(json.dumps(document))
+        statement = reduced["Statement"][index]
+        statement["Action"] = [
+            a for a in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]) if a != action
+        ]
+        if not statement["Action"]:
+            del reduced["Statement"][index]
+        if reduced["Statement"]:
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
+        else:
+            iam.delete_role_policy(RoleName=role, PolicyName=name)
+        try:
+            (proven if outcomes(aws, stack) != BASELINE else unused).append(action)
+        finally:
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    assert unused == []
+    assert len(proven) == 24  # 17 for the functions' role, 7 lambda:InvokeFunction grants for the state machine's
