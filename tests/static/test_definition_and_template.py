@@ -94,3 +94,19 @@ def test_readme_fault_table_matches_the_fault_tests() -> None:
     table = set(re.findall(r"^\| `(test_fault_\w+)` \|", readme, flags=re.MULTILINE))
     tests = set(re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / "test_faults.py").read_text(), flags=re.MULTILINE))
     assert table == tests and len(tests) == 17
+
+
+def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
+    # Given the longest restore deadline (Deep Archive Bulk), the image deadline, and every retry back-off at its cap
+    from tests.conftest import load_function
+
+    restore, image = load_function("check_restore_status"), load_function("check_image_state")
+    longest_restore = max(restore.deadline_seconds(window) for window in restore.WINDOWS.values())
+    retries = 0.0
+    for state in DEFINITION["States"].values():
+        for retry in state.get("Retry", []):
+            interval, cap = retry["IntervalSeconds"], retry.get("MaxDelaySeconds", float("inf"))
+            retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + state["TimeoutSeconds"] for n in range(retry["MaxAttempts"]))
+    # Then the execution's own timeout (7 days) is longer than all of them together: the deadlines end it first
+    assert longest_restore + image.DEADLINE_SECONDS + retries < DEFINITION["TimeoutSeconds"]
+    assert (longest_restore, image.DEADLINE_SECONDS) == (96 * 3600, 24 * 3600)
