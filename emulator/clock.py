@@ -24,7 +24,6 @@ class VirtualClock:
     def __init__(self, start: datetime) -> None:
         self._cond = threading.Condition()
         self._now = start.astimezone(UTC)
-        self._start = self._now
         self._participants = 0
         self._wakeups: list[datetime] = []
         self._traveller = time_machine.travel(self._now, tick=False)
@@ -41,9 +40,6 @@ class VirtualClock:
     def now(self) -> datetime:
         with self._cond:
             return self._now
-
-    def elapsed(self) -> timedelta:
-        return self.now() - self._start
 
     def enter(self) -> None:
         with self._cond:

@@ -93,11 +93,6 @@ class Run:
     def count(self, state: str) -> int:
         return self.states_entered().count(state)
 
-    @property
-    def transitions(self) -> int:
-        """Billed state transitions: every state entered (retries of a Task count again)."""
-        return len(self.states_entered())
-
 
 class Emulator:
     def __init__(self, region: str = "us-east-1", start: datetime = DEFAULT_START) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -53,13 +54,12 @@ def test_a_cli_style_client_restores_an_ami_through_the_server(server: tuple[sub
     process, port, banner = server
     state_machine = re.search(r"state machine: (\S+)", banner).group(1)  # type: ignore[union-attr]
     key = re.search(r"s3://my-ami-archive/(\S+)  GLACIER\n", banner).group(1)  # type: ignore[union-attr]
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+
+    def client(service: str) -> Any:  # as the AWS CLI with AWS_ENDPOINT_URL would
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+
+    sfn = client("stepfunctions")
     payload = {**json.loads((ROOT / "events/executions/glacier-standard.json").read_text()), "recoveryPoint": key}
     arn = sfn.start_execution(stateMachineArn=state_machine, name="over-http", input=json.dumps(payload))["executionArn"]
     deadline = time.monotonic() + 30
@@ -67,13 +67,7 @@ def test_a_cli_style_client_restores_an_ami_through_the_server(server: tuple[sub
         time.sleep(0.1)
     assert described["status"] == "SUCCEEDED"
     image_id = json.loads(described["output"])["imageId"]
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    ec2 = client("ec2")
     assert ec2.describe_images(ImageIds=[image_id])["Images"][0]["State"] == "available"
     # The restore took 4 h 15 min of simulated time (Standard, typical 4 h, image 15 min)
     assert (described["stopDate"] - described["startDate"]).total_seconds() == 4 * 3600 + 15 * 60
