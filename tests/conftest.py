@@ -43,5 +43,11 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
+def images(aws: Emulator) -> list[dict[str, Any]]:
+    """The AMIs the account owns: restored ones, and any a test registered."""
+    found: list[dict[str, Any]] = aws.client("ec2").describe_images(Owners=["self"])["Images"]
+    return found
+
+
 def event(name: str) -> Any:
     return json.loads((ROOT / "events" / name).read_text())

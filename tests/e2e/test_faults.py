@@ -9,7 +9,7 @@ from typing import Any
 from emulator import runtime
 from emulator.aws import Fault
 from emulator.session import Emulator, Run
-from tests.conftest import BUCKET, event, load_function
+from tests.conftest import BUCKET, event, images, load_function
 
 HOUR = 3600
 
@@ -23,11 +23,6 @@ def restore(
     if before is not None:
         before(stack, body)
     return aws.run(stack, body, name=name)
-
-
-def images(aws: Emulator) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = aws.client("ec2").describe_images(Owners=["self"])["Images"]
-    return found
 
 
 def accepted_restores(aws: Emulator) -> int:

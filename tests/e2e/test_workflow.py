@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from emulator.session import Emulator, Run
-from tests.conftest import BUCKET, event
+from tests.conftest import BUCKET, event, images
 
 HOUR = 3600
 
@@ -21,11 +21,6 @@ def restore(aws: Emulator, payload_file: str, storage_class: str, archive_status
     key = aws.archive_ami("web-server-2025-01", BUCKET, storage_class, archive_status)
     payload = {**event(f"executions/{payload_file}.json"), "recoveryPoint": key, **change}
     return aws.run(stack, payload)
-
-
-def images(aws: Emulator) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = aws.client("ec2").describe_images(Owners=["self"])["Images"]
-    return found
 
 
 @pytest.mark.parametrize(
