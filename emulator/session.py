@@ -1,10 +1,14 @@
-"""One emulated AWS account on the virtual clock: what the demo, the end-to-end tests and the benchmark open.
+"""One emulated AWS account on a virtual clock: what the tests, the demo, the benchmark and the server open.
 
-with Emulator() as aws:
-    stack = aws.deploy()
-    key = aws.archive_ami("web-server", "my-archive", "DEEP_ARCHIVE")
-    run = aws.run(stack, {"recoveryPoint": key, "recoveryPointBucket": "my-archive"})
-    run.status, run.output["imageId"], run.emails
+    with Emulator(seed=7) as aws:
+        stack = aws.deploy()
+        key = aws.archive_ami("web-server", "my-archive", "DEEP_ARCHIVE", size_gb=120)
+        run = aws.run(stack, {"recoveryPoint": key, "recoveryPointBucket": "my-archive"})
+        run.status, run.output["imageId"], run.emails
+
+Everything the emulator knows lives on this object: the world (sizes and timings, emulator/world.py), the S3 and EC2
+models, the faults, the request counts, the deployed functions and the clock. moto's per-account backends point
+back to it (emulator/binding.py), so two emulators with different account ids share nothing.
 """
 
 from __future__ import annotations
@@ -13,64 +17,48 @@ import functools
 import json
 import os
 import time
-import uuid
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from moto import mock_aws, settings
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.s3.models import s3_backends
+from moto.iam.models import iam_backends
+from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator import aws as emulated_aws
-from emulator import runtime
-from emulator import stack as stacks
+from emulator import binding, cloudformation, ec2, iam, lambda_runtime, s3, stepfunctions, wire
 from emulator.clock import VirtualClock
+from emulator.faults import Faults
+from emulator.world import GB, World
 
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-}
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
+FAKE_KEY = "testing"
+ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four months before the restore
 
 
-@functools.lru_cache(maxsize=32)
-def _client(service: str, region: str) -> Any:
-    """moto intercepts a client whichever mock session is active: one per service serves every session."""
-    return boto3.session.Session().client(service, region_name=region)  # a new session reads the current credentials
+@functools.cache
+def install() -> None:
+    """Patch moto once per process (idempotent); the patches keep no state, they look the emulator up per account."""
+    for module in (wire, s3, ec2, iam, lambda_runtime, stepfunctions):
+        module.install()
 
 
-def trust_lambda(iam: Any) -> None:
+def trust_lambda(iam_client: Any) -> None:
     """The existing role the stack's LambdaExecutionRoleName names (the archive side made it)."""
-    iam.create_role(
+    trust = {"Service": "lambda.amazonaws.com"}
+    iam_client.create_role(
         RoleName=LAMBDA_ROLE,
         AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-            }
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": trust, "Action": "sts:AssumeRole"}]}
         ),
     )
-
-
-def archive_ami(s3: Any, ec2: Any, name: str, bucket: str, storage_class: str, archive_status: str | None = None) -> str:
-    """As the archive side does: register an AMI, CreateStoreImageTask it into the bucket, deregister it, and let the
-    lifecycle rule move the object to its class (a copy onto itself, keeping the tags)."""
-    image_id = ec2.register_image(Name=name, Description=f"{name} backup")["ImageId"]
-    key: str = ec2.create_store_image_task(ImageId=image_id, Bucket=bucket)["ObjectKey"]
-    ec2.deregister_image(ImageId=image_id)
-    if storage_class != "STANDARD":
-        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
-    if archive_status:
-        emulated_aws.set_archive_status(s3_backends[stacks.ACCOUNT]["aws"].get_object(bucket, key), archive_status)
-    return key
 
 
 @dataclass
@@ -93,69 +81,62 @@ class Run:
     def count(self, state: str) -> int:
         return self.states_entered().count(state)
 
+    def entered_at(self, state: str) -> datetime | None:
+        """When the state was first entered (None if it never was)."""
+        found = [e["timestamp"] for e in self.history if e.get("stateEnteredEventDetails", {}).get("name") == state]
+        return found[0] if found else None
+
 
 class Emulator:
-    def __init__(self, region: str = "us-east-1", start: datetime = DEFAULT_START) -> None:
+    def __init__(
+        self, region: str = "us-east-1", start: datetime = DEFAULT_START, seed: int = 0, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> None:
         self.region = region
+        self.account_id = account_id
         self.clock = VirtualClock(start)
+        self.world = World(seed=seed)
+        self.s3 = s3.S3Model(self.world)
+        self.faults = Faults()
+        self.ec2 = ec2.EC2Model(self.world, self.s3, account_id, take_image_fault=self.faults.take_image)
+        self.requests: Counter[str] = Counter()  # "s3.HeadObject": HTTP requests sent, SDK retries included
+        self.functions: dict[str, lambda_runtime.DeployedFunction] = {}
+        self.invoker_credentials: iam.Credentials | None = None  # with IAM enforced: who the state machine invokes as
+        self.runtime_writes: list[tuple[str, str, bool]] = []  # (function, action, allowed) the Lambda runtime tried
+        self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
+        self._clients: dict[str, Any] = {}
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._saved_env: dict[str, str | None] = {}
+        self._server: ThreadedMotoServer | None = None
         self._enforced = False
 
+    # --- lifecycle --------------------------------------------------------------------------------------------------
+
     def __enter__(self) -> Emulator:
-        variables = {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
-        self._saved_env = {k: os.environ.get(k) for k in [*variables, "AWS_ENDPOINT_URL"]}
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        os.environ.update(variables)
-        emulated_aws.install()
-        runtime.install()
-        emulated_aws.reset()
-        runtime.lambda_faults.clear()
+        install()
         self._mock.start()
+        binding.bind(self.account_id, self)
+        if self.account_id != DEFAULT_ACCOUNT_ID:  # keys that moto maps to this account
+            backend = iam_backends[self.account_id]["aws"]
+            backend.create_user(region_name=self.region, user_name="emulator")
+            key = backend.create_access_key("emulator")
+            self.credentials = {"AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key}
+        variables = {**self.credentials, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        self._saved_env = {k: os.environ.get(k) for k in [*variables, "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"]}
+        for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+        os.environ.update(variables)
         self.clock.__enter__()
-        runtime.use_clock(self.clock)
+        stepfunctions.bind_clock(self.clock)
         trust_lambda(self.client("iam"))
         return self
 
-    def enforce_iam(self, stack: stacks.Stack) -> None:
-        """From now on IAM decides, as on AWS: the handlers act as the Lambda role (with the policies template.yaml
-        attached to it), the state machine invokes them as its own role, and this harness acts as an administrator."""
-        iam, sts = self.client("iam"), self.client("sts")
-        iam.create_user(UserName="operator")
-        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        iam.put_user_policy(UserName="operator", PolicyName="admin", PolicyDocument=json.dumps(admin))
-        key = iam.create_access_key(UserName="operator")["AccessKey"]
-
-        def assume(role_arn: str) -> dict[str, str]:
-            found: dict[str, str] = sts.assume_role(RoleArn=role_arn, RoleSessionName="emulated")["Credentials"]
-            return found
-
-        role = assume(f"arn:aws:iam::{stacks.ACCOUNT}:role/{LAMBDA_ROLE}")
-        for function in stack.functions.values():
-            function.environment = {
-                **function.environment, "AWS_ACCESS_KEY_ID": role["AccessKeyId"],
-                "AWS_SECRET_ACCESS_KEY": role["SecretAccessKey"], "AWS_SESSION_TOKEN": role["SessionToken"],
-                "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
-            }  # fmt: skip
-            function.module = runtime.load_handler(function.source, f"{function.name}.as-role", function.environment)
-        invoker = assume(stack.attributes["RestoreStateMachineRole"]["Arn"])
-        runtime.invoker_credentials = (invoker["AccessKeyId"], invoker["SessionToken"])
-        os.environ.update({"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.pop("AWS_SECURITY_TOKEN", None)
-        _client.cache_clear()
-        self._enforced = True
-        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-        ActionAuthenticatorMixin.request_count = 0
-
     def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.stop()
         settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
-        runtime.invoker_credentials = None
-        runtime.runtime_writes.clear()
-        if self._enforced:  # the cached clients carry the administrator's keys
-            _client.cache_clear()
-        runtime.use_clock(None)
+        stepfunctions.bind_clock(None)
         self.clock.__exit__()
+        binding.bind(self.account_id, None)
         self._mock.stop()
         for k, v in self._saved_env.items():
             if v is None:
@@ -163,35 +144,97 @@ class Emulator:
             else:
                 os.environ[k] = v
 
-    @property
-    def behaviour(self) -> emulated_aws.Behaviour:
-        return emulated_aws.behaviour
+    def serve(self, port: int) -> str:
+        """Also answer over HTTP on 127.0.0.1 (the AWS CLI, the command line, any SDK with AWS_ENDPOINT_URL)."""
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        return f"http://127.0.0.1:{port}"
 
     def client(self, service: str) -> Any:
-        return _client(service, self.region)
+        if service not in self._clients:
+            session = boto3.session.Session(
+                aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
+                region_name=self.region,
+            )
+            self._clients[service] = session.client(service)
+        return self._clients[service]
 
-    def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> stacks.Stack:
+    def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> cloudformation.Stack:
         values = {"LambdaExecutionRoleName": LAMBDA_ROLE, "UserEmail": USER_EMAIL, **parameters}
-        return stacks.deploy(stack_name, self.region, values)
+        stack = cloudformation.deploy(stack_name, self.region, self.account_id, values, self.client, function_environment=self.credentials)
+        self.functions.update({f.name: f for f in stack.functions.values()})
+        return stack
+
+    def enforce_iam(self, stack: cloudformation.Stack) -> None:
+        """From now on IAM decides, as on AWS: the handlers act as the Lambda role (with the policies template.yaml
+        attached to it), the state machine invokes them as its own role, and this harness acts as an administrator."""
+        iam_client, sts = self.client("iam"), self.client("sts")
+        iam_client.create_user(UserName="operator")
+        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam_client.put_user_policy(UserName="operator", PolicyName="admin", PolicyDocument=json.dumps(admin))
+        key = iam_client.create_access_key(UserName="operator")["AccessKey"]
+
+        def assume(role_arn: str) -> dict[str, str]:
+            found: dict[str, str] = sts.assume_role(RoleArn=role_arn, RoleSessionName="emulated")["Credentials"]
+            return found
+
+        role = assume(f"arn:aws:iam::{self.account_id}:role/{LAMBDA_ROLE}")
+        for function in stack.functions.values():
+            function.environment = {
+                **function.environment, "AWS_ACCESS_KEY_ID": role["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": role["SecretAccessKey"], "AWS_SESSION_TOKEN": role["SessionToken"],
+                "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
+            }  # fmt: skip
+            function.module = lambda_runtime.load_handler(function.source, f"{function.name}.as-role", function.environment)
+        invoker = assume(stack.attributes["RestoreStateMachineRole"]["Arn"])
+        self.invoker_credentials = (invoker["AccessKeyId"], invoker["SessionToken"])
+        self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        os.environ.update(self.credentials)
+        self._clients.clear()
+        self._enforced = True
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        ActionAuthenticatorMixin.request_count = 0
 
     # --- the archive side, as the operator's backup process left it -------------------------------------------------
 
-    def archive_ami(self, name: str, bucket: str, storage_class: str, archive_status: str | None = None) -> str:
-        s3 = self.client("s3")
-        if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-            s3.create_bucket(Bucket=bucket)
-        return archive_ami(s3, self.client("ec2"), name, bucket, storage_class, archive_status)
+    def archive_ami(
+        self,
+        name: str,
+        bucket: str,
+        storage_class: str,
+        archive_status: str | None = None,
+        size_gb: float | None = None,
+        archived_days_ago: float = ARCHIVED_DAYS_AGO,
+    ) -> str:
+        """As the archive side did, `archived_days_ago`: register an AMI, store it into the bucket
+        (CreateStoreImageTask), deregister it, and let the lifecycle rule move the object to its class."""
+        s3_client, ec2_client = self.client("s3"), self.client("ec2")
+        if bucket not in [b["Name"] for b in s3_client.list_buckets()["Buckets"]]:
+            s3_client.create_bucket(Bucket=bucket)
+        image_id = ec2_client.register_image(Name=name, Description=f"{name} backup")["ImageId"]
+        if size_gb is not None:
+            self.world.sizes[f"{image_id}.bin"] = int(size_gb * GB)
+        key = self.ec2.store_image(self.region, image_id, bucket, {}, started_at=self.clock.now() - timedelta(days=archived_days_ago))
+        ec2_client.deregister_image(ImageId=image_id)
+        if storage_class != "STANDARD":
+            s3_client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
+        if archive_status:
+            self.s3.archive_status[(bucket, key)] = archive_status
+        return key
 
     # --- executions -------------------------------------------------------------------------------------------------
 
-    def start(self, stack: stacks.Stack, payload: Any, name: str | None = None) -> str:
-        kwargs = {"name": name or str(uuid.uuid4())}
+    def start(self, stack: cloudformation.Stack, payload: Any, name: str | None = None) -> str:
+        """StartExecution as the console or CLI sends it; without a name AWS (and the emulator) picks a UUID."""
+        kwargs = {"name": name} if name else {}
         arn: str = self.client("stepfunctions").start_execution(
             stateMachineArn=stack.state_machine_arn, input=json.dumps(payload), **kwargs
         )["executionArn"]
         return arn
 
-    def wait(self, stack: stacks.Stack, arn: str, timeout: float = 60) -> Run:
+    def wait(self, stack: cloudformation.Stack, arn: str, timeout: float = 60) -> Run:
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
@@ -210,7 +253,7 @@ class Emulator:
             stopped=described["stopDate"],
         )
 
-    def run(self, stack: stacks.Stack, payload: Any, name: str | None = None) -> Run:
+    def run(self, stack: cloudformation.Stack, payload: Any, name: str | None = None) -> Run:
         return self.wait(stack, self.start(stack, payload, name))
 
     def history(self, arn: str) -> list[dict[str, Any]]:
@@ -225,13 +268,13 @@ class Emulator:
 
     def events(self, arn: str) -> list[dict[str, Any]]:
         """The execution's history straight from the emulator (no API serialization: fast for 25,000 events)."""
-        backend = stepfunctions_parser_backends[stacks.ACCOUNT][self.region]
+        backend = stepfunctions_parser_backends[self.account_id][self.region]
         execution = next(e for e in backend._get_executions() if e.execution_arn == arn)
         events: list[dict[str, Any]] = execution.exec_worker.env.event_manager.get_event_history()
         return events
 
-    def emails(self, stack: stacks.Stack, execution_arn: str | None = None) -> list[dict[str, str]]:
+    def emails(self, stack: cloudformation.Stack, execution_arn: str | None = None) -> list[dict[str, str]]:
         """Messages published to the stack's topic (what the subscribed address receives), oldest first."""
-        topic = sns_backends[stacks.ACCOUNT][self.region].topics[stack.topic_arn]
+        topic = sns_backends[self.account_id][self.region].topics[stack.topic_arn]
         sent = [{"subject": subject or "", "message": message} for _id, message, subject, _attrs, _group in topic.sent_notifications]
         return [m for m in sent if execution_arn is None or execution_arn in m["message"]]

@@ -1,8 +1,9 @@
-"""Deploy template.yaml into the emulator, the way `sam deploy` would into AWS.
+"""CloudFormation for the emulator: deploy template.yaml the way `sam deploy` would into AWS.
 
-The template is inlined (emulator.template), transformed to CloudFormation by aws-sam-translator, and each
-resource is created in moto in dependency order with its intrinsics resolved. Functions are registered with
-emulator.runtime so that their invocations run the real handler files named by CodeUri.
+The template is inlined (deploy.template, the same step `make package` uses), transformed to CloudFormation by
+aws-sam-translator, and each resource is created in moto in dependency order with its intrinsics resolved. Functions
+run the real handler files named by CodeUri (emulator.lambda_runtime). The stack itself is registered with moto's
+CloudFormation, so DescribeStacks returns its outputs, as the command line expects on AWS.
 """
 
 from __future__ import annotations
@@ -11,23 +12,21 @@ import functools
 import io
 import json
 import logging
-import os
 import re
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-from moto.core import DEFAULT_ACCOUNT_ID
 from samtranslator.translator.transform import transform
 
-from emulator import runtime, template
+from deploy import template
+from emulator import lambda_runtime
 
 # The translator's metrics object warns at exit that nobody published it; nothing is meant to be published here.
 logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
-ACCOUNT = DEFAULT_ACCOUNT_ID  # moto's account: the emulated S3/EC2 backends live there
 SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 
 
@@ -42,12 +41,14 @@ class _NoManagedPolicies:
 class Stack:
     name: str
     region: str
+    account_id: str
     parameters: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> GetAtt values
-    functions: dict[str, runtime.DeployedFunction] = field(default_factory=dict)  # logical id -> function
+    functions: dict[str, lambda_runtime.DeployedFunction] = field(default_factory=dict)  # logical id -> function
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # role name -> {policy name: document}
     definition: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def state_machine_arn(self) -> str:
@@ -64,11 +65,11 @@ class Resolver:
         self.conditions = conditions
         self.pseudo = {
             "AWS::Region": stack.region,
-            "AWS::AccountId": ACCOUNT,
+            "AWS::AccountId": stack.account_id,
             "AWS::Partition": "aws",
             "AWS::StackName": stack.name,
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{stack.name}/emulated",
+            "AWS::StackId": f"arn:aws:cloudformation:{stack.region}:{stack.account_id}:stack/{stack.name}/emulated",
         }
 
     def ref(self, name: str) -> Any:
@@ -176,18 +177,22 @@ def _zip(source: str) -> bytes:
 def deploy(
     stack_name: str,
     region: str,
+    account_id: str,
     parameters: dict[str, str],
+    client: Callable[[str], Any],
     template_path: Path = template.ROOT / "template.yaml",
-    extra_environment: dict[str, str] | None = None,
+    function_environment: dict[str, str] | None = None,
 ) -> Stack:
+    """Create every resource with the emulator's clients (`client(service)`); functions get `function_environment`
+    on top of their own variables (the credentials Lambda would give them)."""
     code_uris, values, cfn = _translated(
         template_path.resolve(), template_path.stat().st_mtime_ns, region, tuple(sorted(parameters.items()))
     )
     root = template_path.resolve().parent
-    stack = Stack(stack_name, region, values)
+    stack = Stack(stack_name, region, account_id, values)
     resolver = Resolver(stack, {})
     resolver.conditions = {name: bool(resolver.resolve(c)) for name, c in cfn.get("Conditions", {}).items()}
-    clients = _clients(region, os.environ.get("AWS_ENDPOINT_URL"))
+    clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch", "events", "sqs")}
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
@@ -196,14 +201,24 @@ def deploy(
         create = _CREATORS.get(resource["Type"])
         if create is None:
             raise NotImplementedError(f"the emulator cannot deploy {resource['Type']} ({lid})")
-        create(stack, lid, props, clients, {"code_uri": code_uris.get(lid), "root": root, "extra_env": extra_environment or {}})
+        create(stack, lid, props, clients, {"code_uri": code_uris.get(lid), "root": root, "extra_env": function_environment or {}})
+    stack.outputs = {name: str(resolver.resolve(output["Value"])) for name, output in cfn.get("Outputs", {}).items()}
+    _register(stack, client("cloudformation"), cfn.get("Outputs", {}))
     return stack
 
 
-@functools.lru_cache(maxsize=4)
-def _clients(region: str, endpoint: str | None) -> dict[str, Any]:
-    """Deploy-time clients; moto intercepts them whichever mock session is active, so one set serves them all."""
-    return {s: boto3.client(s, region_name=region) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch")}
+def _register(stack: Stack, cloudformation: Any, outputs: dict[str, Any]) -> None:
+    """Make the deployed stack visible to DescribeStacks, outputs included (the resources were created above)."""
+    body = {
+        "Resources": {"Deployed": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {
+            name: {"Value": stack.outputs[name], **({"Description": o["Description"]} if "Description" in o else {})}
+            for name, o in outputs.items()
+        },
+    }
+    with warnings.catch_warnings():  # moto creates no resource for a wait condition handle, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        cloudformation.create_stack(StackName=stack.name, TemplateBody=json.dumps(body))
 
 
 @functools.lru_cache(maxsize=8)
@@ -260,7 +275,7 @@ def _log_group(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str,
     if "RetentionInDays" in props:
         clients["logs"].put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
     stack.physical[lid] = name
-    stack.attributes[lid] = {"Arn": f"arn:aws:logs:{stack.region}:{ACCOUNT}:log-group:{name}:*"}
+    stack.attributes[lid] = {"Arn": f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{name}:*"}
 
 
 def _topic(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
@@ -311,13 +326,11 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
         Environment={"Variables": variables},
     )["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
-    module = runtime.load_handler(template.function_source(ctx["code_uri"], ctx["root"]), f"{stack.name}.{lid}", lambda_env)
-
-    log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
-    log_group_arn = f"arn:aws:logs:{stack.region}:{ACCOUNT}:log-group:{log_group}:*"
     source = template.function_source(ctx["code_uri"], ctx["root"])
-    function = runtime.DeployedFunction(lid, name, module, lambda_env, int(props.get("Timeout", 3)), source, log_group_arn)
-    runtime.register(function)
+    module = lambda_runtime.load_handler(source, f"{stack.name}.{lid}", lambda_env)
+    log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
+    log_group_arn = f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{log_group}:*"
+    function = lambda_runtime.DeployedFunction(lid, name, module, lambda_env, int(props.get("Timeout", 3)), source, log_group_arn)
     stack.functions[lid] = function
     stack.physical[lid] = name
     stack.attributes[lid] = {"Arn": arn}

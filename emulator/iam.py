@@ -1,0 +1,94 @@
+"""IAM as AWS applies it beyond the called action, on top of moto's own policy evaluation.
+
+moto checks the caller's policies for the action it serves (once enforcement is on) but not what AWS authorizes
+alongside it. The rules added here:
+- EC2 writes a restored image's snapshots (EBS direct APIs) and tags with the caller's permissions.
+- Publishing to an SNS topic under a customer managed KMS key needs kms:GenerateDataKey and kms:Decrypt.
+- sns:Publish is authorized against the topic ARN (moto compares services it does not scope against "*").
+- Without s3:ListBucket on the bucket, HeadObject on a missing key answers 403 instead of 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError
+from moto.iam.access_control import IAMRequest
+from moto.s3 import responses as s3_responses
+from moto.sns.models import sns_backends
+from moto.sns.responses import SNSResponse
+
+from emulator.wire import EmulatedError
+
+Credentials = tuple[str, str | None]  # access key id, session token
+
+
+def enforcing() -> bool:
+    """moto checks IAM only once its no-auth request allowance is used up (the least-privilege tests set it to 0)."""
+    return bool(ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT)
+
+
+def caller(headers: Any) -> Credentials:
+    credential = headers["Authorization"].split("Credential=", 1)[1].split("/", 1)[0]
+    return credential, headers.get("X-Amz-Security-Token")
+
+
+def authorize(credentials: Credentials, action: str, resource: str, region: str, account_id: str) -> bool:
+    """Would IAM let these credentials perform `action` on `resource`? moto's own policy evaluation."""
+    access_key, token = credentials
+    service = action.split(":", 1)[0]
+    scope = f"{access_key}/20260101/{region}/{service}/aws4_request"  # moto reads the key and service from it
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"}
+    if token:
+        headers["X-Amz-Security-Token"] = token
+    request = IAMRequest(account_id=account_id, method="POST", path="/", data={}, body=b"", headers=headers, action=action.split(":", 1)[1])
+    try:
+        request.check_action_permitted(resource)
+    except AccessDeniedError:
+        return False
+    return True
+
+
+def require(
+    credentials: Credentials, action: str, resource: str, region: str, account_id: str, code: str = "UnauthorizedOperation", status: int = 403
+) -> None:
+    if enforcing() and not authorize(credentials, action, resource, region, account_id):
+        raise EmulatedError(code, f"You are not authorized to perform: {action} on {resource}", status)
+
+
+def _sns_publish(original: Any) -> Any:
+    def publish(self: Any) -> Any:
+        topic_arn = self._get_param("TopicArn")
+        topic = sns_backends[self.current_account][self.region].topics.get(topic_arn)
+        key = getattr(topic, "kms_master_key_id", "") if topic else ""
+        if key and not key.startswith("alias/aws/"):
+            key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{self.current_account}:key/{key}"
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                require(caller(self.headers), action, key_arn, self.region, self.current_account, "KMSAccessDenied", 400)
+        return original(self)
+
+    return publish
+
+
+def _sns_resource(self: Any) -> str:
+    return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
+
+
+def _s3_head_object(original: Any) -> Any:
+    def head_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, *args, **kwargs)
+        if response[0] == 404 and enforcing():
+            resource = f"arn:aws:s3:::{self.bucket_name}"
+            if not authorize(caller(self.headers), "s3:ListBucket", resource, self.region, self.current_account):
+                return 403, response[1], ""
+        return response
+
+    return head_object
+
+
+def install() -> None:
+    SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
+    SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
+    s3_responses.S3Response.head_object = _s3_head_object(s3_responses.S3Response.head_object)  # type: ignore[method-assign]

@@ -1,0 +1,278 @@
+"""S3 as the workflow meets it, on top of moto: objects with real sizes, restores that take time, copies that expire.
+
+What this adds to moto (sources in emulator/world.py and ../shared/reference/aws-facts.md):
+- Sizes: an object's size comes from the world (gigabytes to terabytes; no bytes are stored), in HeadObject
+  `ContentLength` and ListObjectsV2 `Size`.
+- RestoreObject takes the world's time (`ongoing-request="true"` meanwhile) and answers 202 new, 200 already
+  restored (the expiry moves to now + Days), 409 RestoreAlreadyInProgress, 403 ObjectAlreadyInActiveTierError on a
+  readable object; a faster tier speeds a restore up. Days is refused for Intelligent-Tiering, which moves the
+  object back to its frequent tier instead of making a copy.
+- The copy expires at completion + Days, rounded up to the next midnight UTC; an expired copy is unreadable again.
+- ListObjectsV2 returns `RestoreStatus` when asked with OptionalObjectAttributes; GetObjectTagging works on archived
+  objects (tags are metadata). moto gets all of these wrong or lacks them (../shared/reference/offline-testing.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import xmltodict  # moto's own dependency
+from moto.s3 import models as s3_models
+from moto.s3 import responses as s3_responses
+from moto.s3.exceptions import MissingKey
+
+from emulator import binding
+from emulator.wire import EmulatedError
+
+if TYPE_CHECKING:
+    from emulator.world import World
+
+ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
+TIER_RANK = {"Expedited": 0, "Standard": 1, "Bulk": 2}  # lower is faster
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def next_midnight(moment: datetime) -> datetime:
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == moment else midnight + timedelta(days=1)
+
+
+def family(storage_class: str, archive_status: str | None) -> str:
+    deep = storage_class == "DEEP_ARCHIVE" or archive_status == "DEEP_ARCHIVE_ACCESS"
+    return "DEEP_ARCHIVE" if deep else "GLACIER"
+
+
+@dataclass
+class Restore:
+    tier: str
+    days: int | None  # None: Intelligent-Tiering, no copy and no expiry
+    requested_at: datetime
+    ready_at: datetime
+    extended_expiry: datetime | None = None  # set by a RestoreObject on the restored copy
+
+    @property
+    def expiry(self) -> datetime | None:
+        if self.days is None:
+            return None
+        return self.extended_expiry or next_midnight(self.ready_at + timedelta(days=self.days))
+
+
+@dataclass
+class S3Model:
+    world: World
+    restores: dict[tuple[str, str], Restore] = field(default_factory=dict)
+    archive_status: dict[tuple[str, str], str] = field(default_factory=dict)  # Intelligent-Tiering archive tiers
+    restore_calls: list[dict[str, Any]] = field(default_factory=list)  # every RestoreObject, with the status answered
+
+    def restore(self, bucket: str, key: str) -> Restore | None:
+        """The object's restore as S3 sees it now (an expired copy is gone)."""
+        found = self.restores.get((bucket, key))
+        if found is None:
+            return None
+        now = utcnow()
+        if found.expiry is not None and now >= max(found.expiry, found.ready_at):
+            del self.restores[(bucket, key)]
+            return None
+        if found.days is None and now >= found.ready_at:
+            self.archive_status.pop((bucket, key), None)  # back in the frequent access tier for good
+        return found
+
+    def ready_at(self, bucket: str, key: str) -> datetime | None:
+        """When the object's restore made (or will make) it readable: the benchmark's ground truth."""
+        found = self.restores.get((bucket, key))
+        return found.ready_at if found else None
+
+    def is_readable(self, bucket: str, key: str, storage_class: str) -> bool:
+        if storage_class == "INTELLIGENT_TIERING":
+            self.restore(bucket, key)
+            return (bucket, key) not in self.archive_status
+        if storage_class not in ARCHIVED:
+            return True
+        found = self.restore(bucket, key)
+        return found is not None and utcnow() >= found.ready_at
+
+    def restore_object(self, bucket: str, key: str, storage_class: str, days: int | None, tier: str) -> int:
+        """The status of a successful RestoreObject (202 or 200); raises the errors S3 answers."""
+        call: dict[str, Any] = {"bucket": bucket, "key": key, "tier": tier, "days": days, "at": utcnow()}
+        self.restore_calls.append(call)
+        try:
+            call["status"] = self._restore_object(bucket, key, storage_class, days, tier)
+        except EmulatedError as error:
+            call["status"] = error.http_status
+            raise
+        return int(call["status"])
+
+    def _restore_object(self, bucket: str, key: str, storage_class: str, days: int | None, tier: str) -> int:
+        self.restore(bucket, key)  # drop an expired copy, settle an Intelligent-Tiering restore
+        tier_status = self.archive_status.get((bucket, key)) if storage_class == "INTELLIGENT_TIERING" else None
+        if storage_class not in ARCHIVED and tier_status is None:
+            raise EmulatedError("ObjectAlreadyInActiveTierError", "Restore is not allowed for the object's current storage class", 403)
+        fam = family(storage_class, tier_status)
+        if tier == "Expedited" and fam == "DEEP_ARCHIVE":
+            # ASSUMPTION: the code is undocumented; S3's generic 400 for an impossible request.
+            raise EmulatedError("InvalidArgument", "Expedited retrieval is not supported for this storage class or access tier", 400)
+        if storage_class == "INTELLIGENT_TIERING" and days is not None:
+            raise EmulatedError("InvalidArgument", "The specified object is not subject to restore expiry; Days must not be set", 400)
+        if storage_class != "INTELLIGENT_TIERING" and days is None:
+            raise EmulatedError("MalformedXML", "Days is required for objects in the GLACIER and DEEP_ARCHIVE classes", 400)
+        now, found = utcnow(), self.restore(bucket, key)
+        duration = timedelta(seconds=self.world.restore_duration(key, fam, tier))
+        if found is not None and now < found.ready_at:
+            if TIER_RANK[tier] >= TIER_RANK[found.tier]:
+                raise EmulatedError("RestoreAlreadyInProgress", "Object restore is already in progress", 409)
+            found.tier, found.ready_at = tier, min(found.ready_at, now + duration)  # a faster tier speeds it up
+            return 202
+        if found is not None:  # a restored copy: its expiry moves to now + Days
+            if days is not None:
+                found.extended_expiry = next_midnight(now + timedelta(days=days))
+            return 200
+        self.restores[(bucket, key)] = Restore(tier=tier, days=days, requested_at=now, ready_at=now + duration)
+        return 202
+
+
+def _model(key: Any) -> S3Model | None:
+    emulator = binding.bound(key.account_id)
+    return emulator.s3 if emulator is not None else None
+
+
+# --- FakeKey: what HeadObject, GetObject and listings show ---------------------------------------------------------
+
+
+def _size(key: Any) -> int:
+    model = _model(key)
+    if model is not None and key.name in model.world.sizes:
+        return model.world.sizes[key.name]
+    return int(key.contentsize)
+
+
+def _expiry_get(key: Any) -> datetime | None:
+    # moto prints x-amz-restore whenever _expiry is set (ongoing while `status` is IN_PROGRESS); only an archived
+    # class's restore has the header.
+    model = _model(key)
+    if model is None or key.storage_class not in ARCHIVED:
+        return None
+    found = model.restore(key.bucket_name, key.name)
+    if found is None:
+        return None
+    return found.expiry if utcnow() >= found.ready_at else found.ready_at
+
+
+def _expiry_set(key: Any, value: datetime | None) -> None:
+    """moto's own restore sets this; the emulated restore replaces it."""
+
+
+def _status_get(key: Any) -> str:
+    model = _model(key)
+    found = model.restore(key.bucket_name, key.name) if model else None
+    return "IN_PROGRESS" if found is not None and utcnow() < found.ready_at else "RESTORED"
+
+
+def _response_dict(original: Any) -> Any:
+    def response_dict(key: Any) -> dict[str, Any]:
+        headers: dict[str, Any] = original.fget(key)
+        model = _model(key)
+        if model is None or key.storage_class != "INTELLIGENT_TIERING":
+            return headers
+        found = model.restore(key.bucket_name, key.name)
+        status = model.archive_status.get((key.bucket_name, key.name))
+        if status:
+            headers["x-amz-archive-status"] = status
+        if found is not None and utcnow() < found.ready_at:
+            headers["x-amz-restore"] = 'ongoing-request="true"'
+        return headers
+
+    return property(response_dict)
+
+
+# --- S3Response: the request handlers ------------------------------------------------------------------------------
+
+
+def _key_response_post(original: Any) -> Any:
+    def key_response_post(self: Any, request: Any, body: Any, bucket_name: str, query: dict[str, Any], key_name: str) -> Any:
+        if "restore" not in query:
+            return original(self, request, body, bucket_name, query, key_name)
+        self._set_action("KEY", "POST", query)
+        self._authenticate_and_authorize_s3_action(bucket_name=bucket_name, key_name=key_name)
+        key = self.backend.get_object(bucket_name, key_name)
+        if not key:
+            raise MissingKey(key=key_name)
+        params = xmltodict.parse(body)["RestoreRequest"]
+        days = params.get("Days")
+        tier = (params.get("GlacierJobParameters") or {}).get("Tier") or params.get("Tier") or "Standard"
+        model = binding.require(self.current_account).s3
+        status = model.restore_object(bucket_name, key_name, key.storage_class, int(days) if days is not None else None, tier)
+        return status, {}, ""
+
+    return key_response_post
+
+
+def _get_object_tagging(original: Any) -> Any:
+    """AWS serves an archived object's tags (they are metadata); moto refuses them like its data."""
+
+    def get_object_tagging(self: Any) -> Any:
+        get_key = self._get_key
+        self._get_key = lambda validate_storage_class=True: get_key(validate_storage_class=False)
+        try:
+            return original(self)
+        finally:
+            del self._get_key
+
+    return get_object_tagging
+
+
+def _list_objects_v2(original: Any) -> Any:
+    """OptionalObjectAttributes=RestoreStatus adds each archived object's restore status, as S3 does."""
+
+    def list_objects_v2(self: Any) -> Any:
+        if "RestoreStatus" not in self.headers.get("x-amz-optional-object-attributes", ""):
+            return original(self)
+        serialized = self.serialized
+        model = binding.require(self.current_account).s3
+
+        def with_restore_status(result: Any) -> Any:
+            for item in result.result.get("Contents", []):
+                key = self.backend.get_object(self.bucket_name, item["Key"])
+                found = model.restore(self.bucket_name, item["Key"]) if key and key.storage_class in ARCHIVED else None
+                if found is None:
+                    continue
+                ongoing = utcnow() < found.ready_at
+                item["RestoreStatus"] = {"IsRestoreInProgress": ongoing, **({} if ongoing else {"RestoreExpiryDate": found.expiry})}
+            return serialized(result)
+
+        self.serialized = with_restore_status
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+
+    return list_objects_v2
+
+
+def _settling(original: Any) -> Any:
+    """A store task's object appears once the task completes: settle finished tasks before S3 answers a read."""
+
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        emulator = binding.bound(self.current_account)
+        if emulator is not None:
+            emulator.ec2.settle_store_tasks()
+        return original(self, *args, **kwargs)
+
+    return read
+
+
+def install() -> None:
+    key_cls = s3_models.FakeKey
+    key_cls.size = property(_size)  # type: ignore[assignment,method-assign]
+    key_cls._expiry = property(_expiry_get, _expiry_set)  # type: ignore[assignment]
+    key_cls.status = property(_status_get, lambda key, value: None)  # type: ignore[assignment]
+    key_cls.response_dict = _response_dict(key_cls.response_dict)  # type: ignore[method-assign]
+    response = s3_responses.S3Response
+    response._key_response_post = _key_response_post(response._key_response_post)  # type: ignore[method-assign]
+    response.get_object_tagging = _get_object_tagging(response.get_object_tagging)  # type: ignore[method-assign]
+    response.list_objects_v2 = _settling(_list_objects_v2(response.list_objects_v2))  # type: ignore[method-assign]
+    response.head_object = _settling(response.head_object)  # type: ignore[method-assign]

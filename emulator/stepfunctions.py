@@ -1,0 +1,202 @@
+"""Step Functions as AWS runs it, fixed where moto's interpreter differs (../shared/reference/offline-testing.md):
+
+- Wait states and retry back-off sleep on the emulator's virtual clock instead of for real; so do the handlers'
+  SDK retries, which run in the execution's thread. Each execution thread knows its emulator's clock.
+- The history quota: Step Functions Standard fails an execution at 25,000 events, and event 25,000 is the
+  `ExecutionFailed` itself (States.Runtime, "The execution reached the maximum number of history events (25000).");
+  an `ExecutionSucceeded` that is event 25,000 succeeds (Step Functions Developer Guide, bp-history-limit and
+  service quotas). moto lets the history grow without end.
+- StartExecution without a name gets a UUID, as on AWS; moto names such an execution `None`.
+- A Lambda API error reaches the state machine as `Lambda.<Code>` (e.g. Lambda.ServiceException); moto says
+  `Exception`.
+- moto parses the definition and every JSONPath again on each use; both are parsed once here (speed only).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from botocore import endpoint as botocore_endpoint
+from botocore.exceptions import ClientError
+from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, LambdaFunctionFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from emulator import binding
+
+if TYPE_CHECKING:
+    from emulator.clock import VirtualClock
+
+HISTORY_QUOTA = 25_000  # Step Functions Standard: hard limit on an execution's history events
+_TERMINAL = {
+    HistoryEventType.ExecutionSucceeded,
+    HistoryEventType.ExecutionFailed,
+    HistoryEventType.ExecutionAborted,
+    HistoryEventType.ExecutionTimedOut,
+}
+
+
+def bind_clock(clock: VirtualClock | None) -> None:
+    """The clock the current thread's waits and retries use (an execution thread, or a test's own thread)."""
+    threading.current_thread().emulated_clock = clock  # type: ignore[attr-defined]
+
+
+def _inherit_clock(original: Any) -> Any:
+    """moto's interpreter runs the program, each task (for its timeout) and Map/Parallel branches in threads of
+    their own: a thread starts with the clock of the thread that created it."""
+
+    def init(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        clock = getattr(threading.current_thread(), "emulated_clock", None)
+        if clock is not None:
+            self.emulated_clock = clock  # type: ignore[attr-defined]
+
+    return init
+
+
+def _sleep(seconds: float, interrupt: threading.Event | None = None) -> None:
+    clock: VirtualClock | None = getattr(threading.current_thread(), "emulated_clock", None)
+    if clock is not None:
+        clock.sleep(seconds, interrupt)
+    elif interrupt is not None:
+        interrupt.wait(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+    if wait_seconds > 0:
+        _sleep(wait_seconds, env.program_state_event)
+
+
+class _RetrySleep:
+    """Stands in for the `time` module inside moto's retrier and botocore's endpoint: back-off on the virtual clock."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        _sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _worker_start(original: Any) -> Any:
+    def start(self: Any) -> None:
+        emulator = binding.bound(self._evaluation_details.aws_execution_details.account)
+        clock = emulator.clock if emulator is not None else None
+        if clock is not None:
+            clock.enter()  # before the thread starts, so time cannot jump past this execution's first state
+            logic = self._execution_logic
+
+            def run() -> None:
+                bind_clock(clock)
+                try:
+                    logic()
+                finally:
+                    clock.leave()
+
+            self._execution_logic = run
+        original(self)
+
+    return start
+
+
+def _environment_init(original: Any) -> Any:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if not hasattr(self.event_manager, "quota_environment"):  # frames (Map, Parallel) share their parent's
+            self.event_manager.quota_environment = self
+
+    return init
+
+
+def _add_event(original: Any) -> Any:
+    def add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+        environment = getattr(self, "quota_environment", None)
+        recorded = len(self._history_event_list)
+        if environment is not None and event_type not in _TERMINAL and recorded >= HISTORY_QUOTA - 1:
+            # This event would be number 25,000: the execution fails instead, and ExecutionFailed takes that number.
+            if environment.is_running():
+                environment.set_error(
+                    ExecutionFailedEventDetails(
+                        error="States.Runtime",
+                        cause=f"The execution reached the maximum number of history events ({HISTORY_QUOTA}).",
+                    )
+                )
+            return recorded
+        event_id: int = original(self, context, event_type, *args, **kwargs)
+        return event_id
+
+    return add_event
+
+
+def _start_execution(original: Any) -> Any:
+    def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return start_execution
+
+
+def _lambda_error(original: Any) -> Any:
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        name = f"Lambda.{ex.response['Error']['Code']}"
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=name, cause=ex.response["Error"]["Message"])
+            ),
+        )
+
+    return from_error
+
+
+def _cached_parse(original: Any) -> Any:
+    cache: dict[str, Any] = {}
+
+    def parse(definition: str) -> Any:
+        if definition not in cache:
+            cache[definition] = original(definition)
+        program, tree = cache[definition]
+        return copy.deepcopy(program), tree  # the parse tree is only read; the program keeps state while it runs
+
+    return parse
+
+
+def install() -> None:
+    # The interpreter logs every caught error at ERROR with its parse tree; the execution history says it better.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
+    json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)
+    result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)
+    AmazonStateLanguageParser.parse = staticmethod(_cached_parse(AmazonStateLanguageParser.parse))  # type: ignore[method-assign]
+    Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
+    EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
+    WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+    retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined]
+    botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries
+    threading.Thread.__init__ = _inherit_clock(threading.Thread.__init__)  # type: ignore[method-assign]
+    ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
+    for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+        backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]
