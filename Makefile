@@ -18,7 +18,7 @@ $(BIN)/.installed: requirements-dev.txt
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m emulator.demo
+	$(BIN)/python -m tools.demo
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -n 2
@@ -30,7 +30,7 @@ lint: $(BIN)/.installed .venv-checkov/bin/.installed
 	$(BIN)/ruff format --check .
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/python -m emulator.package template.yaml > .venv/packaged.yaml && $(BIN)/cfn-lint .venv/packaged.yaml
+	$(BIN)/python -m deploy.package template.yaml > .venv/packaged.yaml && $(BIN)/cfn-lint .venv/packaged.yaml
 	$(BIN)/statelint --ignore=URI statemachine/definition.asl.json
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
@@ -38,14 +38,14 @@ validate: $(BIN)/.installed
 	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region $(REGION)
 
 package: $(BIN)/.installed
-	$(BIN)/python -m emulator.package template.yaml > packaged.yaml
+	$(BIN)/python -m deploy.package template.yaml > packaged.yaml
 	@echo "wrote packaged.yaml (all code inline): sam deploy --template-file packaged.yaml --guided"
 
 emulator: $(BIN)/.installed
-	$(BIN)/python -m emulator.server --port $(or $(PORT),4599)
+	$(BIN)/python -m tools.server --port $(or $(PORT),4599)
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m emulator.bench
+	$(BIN)/python -m tools.bench
 
 clean:
 	rm -rf $(VENV) .venv-checkov packaged.yaml .pytest_cache results

@@ -27,6 +27,7 @@ from moto import mock_aws, settings
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.models import iam_backends
+from moto.moto_api._internal import mock_random
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -114,6 +115,7 @@ class Emulator:
     def __enter__(self) -> Emulator:
         install()
         self._mock.start()
+        mock_random.seed(self.world.seed)  # moto's ids (AMIs, so object keys) follow the seed: the same world every run
         binding.bind(self.account_id, self)
         if self.account_id != DEFAULT_ACCOUNT_ID:  # keys that moto maps to this account
             backend = iam_backends[self.account_id]["aws"]

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from emulator.session import Emulator
-from emulator.template import ROOT
+from deploy.template import ROOT
 
 BUCKET = "my-ami-archive"
 # (payload file, AMI name, storage class the lifecycle rule moved it to)

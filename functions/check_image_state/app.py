@@ -1,14 +1,18 @@
 """Check Image State: follow the restored AMI until it is available.
 
 Event:  {"image": <Restore Image result>}
-Result: the image record with "state" ("pending" | "available"), "checks", "availableAt" and
-        "nextCheckSeconds" (the Wait state's SecondsPath).
-Raises ImageRestoreFailedError (state "failed", with EC2's StateReason), ImageRestoreDeadlineExceededError,
-ThrottledError.
+Result: the image record with "state" ("pending" | "available" | "waiting-for-quota"), "checks", "availableAt"
+        and "nextCheckSeconds" (the Wait state's SecondsPath).
+Raises ImageRestoreFailedError (state "failed", with EC2's StateReason), RestoredCopyUnavailableError (failed
+because EC2 could not read the object), ImageRestoreDeadlineExceededError, ThrottledError.
 
 There is no "describe restore task" API: DescribeImages is the only source of truth (the botocore waiter gives up
-after 10 minutes, too soon for large AMIs). Schedule (POLLING_SCHEDULE): tiered = 1, 2, 4 ... minutes, capped at
-1 hour; fixed-60s = every minute. Deadline: 24 hours after the task started.
+after 10 minutes, too soon for large AMIs). AWS documents no restore throughput ("depends on the size of the AMI"):
+we plan for 10 minutes plus 50 MB/s, and the deadline is twice that, at least 24 h (a 4 TB AMI gets 45 h).
+Schedule (POLLING_SCHEDULE): tiered = 1, 2, 4 ... minutes, capped at a tenth of the planned time (5 min to 1 h);
+fixed-60s = every minute.
+An image that fails over the in-progress quota (EC2 documents no form for the rejection) is left in place and the
+restore is tried again: state "waiting-for-quota".
 """
 
 from __future__ import annotations
@@ -26,14 +30,20 @@ if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto
     from mypy_boto3_ec2 import EC2Client
 
 logger = logging.getLogger()
-logger.setLevel(logging.INFO)
 
 ec2 = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
-DEADLINE_SECONDS = 24 * 3600
-FIRST_STEP, MAX_STEP, FIXED_STEP = 60, 3600, 60
+MIN_DEADLINE_SECONDS = 24 * 3600
+# Planning figures for CreateRestoreImageTask (undocumented; pessimistic on purpose). Extend Copy keeps a copy
+# alive for the same planned time: tests/static checks the two handlers agree.
+IMAGE_STARTUP_SECONDS = 600
+IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
+FIRST_STEP, MIN_CAP, MAX_CAP, FIXED_STEP = 60, 300, 3600, 60
+QUOTA_RETRY_SECONDS = 300
 NOT_YET_VISIBLE_SECONDS = 300  # EC2 is eventually consistent: a new image id may 404 for a short while
 THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
+QUOTA_WORDS = ("quota", "limit exceeded", "resourcelimitexceeded")
+UNREADABLE_WORDS = ("could not read", "expired", "archived", "invalidobjectstate")
 
 
 class ImageRestoreFailedError(Exception):
@@ -44,15 +54,29 @@ class ImageRestoreDeadlineExceededError(Exception):
     """The image was still not available at the deadline."""
 
 
+class RestoredCopyUnavailableError(Exception):
+    """The image failed because EC2 could not read the object: the restored copy expired or was never made."""
+
+
 class ThrottledError(Exception):
     """EC2 throttled the request after the SDK's own retries; the state machine retries with back-off."""
 
 
-def next_check_seconds(profile: str, checks: int, elapsed: float) -> int:
-    if elapsed >= DEADLINE_SECONDS:
-        raise ImageRestoreDeadlineExceededError(f"the image was not available {DEADLINE_SECONDS // 3600} h after the restore started")
-    step = FIXED_STEP if profile == "fixed-60s" else min(MAX_STEP, FIRST_STEP * 2 ** min(checks - 1, 12))
-    return max(1, int(min(step, DEADLINE_SECONDS - elapsed)))
+def planned_seconds(size_bytes: int) -> int:
+    return IMAGE_STARTUP_SECONDS + -(-size_bytes // IMAGE_PLANNED_BYTES_PER_SECOND)
+
+
+def deadline_seconds(size_bytes: int) -> int:
+    return max(MIN_DEADLINE_SECONDS, 2 * planned_seconds(size_bytes))
+
+
+def next_check_seconds(profile: str, checks: int, elapsed: float, size_bytes: int = 0) -> int:
+    deadline = deadline_seconds(size_bytes)
+    if elapsed >= deadline:
+        raise ImageRestoreDeadlineExceededError(f"the image was not available {deadline / 3600:.0f} h after the restore started")
+    cap = min(MAX_CAP, max(MIN_CAP, planned_seconds(size_bytes) // 10))
+    step = FIXED_STEP if profile == "fixed-60s" else min(cap, FIRST_STEP * 2 ** min(checks - 1, 12))
+    return max(1, int(min(step, deadline - elapsed)))
 
 
 def describe_state(ec2_client: EC2Client, image_id: str, elapsed: float) -> tuple[str, str]:
@@ -76,8 +100,15 @@ def check_image_state(ec2_client: EC2Client, image: dict[str, Any], now: datetim
     if state == "available":
         return {**record, "availableAt": now.isoformat(timespec="seconds"), "nextCheckSeconds": 0}
     if state != "pending":
+        text = reason.lower()
+        if state == "failed" and any(word in text for word in QUOTA_WORDS):
+            # Left in place (listed in the email); Restore Image tries again under a new name.
+            failed = [*image.get("failedImageIds", []), image["imageId"]]
+            return {**record, "state": "waiting-for-quota", "failedImageIds": failed, "nextCheckSeconds": QUOTA_RETRY_SECONDS}
+        if state == "failed" and any(word in text for word in UNREADABLE_WORDS):
+            raise RestoredCopyUnavailableError(f"{image['imageId']} failed: {reason}")
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")
-    return {**record, "nextCheckSeconds": next_check_seconds(profile, record["checks"], elapsed)}
+    return {**record, "nextCheckSeconds": next_check_seconds(profile, record["checks"], elapsed, image["sizeBytes"])}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:

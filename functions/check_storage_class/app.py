@@ -6,7 +6,7 @@ Result: the restore record that Request Restore and Check Restore Status carry o
          "archiveStatus": null, "restoreInProgress": false, "restoreExpiry": null,
          "originalAmiName": "web-server-2025-01", "sizeBytes": 8589934592, "tier": "Standard",
          "requestOutcome": null, "requestedAt": null, "readyAt": null, "checks": 0, "nextCheckSeconds": 0}
-Raises InvalidInputError (a tier or Days that cannot work for this object), RecoveryPointNotFoundError,
+Raises InvalidInputError (a tier that cannot work for this object: Expedited on Deep Archive), RecoveryPointNotFoundError,
 RecoveryPointAccessDeniedError, ThrottledError.
 """
 
@@ -24,18 +24,12 @@ if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger()
-logger.setLevel(logging.INFO)
 
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")  # Intelligent-Tiering's ArchiveStatus values
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503")
-# The restored copy expires Days after the request (rounded up to midnight UTC), so it must outlive the slowest
-# typical restore plus the image restore that reads it (12 h margin): Deep Archive Bulk (48 h) needs 3 days.
-LATEST_TYPICAL_HOURS = {"Expedited": 5 / 60, "Standard": 5, "Bulk": 12}
-LATEST_TYPICAL_HOURS_DEEP_ARCHIVE = {"Standard": 12, "Bulk": 48}
-IMAGE_MARGIN_HOURS = 12
 # Tags that CreateStoreImageTask writes on the object, in the order we trust them for the original AMI name.
 AMI_NAME_TAGS = ("ami-name", "AmiName", "Name")
 
@@ -74,20 +68,6 @@ def original_ami_name(s3_client: S3Client, bucket: str, key: str) -> str | None:
     return next((tags[name] for name in AMI_NAME_TAGS if tags.get(name)), None)
 
 
-def too_few_days(request: dict[str, Any], storage_class: str, archive_status: str | None) -> str | None:
-    tier, days = request["restoreRequestTier"], request["restoreRequestDays"]
-    if storage_class == "INTELLIGENT_TIERING":
-        return None  # Intelligent-Tiering restores move the object back to a readable tier: no Days, no expiry
-    hours = (LATEST_TYPICAL_HOURS_DEEP_ARCHIVE if storage_class == "DEEP_ARCHIVE" else LATEST_TYPICAL_HOURS)[tier]
-    needed = -(-int(hours + IMAGE_MARGIN_HOURS) // 24)
-    if days >= needed:
-        return None
-    return (
-        f"restoreRequestDays: {days} is too short for a {storage_class} {tier} restore (up to {hours:g} h): "
-        f"the restored copy would expire before the AMI is read; use at least {needed}"
-    )
-
-
 def check_storage_class(s3_client: S3Client, request: dict[str, Any], now: datetime) -> dict[str, Any]:
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
@@ -115,8 +95,6 @@ def check_storage_class(s3_client: S3Client, request: dict[str, Any], now: datet
                 f"restoreRequestTier: Expedited is not offered for Deep Archive ({storage_class}"
                 f"{'/' + archive_status if archive_status else ''}); use Standard (within 12 h) or Bulk (within 48 h)"
             )
-        if (problem := too_few_days(request, storage_class, archive_status)) is not None:
-            raise InvalidInputError(problem)
 
     stamp = now.isoformat(timespec="seconds")
     outcome = None  # Request Restore fills it in

@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto
     from mypy_boto3_sns import SNSClient
 
 logger = logging.getLogger()
-logger.setLevel(logging.INFO)
 
 sns = boto3.client("sns")
 
@@ -74,6 +73,8 @@ def success_summary(event: dict[str, Any]) -> dict[str, Any]:
         "restoreRequestedAt": restore["requestedAt"],
         "copyReadyAt": restore["readyAt"],
         "copyExpiresAt": restore["restoreExpiry"],
+        "copyExtendedFrom": restore.get("copyExtendedFrom"),
+        "sizeBytes": restore["sizeBytes"],
         "imageRequestedAt": image["requestedAt"],
         "imageAvailableAt": image["availableAt"],
         "consoleUrl": console_url(image["region"], image["imageId"]),
@@ -89,9 +90,11 @@ def failed_step(progress: dict[str, Any]) -> str:
     if restore is None:
         return "Check Storage Class"
     if image is None:
-        if restore["status"] == "ready-to-restore":
-            return "Restore Image"
         return "Request Restore" if restore["requestOutcome"] is None else "Check Restore Status"
+    if image["state"] == "not-started":
+        return "Restore Image" if "copyExtension" in restore else "Extend Copy"
+    if image["state"] == "waiting-for-quota":
+        return "Restore Image"
     return "Check Image State" if image["state"] != "available" else "Notify Success"
 
 
@@ -119,6 +122,7 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
             f"({summary['imageName']}) in {summary['region']}.",
             "",
             f"Storage class:         {summary['storageClass']}",
+            f"Size:                  {summary['sizeBytes'] / 10**9:,.1f} GB",
             f"Restore tier:          {summary['restoreTier'] or 'none needed'}",
             f"Restore requested at:  {summary['restoreRequestedAt'] or 'not by this run (' + summary['restoreOutcome'] + ')'}",
             f"Copy readable at:      {summary['copyReadyAt']}",
@@ -129,6 +133,8 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
         ]
         if summary["tierNote"]:
             lines.append(f"Note: {summary['tierNote']}")
+        if summary["copyExtendedFrom"]:
+            lines.append(f"Note: the copy was extended from {summary['copyExtendedFrom']} so that it outlives the image restore.")
     else:
         subject = f"AMI restore failed: {summary['error']} at {summary['failedStep']}"
         lines = [

@@ -5,7 +5,8 @@ Result: the restore record with "tier", "requestOutcome" and "requestedAt" fille
         "requested" (202), "restored-before-this-run" (200: a copy exists, its expiry was extended),
         "joined-restore-in-progress" (409 RestoreAlreadyInProgress) or "not-needed" (403: the object is readable).
 Raises ExpeditedRetrievalNotAvailableError (503: the state machine retries, then falls back to Standard),
-ThrottledError, RecoveryPointNotFoundError.
+ExpeditedNotOfferedError (S3 refused the Expedited tier for this object with a 4xx; AWS documents no code: the state
+machine falls back to Standard at once), ThrottledError, RecoveryPointNotFoundError.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto
     from mypy_boto3_s3.type_defs import RestoreRequestTypeDef
 
 logger = logging.getLogger()
-logger.setLevel(logging.INFO)
 
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests")
 # Outcomes that are not errors: the object is restoring or readable either way.
+# Plausible forms of "Expedited is not offered for this object" (undocumented; Deep Archive is refused earlier).
+TIER_REFUSED_CODES = ("InvalidArgument", "InvalidRequest", "NotImplemented", "InvalidTier")
 OUTCOME_BY_CODE = {
     "RestoreAlreadyInProgress": "joined-restore-in-progress",
     "ObjectAlreadyInActiveTierError": "not-needed",
@@ -38,6 +40,10 @@ OUTCOME_BY_CODE = {
 
 class ExpeditedRetrievalNotAvailableError(Exception):
     """503 GlacierExpeditedRetrievalNotAvailable: no Expedited capacity right now."""
+
+
+class ExpeditedNotOfferedError(Exception):
+    """S3 refused the Expedited tier for this object (4xx): not offered here, retrying cannot help."""
 
 
 class ThrottledError(Exception):
@@ -67,6 +73,8 @@ def request_restore(s3_client: S3Client, request: dict[str, Any], restore: dict[
             raise ExpeditedRetrievalNotAvailableError(f"no Expedited capacity for s3://{bucket}/{key} right now") from error
         if code in THROTTLING_CODES:
             raise ThrottledError(f"S3 throttled RestoreObject on s3://{bucket}/{key}") from error
+        if tier == "Expedited" and code in TIER_REFUSED_CODES:
+            raise ExpeditedNotOfferedError(f"S3 refused Expedited for s3://{bucket}/{key}: {code}") from error
         if code in ("NoSuchKey", "404"):
             raise RecoveryPointNotFoundError(f"s3://{bucket}/{key} no longer exists") from error
         if code not in OUTCOME_BY_CODE:

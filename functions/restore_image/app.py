@@ -1,12 +1,15 @@
 """Restore Image: start EC2 CreateRestoreImageTask from the readable recovery point, exactly once.
 
-Event:  {"request": <Validate Input result>, "restore": <restore record>, "executionId": "arn:...:execution:sm:name"}
+Event:  {"request": <Validate Input result>, "restore": <restore record>, "image": <image record so far>,
+         "executionId": "arn:...:execution:sm:name"}
 Result: {"imageId": "ami-0f...", "imageName": "web-server-restored-20261126-1a2b3c4d", "region": "us-east-1",
-         "state": "pending", "requestedAt": "2026-11-26T12:00:00+00:00", "availableAt": null, "checks": 0,
-         "nextCheckSeconds": 0}
-The name is derived from the execution, so a retried step meets InvalidAMIName.Duplicate and adopts the image
-its first attempt created instead of making a second AMI.
-Raises RestoreQuotaExceededError (retried with a long back-off), RestoredCopyUnavailableError,
+         "state": "pending", "sizeBytes": 107374182400, "attempt": 0, "requestedAt": "2026-11-26T12:00:00+00:00",
+         "availableAt": null, "checks": 0, "nextCheckSeconds": 0, "quotaWaitSince": null, "failedImageIds": []}
+The name is derived from the execution (and the attempt), so a retried step meets InvalidAMIName.Duplicate and
+adopts the image it created instead of making a second AMI.
+Over the in-progress quota (EC2 rejects new tasks at once) the result is "state": "waiting-for-quota" with the
+seconds to wait: the state machine keeps the copy alive and tries again, for up to 24 h.
+Raises RestoreQuotaExceededError (still over the quota after 24 h), RestoredCopyUnavailableError,
 ImageNameConflictError, ThrottledError.
 """
 
@@ -28,7 +31,6 @@ if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto
     from mypy_boto3_ec2.type_defs import TagSpecificationTypeDef, TagTypeDef
 
 logger = logging.getLogger()
-logger.setLevel(logging.INFO)
 
 ec2 = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
@@ -36,12 +38,15 @@ TAG_PREFIX = "glacier-ami-restore:"
 NAME_BASE_LENGTH = 101  # 128 minus the "-restored-YYYYMMDD-xxxxxxxx" suffix
 NOT_IN_AMI_NAMES = re.compile(r"[^A-Za-z0-9()\[\] ./\-'@_]")
 QUOTA_CODES = ("ResourceLimitExceeded", "MaxRestoreImageTasksExceeded")
+QUOTA_WAIT_SECONDS = 24 * 3600
+# First retry after 5 min, doubling to 30 min, plus up to 60 s spread by execution so queued restores do not retry in step.
+QUOTA_RETRY_SECONDS, QUOTA_RETRY_MAX_SECONDS = 300, 1800
 THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
 UNREADABLE_COPY_CODES = ("InvalidObjectState", "InvalidS3ObjectState")
 
 
 class RestoreQuotaExceededError(Exception):
-    """Too much image-restore work in progress in this account and Region; retried after a back-off."""
+    """Too much image-restore work in progress in this account and Region, for longer than we wait."""
 
 
 class RestoredCopyUnavailableError(Exception):
@@ -56,11 +61,22 @@ class ThrottledError(Exception):
     """EC2 throttled the request after the SDK's own retries; the state machine retries with back-off."""
 
 
-def image_name(request: dict[str, Any], restore: dict[str, Any], execution_id: str, start_time: str) -> str:
+def image_name(request: dict[str, Any], restore: dict[str, Any], execution_id: str, start_time: str, attempt: int = 0) -> str:
     base = request["amiName"] or restore["originalAmiName"] or request["recoveryPoint"].removesuffix(".bin")
     base = NOT_IN_AMI_NAMES.sub("-", base)[:NAME_BASE_LENGTH]
-    suffix = hashlib.sha256(execution_id.encode()).hexdigest()[:8]
+    seed = execution_id if attempt == 0 else f"{execution_id}#{attempt}"
+    suffix = hashlib.sha256(seed.encode()).hexdigest()[:8]
     return f"{base}-restored-{start_time[:10].replace('-', '')}-{suffix}"
+
+
+def quota_wait(image: dict[str, Any], execution_id: str, now: datetime, detail: str) -> dict[str, Any]:
+    since = image.get("quotaWaitSince") or now.isoformat(timespec="seconds")
+    if (now - datetime.fromisoformat(since)).total_seconds() >= QUOTA_WAIT_SECONDS:
+        raise RestoreQuotaExceededError(f"image restore quota still reached after {QUOTA_WAIT_SECONDS // 3600} h: {detail}")
+    waits = image.get("quotaWaits", 0)
+    spread = int(hashlib.sha256(f"{execution_id}#{waits}".encode()).hexdigest()[:4], 16) % 61
+    step = min(QUOTA_RETRY_MAX_SECONDS, QUOTA_RETRY_SECONDS * 2**waits) + spread
+    return {**image, "state": "waiting-for-quota", "quotaWaitSince": since, "quotaWaits": waits + 1, "nextCheckSeconds": step}
 
 
 def tags(request: dict[str, Any], execution_id: str) -> list[TagTypeDef]:
@@ -80,9 +96,16 @@ def image_made_by(ec2_client: EC2Client, name: str, execution_id: str) -> str | 
 
 
 def restore_image(
-    ec2_client: EC2Client, request: dict[str, Any], restore: dict[str, Any], execution_id: str, now: datetime, region: str
+    ec2_client: EC2Client,
+    request: dict[str, Any],
+    restore: dict[str, Any],
+    image: dict[str, Any],
+    execution_id: str,
+    now: datetime,
+    region: str,
 ) -> dict[str, Any]:
-    name = image_name(request, restore, execution_id, request["startTime"])
+    attempt = len(image.get("failedImageIds", []))
+    name = image_name(request, restore, execution_id, request["startTime"], attempt)
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
         specs: list[TagSpecificationTypeDef] = [
@@ -100,7 +123,8 @@ def restore_image(
                 raise ImageNameConflictError(f"an AMI named '{name}' exists and was not made by this execution") from error
             logger.info("adopting %s made by an earlier attempt of this step", image_id)
         elif code in QUOTA_CODES:
-            raise RestoreQuotaExceededError(f"image restore quota reached: {error.response['Error'].get('Message', '')}") from error
+            logger.info("over the image restore quota: %s", error.response["Error"].get("Message", ""))
+            return quota_wait(image, execution_id, now, error.response["Error"].get("Message", ""))
         elif code in UNREADABLE_COPY_CODES:
             raise RestoredCopyUnavailableError(
                 f"EC2 could not read s3://{bucket}/{key}: the restored copy expired or is not ready; "
@@ -111,10 +135,13 @@ def restore_image(
         else:
             raise
     return {
+        **image,
         "imageId": image_id,
         "imageName": name,
         "region": region,
         "state": "pending",
+        "sizeBytes": restore["sizeBytes"],
+        "attempt": attempt,
         "requestedAt": now.isoformat(timespec="seconds"),
         "availableAt": None,
         "checks": 0,
@@ -124,4 +151,4 @@ def restore_image(
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     region = os.environ["AWS_REGION"]
-    return restore_image(ec2, event["request"], event["restore"], event["executionId"], datetime.now(UTC), region)
+    return restore_image(ec2, event["request"], event["restore"], event["image"], event["executionId"], datetime.now(UTC), region)

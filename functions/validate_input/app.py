@@ -16,7 +16,6 @@ import re
 from typing import Any
 
 logger = logging.getLogger()
-logger.setLevel(logging.INFO)
 
 MAX_RESTORE_DAYS = 30  # the temporary copy is billed as S3 Standard for every day it lives
 TIERS = ("Standard", "Bulk", "Expedited")
