@@ -51,6 +51,14 @@ def install() -> None:
         module.install()
 
 
+@functools.lru_cache(maxsize=128)
+def _client(service: str, region: str, key: str, secret: str, token: str | None) -> Any:
+    """Clients hold no emulator state (moto intercepts them per account), and building one parses botocore's service
+    models: one per service, Region and credentials serves every emulator in the process."""
+    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token, region_name=region)
+    return session.client(service)
+
+
 def trust_lambda(iam_client: Any) -> None:
     """The existing role the stack's LambdaExecutionRoleName names (the archive side made it)."""
     trust = {"Service": "lambda.amazonaws.com"}
@@ -104,7 +112,6 @@ class Emulator:
         self.invoker_credentials: iam.Credentials | None = None  # with IAM enforced: who the state machine invokes as
         self.runtime_writes: list[tuple[str, str, bool]] = []  # (function, action, allowed) the Lambda runtime tried
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
-        self._clients: dict[str, Any] = {}
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         self._saved_env: dict[str, str | None] = {}
         self._server: ThreadedMotoServer | None = None
@@ -153,15 +160,8 @@ class Emulator:
         return f"http://127.0.0.1:{port}"
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            session = boto3.session.Session(
-                aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
-                aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
-                region_name=self.region,
-            )
-            self._clients[service] = session.client(service)
-        return self._clients[service]
+        c = self.credentials
+        return _client(service, self.region, c["AWS_ACCESS_KEY_ID"], c["AWS_SECRET_ACCESS_KEY"], c.get("AWS_SESSION_TOKEN"))
 
     def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> cloudformation.Stack:
         values = {"LambdaExecutionRoleName": LAMBDA_ROLE, "UserEmail": USER_EMAIL, **parameters}
@@ -194,7 +194,6 @@ class Emulator:
         self.invoker_credentials = (invoker["AccessKeyId"], invoker["SessionToken"])
         self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         os.environ.update(self.credentials)
-        self._clients.clear()
         self._enforced = True
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
         ActionAuthenticatorMixin.request_count = 0

@@ -133,8 +133,10 @@ def _add_event(original: Any) -> Any:
         environment = getattr(self, "quota_environment", None)
         recorded = len(self._history_event_list)
         if environment is not None and event_type not in _TERMINAL and recorded >= HISTORY_QUOTA - 1:
-            # This event would be number 25,000: the execution fails instead, and ExecutionFailed takes that number.
-            if environment.is_running():
+            # This event would be number 25,000: the execution fails instead (even if its last state already ended
+            # the program), and ExecutionFailed takes that number.
+            if not getattr(self, "quota_reached", False):
+                self.quota_reached = True
                 environment.set_error(
                     ExecutionFailedEventDetails(
                         error="States.Runtime",

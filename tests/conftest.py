@@ -43,6 +43,24 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
+def archive(
+    aws: Emulator,
+    storage_class: str,
+    *,
+    restore_hours: float | None = None,
+    image_minutes: float = 15,
+    size_gb: float = 8,
+    name: str = "web-server-2025-01",
+    archive_status: str | None = None,
+) -> str:
+    """An AMI archived in BUCKET, with its restore and image-restore durations pinned (the world draws them otherwise)."""
+    key = aws.archive_ami(name, BUCKET, storage_class, archive_status, size_gb=size_gb)
+    if restore_hours is not None:
+        aws.world.restore_seconds[key] = restore_hours * 3600
+    aws.world.image_seconds[key] = image_minutes * 60
+    return key
+
+
 def images(aws: Emulator) -> list[dict[str, Any]]:
     """The AMIs the account owns: restored ones, and any a test registered."""
     found: list[dict[str, Any]] = aws.client("ec2").describe_images(Owners=["self"])["Images"]

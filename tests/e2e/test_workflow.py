@@ -1,7 +1,9 @@
 """End to end: the real state machine and handlers on the emulator, on the virtual clock.
 
 Each scenario deploys template.yaml, archives an AMI the way the archive side does, starts a console-style
-execution with a payload from events/executions/ and checks what the operator would see.
+execution with a payload from events/executions/ and checks what the operator would see. Restore and image-restore
+durations are pinned (the world would draw them otherwise), so every expected time below is worked out by hand from
+the schedule in functions/check_restore_status and functions/check_image_state.
 """
 
 from __future__ import annotations
@@ -11,29 +13,39 @@ from typing import Any
 import pytest
 
 from emulator.session import Emulator, Run
-from tests.conftest import BUCKET, event, images
+from tests.conftest import BUCKET, archive, event, images
 
 HOUR = 3600
 
 
-def restore(aws: Emulator, payload_file: str, storage_class: str, archive_status: str | None = None, **change: Any) -> Run:
+def restore(aws: Emulator, payload_file: str, storage_class: str, archive_status: str | None = None, **pins: Any) -> Run:
     stack = aws.deploy()
-    key = aws.archive_ami("web-server-2025-01", BUCKET, storage_class, archive_status)
-    payload = {**event(f"executions/{payload_file}.json"), "recoveryPoint": key, **change}
+    key = archive(aws, storage_class, archive_status=archive_status, **pins)
+    payload = {**event(f"executions/{payload_file}.json"), "recoveryPoint": key}
     return aws.run(stack, payload)
 
 
+def hours(run: Run) -> float:
+    return (run.stopped - run.started).total_seconds() / HOUR
+
+
 @pytest.mark.parametrize(
-    "payload, storage_class, archive_status, restores, events, hours",
+    "payload, storage_class, archive_status, restore_hours, restores, seconds",
     [
-        ("glacier-instant-retrieval", "GLACIER_IR", None, [], 71, 0.25),
-        ("glacier-instant-retrieval", "STANDARD", None, [], 71, 0.25),
-        ("glacier-expedited", "GLACIER", None, [("Expedited", 1, 202)], 110, 0.3),
-        ("glacier-standard", "GLACIER", None, [("Standard", 1, 202)], 182, 4.25),
-        ("glacier-bulk", "GLACIER", None, [("Bulk", 1, 202)], 209, 8.37),
-        ("deep-archive-standard", "DEEP_ARCHIVE", None, [("Standard", 1, 202)], 173, 11.41),
-        ("deep-archive-bulk", "DEEP_ARCHIVE", None, [("Bulk", 3, 202)], 209, 36.73),
-        ("intelligent-tiering-archive", "INTELLIGENT_TIERING", "ARCHIVE_ACCESS", [("Bulk", None, 202)], 209, 8.37),
+        # readable now: Restore Image at once; image checks at 0, 1, 3, 7, 12, 17 min (cap 5 min for 8 GB)
+        ("glacier-instant-retrieval", "GLACIER_IR", None, None, [], 17 * 60),
+        ("glacier-instant-retrieval", "STANDARD", None, None, [], 17 * 60),
+        # Expedited 3 min: checks at 0, 87 s (1 min + 27 s transfer of 8 GB), 147, 207 s, then the image's 17 min
+        ("glacier-expedited", "GLACIER", None, 0.05, [("Expedited", 1, 202)], 207 + 17 * 60),
+        # Standard 4 h: first check at 3 h, then every 2 % of 5 h 27 s (6 min 1 s): 3 h + 10 x 361 s
+        ("glacier-standard", "GLACIER", None, 4, [("Standard", 1, 202)], 3 * HOUR + 10 * 361 + 17 * 60),
+        # Bulk 8 h: from 5 h every 2 % of 12 h 27 s (14 min 25 s): 5 h + 13 x 865 s
+        ("glacier-bulk", "GLACIER", None, 8, [("Bulk", 1, 202)], 5 * HOUR + 13 * 865 + 17 * 60),
+        # Deep Archive Standard 11 h: from 9 h every 14 min 25 s: 9 h + 9 x 865 s
+        ("deep-archive-standard", "DEEP_ARCHIVE", None, 11, [("Standard", 1, 202)], 9 * HOUR + 9 * 865 + 17 * 60),
+        # Deep Archive Bulk 36 h with the blog's Days 1: from 24 h every 2 % of 48 h 27 s (57 min 37 s): 24 h + 13 x 3457 s
+        ("deep-archive-bulk", "DEEP_ARCHIVE", None, 36, [("Bulk", 1, 202)], 24 * HOUR + 13 * 3457 + 17 * 60),
+        ("intelligent-tiering-archive", "INTELLIGENT_TIERING", "ARCHIVE_ACCESS", 8, [("Bulk", None, 202)], 5 * HOUR + 13 * 865 + 17 * 60),
     ],
 )
 def test_every_class_and_tier_restores_one_ami_and_emails_it(
@@ -41,58 +53,141 @@ def test_every_class_and_tier_restores_one_ami_and_emails_it(
     payload: str,
     storage_class: str,
     archive_status: str | None,
+    restore_hours: float | None,
     restores: list[tuple[str, int | None, int]],
-    events: int,
-    hours: float,
+    seconds: int,
 ) -> None:
     # Given an AMI archived in the class / When the console payload runs / Then one AMI, available, in one email
-    run = restore(aws, payload, storage_class, archive_status)
+    run = restore(aws, payload, storage_class, archive_status, restore_hours=restore_hours)
     assert (run.status, run.error) == ("SUCCEEDED", None)
-    assert [(c["tier"], c["days"], c["status"]) for c in aws.behaviour.restore_calls] == restores
+    assert [(c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls] == restores
     (image,) = images(aws)
     assert (image["ImageId"], image["State"]) == (run.output["imageId"], "available")
-    assert len(aws.behaviour.restore_image_calls) == 1
+    assert len(aws.ec2.restore_image_calls) == 1
     (email,) = run.emails
     assert email["subject"] == f"AMI restored: {image['ImageId']} in us-east-1"
     assert image["ImageId"] in email["message"]
-    assert len(run.history) == events
-    assert (run.stopped - run.started).total_seconds() / HOUR == pytest.approx(hours, abs=0.01)
+    assert (run.stopped - run.started).total_seconds() == seconds
 
 
 def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
-    run = restore(aws, "deep-archive-bulk", "DEEP_ARCHIVE")
+    run = restore(aws, "deep-archive-bulk", "DEEP_ARCHIVE", restore_hours=36)
     assert run.output is not None
-    assert {k: run.output[k] for k in ("status", "storageClass", "restoreTier", "restoreOutcome", "restoreRequestedAt", "copyReadyAt")} == {
+    assert {k: run.output[k] for k in ("status", "storageClass", "restoreTier", "restoreOutcome", "restoreRequestedAt", "copyReadyAt",
+                                       "copyExpiresAt", "sizeBytes")} == {  # fmt: skip
         "status": "SUCCEEDED",
         "storageClass": "DEEP_ARCHIVE",
         "restoreTier": "Bulk",
         "restoreOutcome": "requested",
         "restoreRequestedAt": "2026-01-05T09:00:00+00:00",
-        "copyReadyAt": "2026-01-06T21:28:48+00:00",
+        "copyReadyAt": "2026-01-06T21:29:01+00:00",  # 24 h + 13 x 57 min 37 s
+        "copyExpiresAt": "Thu, 08 Jan 2026 00:00:00 GMT",  # ready at 21:00 on the 6th + 1 day, next midnight
+        "sizeBytes": 8_000_000_000,
     }
     assert run.output["imageName"].startswith("db-server-restored-20260105-")  # amiName from the payload
 
 
+@pytest.mark.parametrize("restore_hours, seconds", [(47, 24 * HOUR + 24 * 3457 + 17 * 60), (72, None)])
+def test_the_blogs_payload_with_days_1_restores_deep_archive_bulk_late(aws: Emulator, restore_hours: float, seconds: int | None) -> None:
+    # Given the blog's payload exactly (Days "1") and a Deep Archive Bulk restore finishing at 47 h or 72 h
+    stack = aws.deploy()
+    key = archive(aws, "DEEP_ARCHIVE", restore_hours=restore_hours)
+    payload = {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestDays": "1", "restoreRequestTier": "Bulk"}
+    # When it runs / Then it succeeds: the copy (made at completion, living until the next midnight after a day) outlives
+    # the image restore, one RestoreObject, one AMI
+    run = aws.run(stack, payload)
+    assert (run.status, run.error) == ("SUCCEEDED", None)
+    assert [(c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls] == [("Bulk", 1, 202)]
+    assert len(images(aws)) == 1
+    if seconds is not None:
+        assert (run.stopped - run.started).total_seconds() == seconds
+    assert hours(run) < restore_hours + 4  # 72 h: past the window, checks every 5 % of the time elapsed
+    assert len(run.history) < 1000
+
+
+def test_a_4_tb_ami_extends_its_copy_and_outlives_a_24_hour_image_deadline(aws: Emulator) -> None:
+    # Given a 4 TB AMI in Flexible Retrieval, Days 1, a Bulk restore taking 12 h and an image restore taking 30 h
+    stack = aws.deploy()
+    key = archive(aws, "GLACIER", restore_hours=12, size_gb=4000, image_minutes=30 * 60)
+    payload = {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestDays": "1", "restoreRequestTier": "Bulk"}
+    # When it runs
+    run = aws.run(stack, payload)
+    # Then the copy (readable at 21:00 on the 5th, expiring 00:00 on the 7th: 27 h) was extended by RestoreObject (200)
+    # to cover 10 min + 4 TB at 50 MB/s + 12 h = 34.4 h: Days 2 from 21:xx on the 5th -> 00:00 on the 8th
+    assert [(c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls] == [("Bulk", 1, 202), ("Bulk", 2, 200)]
+    assert (run.status, run.error) == ("SUCCEEDED", None)
+    assert (run.output["copyExpiresAt"], run.output["copyExtendedFrom"]) == ("Thu, 08 Jan 2026 00:00:00 GMT", "Wed, 07 Jan 2026 00:00:00 GMT")
+    assert "Note: the copy was extended from Wed, 07 Jan 2026 00:00:00 GMT so that it outlives the image restore." in run.emails[0]["message"]
+    # and the image restore ran for 30 h, past the old fixed 24 h deadline (4 TB: 44.8 h)
+    image = aws.ec2.image_restores[run.output["imageId"]]
+    assert (image.ready_at - image.started_at).total_seconds() == 30 * HOUR
+    assert len(images(aws)) == 1
+
+
+@pytest.mark.parametrize("restore_hours", [2.0, 4.0])
+def test_a_2_tb_expedited_restore_succeeds(aws: Emulator, restore_hours: float) -> None:
+    # Given a 2 TB object: S3 returns objects over 250 MB at up to 300 MB/s, so Expedited takes about 1.9 h or longer
+    run = restore(aws, "glacier-expedited", "GLACIER", restore_hours=restore_hours, size_gb=2000, image_minutes=6 * 60)
+    # Then the Expedited deadline (11.3 h for 2 TB) is not reached; one restore, one AMI
+    assert (run.status, run.error) == ("SUCCEEDED", None)
+    assert [(c["tier"], c["status"]) for c in aws.s3.restore_calls] == [("Expedited", 202)]
+    assert len(images(aws)) == 1
+
+
 def test_an_already_restored_copy_is_not_restored_again(aws: Emulator) -> None:
     stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    key = archive(aws, "GLACIER", restore_hours=8)
     aws.client("s3").restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Bulk"}})
     aws.clock.advance(8 * HOUR)
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     assert run.status == "SUCCEEDED"
-    assert len(aws.behaviour.restore_calls) == 1  # only the one made before the execution
-    assert run.output["restoreOutcome"] == "restored-before-this-run"
-    assert run.count("Request Restore") == 0
+    assert len(aws.s3.restore_calls) == 1  # only the one made before the execution; its copy lives 2 days more
+    assert (run.output["restoreOutcome"], run.count("Request Restore")) == ("restored-before-this-run", 0)
+
+
+def test_a_copy_found_close_to_its_expiry_is_extended_before_the_image_restore(aws: Emulator) -> None:
+    # Given a copy someone restored with Days 1 that is readable since 17:00 and expires at 00:00 tonight + 1 day...
+    stack = aws.deploy()
+    key = archive(aws, "GLACIER", restore_hours=8)
+    aws.client("s3").restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}})
+    # ...and the restore is started 28 h later, with 3 h of copy left (less than 10 min + 8 GB + 12 h)
+    aws.clock.advance(36 * HOUR)
+    run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
+    # Then the copy is extended first (Days 1 from 21:00 on the 6th: next midnight after the 7th, 21:00), never shortened
+    assert [(c["days"], c["status"]) for c in aws.s3.restore_calls] == [(1, 202), (1, 200)]
+    assert (run.status, run.output["copyExtendedFrom"], run.output["copyExpiresAt"]) == (
+        "SUCCEEDED",
+        "Wed, 07 Jan 2026 00:00:00 GMT",
+        "Thu, 08 Jan 2026 00:00:00 GMT",
+    )
 
 
 def test_a_restore_in_progress_is_joined_not_repeated(aws: Emulator) -> None:
     stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    key = archive(aws, "GLACIER", restore_hours=4)
     aws.client("s3").restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Standard"}})
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     assert run.status == "SUCCEEDED"
-    assert len(aws.behaviour.restore_calls) == 1
+    assert len(aws.s3.restore_calls) == 1
     assert (run.output["restoreOutcome"], run.count("Request Restore"), len(images(aws))) == ("joined-restore-in-progress", 0, 1)
+
+
+def test_twenty_100_gb_restores_under_the_600_gb_quota_all_succeed(aws: Emulator) -> None:
+    # Given 20 AMIs of 100 GB, readable, whose image restores take 40 min each, and EC2's 600 GB in-progress quota
+    stack = aws.deploy()
+    keys = [archive(aws, "GLACIER_IR", size_gb=100, image_minutes=40, name=f"web-{n:02d}") for n in range(20)]
+    # When 20 executions start at the same instant
+    with aws.clock.hold():
+        arns = [aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET}) for key in keys]
+    runs = [aws.wait(stack, arn) for arn in arns]
+    # Then 6 start at once, the others wait for room and start later; all succeed with one AMI each, none failed
+    assert [r.status for r in runs] == ["SUCCEEDED"] * 20
+    refused = [c for c in aws.ec2.restore_image_calls if c.get("error") == "ResourceLimitExceeded"]
+    accepted = [c for c in aws.ec2.restore_image_calls if "imageId" in c]
+    assert (len(accepted), len({c["key"] for c in accepted})) == (20, 20)
+    assert len(refused) >= 14
+    assert sorted(i["State"] for i in images(aws)) == ["available"] * 20
+    assert max(sum(1 for r in aws.ec2.image_restores.values() if r.started_at <= c["at"] < r.ready_at) for c in accepted) == 6
 
 
 @pytest.mark.parametrize(
@@ -105,7 +200,7 @@ def test_a_restore_in_progress_is_joined_not_repeated(aws: Emulator) -> None:
 )
 def test_invalid_input_fails_with_an_email_and_no_side_effect(aws: Emulator, payload: str, storage_class: str, message: str) -> None:
     stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, storage_class)
+    key = archive(aws, storage_class)
     body = event(f"executions/{payload}.json")
     if body["recoveryPoint"].endswith(".bin"):
         body["recoveryPoint"] = key
@@ -116,7 +211,7 @@ def test_invalid_input_fails_with_an_email_and_no_side_effect(aws: Emulator, pay
     step = "Check Storage Class" if payload == "invalid-expedited-deep-archive" else "Validate Input"
     assert email["subject"] == f"AMI restore failed: InvalidInputError at {step}"
     assert "Nothing was changed in AWS." in email["message"]
-    assert (aws.behaviour.restore_calls, aws.behaviour.restore_image_calls, images(aws)) == ([], [], [])
+    assert (aws.s3.restore_calls, aws.ec2.restore_image_calls, images(aws)) == ([], [], [])
 
 
 def test_input_that_is_not_even_an_object_is_refused_by_email(aws: Emulator) -> None:
@@ -134,71 +229,78 @@ def test_missing_object_fails_named(aws: Emulator) -> None:
 
 
 def test_failed_image_fails_with_its_reason(aws: Emulator) -> None:
-    aws.behaviour.image_failure = "Snapshot data is corrupted"
+    aws.faults.image_failure("Snapshot data is corrupted")
     run = restore(aws, "glacier-instant-retrieval", "GLACIER_IR")
     assert (run.status, run.error) == ("FAILED", "ImageRestoreFailedError")
     assert "Snapshot data is corrupted" in run.cause
     assert run.emails[0]["subject"] == "AMI restore failed: ImageRestoreFailedError at Check Image State"
-    assert len(aws.behaviour.restore_image_calls) == 1
+    assert len(aws.ec2.restore_image_calls) == 1
 
 
 def test_restore_that_never_finishes_hits_the_deadline(aws: Emulator) -> None:
-    stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE")
-    aws.behaviour.restore_seconds[key] = 200 * HOUR
-    run = aws.run(stack, {**event("executions/deep-archive-bulk.json"), "recoveryPoint": key})
+    # Given a Deep Archive Bulk restore that never finishes / Then FAILED at the deadline: max(2 x 48 h 27 s, +1 h)
+    # + 8 GB at 75 MB/s = 96 h 54 s + 107 s
+    run = restore(aws, "deep-archive-bulk", "DEEP_ARCHIVE", restore_hours=500)
     assert (run.status, run.error) == ("FAILED", "RestoreDeadlineExceededError")
     assert run.emails[0]["subject"] == "AMI restore failed: RestoreDeadlineExceededError at Check Restore Status"
-    assert (run.stopped - run.started).total_seconds() / HOUR == pytest.approx(96, abs=0.01)
-    assert len(run.history) == 401
+    assert (run.stopped - run.started).total_seconds() == 96 * HOUR + 54 + 107
+    assert len(run.history) < 1000
     assert images(aws) == []
 
 
-def test_deep_archive_bulk_taking_72_hours_stays_under_1000_events(aws: Emulator) -> None:
-    stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE")
-    aws.behaviour.restore_seconds[key] = 72 * HOUR
-    run = aws.run(stack, {**event("executions/deep-archive-bulk.json"), "recoveryPoint": key})
-    assert run.status == "SUCCEEDED"
-    assert len(run.history) == 398
-
-
 def test_no_expedited_capacity_falls_back_to_standard_and_says_so(aws: Emulator) -> None:
-    aws.behaviour.expedited_capacity_errors = 1000
+    aws.faults.request("s3.RestoreObject", "GlacierExpeditedRetrievalNotAvailable", 503, times=1000, match="Expedited")
     stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    key = archive(aws, "GLACIER", restore_hours=4)
     run = aws.run(stack, {**event("executions/glacier-expedited.json"), "recoveryPoint": key})
     assert run.status == "SUCCEEDED"
-    # 4 attempts of the step (each after the SDK's own retries), then one Standard request
+    # 4 attempts of the step (each after the SDK's own 6 requests: max_attempts=5 counts retries), then one Standard request
     attempts = [i.get("error") for i in stack.functions["RequestRestoreFunction"].invocations]
     assert attempts == ["ExpeditedRetrievalNotAvailableError"] * 4 + [None]
-    calls = [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls]
-    assert set(calls[:-1]) == {("Expedited", 503)} and calls[-1] == ("Standard", 202)
+    assert aws.requests["s3.RestoreObject"] == 4 * 6 + 1
+    assert [(c["tier"], c["status"]) for c in aws.s3.restore_calls] == [("Standard", 202)]  # faulted requests never reached S3
     assert run.count("Fall Back To Standard Tier") == 1
     assert "Note: Expedited capacity was not available; the restore used Standard." in run.emails[0]["message"]
 
 
 def test_history_quota_fails_the_execution_as_aws_does(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the quota lowered to 200 events (AWS: 25,000) and the original fixed 60-second polling
-    from emulator import runtime
+    from emulator import stepfunctions
 
-    monkeypatch.setattr(runtime, "HISTORY_QUOTA", 200)
+    monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", 200)
     stack = aws.deploy(PollingSchedule="fixed-60s")
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
-    # When a 4-hour restore is awaited / Then the execution fails at the quota: no state runs after it, no email
+    key = archive(aws, "GLACIER", restore_hours=4)
+    # When a 4-hour restore is awaited / Then event 200 is the ExecutionFailed itself: no state runs after it, no email
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     assert (run.status, run.error) == ("FAILED", "States.Runtime")
     assert run.cause == "The execution reached the maximum number of history events (200)."
-    assert (len(run.history), run.history[-1]["type"], run.emails) == (201, "ExecutionFailed", [])
+    assert (len(run.history), run.history[-1]["id"], run.history[-1]["type"], run.emails) == (200, 200, "ExecutionFailed", [])
+
+
+def test_an_execution_whose_success_is_event_25000_succeeds(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a readable AMI, whose run takes exactly N events (measured with the quota out of the way)...
+    from emulator import stepfunctions
+
+    stack = aws.deploy()
+    first = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="probe"), "recoveryPointBucket": BUCKET})
+    events = len(first.history)
+    assert (first.status, first.history[-1]["type"]) == ("SUCCEEDED", "ExecutionSucceeded")
+    # ...when the quota is exactly N, the ExecutionSucceeded is event N: it succeeds; at N - 1 it fails at event N - 1
+    monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", events)
+    at_quota = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="at-quota"), "recoveryPointBucket": BUCKET})
+    assert (at_quota.status, len(at_quota.history)) == ("SUCCEEDED", events)
+    monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", events - 1)
+    over = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="over-quota"), "recoveryPointBucket": BUCKET})
+    assert (over.status, over.error, len(over.history), over.history[-1]["type"]) == ("FAILED", "States.Runtime", events - 1, "ExecutionFailed")
 
 
 def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
     stack = aws.deploy(PollingSchedule="fixed-60s")
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    key = archive(aws, "GLACIER", restore_hours=4)
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     assert run.status == "SUCCEEDED"
-    # 4 h restore checked every minute (241 checks), the 10 min image restore too (11 checks)
-    assert (run.count("Check Restore Status"), run.count("Check Image State"), len(run.history)) == (241, 11, 2297)
+    # 4 h restore checked every minute (241 checks), the 15 min image restore too (16 checks)
+    assert (run.count("Check Restore Status"), run.count("Check Image State")) == (241, 16)
 
 
 def test_failed_and_timed_out_executions_alarm_to_the_encrypted_topic(aws: Emulator) -> None:
