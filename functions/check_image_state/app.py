@@ -39,7 +39,8 @@ MIN_DEADLINE_SECONDS = 24 * 3600
 IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
 FIRST_STEP, MIN_CAP, MAX_CAP, FIXED_STEP = 60, 300, 3600, 60
-QUOTA_RETRY_SECONDS = 300
+# As in Restore Image (tests/static checks the copies agree): retry after 5 min, doubling to 30 min, for 24 h at most.
+QUOTA_RETRY_SECONDS, QUOTA_RETRY_MAX_SECONDS, QUOTA_WAIT_SECONDS = 300, 1800, 24 * 3600
 NOT_YET_VISIBLE_SECONDS = 300  # EC2 is eventually consistent: a new image id may 404 for a short while
 THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
 QUOTA_WORDS = ("quota", "limit exceeded", "resourcelimitexceeded")
@@ -52,6 +53,10 @@ class ImageRestoreFailedError(Exception):
 
 class ImageRestoreDeadlineExceededError(Exception):
     """The image was still not available at the deadline."""
+
+
+class RestoreQuotaExceededError(Exception):
+    """Restored images kept failing over the in-progress quota for longer than we wait."""
 
 
 class RestoredCopyUnavailableError(Exception):
@@ -93,6 +98,23 @@ def describe_state(ec2_client: EC2Client, image_id: str, elapsed: float) -> tupl
     return image["State"], image.get("StateReason", {}).get("Message", "")
 
 
+def quota_wait(image: dict[str, Any], now: datetime, reason: str) -> dict[str, Any]:
+    """The image failed over the quota: it is left in place (listed in the email); Restore Image tries again later
+    under a new name."""
+    since = image.get("quotaWaitSince") or now.isoformat(timespec="seconds")
+    if (now - datetime.fromisoformat(since)).total_seconds() >= QUOTA_WAIT_SECONDS:
+        raise RestoreQuotaExceededError(f"{image['imageId']} failed over the quota, still after {QUOTA_WAIT_SECONDS // 3600} h: {reason}")
+    waits = image.get("quotaWaits", 0)
+    return {
+        **image,
+        "state": "waiting-for-quota",
+        "failedImageIds": [*image.get("failedImageIds", []), image["imageId"]],
+        "quotaWaitSince": since,
+        "quotaWaits": waits + 1,
+        "nextCheckSeconds": min(QUOTA_RETRY_MAX_SECONDS, QUOTA_RETRY_SECONDS * 2**waits),
+    }
+
+
 def check_image_state(ec2_client: EC2Client, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
     elapsed = (now - datetime.fromisoformat(image["requestedAt"])).total_seconds()
     state, reason = describe_state(ec2_client, image["imageId"], elapsed)
@@ -102,9 +124,7 @@ def check_image_state(ec2_client: EC2Client, image: dict[str, Any], now: datetim
     if state != "pending":
         text = reason.lower()
         if state == "failed" and any(word in text for word in QUOTA_WORDS):
-            # Left in place (listed in the email); Restore Image tries again under a new name.
-            failed = [*image.get("failedImageIds", []), image["imageId"]]
-            return {**record, "state": "waiting-for-quota", "failedImageIds": failed, "nextCheckSeconds": QUOTA_RETRY_SECONDS}
+            return quota_wait(record, now, reason)
         if state == "failed" and any(word in text for word in UNREADABLE_WORDS):
             raise RestoredCopyUnavailableError(f"{image['imageId']} failed: {reason}")
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")

@@ -60,7 +60,8 @@ def needed_seconds(size_bytes: int) -> int:
     return IMAGE_STARTUP_SECONDS + -(-size_bytes // IMAGE_PLANNED_BYTES_PER_SECOND) + COPY_MARGIN_SECONDS
 
 
-def current_expiry(s3_client: S3Client, bucket: str, key: str) -> str | None:
+def copy_state(s3_client: S3Client, bucket: str, key: str) -> tuple[bool, str | None]:
+    """(archived, expiry of the readable copy) as S3 reports them now: a lifecycle change may have moved the object."""
     try:
         head = s3_client.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -68,14 +69,16 @@ def current_expiry(s3_client: S3Client, bucket: str, key: str) -> str | None:
             raise ThrottledError(f"S3 throttled HeadObject on s3://{bucket}/{key}") from error
         raise
     ongoing, expiry = parse_restore_header(head.get("Restore"))
-    return None if ongoing else expiry
+    return head.get("StorageClass", "STANDARD") in ARCHIVED_CLASSES, None if ongoing else expiry
 
 
 def extend_copy(s3_client: S3Client, request: dict[str, Any], restore: dict[str, Any], now: datetime) -> dict[str, Any]:
     if restore["storageClass"] not in ARCHIVED_CLASSES:
         return {**restore, "copyExtension": "not-needed"}
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
-    expiry = current_expiry(s3_client, bucket, key)
+    archived, expiry = copy_state(s3_client, bucket, key)
+    if not archived:
+        return {**restore, "restoreExpiry": None, "copyExtension": "not-needed"}
     if expiry is None:
         raise RestoredCopyUnavailableError(
             f"the restored copy of s3://{bucket}/{key} is gone (it expired); start a new execution to restore it again"
@@ -92,7 +95,7 @@ def extend_copy(s3_client: S3Client, request: dict[str, Any], restore: dict[str,
         if error.response["Error"]["Code"] in THROTTLING_CODES:
             raise ThrottledError(f"S3 throttled RestoreObject on s3://{bucket}/{key}") from error
         raise
-    extended = current_expiry(s3_client, bucket, key)
+    extended = copy_state(s3_client, bucket, key)[1]
     logger.info("extended the copy of s3://%s/%s from %s to %s (%d days from now)", bucket, key, expiry, extended, days)
     return {**restore, "restoreExpiry": extended or expiry, "copyExtension": "extended", "copyExtendedFrom": expiry}
 

@@ -78,6 +78,7 @@ def success_summary(event: dict[str, Any]) -> dict[str, Any]:
         "imageRequestedAt": image["requestedAt"],
         "imageAvailableAt": image["availableAt"],
         "consoleUrl": console_url(image["region"], image["imageId"]),
+        "failedImageIds": image.get("failedImageIds", []),
         "execution": event["executionId"],
     }
 
@@ -133,6 +134,11 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
         ]
         if summary["tierNote"]:
             lines.append(f"Note: {summary['tierNote']}")
+        if summary["failedImageIds"]:
+            lines.append(
+                f"Note: {', '.join(summary['failedImageIds'])} failed over EC2's in-progress restore quota and were left in place; "
+                "deregister them with aws ec2 deregister-image."
+            )
         if summary["copyExtendedFrom"]:
             lines.append(f"Note: the copy was extended from {summary['copyExtendedFrom']} so that it outlives the image restore.")
     else:

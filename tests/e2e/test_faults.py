@@ -4,21 +4,27 @@ fault table (tests/static checks that the two match)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from emulator import runtime
-from emulator.aws import Fault
+import pytest
+
 from emulator.session import Emulator, Run
-from tests.conftest import BUCKET, event, images, load_function
+from tests.conftest import BUCKET, archive, event, images
 
 HOUR = 3600
 
 
 def restore(
-    aws: Emulator, storage_class: str = "GLACIER", payload: str = "glacier-standard", name: str | None = None, before: Any = None
+    aws: Emulator,
+    storage_class: str = "GLACIER",
+    payload: str = "glacier-standard",
+    name: str | None = None,
+    before: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> Run:
     stack = aws.deploy()
-    key = aws.archive_ami("web-server", BUCKET, storage_class)
+    key = archive(aws, storage_class, restore_hours=4)
     body = {**event(f"executions/{payload}.json"), "recoveryPoint": key}
     if before is not None:
         before(stack, body)
@@ -26,13 +32,13 @@ def restore(
 
 
 def accepted_restores(aws: Emulator) -> int:
-    return sum(1 for c in aws.behaviour.restore_calls if c["status"] == 202)
+    return sum(1 for c in aws.s3.restore_calls if c["status"] == 202)
 
 
 def assert_one_ami(aws: Emulator, run: Run) -> None:
-    (image,) = images(aws)
-    assert (run.status, image["State"], image["ImageId"]) == ("SUCCEEDED", "available", run.output["imageId"])
-    assert [e["subject"] for e in run.emails] == [f"AMI restored: {image['ImageId']} in us-east-1"]
+    available = [i for i in images(aws) if i["State"] == "available"]
+    assert (run.status, [i["ImageId"] for i in available]) == ("SUCCEEDED", [run.output["imageId"]])
+    assert [e["subject"] for e in run.emails] == [f"AMI restored: {run.output['imageId']} in us-east-1"]
 
 
 def assert_failed(run: Run, error: str, step: str) -> None:
@@ -40,9 +46,22 @@ def assert_failed(run: Run, error: str, step: str) -> None:
     assert [e["subject"] for e in run.emails] == [f"AMI restore failed: {error} at {step}"]
 
 
+def after_handler(monkeypatch: pytest.MonkeyPatch, stack: Any, function: str, then: Callable[[], None]) -> None:
+    """Something changes in AWS right after the function ran (a race with the next step)."""
+    module = stack.functions[function].module
+    original = module.lambda_handler
+
+    def handler(event: Any, context: Any) -> Any:
+        result = original(event, context)
+        then()
+        return result
+
+    monkeypatch.setattr(module, "lambda_handler", handler)
+
+
 def test_fault_throttled_head_object(aws: Emulator) -> None:
-    # 12 throttled HEADs: the SDK's 5 attempts fail twice, the state's retry succeeds on its third attempt
-    aws.behaviour.faults.append(Fault("s3.HeadObject", "SlowDown", 503, times=12))
+    # 12 throttled HEADs (no body: the SDK sees "503"): the SDK's 6 requests fail twice, the state's 3rd attempt succeeds
+    aws.faults.request("s3.HeadObject", "SlowDown", 503, times=12)
     run = restore(aws)
     assert_one_ami(aws, run)
     assert accepted_restores(aws) == 1
@@ -50,10 +69,10 @@ def test_fault_throttled_head_object(aws: Emulator) -> None:
 
 
 def test_fault_throttled_restore_object(aws: Emulator) -> None:
-    aws.behaviour.faults.append(Fault("s3.RestoreObject", "SlowDown", 503, times=7))
+    aws.faults.request("s3.RestoreObject", "SlowDown", 503, times=7)
     run = restore(aws)
     assert_one_ami(aws, run)
-    assert [c["status"] for c in aws.behaviour.restore_calls] == [202]  # throttled requests never reached S3
+    assert [c["status"] for c in aws.s3.restore_calls] == [202]  # throttled requests never reached S3
 
 
 def test_fault_restore_already_in_progress_409(aws: Emulator) -> None:
@@ -68,54 +87,106 @@ def test_fault_restore_already_in_progress_409(aws: Emulator) -> None:
 
 
 def test_fault_expedited_capacity_503(aws: Emulator) -> None:
-    aws.behaviour.expedited_capacity_errors = 1000
+    aws.faults.request("s3.RestoreObject", "GlacierExpeditedRetrievalNotAvailable", 503, times=1000, match="Expedited")
     run = restore(aws, payload="glacier-expedited")
     assert_one_ami(aws, run)
     assert (run.output["restoreTier"], accepted_restores(aws)) == ("Standard", 1)
     assert "Note: Expedited capacity was not available; the restore used Standard." in run.emails[0]["message"]
 
 
-def test_fault_not_archived_403(aws: Emulator) -> None:
-    # A readable object is never sent to RestoreObject (S3 would answer 403 ObjectAlreadyInActiveTierError)
-    run = restore(aws, storage_class="GLACIER_IR")
+def test_fault_expedited_refused_4xx(aws: Emulator) -> None:
+    # S3 documents no code for a tier it will not serve: a 400 of the family falls back to Standard at once
+    aws.faults.request("s3.RestoreObject", "InvalidArgument", 400, times=1, match="Expedited")
+    run = restore(aws, payload="glacier-expedited")
     assert_one_ami(aws, run)
-    assert aws.behaviour.restore_calls == []
+    assert (run.output["restoreTier"], [c["tier"] for c in aws.s3.restore_calls]) == ("Standard", ["Standard"])
+    assert run.count("Request Restore") == 2
+
+
+def test_fault_not_archived_403(aws: Emulator) -> None:
+    # RestoreObject answers 403 ObjectAlreadyInActiveTierError for an object HeadObject still shows in GLACIER (a
+    # racing lifecycle change): an outcome, not an error - but the workflow believes HeadObject, which shows no
+    # restore, so it stops cleanly instead of reading an archived object
+    aws.faults.request("s3.RestoreObject", "ObjectAlreadyInActiveTierError", 403)
+    run = restore(aws)
+    assert_failed(run, "RestoreNotFoundError", "Check Restore Status")
+    assert (aws.s3.restore_calls, aws.ec2.restore_image_calls, images(aws)) == ([], [], [])
+
+
+def test_fault_object_replaced_by_a_readable_copy(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Right after Check Storage Class saw it in GLACIER, the object is overwritten in STANDARD: S3 itself answers
+    # RestoreObject with 403 ObjectAlreadyInActiveTierError ("not-needed") and the readable object is restored
+    def replaced(stack: Any, body: dict[str, Any]) -> None:
+        s3, key = aws.client("s3"), body["recoveryPoint"]
+        after_handler(monkeypatch, stack, "CheckStorageClassFunction", lambda: s3.put_object(Bucket=BUCKET, Key=key, Body=b""))
+
+    run = restore(aws, before=replaced)
+    assert_one_ami(aws, run)
+    assert [(c["tier"], c["status"]) for c in aws.s3.restore_calls] == [("Standard", 403)]
+    assert (run.output["restoreOutcome"], run.output["copyExpiresAt"]) == ("not-needed", None)
 
 
 def test_fault_missing_object_404(aws: Emulator) -> None:
     stack = aws.deploy()
     run = aws.run(stack, event("executions/glacier-standard.json"))
     assert_failed(run, "RecoveryPointNotFoundError", "Check Storage Class")
-    assert (aws.behaviour.restore_calls, images(aws)) == ([], [])
+    assert (aws.s3.restore_calls, images(aws)) == ([], [])
 
 
 def test_fault_access_denied(aws: Emulator) -> None:
-    aws.behaviour.faults.append(Fault("s3.HeadObject", "AccessDenied", 403, times=1000))
+    aws.faults.request("s3.HeadObject", "AccessDenied", 403, times=1000)  # no body on HEAD: the SDK sees "403"
     run = restore(aws)
     assert_failed(run, "RecoveryPointAccessDeniedError", "Check Storage Class")
-    assert (aws.behaviour.restore_calls, images(aws)) == ([], [])
+    assert (aws.s3.restore_calls, images(aws)) == ([], [])
 
 
 def test_fault_restore_image_quota_then_success(aws: Emulator) -> None:
-    aws.behaviour.restore_image_quota_errors = 2
+    # Refused twice at once (ResourceLimitExceeded): waits about 5 and 10 minutes, then starts; one AMI
+    aws.faults.request("ec2.CreateRestoreImageTask", "ResourceLimitExceeded", 400, times=2)
     run = restore(aws, storage_class="GLACIER_IR")
     assert_one_ami(aws, run)
-    assert len(aws.behaviour.restore_image_calls) == 3  # two refused, then accepted after back-off
+    assert (run.count("Wait For Quota"), aws.requests["ec2.CreateRestoreImageTask"]) == (2, 3)
+    (accepted,) = aws.ec2.restore_image_calls  # the refused requests never reached EC2
+    first_try = run.entered_at("Restore Image")
+    assert first_try is not None
+    assert 300 + 600 <= (accepted["at"] - first_try).total_seconds() <= 300 + 600 + 2 * 60  # each wait adds up to 60 s
 
 
 def test_fault_restore_image_quota_never_drains(aws: Emulator) -> None:
-    aws.behaviour.restore_image_quota_errors = 1000
+    # Still over the quota: it waits (5, 10, 20, then every 30 min) for 24 h, then fails named - bounded, no AMI
+    aws.faults.request("ec2.CreateRestoreImageTask", "ResourceLimitExceeded", 400, times=1000)
     run = restore(aws, storage_class="GLACIER_IR")
     assert_failed(run, "RestoreQuotaExceededError", "Restore Image")
-    assert (len(aws.behaviour.restore_image_calls), images(aws)) == (7, [])  # 1 + 6 retries, bounded
+    waited = run.stopped - run.started
+    assert timedelta(hours=24) <= waited < timedelta(hours=24, minutes=32)
+    assert images(aws) == []
+    assert run.count("Restore Image") == aws.requests["ec2.CreateRestoreImageTask"] < 60
+    assert len(run.history) < 1000
+
+
+def test_fault_restore_image_quota_as_failed_image(aws: Emulator) -> None:
+    # The other plausible form: EC2 accepts the task and the image ends failed over the quota; it is left in place
+    # (and named in the email) and the restore tries again under a new name, once there is room
+    aws.world.quota_answer, aws.world.image_restore_quota_gb = "failed-image", 8
+    stack = aws.deploy()
+    busy = aws.client("ec2").create_restore_image_task(Bucket=BUCKET, ObjectKey=archive(aws, "GLACIER_IR", name="busy", image_minutes=20))
+    key = archive(aws, "GLACIER_IR")
+    run = aws.run(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET})
+    assert (run.status, [e["subject"] for e in run.emails]) == ("SUCCEEDED", [f"AMI restored: {run.output['imageId']} in us-east-1"])
+    # The busy image holds the quota for 20 min: attempts at 0, 6 and 17 min fail a minute later (then waits of 5, 10
+    # and 20 min), the attempt at 38 min starts: three failed images, listed in the email, and one available
+    failed = [i["ImageId"] for i in images(aws) if i["State"] == "failed"]
+    assert (len(failed), run.output["failedImageIds"]) == (3, failed)
+    assert run.entered_at("Restore Image") is not None
+    assert (aws.ec2.restore_image_calls[-1]["at"] - run.started).total_seconds() == 38 * 60
+    assert sorted(i["ImageId"] for i in images(aws) if i["State"] == "available") == sorted([busy["ImageId"], run.output["imageId"]])
+    assert f"Note: {', '.join(failed)} failed over EC2's in-progress restore quota and were left in place" in run.emails[0]["message"]
 
 
 def test_fault_duplicate_ami_name(aws: Emulator) -> None:
     def name_taken(stack: Any, body: dict[str, Any]) -> None:
-        app = load_function("restore_image")
-        arn = stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":taken"
-        taken = app.image_name({**body, "amiName": None}, {"originalAmiName": "web-server"}, arn, "2026-01-05")
-        aws.client("ec2").register_image(Name=taken)
+        # sha256 of the execution ARN ending ":taken" begins b3223013
+        aws.client("ec2").register_image(Name="web-server-2025-01-restored-20260105-b3223013")
 
     run = restore(aws, storage_class="GLACIER_IR", name="taken", before=name_taken)
     assert_failed(run, "ImageNameConflictError", "Restore Image")
@@ -123,21 +194,28 @@ def test_fault_duplicate_ami_name(aws: Emulator) -> None:
 
 
 def test_fault_image_failed(aws: Emulator) -> None:
-    aws.behaviour.image_failure = "Snapshot data is corrupted"
+    aws.faults.image_failure("Snapshot data is corrupted")
     run = restore(aws, storage_class="GLACIER_IR")
     assert_failed(run, "ImageRestoreFailedError", "Check Image State")
     assert "Snapshot data is corrupted" in run.emails[0]["message"]
 
 
-def test_fault_copy_expired_before_image_restore(aws: Emulator) -> None:
-    aws.behaviour.faults.append(Fault("ec2.CreateRestoreImageTask", "InvalidObjectState", 400, times=1000))
-    run = restore(aws)
-    assert_failed(run, "RestoredCopyUnavailableError", "Restore Image")
-    assert (accepted_restores(aws), images(aws)) == (1, [])
+@pytest.mark.parametrize("form, step", [("error", "Restore Image"), ("failed-image", "Check Image State")])
+def test_fault_copy_expired_before_image_restore(aws: Emulator, monkeypatch: pytest.MonkeyPatch, form: str, step: str) -> None:
+    # The copy is gone between Extend Copy and Restore Image; EC2 refuses at once, or accepts and the image fails
+    aws.world.unreadable_object_answer = form
+
+    def copy_expires(stack: Any, body: dict[str, Any]) -> None:
+        after_handler(monkeypatch, stack, "ExtendCopyFunction", lambda: aws.s3.restores.pop((BUCKET, body["recoveryPoint"])))
+
+    run = restore(aws, before=copy_expires)
+    assert_failed(run, "RestoredCopyUnavailableError", step)
+    assert accepted_restores(aws) == 1
+    assert [i["State"] for i in images(aws)] == ([] if form == "error" else ["failed"])
 
 
 def test_fault_lambda_service_exception(aws: Emulator) -> None:
-    runtime.lambda_faults.append(runtime.LambdaFault("CheckRestoreStatusFunction", "ServiceException", times=2))
+    aws.faults.lambda_error("CheckRestoreStatusFunction", "ServiceException", times=2)
     run = restore(aws)
     assert_one_ami(aws, run)
     failed = [e["lambdaFunctionFailedEventDetails"]["error"] for e in run.history if e["type"] == "LambdaFunctionFailed"]
@@ -146,21 +224,21 @@ def test_fault_lambda_service_exception(aws: Emulator) -> None:
 
 def test_fault_lambda_timeout_after_creating_the_ami(aws: Emulator) -> None:
     # Restore Image creates the AMI, then Lambda reports a timeout: the retry adopts that AMI, no second one
-    runtime.lambda_faults.append(runtime.LambdaFault("RestoreImageFunction", "Sandbox.Timedout", times=1))
+    aws.faults.lambda_error("RestoreImageFunction", "Sandbox.Timedout")
     run = restore(aws, storage_class="GLACIER_IR")
     assert_one_ami(aws, run)
-    assert len(aws.behaviour.restore_image_calls) == 2
+    assert [c.get("error") for c in aws.ec2.restore_image_calls] == [None, "InvalidAMIName.Duplicate"]
 
 
 def test_fault_sns_publish_fails_once(aws: Emulator) -> None:
-    aws.behaviour.faults.append(Fault("sns.Publish", "InternalError", 500, times=1))
+    aws.faults.request("sns.Publish", "InternalError", 500)
     run = restore(aws, storage_class="GLACIER_IR")
     assert_one_ami(aws, run)  # the SDK's retry delivered it
 
 
 def test_fault_sns_publish_down(aws: Emulator) -> None:
     # No email can be sent: the execution still ends FAILED with the publishing error (alarms notify the operator)
-    aws.behaviour.faults.append(Fault("sns.Publish", "InternalError", 500, times=1000))
+    aws.faults.request("sns.Publish", "InternalError", 500, times=1000)
     run = restore(aws, storage_class="GLACIER_IR")
     assert (run.status, run.error, run.emails) == ("FAILED", "InternalErrorException", [])
     assert run.states_entered()[-3:] == ["Notify Success", "Notify Failure", "Restore Failed"]
@@ -169,9 +247,10 @@ def test_fault_sns_publish_down(aws: Emulator) -> None:
 
 def test_fault_restore_never_finishes(aws: Emulator) -> None:
     def never(stack: Any, body: dict[str, Any]) -> None:
-        aws.behaviour.restore_seconds[body["recoveryPoint"]] = 1000 * HOUR
+        aws.world.restore_seconds[body["recoveryPoint"]] = 1000 * HOUR
 
     run = restore(aws, before=never)
     assert_failed(run, "RestoreDeadlineExceededError", "Check Restore Status")
-    assert (run.stopped - run.started).total_seconds() == 10 * HOUR
+    # Flexible Standard, 8 GB: max(2 x (5 h + 27 s), + 1 h) + 8 GB at 75 MB/s (107 s)
+    assert (run.stopped - run.started).total_seconds() == 2 * (5 * HOUR + 27) + 107
     assert (accepted_restores(aws), images(aws)) == (1, [])
