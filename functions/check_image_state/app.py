@@ -9,8 +9,8 @@ because EC2 could not read the object), ImageRestoreDeadlineExceededError, Throt
 There is no "describe restore task" API: DescribeImages is the only source of truth (the botocore waiter gives up
 after 10 minutes, too soon for large AMIs). AWS documents no restore throughput ("depends on the size of the AMI"):
 we plan for 10 minutes plus 50 MB/s, and the deadline is twice that, at least 24 h (a 4 TB AMI gets 45 h).
-Schedule (POLLING_SCHEDULE): tiered = 1, 2, 4 ... minutes, capped at a tenth of the planned time (5 min to 1 h);
-fixed-60s = every minute.
+Schedule (POLLING_SCHEDULE): tiered = 1, 2, 4 ... minutes, capped at a tenth of the planned time (at least 5 min);
+past the planned time every 10 % of the time elapsed; fixed-60s = every minute.
 An image that fails over the in-progress quota (EC2 documents no form for the rejection) is left in place and the
 restore is tried again: state "waiting-for-quota".
 """
@@ -38,7 +38,8 @@ MIN_DEADLINE_SECONDS = 24 * 3600
 # alive for the same planned time: tests/static checks the two handlers agree.
 IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
-FIRST_STEP, MIN_CAP, MAX_CAP, FIXED_STEP = 60, 300, 3600, 60
+FIRST_STEP, MIN_CAP, FIXED_STEP = 60, 300, 60
+LATE_STEP = 0.10
 # As in Restore Image (tests/static checks the copies agree): retry after 5 min, doubling to 30 min, for 24 h at most.
 QUOTA_RETRY_SECONDS, QUOTA_RETRY_MAX_SECONDS, QUOTA_WAIT_SECONDS = 300, 1800, 24 * 3600
 NOT_YET_VISIBLE_SECONDS = 300  # EC2 is eventually consistent: a new image id may 404 for a short while
@@ -79,8 +80,12 @@ def next_check_seconds(profile: str, checks: int, elapsed: float, size_bytes: in
     deadline = deadline_seconds(size_bytes)
     if elapsed >= deadline:
         raise ImageRestoreDeadlineExceededError(f"the image was not available {deadline / 3600:.0f} h after the restore started")
-    cap = min(MAX_CAP, max(MIN_CAP, planned_seconds(size_bytes) // 10))
-    step = FIXED_STEP if profile == "fixed-60s" else min(cap, FIRST_STEP * 2 ** min(checks - 1, 12))
+    planned = planned_seconds(size_bytes)
+    step = min(max(MIN_CAP, planned // 10), FIRST_STEP * 2 ** min(checks - 1, 12))
+    if elapsed > planned:  # later than planned: look less often as it drags on, so the worst case stays cheap
+        step = max(step, LATE_STEP * elapsed)
+    if profile == "fixed-60s":
+        step = FIXED_STEP
     return max(1, int(min(step, deadline - elapsed)))
 
 

@@ -15,7 +15,8 @@ EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:restore:run-1"
 
 
 def readable_request(aws: Emulator, name: str = "web-server") -> tuple[dict[str, Any], dict[str, Any]]:
-    key = aws.archive_ami(name, BUCKET, "GLACIER_IR")
+    key = aws.archive_ami(name, BUCKET, "GLACIER_IR", size_gb=8)
+    aws.world.image_seconds[key] = 15 * 60
     request = {
         "recoveryPoint": key,
         "recoveryPointBucket": BUCKET,
@@ -30,14 +31,17 @@ def readable_request(aws: Emulator, name: str = "web-server") -> tuple[dict[str,
     return request, restore
 
 
+NOT_STARTED: dict[str, Any] = {"state": "not-started", "quotaWaitSince": None, "failedImageIds": []}
+
+
 def test_image_is_created_once_with_a_unique_name_and_tags(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     app, ec2 = load_function("restore_image"), aws.client("ec2")
-    image = app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
+    image = app.restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
     # When the step is retried after it already succeeded / Then the same AMI is adopted, none is added
-    again = app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
+    again = app.restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
     assert again["imageId"] == image["imageId"]
-    assert image["imageName"] == f"web-server-restored-20260105-{app.hashlib.sha256(EXECUTION.encode()).hexdigest()[:8]}"
+    assert image["imageName"] == "web-server-restored-20260105-f6f1ec2c"  # sha256 of the execution ARN begins f6f1ec2c
     described = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [image["imageName"]]}])["Images"]
     assert [i["ImageId"] for i in described] == [image["imageId"]]
     assert {t["Key"]: t["Value"] for t in described[0]["Tags"]} == {
@@ -47,7 +51,7 @@ def test_image_is_created_once_with_a_unique_name_and_tags(aws: Emulator) -> Non
     }
     snapshots = ec2.describe_snapshots(Filters=[{"Name": "tag:glacier-ami-restore:execution", "Values": [EXECUTION]}])["Snapshots"]
     assert len(snapshots) == 1
-    assert [c["name"] for c in aws.behaviour.restore_image_calls] == [image["imageName"]] * 2
+    assert [c["name"] for c in aws.ec2.restore_image_calls] == [image["imageName"]] * 2
 
 
 def test_name_taken_by_someone_else_is_a_named_error(aws: Emulator) -> None:
@@ -55,18 +59,29 @@ def test_name_taken_by_someone_else_is_a_named_error(aws: Emulator) -> None:
     app, ec2 = load_function("restore_image"), aws.client("ec2")
     ec2.register_image(Name=app.image_name(request, restore, EXECUTION, request["startTime"]))
     with pytest.raises(app.ImageNameConflictError):
-        app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
+        app.restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
 
 
-def test_quota_and_unreadable_copy_are_named_errors(aws: Emulator) -> None:
+def test_over_the_quota_it_waits_then_fails_named_after_24_hours(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     app, ec2 = load_function("restore_image"), aws.client("ec2")
-    aws.behaviour.restore_image_quota_errors = 1
-    with pytest.raises(app.RestoreQuotaExceededError):
-        app.restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
+    aws.faults.request("ec2.CreateRestoreImageTask", "ResourceLimitExceeded", 400, times=2)
+    # When refused at 09:00 / Then it waits 5 min plus up to a minute's spread, and remembers since when
+    first = app.restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
+    assert (first["state"], first["quotaWaitSince"], first["quotaWaits"]) == ("waiting-for-quota", "2026-01-05T09:00:00+00:00", 1)
+    assert 300 <= first["nextCheckSeconds"] <= 360
+    # When still refused 24 h later / Then RestoreQuotaExceededError
+    aws.clock.advance(24 * 3600)
+    with pytest.raises(app.RestoreQuotaExceededError, match="still reached after 24 h"):
+        app.restore_image(ec2, request, restore, first, EXECUTION, datetime.now(UTC), "us-east-1")
+
+
+def test_unreadable_copy_is_a_named_error(aws: Emulator) -> None:
+    request, restore = readable_request(aws)
+    app, ec2 = load_function("restore_image"), aws.client("ec2")
     archived = aws.archive_ami("db-server", BUCKET, "DEEP_ARCHIVE")
     with pytest.raises(app.RestoredCopyUnavailableError):
-        app.restore_image(ec2, {**request, "recoveryPoint": archived}, restore, EXECUTION, datetime.now(UTC), "us-east-1")
+        app.restore_image(ec2, {**request, "recoveryPoint": archived}, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
 
 
 def test_amiName_wins_over_the_original_name(aws: Emulator) -> None:
@@ -78,36 +93,41 @@ def test_amiName_wins_over_the_original_name(aws: Emulator) -> None:
 def test_image_state_is_followed_until_available(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     ec2 = aws.client("ec2")
-    image = load_function("restore_image").restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
+    image = load_function("restore_image").restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
     app = load_function("check_image_state")
     waits = []
     while image["state"] == "pending":
         image = app.check_image_state(ec2, image, datetime.now(UTC), "tiered")
         waits.append(image["nextCheckSeconds"])
         aws.clock.advance(image["nextCheckSeconds"])
-    # The emulated restore takes 10 minutes: checks at 0, 1, 3, 7 and 15 minutes
-    assert waits == [60, 120, 240, 480, 0]
-    assert (image["state"], image["availableAt"], image["checks"]) == ("available", "2026-01-05T09:15:00+00:00", 5)
+    # The restore of 8 GB takes 15 minutes (pinned): checks at 0, 1, 3, 7, 12 and 17 minutes (5 min cap for 8 GB)
+    assert waits == [60, 120, 240, 300, 300, 0]
+    assert (image["state"], image["availableAt"], image["checks"]) == ("available", "2026-01-05T09:17:00+00:00", 6)
 
 
 def test_failed_image_raises_with_state_reason(aws: Emulator) -> None:
     request, restore = readable_request(aws)
-    aws.behaviour.image_failure = "Snapshot data is corrupted"
+    aws.faults.image_failure("Snapshot data is corrupted")
     ec2 = aws.client("ec2")
-    image = load_function("restore_image").restore_image(ec2, request, restore, EXECUTION, datetime.now(UTC), "us-east-1")
-    aws.clock.advance(600)
+    image = load_function("restore_image").restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
+    aws.clock.advance(900)
     app = load_function("check_image_state")
     with pytest.raises(app.ImageRestoreFailedError) as raised:
         app.check_image_state(ec2, image, datetime.now(UTC), "tiered")
     assert str(raised.value) == f"{image['imageId']} is failed: Snapshot data is corrupted"
 
 
-def test_image_deadline() -> None:
+def test_image_schedule_and_deadline_scale_with_the_size() -> None:
     app = load_function("check_image_state")
-    assert app.next_check_seconds("tiered", 7, 0) == 3600
+    # 8 GB: planned 10 min + 160 s, polls capped at 5 min; 2 TB: 10 min + 40,000 s, capped at a tenth: 4,060 s
+    assert (app.next_check_seconds("tiered", 8, 0, 8 * 10**9), app.next_check_seconds("tiered", 8, 0, 2 * 10**12)) == (300, 4060)
+    # later than planned, every 10 % of the time elapsed: 8 GB at 10 h -> 1 h
+    assert app.next_check_seconds("tiered", 40, 10 * 3600, 8 * 10**9) == 3600
     assert app.next_check_seconds("fixed-60s", 7, 0) == 60
+    # deadline: at least 24 h; a 4 TB AMI gets twice 10 min + 80,000 s = 44.8 h
+    assert (app.deadline_seconds(8 * 10**9), app.deadline_seconds(4 * 10**12)) == (24 * 3600, 161_200)
     with pytest.raises(app.ImageRestoreDeadlineExceededError):
-        app.next_check_seconds("tiered", 30, 24 * 3600)
+        app.next_check_seconds("tiered", 30, 24 * 3600, 8 * 10**9)
 
 
 def topic(aws: Emulator) -> str:
@@ -159,7 +179,9 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
         ({"request": {}}, "Check Storage Class"),
         ({"request": {}, "restore": {"status": "preparing-for-restore", "requestOutcome": None}}, "Request Restore"),
         ({"request": {}, "restore": {"status": "preparing-for-restore", "requestOutcome": "requested"}}, "Check Restore Status"),
-        ({"request": {}, "restore": {"status": "ready-to-restore", "requestOutcome": "requested"}}, "Restore Image"),
+        ({"request": {}, "restore": {"status": "ready-to-restore"}, "image": {"state": "not-started"}}, "Extend Copy"),
+        ({"request": {}, "restore": {"copyExtension": "long-enough"}, "image": {"state": "not-started"}}, "Restore Image"),
+        ({"request": {}, "restore": {}, "image": {"state": "waiting-for-quota"}}, "Restore Image"),
         ({"request": {}, "restore": {}, "image": {"state": "pending"}}, "Check Image State"),
         ({"request": {}, "restore": {}, "image": {"state": "available"}}, "Notify Success"),
     ],

@@ -147,5 +147,5 @@ def test_invalid_payloads_fail_the_execution_with_no_side_effect(deployed: tuple
     assert (run.status, run.error) == ("FAILED", "InvalidInputError")
     assert expected in run.cause
     assert [e["subject"] for e in run.emails] == ["AMI restore failed: InvalidInputError at Validate Input"]
-    assert (aws.behaviour.restore_calls, aws.behaviour.restore_image_calls) == ([], [])
-    assert aws.behaviour.requests["s3.RestoreObject"] + aws.behaviour.requests["ec2.CreateRestoreImageTask"] == 0
+    assert (aws.s3.restore_calls, aws.ec2.restore_image_calls) == ([], [])
+    assert aws.requests["s3.RestoreObject"] + aws.requests["ec2.CreateRestoreImageTask"] == 0

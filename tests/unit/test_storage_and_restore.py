@@ -65,18 +65,21 @@ def test_expedited_on_deep_archive_is_refused_before_any_restore(aws: Emulator, 
     app = load_function("check_storage_class")
     with pytest.raises(app.InvalidInputError, match="restoreRequestTier: Expedited is not offered for Deep Archive"):
         app.check_storage_class(aws.client("s3"), request(key, "Expedited"), now())
-    assert aws.behaviour.restore_calls == []
+    assert aws.s3.restore_calls == []
 
 
-def test_too_few_days_for_deep_archive_bulk_is_refused(aws: Emulator) -> None:
-    key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE")
-    app = load_function("check_storage_class")
-    with pytest.raises(app.InvalidInputError) as raised:
-        app.check_storage_class(aws.client("s3"), request(key, "Bulk", days=1), now())
-    assert str(raised.value) == (
-        "restoreRequestDays: 1 is too short for a DEEP_ARCHIVE Bulk restore (up to 48 h): "
-        "the restored copy would expire before the AMI is read; use at least 3"
-    )
+@pytest.mark.parametrize("storage_class, tier", [("DEEP_ARCHIVE", "Bulk"), ("DEEP_ARCHIVE", "Standard"), ("GLACIER", "Bulk")])
+def test_the_blogs_days_1_is_accepted_for_every_class_and_tier(aws: Emulator, storage_class: str, tier: str) -> None:
+    # Given Days 1 (the blog's default) / Then no refusal: Extend Copy makes the copy outlive the image restore instead
+    key = aws.archive_ami("web-server", BUCKET, storage_class)
+    record = load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key, tier, days=1), now())
+    assert (record["status"], record["tier"]) == ("preparing-for-restore", tier)
+
+
+def test_the_size_comes_from_head_object(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE", size_gb=850)
+    record = load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key), now())
+    assert record["sizeBytes"] == 850_000_000_000
 
 
 def test_missing_object_is_a_named_error(aws: Emulator) -> None:
@@ -89,6 +92,7 @@ def test_restore_in_progress_is_joined_and_finished_restore_is_reused(aws: Emula
     # Given a Deep Archive object whose restore someone already started
     key = aws.archive_ami("web-server", BUCKET, "DEEP_ARCHIVE")
     s3 = aws.client("s3")
+    aws.world.restore_seconds[key] = 11 * HOUR
     s3.restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 3, "GlacierJobParameters": {"Tier": "Standard"}})
     app = load_function("check_storage_class")
     # When checked during the restore / Then the workflow joins it
@@ -98,7 +102,9 @@ def test_restore_in_progress_is_joined_and_finished_restore_is_reused(aws: Emula
         True,
         "joined-restore-in-progress",
     )
-    # When checked after it finished (typical Deep Archive Standard: 11 h) / Then the copy is used as it is
+    # When checked after it finished (pinned at 11 h) / Then the copy is used as it is: it lives until the midnight
+    # after completion + 3 days
+    aws.world.restore_seconds[key] = 11 * HOUR
     aws.clock.advance(11 * HOUR)
     after = app.check_storage_class(s3, request(key), now())
     assert (after["status"], after["requestOutcome"], after["restoreExpiry"]) == (
@@ -117,19 +123,20 @@ def test_new_restore_is_requested_once_with_days_and_tier(aws: Emulator) -> None
     app = load_function("request_restore")
     record = app.request_restore(aws.client("s3"), request(key, "Bulk", 2), restore_record(aws, key, "Bulk"), now())
     assert (record["requestOutcome"], record["tier"], record["requestedAt"]) == ("requested", "Bulk", "2026-01-05T09:00:00+00:00")
-    assert [(c["tier"], c["days"], c["status"]) for c in aws.behaviour.restore_calls] == [("Bulk", 2, 202)]
+    assert [(c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls] == [("Bulk", 2, 202)]
 
 
 def test_status_codes_202_409_200_and_faster_tier(aws: Emulator) -> None:
     key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    aws.world.restore_seconds[key] = 4 * HOUR
     app, s3 = load_function("request_restore"), aws.client("s3")
     base = restore_record(aws, key)
     assert app.request_restore(s3, request(key, "Bulk"), base, now())["requestOutcome"] == "requested"
     assert app.request_restore(s3, request(key, "Bulk"), base, now())["requestOutcome"] == "joined-restore-in-progress"
     assert app.request_restore(s3, request(key, "Standard"), base, now())["requestOutcome"] == "requested"  # speeds it up
-    aws.clock.advance(4 * HOUR)  # typical Standard
+    aws.clock.advance(4 * HOUR)  # the pinned restore time
     assert app.request_restore(s3, request(key, "Standard"), base, now())["requestOutcome"] == "restored-before-this-run"
-    assert [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls] == [
+    assert [(c["tier"], c["status"]) for c in aws.s3.restore_calls] == [
         ("Bulk", 202),
         ("Bulk", 409),
         ("Standard", 202),
@@ -139,12 +146,22 @@ def test_status_codes_202_409_200_and_faster_tier(aws: Emulator) -> None:
 
 def test_expedited_without_capacity_raises_named_error(aws: Emulator) -> None:
     key = aws.archive_ami("web-server", BUCKET, "GLACIER")
-    # Given no Expedited capacity for a while / When requested / Then the SDK's 5 attempts all get 503, then a named error
-    aws.behaviour.expedited_capacity_errors = 10
+    # Given no Expedited capacity for a while / When requested / Then the SDK's 6 requests all get 503, then a named error
+    aws.faults.request("s3.RestoreObject", "GlacierExpeditedRetrievalNotAvailable", 503, times=10, match="Expedited")
     app = load_function("request_restore")
     with pytest.raises(app.ExpeditedRetrievalNotAvailableError):
+        app.request_restore(app.s3, request(key, "Expedited"), restore_record(aws, key, "Expedited"), now())  # the handler's own client
+    assert (aws.requests["s3.RestoreObject"], aws.s3.restore_calls) == (6, [])
+
+
+def test_expedited_refused_with_a_4xx_is_a_named_error(aws: Emulator) -> None:
+    # AWS documents no code for a tier S3 will not serve: a 400 of the family is not retried, it falls back at once
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    aws.faults.request("s3.RestoreObject", "InvalidArgument", 400, match="Expedited")
+    app = load_function("request_restore")
+    with pytest.raises(app.ExpeditedNotOfferedError, match="S3 refused Expedited"):
         app.request_restore(aws.client("s3"), request(key, "Expedited"), restore_record(aws, key, "Expedited"), now())
-    assert [(c["tier"], c["status"]) for c in aws.behaviour.restore_calls] == [("Expedited", 503)] * 5
+    assert aws.requests["s3.RestoreObject"] == 1
 
 
 def test_object_already_in_active_tier_is_not_an_error(aws: Emulator) -> None:
@@ -152,30 +169,31 @@ def test_object_already_in_active_tier_is_not_an_error(aws: Emulator) -> None:
     record = {**restore_record(aws, key), "storageClass": "GLACIER", "requestOutcome": None}  # seen as archived a moment ago
     result = load_function("request_restore").request_restore(aws.client("s3"), request(key), record, now())
     assert result["requestOutcome"] == "not-needed"
-    assert [c["status"] for c in aws.behaviour.restore_calls] == [403]
+    assert [c["status"] for c in aws.s3.restore_calls] == [403]
 
 
 def test_intelligent_tiering_restore_has_no_days(aws: Emulator) -> None:
     key = aws.archive_ami("web-server", BUCKET, "INTELLIGENT_TIERING", "ARCHIVE_ACCESS")
     result = load_function("request_restore").request_restore(aws.client("s3"), request(key), restore_record(aws, key), now())
     assert result["requestOutcome"] == "requested"
-    assert [(c["days"], c["status"]) for c in aws.behaviour.restore_calls] == [(None, 202)]
+    assert [(c["days"], c["status"]) for c in aws.s3.restore_calls] == [(None, 202)]
 
 
 def test_check_restore_status_follows_the_copy_until_readable(aws: Emulator) -> None:
-    # Given a Flexible Retrieval Standard restore (typical 4 h, AWS window 3-5 h)
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    # Given a Flexible Retrieval Standard restore of 8 GB taking 4 h (AWS window 3-5 h)
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER", size_gb=8)
+    aws.world.restore_seconds[key] = 4 * HOUR
     s3 = aws.client("s3")
     record = load_function("request_restore").request_restore(s3, request(key), restore_record(aws, key), now())
     app = load_function("check_restore_status")
     # When checked at once / Then the next check is at the window's start (3 h)
     first = app.check_restore_status(s3, request(key), record, now(), "tiered")
     assert (first["status"], first["nextCheckSeconds"], first["checks"]) == ("preparing-for-restore", 3 * HOUR, 1)
-    # When checked at 3 h / Then every 2 % of 5 h (6 min)
+    # When checked at 3 h / Then every 2 % of 5 h + 27 s (8 GB at 300 MB/s): 361 s
     aws.clock.advance(3 * HOUR)
     second = app.check_restore_status(s3, request(key), first, now(), "tiered")
-    assert second["nextCheckSeconds"] == 360
-    # When checked at 4 h / Then the copy is readable, with its expiry (request + 3 days, next midnight)
+    assert second["nextCheckSeconds"] == 361
+    # When checked at 4 h / Then the copy is readable, with its expiry (made at 13:00 + 3 days, next midnight)
     aws.clock.advance(HOUR)
     ready = app.check_restore_status(s3, request(key), second, now(), "tiered")
     assert (ready["status"], ready["readyAt"], ready["restoreExpiry"], ready["checks"]) == (
@@ -209,10 +227,25 @@ def test_restore_schedule(window: tuple[int, int], elapsed: float, profile: str,
     assert load_function("check_restore_status").next_check_seconds(profile, window, elapsed) == expected
 
 
-def test_restore_deadline_raises() -> None:
+@pytest.mark.parametrize(
+    "storage_class, tier, size_bytes, window",
+    [
+        ("GLACIER", "Expedited", 200 * 10**6, (60, 300)),  # under 250 MB: AWS's 1-5 minutes as documented
+        ("GLACIER", "Expedited", 2 * 10**12, (60 + 6667, 300 + 6667)),  # 2 TB at 300 MB/s: 1.9 h more, both ends
+        ("GLACIER", "Standard", 2 * 10**12, (3 * HOUR, 5 * HOUR + 6667)),  # the transfer may add to the latest only
+        ("DEEP_ARCHIVE", "Bulk", 8 * 10**9, (24 * HOUR, 48 * HOUR + 27)),
+    ],
+)
+def test_windows_scale_with_the_size(storage_class: str, tier: str, size_bytes: int, window: tuple[int, int]) -> None:
+    assert load_function("check_restore_status").window_for(storage_class, None, tier, size_bytes) == window
+
+
+def test_restore_deadline_raises_and_scales_with_the_size() -> None:
     app = load_function("check_restore_status")
     with pytest.raises(app.RestoreDeadlineExceededError, match="not readable 96 h after the request"):
         app.next_check_seconds("tiered", (24 * HOUR, 48 * HOUR), 96 * HOUR)
+    # a 2 TB Expedited restore: max(2 x 6967 s, 6967 s + 1 h) + 2 TB at 75 MB/s (26,667 s) = 40,601 s
+    assert app.deadline_seconds((60 + 6667, 300 + 6667), 2 * 10**12) == 40_601
 
 
 def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier() -> None:
@@ -220,15 +253,19 @@ def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier()
     # When both loops run to their deadlines / Then the execution stays under 1,000 events
     restore, image = load_function("check_restore_status"), load_function("check_image_state")
     image_elapsed, image_polls = 0.0, 0
-    while image_elapsed < image.DEADLINE_SECONDS:
-        image_polls += 1
-        image_elapsed += image.next_check_seconds("tiered", image_polls, image_elapsed)
-    for window in restore.WINDOWS.values():
-        elapsed, polls = 0.0, 0
-        while elapsed < restore.deadline_seconds(window):
-            elapsed += restore.next_check_seconds("tiered", window, elapsed)
-            polls += 1
-        assert 40 + 9 * (polls + image_polls) < 1000, (window, polls, image_polls)
+    largest = 5000 * 10**9  # AWS: AMIs up to 5,000 GB
+    for size in (8 * 10**9, largest):
+        image_elapsed, image_polls = 0.0, 0
+        while image_elapsed < image.deadline_seconds(size):
+            image_polls += 1
+            image_elapsed += image.next_check_seconds("tiered", image_polls, image_elapsed, size)
+        for (family, tier) in restore.WINDOWS:
+            window = restore.window_for(family, None, tier, size)
+            elapsed, polls = 0.0, 0
+            while elapsed < restore.deadline_seconds(window, size):
+                elapsed += restore.next_check_seconds("tiered", window, elapsed, size)
+                polls += 1
+            assert 60 + 9 * (polls + image_polls) < 1000, (family, tier, size, polls, image_polls)
 
 
 @pytest.mark.parametrize("code", ["SlowDown", "Throttling", "RequestLimitExceeded"])
