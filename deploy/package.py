@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from emulator import template
+from deploy import template
 
 
 def main(argv: list[str]) -> int:

@@ -54,7 +54,7 @@ SLOWEST_PLANNED_BYTES_PER_SECOND = 75 * 10**6
 STEP_IN_WINDOW = 0.02
 STEP_AFTER_WINDOW = 0.05
 FIXED_STEP = 60
-THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503")
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 
 
 class RestoreDeadlineExceededError(Exception):
@@ -102,6 +102,15 @@ def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float, si
     return max(1, math.ceil(min(step, deadline - elapsed)))
 
 
+def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
+    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'."""
+    if not header:
+        return False, None
+    ongoing = 'ongoing-request="true"' in header
+    expiry = header.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in header else None
+    return ongoing, expiry
+
+
 def is_readable(head: Mapping[str, Any]) -> bool:
     if head.get("StorageClass", "STANDARD") not in ("GLACIER", "DEEP_ARCHIVE"):
         return head.get("ArchiveStatus") is None  # Intelligent-Tiering: a finished restore leaves the archive tier
@@ -126,7 +135,7 @@ def check_restore_status(
     since = restore.get("pollingSince") or restore["requestedAt"] or (now - timedelta(seconds=window[0])).isoformat()
     record = {**restore, "checks": restore["checks"] + 1, "pollingSince": since}
     if is_readable(head):
-        expiry = header.split('expiry-date="', 1)[1].split('"', 1)[0] if header and "expiry-date=" in header else None
+        expiry = parse_restore_header(header)[1]
         logger.info("s3://%s/%s readable after %d checks", bucket, key, record["checks"])
         return {**record, "status": "ready-to-restore", "readyAt": stamp, "restoreExpiry": expiry, "nextCheckSeconds": 0}
     if not header:

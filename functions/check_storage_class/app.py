@@ -29,7 +29,7 @@ s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts
 
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")  # Intelligent-Tiering's ArchiveStatus values
-THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503")
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 # Tags that CreateStoreImageTask writes on the object, in the order we trust them for the original AMI name.
 AMI_NAME_TAGS = ("ami-name", "AmiName", "Name")
 

@@ -36,7 +36,7 @@ IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
 COPY_MARGIN_SECONDS = 12 * 3600  # room for quota waits and retries after the planned image time
 DAY = 24 * 3600
-THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503")
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 
 
 class RestoredCopyUnavailableError(Exception):

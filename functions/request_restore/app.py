@@ -27,7 +27,7 @@ logger = logging.getLogger()
 
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
-THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests")
+THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 # Outcomes that are not errors: the object is restoring or readable either way.
 # Plausible forms of "Expedited is not offered for this object" (undocumented; Deep Archive is refused earlier).
 TIER_REFUSED_CODES = ("InvalidArgument", "InvalidRequest", "NotImplemented", "InvalidTier")

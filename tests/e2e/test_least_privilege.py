@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from emulator import runtime
 from emulator.session import LAMBDA_ROLE, Emulator
-from emulator.stack import Stack
+from emulator.cloudformation import Stack
 from tests.conftest import BUCKET, event
 
 # The state machine role's log delivery and X-Ray statements (the functions' role's X-Ray and log writes are proven:
@@ -34,14 +33,14 @@ def enforced() -> Iterator[tuple[Emulator, Stack]]:
 
 def outcomes(aws: Emulator, stack: Stack) -> dict[str, Any]:
     """What the operator sees in the two scenarios that between them use every permission."""
-    runtime.runtime_writes.clear()
+    aws.runtime_writes.clear()
     key = aws.archive_ami("web-server", BUCKET, "GLACIER")
     restored = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     missing = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": "ami-00000000000000000.bin"})
     return {
         "restore": (restored.status, restored.error, len(restored.emails)),
         "missing": (missing.status, missing.error, len(missing.emails)),
-        "lost runtime writes": sorted({action for _, action, allowed in runtime.runtime_writes if not allowed}),
+        "lost runtime writes": sorted({action for _, action, allowed in aws.runtime_writes if not allowed}),
     }
 
 
@@ -94,4 +93,4 @@ def test_every_granted_action_is_needed(enforced: tuple[Emulator, Stack]) -> Non
         finally:
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
     assert unused == []
-    assert len(proven) == 24  # 17 for the functions' role, 7 lambda:InvokeFunction grants for the state machine's
+    assert len(proven) == 25  # 17 for the functions' role, 8 lambda:InvokeFunction grants for the state machine's

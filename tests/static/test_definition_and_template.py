@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import template
+from deploy import template
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -32,8 +32,8 @@ def test_cfn_lint_template_has_no_errors_or_warnings() -> None:
 
 
 def test_packaged_template_is_deterministic_and_lints_clean(tmp_path: Path) -> None:
-    first = run(sys.executable, "-m", "emulator.package").stdout
-    second = run(sys.executable, "-m", "emulator.package").stdout
+    first = run(sys.executable, "-m", "deploy.package").stdout
+    second = run(sys.executable, "-m", "deploy.package").stdout
     assert first == second and "InlineCode: |" in first
     (tmp_path / "packaged.yaml").write_text(first)
     result = run(str(BIN / "cfn-lint"), str(tmp_path / "packaged.yaml"))
@@ -86,27 +86,31 @@ def test_every_choice_has_a_deliberate_default_and_failures_end_failed() -> None
             assert name.endswith("?") and state["Default"] in states
     assert states["Notify Failure"]["Next"] == "Restore Failed"
     assert states["Restore Failed"]["Type"] == "Fail"
-    assert DEFINITION["TimeoutSeconds"] == 7 * 24 * 3600
+    assert DEFINITION["TimeoutSeconds"] == 10 * 24 * 3600
 
 
 def test_readme_fault_table_matches_the_fault_tests() -> None:
     readme = (ROOT / "README.md").read_text()
     table = set(re.findall(r"^\| `(test_fault_\w+)` \|", readme, flags=re.MULTILINE))
     tests = set(re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / "test_faults.py").read_text(), flags=re.MULTILINE))
-    assert table == tests and len(tests) == 17
+    assert table == tests and len(tests) == 21
 
 
 def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
-    # Given the longest restore deadline (Deep Archive Bulk), the image deadline, and every retry back-off at its cap
+    # Given the largest AMI (5,000 GB), its longest restore deadline (Deep Archive Bulk), its image deadline, the
+    # 24 h of quota waits, and every retry back-off at its cap
     from tests.conftest import load_function
 
-    restore, image = load_function("check_restore_status"), load_function("check_image_state")
-    longest_restore = max(restore.deadline_seconds(window) for window in restore.WINDOWS.values())
+    restore, image, restore_image = load_function("check_restore_status"), load_function("check_image_state"), load_function("restore_image")
+    largest = 5000 * 10**9
+    longest_restore = max(restore.deadline_seconds(restore.window_for(f, None, t, largest), largest) for f, t in restore.WINDOWS)
     retries = 0.0
     for state in DEFINITION["States"].values():
         for retry in state.get("Retry", []):
             interval, cap = retry["IntervalSeconds"], retry.get("MaxDelaySeconds", float("inf"))
             retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + state["TimeoutSeconds"] for n in range(retry["MaxAttempts"]))
-    # Then the execution's own timeout (7 days) is longer than all of them together: the deadlines end it first
-    assert longest_restore + image.DEADLINE_SECONDS + retries < DEFINITION["TimeoutSeconds"]
-    assert (longest_restore, image.DEADLINE_SECONDS) == (96 * 3600, 24 * 3600)
+    # Then the execution's own timeout (10 days) is longer than all of them together: the deadlines end it first
+    waits = longest_restore + image.deadline_seconds(largest) + restore_image.QUOTA_WAIT_SECONDS + retries
+    assert waits < DEFINITION["TimeoutSeconds"] == 10 * 24 * 3600
+    # Deep Archive Bulk: 2 x (48 h + 5 TB at 300 MB/s) + 5 TB at 75 MB/s; image: 2 x (10 min + 5 TB at 50 MB/s)
+    assert (longest_restore, image.deadline_seconds(largest)) == (2 * (48 * 3600 + 16_667) + 66_667, 2 * (600 + 100_000))
