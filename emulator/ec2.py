@@ -232,9 +232,15 @@ def _create_restore_image_task(self: Any) -> ActionResult:
     for action in ("ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ebs:CompleteSnapshot"):
         iam.require(credentials, action, snapshots, self.region, self.current_account)
     for spec in self._get_param("TagSpecifications", []):
-        iam.require(credentials, "ec2:CreateTags", f"arn:aws:ec2:{self.region}::{spec['ResourceType']}/*", self.region, self.current_account)
+        iam.require(
+            credentials, "ec2:CreateTags", f"arn:aws:ec2:{self.region}::{spec['ResourceType']}/*", self.region, self.current_account
+        )
     image_id = _model(self).restore_image(
-        self.region, self._get_param("Bucket"), self._get_param("ObjectKey"), self._get_param("Name"), self._get_param("TagSpecifications", [])
+        self.region,
+        self._get_param("Bucket"),
+        self._get_param("ObjectKey"),
+        self._get_param("Name"),
+        self._get_param("TagSpecifications", []),
     )
     return ActionResult({"ImageId": image_id})
 

@@ -26,7 +26,7 @@ class RequestFault:
 
 @dataclass
 class LambdaFault:
-    """"ServiceException" (and other Lambda API errors) fail before the handler runs; "Sandbox.Timedout" after it
+    """ "ServiceException" (and other Lambda API errors) fail before the handler runs; "Sandbox.Timedout" after it
     ran to the end, so its side effects happened."""
 
     function: str  # logical id, e.g. "RestoreImageFunction"
@@ -56,9 +56,7 @@ class Faults:
         self.images.append(ImageFault(message, times))
 
     def take_request(self, operation: str, body: str) -> RequestFault | None:
-        fault = next(
-            (f for f in self.requests if f.operation == operation and f.times > 0 and (f.match is None or f.match in body)), None
-        )
+        fault = next((f for f in self.requests if f.operation == operation and f.times > 0 and (f.match is None or f.match in body)), None)
         if fault is not None:
             fault.times -= 1
         return fault

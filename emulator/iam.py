@@ -52,7 +52,13 @@ def authorize(credentials: Credentials, action: str, resource: str, region: str,
 
 
 def require(
-    credentials: Credentials, action: str, resource: str, region: str, account_id: str, code: str = "UnauthorizedOperation", status: int = 403
+    credentials: Credentials,
+    action: str,
+    resource: str,
+    region: str,
+    account_id: str,
+    code: str = "UnauthorizedOperation",
+    status: int = 403,
 ) -> None:
     if enforcing() and not authorize(credentials, action, resource, region, account_id):
         raise EmulatedError(code, f"You are not authorized to perform: {action} on {resource}", status)

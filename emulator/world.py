@@ -76,7 +76,7 @@ class World:
     image_seconds: dict[str, float] = field(default_factory=dict)  # source object key -> image restore duration
 
     def _rng(self, key: str, purpose: str) -> random.Random:
-        return random.Random(f"{self.seed}:{key}:{purpose}")  # str seeds hash with SHA-512: stable everywhere
+        return random.Random(f"{self.seed}:{key}:{purpose}")  # noqa: S311 - a simulation, not secrets; str seeds are stable everywhere
 
     def object_size(self, key: str) -> int:
         if key not in self.sizes:

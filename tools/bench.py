@@ -109,7 +109,7 @@ def run(job: tuple[str, str, str, int]) -> Row:
 
 
 def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
+    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
 def summary(rows: list[Row]) -> tuple[str, list[str]]:
@@ -134,8 +134,12 @@ def summary(rows: list[Row]) -> tuple[str, list[str]]:
                 f"{statistics.mean(r.cost_usd for r in group):>10.4f}"
             )
             if profile == "tiered":
-                missed += [f"{storage_class} {tier} sample {r.sample}: tiered {r.status} {r.error}" for r in group if r.status != "SUCCEEDED"]
-                missed += [f"{storage_class} {tier} sample {r.sample}: {r.history_events} events" for r in group if r.history_events >= 1000]
+                missed += [
+                    f"{storage_class} {tier} sample {r.sample}: tiered {r.status} {r.error}" for r in group if r.status != "SUCCEEDED"
+                ]
+                missed += [
+                    f"{storage_class} {tier} sample {r.sample}: {r.history_events} events" for r in group if r.history_events >= 1000
+                ]
     fixed = [r.restore_lag_s for r in rows if r.profile == "fixed-60s" and r.restore_lag_s is not None and r.restore_s > 0]
     fixed_mean = statistics.mean(fixed)
     lines += ["", f"fixed-60s mean restore lag over {len(fixed)} archived runs: {fixed_mean:.1f} s (a 60 s poll: about 30 s expected)"]

@@ -13,8 +13,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from emulator.session import Emulator
 from deploy.template import ROOT
+from emulator.session import Emulator
 
 BUCKET = "my-ami-archive"
 # (payload file, AMI name, storage class the lifecycle rule moved it to)

@@ -89,12 +89,12 @@ def check_storage_class(s3_client: S3Client, request: dict[str, Any], now: datet
     ongoing, expiry = parse_restore_header(head.get("Restore"))
     readable = not archived or (storage_class in ARCHIVED_CLASSES and expiry is not None and not ongoing)
 
-    if archived and not readable and not ongoing:
-        if request["restoreRequestTier"] == "Expedited" and is_deep_archive(storage_class, archive_status):
-            raise InvalidInputError(
-                f"restoreRequestTier: Expedited is not offered for Deep Archive ({storage_class}"
-                f"{'/' + archive_status if archive_status else ''}); use Standard (within 12 h) or Bulk (within 48 h)"
-            )
+    refused_tier = request["restoreRequestTier"] == "Expedited" and is_deep_archive(storage_class, archive_status)
+    if archived and not readable and not ongoing and refused_tier:
+        raise InvalidInputError(
+            f"restoreRequestTier: Expedited is not offered for Deep Archive ({storage_class}"
+            f"{'/' + archive_status if archive_status else ''}); use Standard (within 12 h) or Bulk (within 48 h)"
+        )
 
     stamp = now.isoformat(timespec="seconds")
     outcome = None  # Request Restore fills it in

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from emulator.session import LAMBDA_ROLE, Emulator
 from emulator.cloudformation import Stack
+from emulator.session import LAMBDA_ROLE, Emulator
 from tests.conftest import BUCKET, event
 
 # The state machine role's log delivery and X-Ray statements (the functions' role's X-Ray and log writes are proven:

@@ -73,8 +73,19 @@ def test_every_class_and_tier_restores_one_ami_and_emails_it(
 def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
     run = restore(aws, "deep-archive-bulk", "DEEP_ARCHIVE", restore_hours=36)
     assert run.output is not None
-    assert {k: run.output[k] for k in ("status", "storageClass", "restoreTier", "restoreOutcome", "restoreRequestedAt", "copyReadyAt",
-                                       "copyExpiresAt", "sizeBytes")} == {  # fmt: skip
+    assert {
+        k: run.output[k]
+        for k in (
+            "status",
+            "storageClass",
+            "restoreTier",
+            "restoreOutcome",
+            "restoreRequestedAt",
+            "copyReadyAt",
+            "copyExpiresAt",
+            "sizeBytes",
+        )
+    } == {
         "status": "SUCCEEDED",
         "storageClass": "DEEP_ARCHIVE",
         "restoreTier": "Bulk",
@@ -116,8 +127,13 @@ def test_a_4_tb_ami_extends_its_copy_and_outlives_a_24_hour_image_deadline(aws: 
     # to cover 10 min + 4 TB at 50 MB/s + 12 h = 34.4 h: Days 2 from 21:xx on the 5th -> 00:00 on the 8th
     assert [(c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls] == [("Bulk", 1, 202), ("Bulk", 2, 200)]
     assert (run.status, run.error) == ("SUCCEEDED", None)
-    assert (run.output["copyExpiresAt"], run.output["copyExtendedFrom"]) == ("Thu, 08 Jan 2026 00:00:00 GMT", "Wed, 07 Jan 2026 00:00:00 GMT")
-    assert "Note: the copy was extended from Wed, 07 Jan 2026 00:00:00 GMT so that it outlives the image restore." in run.emails[0]["message"]
+    assert (run.output["copyExpiresAt"], run.output["copyExtendedFrom"]) == (
+        "Thu, 08 Jan 2026 00:00:00 GMT",
+        "Wed, 07 Jan 2026 00:00:00 GMT",
+    )
+    assert (
+        "Note: the copy was extended from Wed, 07 Jan 2026 00:00:00 GMT so that it outlives the image restore." in run.emails[0]["message"]
+    )
     # and the image restore ran for 30 h, past the old fixed 24 h deadline (4 TB: 44.8 h)
     image = aws.ec2.image_restores[run.output["imageId"]]
     assert (image.ready_at - image.started_at).total_seconds() == 30 * HOUR
@@ -291,7 +307,12 @@ def test_an_execution_whose_success_is_event_25000_succeeds(aws: Emulator, monke
     assert (at_quota.status, len(at_quota.history)) == ("SUCCEEDED", events)
     monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", events - 1)
     over = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="over-quota"), "recoveryPointBucket": BUCKET})
-    assert (over.status, over.error, len(over.history), over.history[-1]["type"]) == ("FAILED", "States.Runtime", events - 1, "ExecutionFailed")
+    assert (over.status, over.error, len(over.history), over.history[-1]["type"]) == (
+        "FAILED",
+        "States.Runtime",
+        events - 1,
+        "ExecutionFailed",
+    )
 
 
 def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:

@@ -20,7 +20,7 @@ def test_sizes_are_gigabytes_to_terabytes_and_the_same_for_a_seed() -> None:
     # Given 2,000 keys / Then every size lies in 8 GB - 4 TB, each decade is well represented, and a seed repeats itself
     world, again, other = World(seed=1), World(seed=1), World(seed=2)
     sizes = [world.object_size(f"ami-{n:017x}.bin") for n in range(2000)]
-    assert 8 * GB <= min(sizes) and max(sizes) <= 4000 * GB
+    assert min(sizes) >= 8 * GB and max(sizes) <= 4000 * GB
     assert [sum(1 for s in sizes if low * GB <= s < high * GB) > 300 for low, high in ((8, 80), (80, 800), (800, 4000))] == [True] * 3
     assert sizes[:5] == [again.object_size(f"ami-{n:017x}.bin") for n in range(5)]
     assert sizes[:5] != [other.object_size(f"ami-{n:017x}.bin") for n in range(5)]

@@ -101,7 +101,11 @@ def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
     # 24 h of quota waits, and every retry back-off at its cap
     from tests.conftest import load_function
 
-    restore, image, restore_image = load_function("check_restore_status"), load_function("check_image_state"), load_function("restore_image")
+    restore, image, restore_image = (
+        load_function("check_restore_status"),
+        load_function("check_image_state"),
+        load_function("restore_image"),
+    )
     largest = 5000 * 10**9
     longest_restore = max(restore.deadline_seconds(restore.window_for(f, None, t, largest), largest) for f, t in restore.WINDOWS)
     retries = 0.0

@@ -60,7 +60,13 @@ def _has_number(value: Any) -> bool:
 def test_the_emulator_imports_no_handler() -> None:
     for path in EMULATOR:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n == "functions" or n.startswith("functions.") for n in names), path.name
 
 
@@ -83,7 +89,9 @@ def test_the_emulated_restore_windows_are_not_the_handlers_planning_windows() ->
     windows = load_function("check_restore_status").WINDOWS
     # AWS documents no lower bound for Deep Archive: the handler assumes one, the emulator does not
     assert [k for k in windows if DOCUMENTED_RESTORE_WINDOW[k][0] is None] == [("DEEP_ARCHIVE", "Standard"), ("DEEP_ARCHIVE", "Bulk")]
-    assert {k: windows[k] for k in windows if k[0] == "GLACIER"} == {k: v for k, v in DOCUMENTED_RESTORE_WINDOW.items() if k[0] == "GLACIER"}
+    assert {k: windows[k] for k in windows if k[0] == "GLACIER"} == {
+        k: v for k, v in DOCUMENTED_RESTORE_WINDOW.items() if k[0] == "GLACIER"
+    }
 
 
 @pytest.mark.parametrize(
@@ -102,7 +110,9 @@ def test_copies_forced_by_inline_packaging_agree(names: tuple[str, ...], handler
 
 
 def test_every_copy_of_the_restore_header_parser_is_the_same_code() -> None:
-    sources = {h: inspect.getsource(load_function(h).parse_restore_header) for h in ("check_storage_class", "check_restore_status", "extend_copy")}
+    sources = {
+        h: inspect.getsource(load_function(h).parse_restore_header) for h in ("check_storage_class", "check_restore_status", "extend_copy")
+    }
     assert len(set(sources.values())) == 1, sources.keys()
     parse = load_function("extend_copy").parse_restore_header
     assert parse('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"') == (False, "Fri, 21 Dec 2012 00:00:00 GMT")

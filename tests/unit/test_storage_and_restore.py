@@ -259,7 +259,7 @@ def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier()
         while image_elapsed < image.deadline_seconds(size):
             image_polls += 1
             image_elapsed += image.next_check_seconds("tiered", image_polls, image_elapsed, size)
-        for (family, tier) in restore.WINDOWS:
+        for family, tier in restore.WINDOWS:
             window = restore.window_for(family, None, tier, size)
             elapsed, polls = 0.0, 0
             while elapsed < restore.deadline_seconds(window, size):
