@@ -160,13 +160,16 @@ def new_table(*columns: str) -> Table:
     return table
 
 
-@click.group(name=PROG, cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name=PROG, cls=Cli, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @aws_options
 @click.version_option(package_name="glacier-ami-restore", prog_name=PROG)
 @click.pass_context
 def cli(ctx: click.Context, /, **given: Any) -> None:
     """Find, price, restore and watch EC2 AMIs archived in S3 Glacier by CreateStoreImageTask."""
     settings(ctx, given)
+    if ctx.invoked_subcommand is None:  # no command: the help, as bad usage (the same with every click version)
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(2)
 
 
 # --- list -------------------------------------------------------------------------------------------------------------
