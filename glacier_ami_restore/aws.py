@@ -40,14 +40,15 @@ class Aws:
     def __init__(self, profile: str | None, region: str | None, endpoint_url: str | None) -> None:
         core = botocore.session.Session()
         core.register_component("data_loader", _LOADER)
-        try:
+        try:  # botocore reports an unknown profile at the first read of the configuration
             self.session = boto3.session.Session(botocore_session=core, profile_name=profile, region_name=region)
+            found_region = self.session.region_name
         except ProfileNotFound as error:
-            raise CliError(f"{error}: run `aws configure --profile {profile}` or pass another --profile") from error
+            raise self._no_profile(error) from error
         _LOADER.search_paths[:] = list(dict.fromkeys(_LOADER.search_paths))  # boto3 appends its data path per session
-        if not self.session.region_name:
+        if not found_region:
             raise CliError("no AWS Region: pass --region (e.g. --region us-east-1) or set AWS_REGION")
-        self.region: str = self.session.region_name
+        self.region: str = found_region
         self.endpoint_url = endpoint_url
         self.requests = 0
         self.server_time: datetime | None = None
@@ -70,9 +71,16 @@ class Aws:
         """The service's time as of the last response (this machine's clock before any response)."""
         return self.server_time or datetime.now(UTC)
 
+    @staticmethod
+    def _no_profile(error: ProfileNotFound) -> CliError:
+        profile = error.kwargs.get("profile")
+        return CliError(f"{error}: run `aws configure --profile {profile}` or pass another --profile")
+
     def require_credentials(self) -> None:
         try:
             credentials = self.session.get_credentials()
+        except ProfileNotFound as error:
+            raise self._no_profile(error) from error
         except (NoCredentialsError, ValueError) as error:
             credentials, detail = None, f" ({error})"
         else:

@@ -330,6 +330,7 @@ def report(config: Settings, final: workflow.Progress, out: Console) -> int:
 @click.option("--ami-name", default=None, help="Name for the restored AMI (a suffix keeps it unique).")
 @click.option("--bucket", "buckets", multiple=True, help="Bucket to search (repeatable).")
 @click.option("--wait", is_flag=True, help="Then follow the restore as `watch` does.")
+@click.option("--again", is_flag=True, help="Start a new restore even if this same request ran before.")
 @stack_option
 @interval_option
 @aws_options
@@ -343,6 +344,7 @@ def restore_command(
     ami_name: str | None,
     buckets: tuple[str, ...],
     wait: bool,
+    again: bool,
     stack: str | None,
     interval: float | None,
     **given: Any,
@@ -366,7 +368,7 @@ def restore_command(
     if (problem := validation.bucket_problem(ami.bucket)) is not None:
         raise CliError(f"bucket '{ami.bucket}' {problem}")
     body = workflow.payload(ami, checked_tier, days, ami_name)
-    arn, started = workflow.start(aws, machine, body)
+    arn, started = workflow.start(aws, machine, body, workflow.stamp(aws.now()) if again else None)
     out = console()
     if config.json and not wait:
         emit_json({"executionArn": arn, "consoleUrl": workflow.console_url(aws.region, arn), "started": started, "input": body})
@@ -377,7 +379,7 @@ def restore_command(
             out.print(f"Started the restore of {what}.")
         else:
             status = aws.sfn().describe_execution(executionArn=arn)["status"]
-            out.print(f"This restore of {what} was already started ({status}): not starting another one.")
+            out.print(f"This restore of {what} was already started ({status}): not starting another one (--again would).")
         out.print(f"Execution: {arn}")
         out.print(f"Console:   {workflow.console_url(aws.region, arn)}")
     if wait:

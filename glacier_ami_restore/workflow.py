@@ -77,9 +77,10 @@ def payload(ami: ArchivedAmi, tier: str, days: str, ami_name: str | None) -> dic
     return {**body, "amiName": ami_name} if ami_name else body
 
 
-def execution_name(body: dict[str, str]) -> str:
-    """cli-<key>-<sha256 of the request>: the same request gets the same name (StartExecution is then idempotent)."""
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+def execution_name(body: dict[str, str], again: str | None = None) -> str:
+    """cli-<key>-<sha256 of the request>: the same request gets the same name (StartExecution is then idempotent).
+    again (a timestamp) makes a new name for a request that ran before (names stay taken for 90 days)."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + (again or "").encode()).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", body["recoveryPoint"].removesuffix(".bin")).strip("-")
     stem = stem[: NAME_LIMIT - len(digest) - 5]
     return f"cli-{stem}-{digest}" if stem else f"cli-{digest}"
@@ -93,10 +94,10 @@ def console_url(region: str, arn: str) -> str:
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{arn}"
 
 
-def start(aws: Aws, machine_arn: str, body: dict[str, str]) -> tuple[str, bool]:
+def start(aws: Aws, machine_arn: str, body: dict[str, str], again: str | None = None) -> tuple[str, bool]:
     """Start the restore unless this very request already has an execution: (execution ARN, started now?)."""
     sfn = aws.sfn()
-    name = execution_name(body)
+    name = execution_name(body, again)
     arn = execution_arn(machine_arn, name)
     try:
         sfn.describe_execution(executionArn=arn)

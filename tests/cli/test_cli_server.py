@@ -134,7 +134,7 @@ def test_the_same_restore_again_starts_nothing(server: Server) -> None:
     assert (result.exit_code, result.stderr, after, len(images)) == (0, "", before, 1)
     assert result.stdout.splitlines()[0] == (
         f"This restore of {APP} (s3://my-ami-archive/{server.keys['GLACIER']}, GLACIER, Standard, 1 d) was already started "
-        "(SUCCEEDED): not starting another one."
+        "(SUCCEEDED): not starting another one (--again would)."
     )
     assert result.stdout.splitlines()[-1] == f"AMI {images[0]['ImageId']} is available (restored in 4 h 15 min)."
 
@@ -316,6 +316,17 @@ def test_credentials_missing() -> None:
     assert result.stderr == (
         "glacier-ami-restore: no AWS credentials found: run `aws configure` (or `aws sso login`), pass --profile, "
         "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
+    )
+
+
+def test_unknown_profile() -> None:
+    # Given no profile of that name (and no config files)
+    # When the operator names it
+    result = run("--profile", "prod", "list")
+    # Then one line says how to create it, exit 2
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: The config profile (prod) could not be found: run `aws configure --profile prod` or pass another --profile\n"
     )
 
 

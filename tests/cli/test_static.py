@@ -141,6 +141,7 @@ def test_execution_names_are_derived_from_the_request() -> None:
     assert prefixed["amiName"] == "web"
     # And the names are stable, legal for Step Functions and at most 80 characters
     assert workflow.execution_name(plain) == "cli-ami-0123456789abcdef0-4d3d76740fa55b81"
+    assert workflow.execution_name(plain, again="2026-01-05T13:15:00Z") == "cli-ami-0123456789abcdef0-99e683bb854ee180"
     assert workflow.execution_name(prefixed) == "cli-backups-2025-ami-0123456789abcdef0-b2cfe24666852aad"
     assert workflow.execution_name(long) == "cli-" + "a" * 59 + "-69041e72fea711f2"
     assert len(workflow.execution_name(long)) == 80
