@@ -40,11 +40,16 @@ ISOLATED = {
 }
 
 
+OWN_BUCKET = "cli-test-archive"
+OWN_AMIS = ("mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02")  # archived by the fixture in GLACIER, to restore
+
+
 @dataclass(frozen=True)
 class Server:
     endpoint: str
     state_machine: str
-    keys: dict[str, str]  # storage class (as the banner prints it) -> object key
+    keys: dict[str, str]  # storage class (as the banner prints it) -> object key of the server's samples
+    own: dict[str, str]  # name -> key of the AMIs this fixture archived in OWN_BUCKET
     banner: str
 
     def client(self, service: str) -> Any:
@@ -64,6 +69,21 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def archive_own_amis(server: Server) -> dict[str, str]:
+    """As the archive side does, through public APIs: register an AMI, CreateStoreImageTask it, deregister it, and move the
+    object to GLACIER (what the lifecycle rule would do). Restores in tests use these, so the samples stay as listed."""
+    s3, ec2 = server.client("s3"), server.client("ec2")
+    s3.create_bucket(Bucket=OWN_BUCKET)
+    keys = {}
+    for name in OWN_AMIS:
+        image_id = ec2.register_image(Name=name, Description=f"{name} backup")["ImageId"]
+        key = ec2.create_store_image_task(ImageId=image_id, Bucket=OWN_BUCKET)["ObjectKey"]
+        ec2.deregister_image(ImageId=image_id)
+        s3.copy_object(Bucket=OWN_BUCKET, Key=key, CopySource={"Bucket": OWN_BUCKET, "Key": key}, StorageClass="GLACIER")
+        keys[name] = key
+    return keys
 
 
 def register_stack(server: Server) -> None:
@@ -102,8 +122,9 @@ def server() -> Iterator[Server]:
     found = re.search(r"state machine: (\S+)", banner)
     assert found is not None
     keys = {m.group(2): m.group(1) for m in re.finditer(r"s3://my-ami-archive/(\S+)  (\S+)\n", banner)}
-    running = Server(f"http://127.0.0.1:{port}", found.group(1), keys, banner)
+    running = Server(f"http://127.0.0.1:{port}", found.group(1), keys, {}, banner)
     register_stack(running)  # until the emulator registers the stack
+    running.own.update(archive_own_amis(running))
     try:
         yield running
     finally:

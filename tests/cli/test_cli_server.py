@@ -1,8 +1,9 @@
 """The command line against the emulator server over HTTP, as an operator runs it against AWS.
 
-One server for the module (its executions run on the virtual clock: a 4 h restore takes a fraction of a second).
-Tests run in file order: the listings come before the restores that change them. Golden files are in golden/;
-UPDATE_GOLDEN=1 rewrites them (then read the diff).
+One server per module and worker (its executions run on the virtual clock: a 4 h restore takes a fraction of a
+second). No test depends on another having run: pytest-xdist may split the module. Restores use AMIs the fixture
+archived in a bucket of its own, so the samples stay as the golden files show them. UPDATE_GOLDEN=1 rewrites the
+golden files (then read the diff).
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ import select
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.cli.conftest import FAKE, ISOLATED, REGION, Server, normalise_ids, run
+from tests.cli.conftest import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, normalise_ids, run
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.xdist_group("cli-server")  # one server, on one worker
 GOLDEN = Path(__file__).parent / "golden"
+SAMPLES = "my-ami-archive"  # the server's samples: only listed and estimated here, never restored
 APP = "app-server-2024-11"  # the GLACIER sample
-EXECUTION_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:"
+MAIL, DNS, NTP = "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02"  # archived by the fixture; restores use these
 
 
 def golden(name: str, text: str) -> str:
@@ -37,8 +40,8 @@ def golden(name: str, text: str) -> str:
 
 def test_list_table_shows_the_samples_by_their_original_names(server: Server) -> None:
     # Given the server's four sample AMIs, archived at 2026-01-05 09:00 UTC on its virtual clock
-    # When the operator lists the archive
-    result = run("--endpoint-url", server.endpoint, "list")
+    # When the operator lists their bucket
+    result = run("--endpoint-url", server.endpoint, "list", "--bucket", SAMPLES)
     # Then each appears under its original name with id, date, size, class and restore status, sorted by name
     assert (result.exit_code, result.stderr) == (0, "")
     assert normalise_ids(result.stdout, server) == golden("list.txt", normalise_ids(result.stdout, server))
@@ -47,7 +50,7 @@ def test_list_table_shows_the_samples_by_their_original_names(server: Server) ->
 def test_list_json_has_the_documented_keys(server: Server) -> None:
     # Given the same archive
     # When it is listed as JSON, the endpoint given by AWS_ENDPOINT_URL (honoured by boto3 itself)
-    result = run("list", "--output", "json", env={"AWS_ENDPOINT_URL": server.endpoint})
+    result = run("list", "--bucket", SAMPLES, "--output", "json", env={"AWS_ENDPOINT_URL": server.endpoint})
     # Then the array matches the golden file, and the GLACIER sample reads exactly so
     assert (result.exit_code, result.stderr) == (0, "")
     listed = json.loads(result.stdout)
@@ -55,7 +58,7 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
     assert listed[0] == {
         "name": APP,
         "imageId": server.keys["GLACIER"].removesuffix(".bin"),
-        "bucket": "my-ami-archive",
+        "bucket": SAMPLES,
         "key": server.keys["GLACIER"],
         "storageClass": "GLACIER",
         "archiveStatus": None,
@@ -67,12 +70,22 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
     }
 
 
-def test_list_filters_by_name_and_date(server: Server) -> None:
-    # Given the archive
-    # When the operator asks for the web servers, and for AMIs archived before 2026
+def test_list_every_bucket_and_filters(server: Server) -> None:
+    # Given the samples and the three AMIs this module archived in a bucket of its own
+    # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
+    everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
     by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
     before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2026-01-01", "--output", "json")
-    # Then one AMI matches the pattern and none is that old
+    # Then all seven are listed by name, one matches the pattern and none is that old
+    assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout)] == [
+        (APP, SAMPLES),
+        ("db-server-2023-06", SAMPLES),
+        ("dns-server-2025-03", OWN_BUCKET),
+        ("file-server-2022-09", SAMPLES),
+        (MAIL, OWN_BUCKET),
+        (NTP, OWN_BUCKET),
+        ("web-server-2025-01", SAMPLES),
+    ]
     assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
     assert (before.exit_code, json.loads(before.stdout)) == (0, [])
 
@@ -91,101 +104,111 @@ def test_estimate_prices_each_allowed_tier(server: Server) -> None:
     assert (json.loads(deep.stdout)["fastest"], json.loads(deep.stdout)["cheapest"]) == ("Standard", "Bulk")
 
 
+def executions_of(server: Server, key: str) -> list[dict[str, Any]]:
+    sfn = server.client("stepfunctions")
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=server.state_machine)["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if json.loads(described["input"]).get("recoveryPoint") == key:
+            found.append(described)
+    return found
+
+
+def images_named(server: Server, name: str) -> list[dict[str, Any]]:
+    images: list[dict[str, Any]] = server.client("ec2").describe_images(Owners=["self"])["Images"]
+    return [i for i in images if i["Name"].startswith(f"{name}-restored-")]
+
+
 def test_restore_waits_and_prints_the_new_ami(server: Server) -> None:
-    # Given the GLACIER sample, known by its original name
-    sfn, ec2 = server.client("stepfunctions"), server.client("ec2")
+    # Given an AMI archived in GLACIER, known by its original name
+    key = server.own[MAIL]
     # When the operator restores it with Standard and waits
-    result = run("--endpoint-url", server.endpoint, "restore", APP, "--tier", "Standard", "--wait", "--interval", "0.05")
-    # Then one execution ran under the name derived from the request, and the new AMI id is printed
+    result = run("--endpoint-url", server.endpoint, "restore", MAIL, "--tier", "Standard", "--wait", "--interval", "0.05")
+    # Then one execution ran, under the name derived from the request, with exactly the blog's payload
     assert (result.exit_code, result.stderr) == (0, "")
-    executions = sfn.list_executions(stateMachineArn=server.state_machine)["executions"]
-    assert len(executions) == 1
-    images = ec2.describe_images(Owners=["self"])["Images"]
-    assert [i["State"] for i in images] == ["available"]
-    image_id = images[0]["ImageId"]
-    key = server.keys["GLACIER"]
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"Started the restore of {APP} (s3://my-ami-archive/{key}, GLACIER, Standard, 1 d)."
-    assert lines[1] == f"Execution: {executions[0]['executionArn']}"
-    assert lines[2] == (
-        "Console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
-        + executions[0]["executionArn"]
-    )
-    assert lines[-2] == "2026-01-05 13:15:00Z  done                  elapsed 4 h 15 min    SUCCEEDED"
-    assert lines[-1] == f"AMI {image_id} is available (restored in 4 h 15 min)."
-    described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
-    assert json.loads(described["input"]) == {
+    [execution] = executions_of(server, key)
+    assert execution["name"] == f"cli-{key.removesuffix('.bin')}-" + execution["name"].rsplit("-", 1)[1]
+    assert json.loads(execution["input"]) == {
         "recoveryPoint": key,
-        "recoveryPointBucket": "my-ami-archive",
+        "recoveryPointBucket": OWN_BUCKET,
         "restoreRequestDays": "1",
         "restoreRequestTier": "Standard",
     }
+    # And the operator saw the execution, its console page, the stages and the new AMI (4 h copy + 15 min image)
+    [image] = images_named(server, MAIL)
+    assert image["State"] == "available"
+    arn = execution["executionArn"]
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        f"Started the restore of {MAIL} (s3://{OWN_BUCKET}/{key}, GLACIER, Standard, 1 d).",
+        f"Execution: {arn}",
+        f"Console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{arn}",
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  done                  elapsed 4 h 15 min    SUCCEEDED", lines[-2])
+    assert lines[-1] == f"AMI {image['ImageId']} is available (restored in 4 h 15 min)."
 
 
 def test_the_same_restore_again_starts_nothing(server: Server) -> None:
-    # Given the restore above has run
-    sfn = server.client("stepfunctions")
-    before = sfn.list_executions(stateMachineArn=server.state_machine)["executions"]
+    # Given a restore the operator ran
+    key = server.own[DNS]
+    first = run("--endpoint-url", server.endpoint, "restore", DNS, "--tier", "Bulk", "--days", "2", "--wait", "--interval", "0.05")
     # When the operator runs the very same command again
-    result = run("--endpoint-url", server.endpoint, "restore", APP, "--tier", "Standard", "--wait", "--interval", "0.05")
+    again = run("--endpoint-url", server.endpoint, "restore", DNS, "--tier", "Bulk", "--days", "2", "--wait", "--interval", "0.05")
     # Then no execution and no AMI is added, and the existing restore is reported with its AMI
-    after = sfn.list_executions(stateMachineArn=server.state_machine)["executions"]
-    images = server.client("ec2").describe_images(Owners=["self"])["Images"]
-    assert (result.exit_code, result.stderr, after, len(images)) == (0, "", before, 1)
-    assert result.stdout.splitlines()[0] == (
-        f"This restore of {APP} (s3://my-ami-archive/{server.keys['GLACIER']}, GLACIER, Standard, 1 d) was already started "
+    [image] = images_named(server, DNS)
+    assert (first.exit_code, again.exit_code, again.stderr, len(executions_of(server, key))) == (0, 0, "", 1)
+    assert again.stdout.splitlines()[0] == (
+        f"This restore of {DNS} (s3://{OWN_BUCKET}/{key}, GLACIER, Bulk, 2 d) was already started "
         "(SUCCEEDED): not starting another one (--again would)."
     )
-    assert result.stdout.splitlines()[-1] == f"AMI {images[0]['ImageId']} is available (restored in 4 h 15 min)."
+    assert again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
+    assert re.fullmatch(rf"AMI {image['ImageId']} is available \(restored in \d+ h \d+ min\)\.", first.stdout.splitlines()[-1])
 
 
 def test_status_and_history_by_name(server: Server) -> None:
-    # Given the finished restore of the GLACIER sample
-    arn = server.client("stepfunctions").list_executions(stateMachineArn=server.state_machine)["executions"][0]["executionArn"]
-    image_id = server.client("ec2").describe_images(Owners=["self"])["Images"][0]["ImageId"]
+    # Given a finished restore of the mail server (a request of its own: 3-day copy)
+    restored = run("--endpoint-url", server.endpoint, "restore", MAIL, "--days", "3", "--wait", "--interval", "0.05")
+    [execution] = [e for e in executions_of(server, server.own[MAIL]) if json.loads(e["input"])["restoreRequestDays"] == "3"]
+    output = json.loads(execution["output"])
     # When the operator asks for its status by the AMI's name, and for the history
-    status = run("--endpoint-url", server.endpoint, "status", APP, "--output", "json")
+    status = run("--endpoint-url", server.endpoint, "status", MAIL, "--output", "json")
     history = run("--endpoint-url", server.endpoint, "history", "--output", "json")
-    # Then both tell the outcome, the AMI, the class, the tier and the times
-    assert status.exit_code == 0
-    assert {k: v for k, v in json.loads(status.stdout).items() if k not in ("name", "executionArn")} == {
+    # Then both tell the outcome, the AMI, the class, the tier and the times the service recorded
+    started, stopped = (execution[k].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("startDate", "stopDate"))
+    seconds = int((execution["stopDate"] - execution["startDate"]).total_seconds())
+    assert (restored.exit_code, status.exit_code, history.exit_code) == (0, 0, 0)
+    assert json.loads(status.stdout) == {
+        "executionArn": execution["executionArn"],
+        "name": execution["name"],
         "status": "SUCCEEDED",
         "stage": "done",
         "state": "Restore Succeeded",
-        "startedAt": "2026-01-05T09:00:00Z",
-        "stoppedAt": "2026-01-05T13:15:00Z",
-        "elapsedSeconds": 15300,
-        "recoveryPoint": server.keys["GLACIER"],
-        "recoveryPointBucket": "my-ami-archive",
+        "startedAt": started,
+        "stoppedAt": stopped,
+        "elapsedSeconds": seconds,
+        "recoveryPoint": server.own[MAIL],
+        "recoveryPointBucket": OWN_BUCKET,
         "storageClass": "GLACIER",
         "archiveStatus": None,
         "sizeBytes": 34,
         "tier": "Standard",
         "etaEarliest": None,
         "etaLatest": None,
-        "copyExpiresAt": "Wed, 07 Jan 2026 00:00:00 GMT",
-        "imageId": image_id,
+        "copyExpiresAt": output["copyExpiresAt"],
+        "imageId": output["imageId"],
         "error": None,
         "cause": None,
     }
-    assert json.loads(history.stdout) == [
-        {
-            "executionArn": arn,
-            "name": arn.rsplit(":", 1)[1],
-            "status": "SUCCEEDED",
-            "recoveryPoint": server.keys["GLACIER"],
-            "recoveryPointBucket": "my-ami-archive",
-            "imageId": image_id,
-            "storageClass": "GLACIER",
-            "tier": "Standard",
-            "startedAt": "2026-01-05T09:00:00Z",
-            "stoppedAt": "2026-01-05T13:15:00Z",
-            "durationSeconds": 15300,
-            "copySeconds": 14400,
-            "imageSeconds": 900,
-            "error": None,
-        }
-    ]
+    row = next(r for r in json.loads(history.stdout) if r["executionArn"] == execution["executionArn"])
+    assert {k: row[k] for k in ("status", "imageId", "storageClass", "tier", "startedAt", "durationSeconds", "error")} == {
+        "status": "SUCCEEDED",
+        "imageId": output["imageId"],
+        "storageClass": "GLACIER",
+        "tier": "Standard",
+        "startedAt": started,
+        "durationSeconds": seconds,
+        "error": None,
+    }
 
 
 def test_a_failed_restore_exits_1_with_the_error_and_what_to_do(server: Server) -> None:
@@ -208,10 +231,10 @@ def test_live_progress_on_a_terminal(server: Server) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({k: v for k, v in {**ISOLATED, **FAKE}.items() if v is not None})
     env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
-    # When the operator restores the Intelligent-Tiering (Archive Access) sample with Expedited and waits, in that terminal
+    # When the operator restores an archived AMI (only this test restores it) with Expedited and waits, in that terminal
     process = subprocess.Popen(
         [sys.executable, "-m", "glacier_ami_restore", "--endpoint-url", server.endpoint, "--region", REGION,
-         "restore", "file-server-2022-09", "--tier", "Expedited", "--wait", "--interval", "0.05"],
+         "restore", NTP, "--tier", "Expedited", "--wait", "--interval", "0.05"],
         cwd=ROOT, env=env, stdin=follower, stdout=follower, stderr=follower, close_fds=True,
     )  # fmt: skip
     os.close(follower)
@@ -256,18 +279,18 @@ def test_no_stack(server: Server) -> None:
 def test_no_such_ami(server: Server) -> None:
     # Given no archived AMI of that name
     # When the operator restores it
-    result = run("--endpoint-url", server.endpoint, "restore", "mail-server")
+    result = run("--endpoint-url", server.endpoint, "restore", "smtp-relay")
     # Then exit 2 and a pointer to `list`
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (
-        "glacier-ami-restore: no archived AMI matches name 'mail-server': run `glacier-ami-restore list` to see the archived AMIs\n"
+        "glacier-ami-restore: no archived AMI matches name 'smtp-relay': run `glacier-ami-restore list` to see the archived AMIs\n"
     )
 
 
 def test_ambiguous_name(server: Server) -> None:
     # Given four AMIs whose names all contain "server"
     # When the operator restores '*server*'
-    result = run("--endpoint-url", server.endpoint, "restore", "*server*")
+    result = run("--endpoint-url", server.endpoint, "restore", "*server*", "--bucket", SAMPLES)
     # Then every match is listed, nothing starts, exit 2
     k = server.keys
     assert (result.exit_code, result.stdout) == (2, "")
