@@ -1,7 +1,7 @@
 """Time and cost of restoring one archived AMI, per tier: restore window + image time, retrieval + copy + workflow.
 
 Restore windows (S3 User Guide, restoring-objects-retrieval-options): Flexible Retrieval Expedited 1-5 min (objects over
-250 MB come back at up to 300 MB/s), Standard 3-5 h, Bulk 5-12 h; Deep Archive Standard within 12 h, Bulk within
+250 MB come back at up to 300 MB/s: their transfer is added), Standard 3-5 h, Bulk 5-12 h; Deep Archive Standard within 12 h, Bulk within
 48 h (the lower bounds 9 h / 24 h are an assumption, as in functions/check_restore_status/app.py; a static test keeps
 the two in step). Intelligent-Tiering's Archive Access and Deep Archive Access tiers restore as those classes.
 Prices and the assumed image throughput live in prices.json.
@@ -53,10 +53,14 @@ def tiers_for(storage_class: str, archive_status: str | None) -> tuple[str, ...]
 
 
 def restore_window(kind: str, tier: str, size_bytes: int) -> tuple[int, int]:
+    """The tier's window; an object over 250 MB also needs its transfer at 300 MB/s at best (added to the latest
+    time, and to the earliest for Expedited, whose 1-5 min hold only below 250 MB), as Check Restore Status plans."""
     earliest, latest = WINDOWS[(kind, tier)]
-    if tier == "Expedited" and size_bytes > EXPEDITED_SMALL_BYTES:
+    if size_bytes > EXPEDITED_SMALL_BYTES:
         transfer = math.ceil(size_bytes / EXPEDITED_BYTES_PER_SECOND)
-        return earliest + transfer, latest + transfer
+        latest += transfer
+        if tier == "Expedited":
+            earliest += transfer
     return earliest, latest
 
 

@@ -33,7 +33,7 @@ from glacier_ami_restore.archive import list_archive
 from glacier_ami_restore.aws import Aws
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_MODULE = "emulator.server"
+SERVER_MODULE = "tools.server" if (ROOT / "tools" / "server.py").exists() else "emulator.server"
 BUCKET = "bench-ami-archive"
 REGION = "us-east-1"
 FAKE = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}

@@ -75,8 +75,9 @@ def test_list_every_bucket_and_filters(server: Server) -> None:
     # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
     everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
     by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
-    before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2026-01-01", "--output", "json")
-    # Then all seven are listed by name, one matches the pattern and none is that old
+    before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2000-01-01", "--output", "json")
+    until = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2100-01-01T00:00Z", "--output", "json")
+    # Then all seven are listed by name, one matches the pattern, none is that old and all are older than 2100
     assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout)] == [
         (APP, SAMPLES),
         ("db-server-2023-06", SAMPLES),
@@ -87,7 +88,7 @@ def test_list_every_bucket_and_filters(server: Server) -> None:
         ("web-server-2025-01", SAMPLES),
     ]
     assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
-    assert (before.exit_code, json.loads(before.stdout)) == (0, [])
+    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 7)
 
 
 def test_estimate_prices_each_allowed_tier(server: Server) -> None:
