@@ -1,15 +1,16 @@
-# make demo | make test | make lint | make validate | make package | make emulator | make bench
+# make demo | make test | make lint | make validate | make package | make emulator | make bench | make bench-list
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REGION := us-east-1
 export AWS_DEFAULT_REGION := $(REGION)
 
-.PHONY: demo test lint package validate emulator bench clean
+.PHONY: demo test lint package validate emulator bench bench-list clean
 
-$(BIN)/.installed: requirements-dev.txt
+$(BIN)/.installed: requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
 .venv-checkov/bin/.installed: requirements-checkov.txt
@@ -46,6 +47,9 @@ emulator: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tools.bench
+
+bench-list: $(BIN)/.installed
+	$(BIN)/python -m tools.bench_list
 
 clean:
 	rm -rf $(VENV) .venv-checkov packaged.yaml .pytest_cache results

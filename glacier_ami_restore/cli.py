@@ -1,0 +1,506 @@
+"""glacier-ami-restore: find, price, restore and watch EC2 AMIs archived in S3 by CreateStoreImageTask.
+
+Exit codes: 0 success, 1 the restore failed, 2 bad usage or input (including AWS errors the operator must fix).
+Errors go to stderr in one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from glacier_ami_restore import archive, estimate, progress, validation, workflow
+from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError
+
+PROG = "glacier-ami-restore"
+F = TypeVar("F", bound=Callable[..., Any])
+PLAIN_WIDTH = 200  # not a terminal: wide enough that no table wraps
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Cli(click.Group):
+    """Turns every failure into one line on stderr and the documented exit code."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, standalone_mode: bool = True, **extra: Any
+    ) -> Any:
+        code = 0
+        try:
+            result = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx else PROG
+            click.echo(f"{PROG}: {one_line(error.format_message())} (see `{command} --help`)", err=True)
+            code = 2
+        except click.Abort:
+            click.echo(f"{PROG}: interrupted; a started restore goes on: follow it with `{PROG} watch`", err=True)
+            code = 130
+        except CliError as error:
+            click.echo(f"{PROG}: {one_line(str(error))}", err=True)
+            code = error.exit_code
+        except NoCredentialsError:
+            click.echo(f"{PROG}: no AWS credentials found: run `aws configure`, pass --profile, or set AWS_ACCESS_KEY_ID", err=True)
+            code = 2
+        except EndpointConnectionError as error:
+            click.echo(f"{PROG}: cannot reach {error.kwargs.get('endpoint_url')}: check --endpoint-url, --region and the network", err=True)
+            code = 2
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            operation = getattr(error, "operation_name", "request")
+            click.echo(
+                f"{PROG}: AWS refused {operation}: {details.get('Code')}: {one_line(str(details.get('Message') or ''))} "
+                "(check the credentials, the Region and the caller's permissions)",
+                err=True,
+            )
+            code = 2
+        except BotoCoreError as error:
+            click.echo(f"{PROG}: {one_line(str(error))}", err=True)
+            code = 2
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def aws_options(function: F) -> F:
+    """--profile, --region, --endpoint-url, --output: accepted before or after the command, as the AWS CLI does."""
+    options = [
+        click.option("--profile", default=None, help="Named profile from ~/.aws/config."),
+        click.option("--region", default=None, help="AWS Region (default: the profile's, AWS_REGION or AWS_DEFAULT_REGION)."),
+        click.option("--endpoint-url", default=None, help="Endpoint for every service (the local emulator); AWS_ENDPOINT_URL works too."),
+        click.option("--output", type=click.Choice(["table", "json"]), default=None, help="table (default) or json."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+class Settings:
+    def __init__(self) -> None:
+        self.values: dict[str, str | None] = {"profile": None, "region": None, "endpoint_url": None, "output": None}
+        self._aws: Aws | None = None
+
+    def merge(self, **given: str | None) -> None:
+        self.values.update({k: v for k, v in given.items() if v is not None})
+
+    @property
+    def json(self) -> bool:
+        return self.values["output"] == "json"
+
+    def aws(self) -> Aws:
+        if self._aws is None:
+            self._aws = Aws(self.values["profile"], self.values["region"], self.values["endpoint_url"])
+            self._aws.require_credentials()
+        return self._aws
+
+
+def settings(ctx: click.Context, /, given: dict[str, Any]) -> Settings:
+    found: Settings = ctx.ensure_object(Settings)
+    found.merge(**{k: given.pop(k) for k in ("profile", "region", "endpoint_url", "output")})
+    return found
+
+
+def console() -> Console:
+    terminal = sys.stdout.isatty()
+    return Console(width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
+
+
+def print_table(out: Console, table: Table) -> None:  # also a Table.grid
+    """On a terminal as rich draws it; otherwise without the trailing padding (stable for scripts and golden files)."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    with out.capture() as captured:
+        out.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+def size(amount: int | None) -> str:
+    if amount is None:
+        return "?"
+    value = float(amount)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{amount} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{amount} B"
+
+
+def when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}Z"
+
+
+def restore_label(ami: archive.ArchivedAmi) -> str:
+    status = ami.restore_status
+    if status == "restored" and ami.restore_expiry is not None:
+        return f"restored until {when(ami.restore_expiry)}"
+    return status.replace("-", " ")
+
+
+def new_table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE, pad_edge=False, show_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=True, justify="right" if column in ("SIZE", "TOTAL") else "left")
+    return table
+
+
+@click.group(name=PROG, cls=Cli, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@aws_options
+@click.version_option(package_name="glacier-ami-restore", prog_name=PROG)
+@click.pass_context
+def cli(ctx: click.Context, /, **given: Any) -> None:
+    """Find, price, restore and watch EC2 AMIs archived in S3 Glacier by CreateStoreImageTask."""
+    settings(ctx, given)
+    if ctx.invoked_subcommand is None:  # no command: the help, as bad usage (the same with every click version)
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(2)
+
+
+# --- list -------------------------------------------------------------------------------------------------------------
+
+
+def parse_day(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        except ValueError as error:
+            raise CliError(f"--archived-before must be a date like 2025-01-31 or 2025-01-31T12:00Z (got {value!r})") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@cli.command("list")
+@click.option("--bucket", "buckets", multiple=True, help="Bucket to read (repeatable; default: every bucket of the Region).")
+@click.option("--name", "pattern", default=None, help="Only AMI names matching this glob, e.g. 'web-*'.")
+@click.option("--archived-before", default=None, help="Only AMIs archived before this date (UTC), e.g. 2025-01-31.")
+@aws_options
+@click.pass_context
+def list_command(ctx: click.Context, /, buckets: tuple[str, ...], pattern: str | None, archived_before: str | None, **given: Any) -> int:
+    """Every archived AMI: original name and id, archived date, size, class, restore status."""
+    config = settings(ctx, given)
+    before = parse_day(archived_before)
+    for bucket in buckets:
+        if (problem := validation.bucket_problem(bucket)) is not None:
+            raise CliError(f"--bucket '{bucket}' {problem}")
+    found = archive.filter_archive(archive.list_archive(config.aws(), buckets), pattern, before)
+    if config.json:
+        emit_json([a.as_json() for a in found])
+        return 0
+    out = console()
+    if not found:
+        out.print("No archived AMIs (objects <ami-id>.bin) found.")
+        return 0
+    table = new_table("NAME", "IMAGE ID", "ARCHIVED", "SIZE", "CLASS", "RESTORE", "BUCKET")
+    for a in found:
+        table.add_row(a.name, a.image_id or a.key, when(a.archived_at), size(a.size_bytes), a.class_label, restore_label(a), a.bucket)
+    print_table(out, table)
+    return 0
+
+
+# --- estimate ---------------------------------------------------------------------------------------------------------
+
+
+def check_tier_and_days(tier: str | None, days: str) -> str | None:
+    normalised = validation.normalise_tier(tier) if tier is not None else None
+    problems = [p for p in (validation.tier_problem(normalised) if normalised else None, validation.days_problem(days)) if p]
+    if problems:
+        raise CliError("; ".join(problems))
+    return normalised
+
+
+def check_reference(reference: str) -> None:
+    key = reference.split("/", 3)[-1] if reference.startswith("s3://") else reference
+    if key.endswith(".bin") and (problem := validation.key_problem(key)) is not None:
+        raise CliError(problem)
+    if reference.startswith("s3://") and (problem := validation.bucket_problem(reference[5:].split("/", 1)[0])) is not None:
+        raise CliError(f"bucket in {reference} {problem}")
+
+
+@cli.command("estimate")
+@click.argument("reference", metavar="NAME|KEY")
+@click.option("--tier", default=None, help="Only this tier: Standard, Bulk or Expedited.")
+@click.option("--days", default="1", show_default=True, help="Days the temporary copy lives (1-30).")
+@click.option("--bucket", "buckets", multiple=True, help="Bucket to search (repeatable).")
+@aws_options
+@click.pass_context
+def estimate_command(ctx: click.Context, /, reference: str, tier: str | None, days: str, buckets: tuple[str, ...], **given: Any) -> int:
+    """Time to an available AMI and cost, for each tier the object's class allows."""
+    config = settings(ctx, given)
+    tier = check_tier_and_days(tier, days)
+    check_reference(reference)
+    aws = config.aws()
+    ami = archive.resolve(aws, reference, buckets)
+    table_data = estimate.prices()
+    options = estimate.estimate(ami, int(days), tier, table_data)
+    fastest, cheapest = estimate.fastest(options), estimate.cheapest(options)
+    if config.json:
+        emit_json(
+            {
+                "ami": ami.as_json(),
+                "days": int(days),
+                "prices": {"region": table_data["region"], "date": table_data["date"], "currency": table_data["currency"]},
+                "options": [o.as_json() for o in options],
+                "fastest": fastest.tier,
+                "cheapest": cheapest.tier,
+            }
+        )
+        return 0
+    out = console()
+    out.print(f"{ami.name}  s3://{ami.bucket}/{ami.key}  {ami.class_label}  {size(ami.size_bytes)}")
+    table = new_table("TIER", "COPY READY IN", "AMI AVAILABLE IN", "RETRIEVAL", "REQUEST", f"COPY {days} D", "WORKFLOW", "TOTAL")
+    for o in options:
+        table.add_row(
+            o.tier or "none",
+            estimate.span(o.restore_seconds) if o.tier else "readable now",
+            estimate.span(o.available_seconds),
+            estimate.money(o.retrieval),
+            estimate.money(o.requests),
+            estimate.money(o.copy),
+            estimate.money(o.workflow),
+            estimate.money(o.total),
+        )
+    print_table(out, table)
+    for label, option in (("Fastest", fastest), ("Cheapest", cheapest)):
+        within = estimate.span(option.available_seconds)
+        out.print(f"{label}: {option.tier or 'no restore'} (AMI in {within}, {estimate.money(option.total)})")
+    notes = sorted({o.note for o in options if o.note})
+    assumed = table_data["assumptions"]
+    for note in [*notes, assumed["imageRestore"]["note"], assumed["workflowPerRestore"]["note"]]:
+        out.print(f"Note: {note}")
+    out.print(f"Prices: {table_data['region']} list prices of {table_data['date']} ({table_data['currency']}); check before quoting.")
+    return 0
+
+
+# --- restore, status, watch -------------------------------------------------------------------------------------------
+
+
+def stack_option(function: F) -> F:
+    help_text = "CloudFormation stack (default: stack_name in ./samconfig.toml, else glacier-ami-restore)."
+    return click.option("--stack", default=None, help=help_text)(function)
+
+
+def interval_option(function: F) -> F:
+    return click.option("--interval", type=float, default=None, help="Seconds between polls (default: 0.2 s rising to 30 s).")(function)
+
+
+def watch(config: Settings, arn: str, interval: float | None) -> int:
+    aws = config.aws()
+    cache: dict[str, archive.ArchivedAmi | None] = {}
+    out = console()
+    mode = "quiet" if config.json else ("live" if out.is_terminal else "lines")
+    final = progress.follow(lambda: workflow.read_progress(aws, arn, cache), out, interval, mode)
+    return report(config, final, out)
+
+
+def report(config: Settings, final: workflow.Progress, out: Console) -> int:
+    """The outcome, and the exit code: 0 succeeded (or still running, for status), 1 failed."""
+    if config.json:
+        emit_json(final.as_json())
+    elif final.status == "SUCCEEDED":
+        out.print(f"AMI {final.image_id} is available (restored in {estimate.duration(final.elapsed.total_seconds())}).")
+    if final.status in ("SUCCEEDED", "RUNNING"):
+        return 0
+    click.echo(f"{PROG}: restore {final.status}: {final.error or '-'}: {one_line(final.cause or '')}; {final.advice}", err=True)
+    return 1
+
+
+@cli.command("restore")
+@click.argument("reference", metavar="NAME|KEY|AMI-ID")
+@click.option("--tier", default="Standard", show_default=True, help="Standard, Bulk or Expedited (not for Deep Archive).")
+@click.option("--days", default="1", show_default=True, help="Days the temporary copy lives (1-30; Deep Archive Bulk: 3 or more).")
+@click.option("--ami-name", default=None, help="Name for the restored AMI (a suffix keeps it unique).")
+@click.option("--bucket", "buckets", multiple=True, help="Bucket to search (repeatable).")
+@click.option("--wait", is_flag=True, help="Then follow the restore as `watch` does.")
+@click.option("--again", is_flag=True, help="Start a new restore even if this same request ran before.")
+@stack_option
+@interval_option
+@aws_options
+@click.pass_context
+def restore_command(
+    ctx: click.Context,
+    /,
+    reference: str,
+    tier: str,
+    days: str,
+    ami_name: str | None,
+    buckets: tuple[str, ...],
+    wait: bool,
+    again: bool,
+    stack: str | None,
+    interval: float | None,
+    **given: Any,
+) -> int:
+    """Start the stack's state machine for the newest archived object of NAME (or KEY, or AMI-ID), once."""
+    config = settings(ctx, given)
+    # Refuse bad input before any AWS call, with Validate Input's rules.
+    checked_tier = check_tier_and_days(tier, days) or "Standard"
+    if ami_name is not None and (problem := validation.ami_name_problem(ami_name)) is not None:
+        raise CliError(problem)
+    for bucket in buckets:
+        if (problem := validation.bucket_problem(bucket)) is not None:
+            raise CliError(f"--bucket '{bucket}' {problem}")
+    check_reference(reference)
+    aws = config.aws()
+    machine = workflow.state_machine_arn(aws, stack or workflow.default_stack())
+    ami = archive.with_head(aws, archive.resolve(aws, reference, buckets))
+    allowed = estimate.tiers_for(ami.storage_class, ami.archive_status)
+    if allowed and checked_tier not in allowed:
+        raise CliError(f"{ami.class_label} cannot be restored with {checked_tier}: use --tier {' or '.join(allowed)}")
+    if (problem := validation.bucket_problem(ami.bucket)) is not None:
+        raise CliError(f"bucket '{ami.bucket}' {problem}")
+    body = workflow.payload(ami, checked_tier, days, ami_name)
+    arn, started = workflow.start(aws, machine, body, workflow.stamp(aws.now()) if again else None)
+    out = console()
+    if config.json and not wait:
+        emit_json({"executionArn": arn, "consoleUrl": workflow.console_url(aws.region, arn), "started": started, "input": body})
+        return 0
+    if not config.json:
+        what = f"{ami.name} (s3://{ami.bucket}/{ami.key}, {ami.class_label}, {checked_tier}, {days} d)"
+        if started:
+            out.print(f"Started the restore of {what}.")
+        else:
+            status = aws.sfn().describe_execution(executionArn=arn)["status"]
+            out.print(f"This restore of {what} was already started ({status}): not starting another one (--again would).")
+        out.print(f"Execution: {arn}")
+        out.print(f"Console:   {workflow.console_url(aws.region, arn)}")
+    if wait:
+        return watch(config, arn, interval)
+    return 0
+
+
+@cli.command("status")
+@click.argument("reference", metavar="[EXECUTION|NAME]", required=False)
+@stack_option
+@aws_options
+@click.pass_context
+def status_command(ctx: click.Context, /, reference: str | None, stack: str | None, **given: Any) -> int:
+    """Stage, elapsed time, ETA, copy expiry and AMI id of a restore (default: the newest)."""
+    config = settings(ctx, given)
+    aws = config.aws()
+    arn = reference if reference and reference.startswith("arn:") else None
+    if arn is None:
+        arn = workflow.find_execution(aws, workflow.state_machine_arn(aws, stack or workflow.default_stack()), reference)
+    found = workflow.read_progress(aws, arn)
+    out = console()
+    if not config.json:
+        print_table(out, progress.table(found))
+        out.print(f"Console: {workflow.console_url(aws.region, arn)}")
+    return report(config, found, out)
+
+
+@cli.command("watch")
+@click.argument("reference", metavar="[EXECUTION|NAME]", required=False)
+@stack_option
+@interval_option
+@aws_options
+@click.pass_context
+def watch_command(ctx: click.Context, /, reference: str | None, stack: str | None, interval: float | None, **given: Any) -> int:
+    """Follow a restore until it ends: live display on a terminal, one line per stage otherwise."""
+    config = settings(ctx, given)
+    aws = config.aws()
+    arn = reference if reference and reference.startswith("arn:") else None
+    if arn is None:
+        arn = workflow.find_execution(aws, workflow.state_machine_arn(aws, stack or workflow.default_stack()), reference)
+    return watch(config, arn, interval)
+
+
+# --- history ----------------------------------------------------------------------------------------------------------
+
+
+def history_row(aws: Aws, listed: dict[str, Any]) -> dict[str, Any]:
+    described = aws.sfn().describe_execution(executionArn=listed["executionArn"])
+    request = json.loads(described.get("input") or "{}")
+    output = json.loads(described.get("output") or "null")
+    facts: dict[str, Any] = output if isinstance(output, dict) else {}
+    if described["status"] != "SUCCEEDED":
+        facts = {**workflow.facts_from(workflow.recent_events(aws, listed["executionArn"])), **facts}
+    started = described["startDate"].astimezone(UTC)
+    stopped = described["stopDate"].astimezone(UTC) if described.get("stopDate") else None
+
+    def between(first: str, last: str) -> int | None:
+        a, b = facts.get(first), facts.get(last)
+        if not (isinstance(a, str) and isinstance(b, str)):
+            return None
+        return int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds())
+
+    request = request if isinstance(request, dict) else {}
+    return {
+        "executionArn": listed["executionArn"],
+        "name": listed["name"],
+        "status": described["status"],
+        "recoveryPoint": request.get("recoveryPoint"),
+        "recoveryPointBucket": request.get("recoveryPointBucket"),
+        "imageId": facts.get("imageId") if described["status"] == "SUCCEEDED" else None,
+        "storageClass": facts.get("storageClass"),
+        "tier": facts.get("restoreTier") or facts.get("tier") or request.get("restoreRequestTier", "Standard"),
+        "startedAt": workflow.stamp(started),
+        "stoppedAt": workflow.stamp(stopped) if stopped else None,
+        "durationSeconds": int((stopped - started).total_seconds()) if stopped else None,
+        "copySeconds": between("restoreRequestedAt", "copyReadyAt"),
+        "imageSeconds": between("imageRequestedAt", "imageAvailableAt"),
+        "error": described.get("error"),
+    }
+
+
+@cli.command("history")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many executions, newest first.")
+@stack_option
+@aws_options
+@click.pass_context
+def history_command(ctx: click.Context, /, limit: int, stack: str | None, **given: Any) -> int:
+    """Past restores: outcome, AMI id, class, tier and durations."""
+    config = settings(ctx, given)
+    aws = config.aws()
+    listed = workflow.executions(aws, workflow.state_machine_arn(aws, stack or workflow.default_stack()), limit)
+    with ThreadPoolExecutor(max_workers=POOL_SIZE) as pool:
+        found = list(pool.map(lambda e: history_row(aws, e), listed))
+    if config.json:
+        emit_json(found)
+        return 0
+    out = console()
+    if not found:
+        out.print("No restores yet.")
+        return 0
+    table = new_table("STARTED", "RECOVERY POINT", "OUTCOME", "AMI", "CLASS", "TIER", "TOTAL", "COPY", "IMAGE")
+
+    def took(seconds: int | None) -> str:
+        return estimate.duration(seconds) if seconds is not None else "-"
+
+    for row in found:
+        outcome = row["status"] + (f" {row['error']}" if row["error"] else "")
+        table.add_row(
+            row["startedAt"].replace("T", " ")[:16] + "Z",
+            f"s3://{row['recoveryPointBucket']}/{row['recoveryPoint']}",
+            outcome,
+            row["imageId"] or "-",
+            row["storageClass"] or "-",
+            row["tier"] or "-",
+            took(row["durationSeconds"]),
+            took(row["copySeconds"]),
+            took(row["imageSeconds"]),
+        )
+    print_table(out, table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name=PROG)

@@ -1,0 +1,363 @@
+"""The command line against the emulator server over HTTP, as an operator runs it against AWS.
+
+One server per module and worker (its executions run on the virtual clock: a 4 h restore takes a fraction of a
+second). No test depends on another having run: pytest-xdist may split the module. Restores use AMIs the fixture
+archived in a bucket of its own, so the samples stay as the golden files show them. UPDATE_GOLDEN=1 rewrites the
+golden files (then read the diff).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, normalise_ids, run
+from tests.conftest import ROOT
+
+GOLDEN = Path(__file__).parent / "golden"
+SAMPLES = "my-ami-archive"  # the server's samples: only listed and estimated here, never restored
+APP = "app-server-2024-11"  # the GLACIER sample
+MAIL, DNS, NTP = "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02"  # archived by the fixture; restores use these
+
+
+def golden(name: str, text: str) -> str:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    return path.read_text()
+
+
+def test_list_table_shows_the_samples_by_their_original_names(server: Server) -> None:
+    # Given the server's four sample AMIs, archived at 2026-01-05 09:00 UTC on its virtual clock
+    # When the operator lists their bucket
+    result = run("--endpoint-url", server.endpoint, "list", "--bucket", SAMPLES)
+    # Then each appears under its original name with id, date, size, class and restore status, sorted by name
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert normalise_ids(result.stdout, server) == golden("list.txt", normalise_ids(result.stdout, server))
+
+
+def test_list_json_has_the_documented_keys(server: Server) -> None:
+    # Given the same archive
+    # When it is listed as JSON, the endpoint given by AWS_ENDPOINT_URL (honoured by boto3 itself)
+    result = run("list", "--bucket", SAMPLES, "--output", "json", env={"AWS_ENDPOINT_URL": server.endpoint})
+    # Then the array matches the golden file, and the GLACIER sample reads exactly so
+    assert (result.exit_code, result.stderr) == (0, "")
+    listed = json.loads(result.stdout)
+    assert normalise_ids(result.stdout, server) == golden("list.json", normalise_ids(result.stdout, server))
+    assert listed[0] == {
+        "name": APP,
+        "imageId": server.keys["GLACIER"].removesuffix(".bin"),
+        "bucket": SAMPLES,
+        "key": server.keys["GLACIER"],
+        "storageClass": "GLACIER",
+        "archiveStatus": None,
+        "sizeBytes": 34,
+        "archivedAt": "2026-01-05T09:00:00Z",
+        "description": f"{APP} backup",
+        "restoreStatus": "archived",
+        "restoreExpiry": None,
+    }
+
+
+def test_list_every_bucket_and_filters(server: Server) -> None:
+    # Given the samples and the three AMIs this module archived in a bucket of its own
+    # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
+    everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
+    by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
+    before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2000-01-01", "--output", "json")
+    until = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2100-01-01T00:00Z", "--output", "json")
+    # Then all seven are listed by name, one matches the pattern, none is that old and all are older than 2100
+    assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout)] == [
+        (APP, SAMPLES),
+        ("db-server-2023-06", SAMPLES),
+        ("dns-server-2025-03", OWN_BUCKET),
+        ("file-server-2022-09", SAMPLES),
+        (MAIL, OWN_BUCKET),
+        (NTP, OWN_BUCKET),
+        ("web-server-2025-01", SAMPLES),
+    ]
+    assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
+    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 7)
+
+
+def test_estimate_prices_each_allowed_tier(server: Server) -> None:
+    # Given the GLACIER sample (34 bytes on the emulator) and the Deep Archive one
+    # When the operator asks for an estimate of each
+    glacier = run("--endpoint-url", server.endpoint, "estimate", APP)
+    deep = run("--endpoint-url", server.endpoint, "estimate", "db-server-2023-06", "--days", "3", "--output", "json")
+    # Then GLACIER offers Expedited, Standard and Bulk with time and cost, and names the fastest and the cheapest
+    assert (glacier.exit_code, glacier.stderr) == (0, "")
+    assert normalise_ids(glacier.stdout, server) == golden("estimate.txt", normalise_ids(glacier.stdout, server))
+    # And Deep Archive offers no Expedited tier
+    options = json.loads(deep.stdout)["options"]
+    assert [(o["tier"], o["restoreSeconds"]) for o in options] == [("Standard", [32400, 43200]), ("Bulk", [86400, 172800])]
+    assert (json.loads(deep.stdout)["fastest"], json.loads(deep.stdout)["cheapest"]) == ("Standard", "Bulk")
+
+
+def executions_of(server: Server, key: str) -> list[dict[str, Any]]:
+    sfn = server.client("stepfunctions")
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=server.state_machine)["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if json.loads(described["input"]).get("recoveryPoint") == key:
+            found.append(described)
+    return found
+
+
+def images_named(server: Server, name: str) -> list[dict[str, Any]]:
+    images: list[dict[str, Any]] = server.client("ec2").describe_images(Owners=["self"])["Images"]
+    return [i for i in images if i["Name"].startswith(f"{name}-restored-")]
+
+
+def test_restore_waits_and_prints_the_new_ami(server: Server) -> None:
+    # Given an AMI archived in GLACIER, known by its original name
+    key = server.own[MAIL]
+    # When the operator restores it with Standard and waits
+    result = run("--endpoint-url", server.endpoint, "restore", MAIL, "--tier", "Standard", "--wait", "--interval", "0.05")
+    # Then one execution ran, under the name derived from the request, with exactly the blog's payload
+    assert (result.exit_code, result.stderr) == (0, "")
+    [execution] = executions_of(server, key)
+    assert execution["name"] == f"cli-{key.removesuffix('.bin')}-" + execution["name"].rsplit("-", 1)[1]
+    assert json.loads(execution["input"]) == {
+        "recoveryPoint": key,
+        "recoveryPointBucket": OWN_BUCKET,
+        "restoreRequestDays": "1",
+        "restoreRequestTier": "Standard",
+    }
+    # And the operator saw the execution, its console page, the stages and the new AMI (4 h copy + 15 min image)
+    [image] = images_named(server, MAIL)
+    assert image["State"] == "available"
+    arn = execution["executionArn"]
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        f"Started the restore of {MAIL} (s3://{OWN_BUCKET}/{key}, GLACIER, Standard, 1 d).",
+        f"Execution: {arn}",
+        f"Console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{arn}",
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  done                  elapsed 4 h 15 min    SUCCEEDED", lines[-2])
+    assert lines[-1] == f"AMI {image['ImageId']} is available (restored in 4 h 15 min)."
+
+
+def test_the_same_restore_again_starts_nothing(server: Server) -> None:
+    # Given a restore the operator ran
+    key = server.own[DNS]
+    first = run("--endpoint-url", server.endpoint, "restore", DNS, "--tier", "Bulk", "--days", "2", "--wait", "--interval", "0.05")
+    # When the operator runs the very same command again
+    again = run("--endpoint-url", server.endpoint, "restore", DNS, "--tier", "Bulk", "--days", "2", "--wait", "--interval", "0.05")
+    # Then no execution and no AMI is added, and the existing restore is reported with its AMI
+    [image] = images_named(server, DNS)
+    assert (first.exit_code, again.exit_code, again.stderr, len(executions_of(server, key))) == (0, 0, "", 1)
+    assert again.stdout.splitlines()[0] == (
+        f"This restore of {DNS} (s3://{OWN_BUCKET}/{key}, GLACIER, Bulk, 2 d) was already started "
+        "(SUCCEEDED): not starting another one (--again would)."
+    )
+    assert again.stdout.splitlines()[-1] == first.stdout.splitlines()[-1]
+    assert re.fullmatch(rf"AMI {image['ImageId']} is available \(restored in \d+ h \d+ min\)\.", first.stdout.splitlines()[-1])
+
+
+def test_status_and_history_by_name(server: Server) -> None:
+    # Given a finished restore of the mail server (a request of its own: 3-day copy)
+    restored = run("--endpoint-url", server.endpoint, "restore", MAIL, "--days", "3", "--wait", "--interval", "0.05")
+    [execution] = [e for e in executions_of(server, server.own[MAIL]) if json.loads(e["input"])["restoreRequestDays"] == "3"]
+    output = json.loads(execution["output"])
+    # When the operator asks for its status by the AMI's name, and for the history
+    status = run("--endpoint-url", server.endpoint, "status", MAIL, "--output", "json")
+    history = run("--endpoint-url", server.endpoint, "history", "--output", "json")
+    # Then both tell the outcome, the AMI, the class, the tier and the times the service recorded
+    started, stopped = (execution[k].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for k in ("startDate", "stopDate"))
+    seconds = int((execution["stopDate"] - execution["startDate"]).total_seconds())
+    assert (restored.exit_code, status.exit_code, history.exit_code) == (0, 0, 0)
+    assert json.loads(status.stdout) == {
+        "executionArn": execution["executionArn"],
+        "name": execution["name"],
+        "status": "SUCCEEDED",
+        "stage": "done",
+        "state": "Restore Succeeded",
+        "startedAt": started,
+        "stoppedAt": stopped,
+        "elapsedSeconds": seconds,
+        "recoveryPoint": server.own[MAIL],
+        "recoveryPointBucket": OWN_BUCKET,
+        "storageClass": "GLACIER",
+        "archiveStatus": None,
+        "sizeBytes": 34,
+        "tier": "Standard",
+        "etaEarliest": None,
+        "etaLatest": None,
+        "copyExpiresAt": output["copyExpiresAt"],
+        "imageId": output["imageId"],
+        "error": None,
+        "cause": None,
+    }
+    row = next(r for r in json.loads(history.stdout) if r["executionArn"] == execution["executionArn"])
+    assert {k: row[k] for k in ("status", "imageId", "storageClass", "tier", "startedAt", "durationSeconds", "error")} == {
+        "status": "SUCCEEDED",
+        "imageId": output["imageId"],
+        "storageClass": "GLACIER",
+        "tier": "Standard",
+        "startedAt": started,
+        "durationSeconds": seconds,
+        "error": None,
+    }
+
+
+def test_a_failed_restore_exits_1_with_the_error_and_what_to_do(server: Server) -> None:
+    # Given an execution started (outside the command line) for an object that does not exist
+    sfn = server.client("stepfunctions")
+    body = {"recoveryPoint": "ami-00000000000000000.bin", "recoveryPointBucket": "my-ami-archive"}
+    arn = sfn.start_execution(stateMachineArn=server.state_machine, name="missing-object", input=json.dumps(body))["executionArn"]
+    # When the operator watches it
+    result = run("--endpoint-url", server.endpoint, "watch", arn, "--interval", "0.05")
+    # Then it exits 1 with the workflow's error, its cause and advice, in one line
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("glacier-ami-restore: restore FAILED: RecoveryPointNotFoundError: ")
+    assert result.stderr.endswith("; check the key with `glacier-ami-restore list` and the stack's ArchiveBucketName\n")
+
+
+def test_live_progress_on_a_terminal(server: Server) -> None:
+    # Given a pseudo-terminal of 120 columns
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({k: v for k, v in {**ISOLATED, **FAKE}.items() if v is not None})
+    env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
+    # When the operator restores an archived AMI (only this test restores it) with Expedited and waits, in that terminal
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glacier_ami_restore", "--endpoint-url", server.endpoint, "--region", REGION,
+         "restore", NTP, "--tier", "Expedited", "--wait", "--interval", "0.05"],
+        cwd=ROOT, env=env, stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(timeout=10) == 0
+    drawn = output.decode()
+    # Then rich drew a live display (cursor hidden, redrawn in place) with an ETA line while the restore ran
+    assert "\x1b[?25l" in drawn
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    assert re.search(r"ETA +(\d{4}-\d\d-\d\d )?\d\d:\d\d – (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(in [^)]+\)", text), text
+    # And the last frame is the finished restore with its AMI
+    assert re.search(r"AMI ami-[0-9a-f]{17} is available \(restored in ", text)
+
+
+def test_no_stack(server: Server) -> None:
+    # Given no stack of that name in the Region
+    # When the operator restores through it
+    result = run("--endpoint-url", server.endpoint, "restore", APP, "--stack", "no-such-stack")
+    # Then one line says what to do, exit 2
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: no CloudFormation stack 'no-such-stack' in us-east-1: deploy it (`sam deploy --guided`) "
+        "or pass --stack / --region\n"
+    )
+
+
+def test_no_such_ami(server: Server) -> None:
+    # Given no archived AMI of that name
+    # When the operator restores it
+    result = run("--endpoint-url", server.endpoint, "restore", "smtp-relay")
+    # Then exit 2 and a pointer to `list`
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: no archived AMI matches name 'smtp-relay': run `glacier-ami-restore list` to see the archived AMIs\n"
+    )
+
+
+def test_ambiguous_name(server: Server) -> None:
+    # Given four AMIs whose names all contain "server"
+    # When the operator restores '*server*'
+    result = run("--endpoint-url", server.endpoint, "restore", "*server*", "--bucket", SAMPLES)
+    # Then every match is listed, nothing starts, exit 2
+    k = server.keys
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: name '*server*' matches several archived AMIs: "
+        f"app-server-2024-11 (s3://my-ami-archive/{k['GLACIER']}), db-server-2023-06 (s3://my-ami-archive/{k['DEEP_ARCHIVE']}), "
+        f"file-server-2022-09 (s3://my-ami-archive/{k['INTELLIGENT_TIERING/ARCHIVE_ACCESS']}), "
+        f"web-server-2025-01 (s3://my-ami-archive/{k['GLACIER_IR']}); give the full name or the key\n"
+    )
+
+
+def test_expedited_refused_for_deep_archive(server: Server) -> None:
+    # Given the Deep Archive sample
+    # When the operator asks for Expedited
+    result = run("--endpoint-url", server.endpoint, "restore", "db-server-2023-06", "--tier", "Expedited")
+    # Then exit 2 before starting anything
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "glacier-ami-restore: DEEP_ARCHIVE cannot be restored with Expedited: use --tier Standard or Bulk\n"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--tier", "Fast"], "--tier must be one of Standard, Bulk, Expedited (got 'Fast')"),
+        (["--days", "٣"], "--days must be a whole number from 1 to 30 (got '٣')"),
+        (["--days", "31", "--tier", "Rapid"],
+         "--tier must be one of Standard, Bulk, Expedited (got 'Rapid'); --days must be a whole number from 1 to 30 (got '31')"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_before_any_aws_call(arguments: list[str], message: str) -> None:
+    # Given no credentials and an endpoint where nothing listens: any AWS call would fail differently
+    env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}
+    # When the operator restores with a bad tier or days
+    result = run("--endpoint-url", "http://127.0.0.1:9", "restore", APP, *arguments, env=env)
+    # Then the input is refused in one line, exit 2
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"glacier-ami-restore: {message}\n")
+
+
+def test_credentials_missing() -> None:
+    # Given no credentials anywhere (no variables, no files, no instance metadata)
+    env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}
+    # When the operator lists the archive
+    result = run("--endpoint-url", "http://127.0.0.1:9", "list", env=env)
+    # Then one line says how to provide them, exit 2
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: no AWS credentials found: run `aws configure` (or `aws sso login`), pass --profile, "
+        "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"
+    )
+
+
+def test_unknown_profile() -> None:
+    # Given no profile of that name (and no config files)
+    # When the operator names it
+    result = run("--profile", "prod", "list")
+    # Then one line says how to create it, exit 2
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: The config profile (prod) could not be found: run `aws configure --profile prod` or pass another --profile\n"
+    )
+
+
+def test_bad_usage_is_one_line() -> None:
+    # Given an option that does not exist
+    # When the operator passes it
+    result = run("list", "--colour")
+    # Then click's usage error is one line with where to look, exit 2
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "glacier-ami-restore: No such option: --colour (see `glacier-ami-restore list --help`)\n"
