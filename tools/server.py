@@ -46,6 +46,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=4599)
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--seed", type=int, default=0, help="the emulated world's seed (sizes and timings)")
+    parser.add_argument(
+        "--archive",
+        action="append",
+        default=[],
+        metavar="BUCKET/NAME/CLASS[/GB]",
+        help="also archive this AMI, as the archive side did months ago (repeatable)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     with Emulator(region=args.region, seed=args.seed) as aws:
@@ -55,12 +62,19 @@ def main(argv: list[str]) -> int:
             (aws.archive_ami(name, BUCKET, storage_class, status, size_gb=size), storage_class + (f"/{status}" if status else ""), size)
             for name, storage_class, status, size in SAMPLES
         ]
+        extra = []
+        for spec in args.archive:
+            bucket, name, storage_class, *size = spec.split("/")
+            gb = float(size[0]) if size else None
+            extra.append((bucket, aws.archive_ami(name, bucket, storage_class, size_gb=gb), storage_class, name))
         threading.Thread(target=print_emails, args=(aws, stack, stop), daemon=True).start()
         print(f"Emulator ready at {endpoint} (virtual clock {aws.clock.now():%Y-%m-%d %H:%M} UTC, seed {args.seed})")
         print(f"  stack: {stack.name}")
         print(f"  state machine: {stack.state_machine_arn}")
         for key, storage_class, size in keys:
             print(f"  s3://{BUCKET}/{key}  {storage_class}  {size} GB")
+        for bucket, key, storage_class, name in extra:
+            print(f"  s3://{bucket}/{key}  {storage_class}  {aws.world.object_size(key) / 10**9:.0f} GB  {name}")
         print(
             f"\nexport AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={args.region}"
         )

@@ -19,8 +19,7 @@ from click.testing import CliRunner
 from glacier_ami_restore.cli import cli
 from tests.conftest import ROOT
 
-# The one place naming the server: tools.server once the emulator's entry point moves there, emulator.server before.
-SERVER_MODULE = "tools.server" if (ROOT / "tools" / "server.py").exists() else "emulator.server"
+SERVER_MODULE = "tools.server"
 REGION = "us-east-1"
 STACK = "glacier-ami-restore"
 FAKE = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -72,42 +71,14 @@ def free_port() -> int:
         return port
 
 
-def archive_own_amis(server: Server) -> dict[str, str]:
-    """As the archive side does, through public APIs: register an AMI, CreateStoreImageTask it, deregister it, and move the
-    object to GLACIER (what the lifecycle rule would do). Restores in tests use these, so the samples stay as listed."""
-    s3, ec2 = server.client("s3"), server.client("ec2")
-    s3.create_bucket(Bucket=OWN_BUCKET)
-    keys = {}
-    for name in OWN_AMIS:
-        image_id = ec2.register_image(Name=name, Description=f"{name} backup")["ImageId"]
-        key = ec2.create_store_image_task(ImageId=image_id, Bucket=OWN_BUCKET)["ObjectKey"]
-        ec2.deregister_image(ImageId=image_id)
-        s3.copy_object(Bucket=OWN_BUCKET, Key=key, CopySource={"Bucket": OWN_BUCKET, "Key": key}, StorageClass="GLACIER")
-        keys[name] = key
-    return keys
-
-
-def register_stack(server: Server) -> None:
-    """A stack named glacier-ami-restore whose output StateMachineArn is the deployed state machine."""
-    cloudformation = server.client("cloudformation")
-    try:
-        cloudformation.describe_stacks(StackName=STACK)
-        return
-    except cloudformation.exceptions.ClientError:
-        pass
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-        "Outputs": {"StateMachineArn": {"Value": server.state_machine}},
-    }
-    cloudformation.create_stack(StackName=STACK, TemplateBody=json.dumps(template))
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", SERVER_MODULE, "--port", str(port)],
+        # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months
+        # ago), so the samples stay as listed
+        [sys.executable, "-m", SERVER_MODULE, "--port", str(port), *(f"--archive={OWN_BUCKET}/{name}/GLACIER/80" for name in OWN_AMIS)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -124,9 +95,9 @@ def server() -> Iterator[Server]:
     assert found is not None
     keys = {m.group(2): m.group(1) for m in re.finditer(r"s3://my-ami-archive/(\S+)  (\S+)(?:  [^\n]*)?\n", banner)}
     assert len(keys) == 4, banner
-    running = Server(f"http://127.0.0.1:{port}", found.group(1), keys, {}, banner)
-    register_stack(running)  # until the emulator registers the stack
-    running.own.update(archive_own_amis(running))
+    own = {m.group(2): m.group(1) for m in re.finditer(rf"s3://{OWN_BUCKET}/(\S+)  GLACIER  \d+ GB  (\S+)\n", banner)}
+    assert sorted(own) == sorted(OWN_AMIS), banner
+    running = Server(f"http://127.0.0.1:{port}", found.group(1), keys, own, banner)
     try:
         yield running
     finally:

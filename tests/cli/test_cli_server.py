@@ -62,8 +62,8 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
         "key": server.keys["GLACIER"],
         "storageClass": "GLACIER",
         "archiveStatus": None,
-        "sizeBytes": 34,
-        "archivedAt": "2026-01-05T09:00:00Z",
+        "sizeBytes": 120_000_000_000,
+        "archivedAt": "2025-09-07T09:00:00Z",  # the store date tag: the sample was archived 120 days before the clock
         "description": f"{APP} backup",
         "restoreStatus": "archived",
         "restoreExpiry": None,
@@ -92,7 +92,7 @@ def test_list_every_bucket_and_filters(server: Server) -> None:
 
 
 def test_estimate_prices_each_allowed_tier(server: Server) -> None:
-    # Given the GLACIER sample (34 bytes on the emulator) and the Deep Archive one
+    # Given the GLACIER sample (120 GB) and the Deep Archive one (850 GB)
     # When the operator asks for an estimate of each
     glacier = run("--endpoint-url", server.endpoint, "estimate", APP)
     deep = run("--endpoint-url", server.endpoint, "estimate", "db-server-2023-06", "--days", "3", "--output", "json")
@@ -101,7 +101,8 @@ def test_estimate_prices_each_allowed_tier(server: Server) -> None:
     assert normalise_ids(glacier.stdout, server) == golden("estimate.txt", normalise_ids(glacier.stdout, server))
     # And Deep Archive offers no Expedited tier
     options = json.loads(deep.stdout)["options"]
-    assert [(o["tier"], o["restoreSeconds"]) for o in options] == [("Standard", [32400, 43200]), ("Bulk", [86400, 172800])]
+    # 850 GB: AWS's window plus 850 GB at 300 MB/s (2,834 s) on the latest end
+    assert [(o["tier"], o["restoreSeconds"]) for o in options] == [("Standard", [32400, 43200 + 2834]), ("Bulk", [86400, 172800 + 2834])]
     assert (json.loads(deep.stdout)["fastest"], json.loads(deep.stdout)["cheapest"]) == ("Standard", "Bulk")
 
 
@@ -135,7 +136,8 @@ def test_restore_waits_and_prints_the_new_ami(server: Server) -> None:
         "restoreRequestDays": "1",
         "restoreRequestTier": "Standard",
     }
-    # And the operator saw the execution, its console page, the stages and the new AMI (4 h copy + 15 min image)
+    # And the operator saw the execution, its console page, the stages and the new AMI (3 h 58 min in all: the seeded
+    # world's restore and image-restore times for this 80 GB object)
     [image] = images_named(server, MAIL)
     assert image["State"] == "available"
     arn = execution["executionArn"]
@@ -145,8 +147,8 @@ def test_restore_waits_and_prints_the_new_ami(server: Server) -> None:
         f"Execution: {arn}",
         f"Console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{arn}",
     ]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  done                  elapsed 4 h 15 min    SUCCEEDED", lines[-2])
-    assert lines[-1] == f"AMI {image['ImageId']} is available (restored in 4 h 15 min)."
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  done                  elapsed 3 h 58 min    SUCCEEDED", lines[-2])
+    assert lines[-1] == f"AMI {image['ImageId']} is available (restored in 3 h 58 min)."
 
 
 def test_the_same_restore_again_starts_nothing(server: Server) -> None:
@@ -191,7 +193,7 @@ def test_status_and_history_by_name(server: Server) -> None:
         "recoveryPointBucket": OWN_BUCKET,
         "storageClass": "GLACIER",
         "archiveStatus": None,
-        "sizeBytes": 34,
+        "sizeBytes": 80_000_000_000,
         "tier": "Standard",
         "etaEarliest": None,
         "etaLatest": None,
