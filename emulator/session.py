@@ -51,12 +51,17 @@ def install() -> None:
         module.install()
 
 
+@functools.cache
+def _models() -> boto3.session.Session:
+    """One session for its cache of botocore's service models (parsing EC2's takes most of a second)."""
+    return boto3.session.Session()
+
+
 @functools.lru_cache(maxsize=128)
 def _client(service: str, region: str, key: str, secret: str, token: str | None) -> Any:
-    """Clients hold no emulator state (moto intercepts them per account), and building one parses botocore's service
-    models: one per service, Region and credentials serves every emulator in the process."""
-    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token, region_name=region)
-    return session.client(service)
+    """Clients hold no emulator state (moto intercepts them per account): one per service, Region and credentials
+    serves every emulator in the process."""
+    return _models().client(service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
 
 
 def trust_lambda(iam_client: Any) -> None:
@@ -112,7 +117,11 @@ class Emulator:
         self.invoker_credentials: iam.Credentials | None = None  # with IAM enforced: who the state machine invokes as
         self.runtime_writes: list[tuple[str, str, bool]] = []  # (function, action, allowed) the Lambda runtime tried
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        # moto would also drop boto3's default session on every start (against cached real credentials); the emulator
+        # runs with fake ones only, and keeping it saves re-parsing the service models for every handler import.
+        self._mock = mock_aws(
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}, "core": {"reset_boto3_session": False}}
+        )
         self._saved_env: dict[str, str | None] = {}
         self._server: ThreadedMotoServer | None = None
         self._enforced = False
