@@ -24,6 +24,8 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -68,15 +70,29 @@ def load_handler(source: Path, module_name: str, variables: dict[str, str]) -> M
     return _load_handler(source, source.stat().st_mtime_ns, module_name, tuple(sorted(variables.items())))
 
 
+@functools.cache
+def _model_loader() -> botocore.loaders.Loader:
+    """botocore's service models, parsed once per process (they are data; credentials are not in them)."""
+    return botocore.loaders.create_loader()
+
+
+def _fresh_default_session() -> boto3.session.Session:
+    """A default session that reads this function's credentials from its environment, with the shared models."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _model_loader())
+    return boto3.session.Session(botocore_session=core)
+
+
 @functools.lru_cache(maxsize=256)
 def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tuple[tuple[str, str], ...]) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, source)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
-    saved, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None  # it caches credentials: read this function's instead
+    saved = boto3.DEFAULT_SESSION  # it caches credentials: read this function's instead
     try:
         with _invoke_lock, environment(dict(variables)):
+            boto3.DEFAULT_SESSION = _fresh_default_session()
             spec.loader.exec_module(module)
     finally:
         boto3.DEFAULT_SESSION = saved
