@@ -119,9 +119,8 @@ class Emulator:
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
         # moto would also drop boto3's default session on every start (against cached real credentials); the emulator
         # runs with fake ones only, and keeping it saves re-parsing the service models for every handler import.
-        self._mock = mock_aws(
-            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}, "core": {"reset_boto3_session": False}}
-        )
+        config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}, "core": {"reset_boto3_session": False}}
+        self._mock = mock_aws(config=config)
         self._saved_env: dict[str, str | None] = {}
         self._server: ThreadedMotoServer | None = None
         self._enforced = False
