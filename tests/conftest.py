@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import socket
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,3 +74,40 @@ def images(aws: Emulator) -> list[dict[str, Any]]:
 
 def event(name: str) -> Any:
     return json.loads((ROOT / "events" / name).read_text())
+
+
+@dataclass
+class ServerProcess:
+    """`python -m tools.server` on a free 127.0.0.1 port: its banner, and every line it printed after it (emails)."""
+
+    port: int
+    banner: str
+    printed: list[str] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def emulator_server(*args: str) -> Iterator[ServerProcess]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    command = [sys.executable, "-m", "tools.server", "--port", str(port), *args]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    banner = ""
+    while "Ctrl-C" not in banner:
+        line = process.stdout.readline()
+        assert line, f"server exited early: {banner}"
+        banner += line
+    running = ServerProcess(port, banner)
+    # Keep reading, so the server never blocks on a full pipe, and the tests can see the emails it prints.
+    threading.Thread(target=lambda: running.printed.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    try:
+        yield running
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from glacier_ami_restore.cli import cli
-from tests.conftest import ROOT
+from tests.conftest import emulator_server
 
 SERVER_MODULE = "tools.server"
 REGION = "us-east-1"
@@ -63,45 +59,19 @@ class Result:
     stderr: str
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen(
-        # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months
-        # ago), so the samples stay as listed
-        [sys.executable, "-m", SERVER_MODULE, "--port", str(port), *(f"--archive={OWN_BUCKET}/{name}/GLACIER/80" for name in OWN_AMIS)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    banner = ""
-    assert process.stdout is not None
-    while "Ctrl-C" not in banner:
-        line = process.stdout.readline()
-        assert line, f"server exited early: {banner}"
-        banner += line
-    found = re.search(r"state machine: (\S+)", banner)
-    assert found is not None
-    keys = {m.group(2): m.group(1) for m in re.finditer(r"s3://my-ami-archive/(\S+)  (\S+)(?:  [^\n]*)?\n", banner)}
-    assert len(keys) == 4, banner
-    own = {m.group(2): m.group(1) for m in re.finditer(rf"s3://{OWN_BUCKET}/(\S+)  GLACIER  \d+ GB  (\S+)\n", banner)}
-    assert sorted(own) == sorted(OWN_AMIS), banner
-    running = Server(f"http://127.0.0.1:{port}", found.group(1), keys, own, banner)
-    try:
-        yield running
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months ago),
+    # so the samples stay as listed
+    with emulator_server(*(f"--archive={OWN_BUCKET}/{name}/GLACIER/80" for name in OWN_AMIS)) as process:
+        banner = process.banner
+        found = re.search(r"state machine: (\S+)", banner)
+        assert found is not None
+        keys = {m.group(2): m.group(1) for m in re.finditer(r"s3://my-ami-archive/(\S+)  (\S+)(?:  [^\n]*)?\n", banner)}
+        assert len(keys) == 4, banner
+        own = {m.group(2): m.group(1) for m in re.finditer(rf"s3://{OWN_BUCKET}/(\S+)  GLACIER  \d+ GB  (\S+)\n", banner)}
+        assert sorted(own) == sorted(OWN_AMIS), banner
+        yield Server(process.endpoint, found.group(1), keys, own, banner)
 
 
 def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,43 +11,17 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.conftest import ServerProcess, emulator_server
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[subprocess.Popen[str], int, str]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.server", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    banner = ""
-    assert process.stdout is not None
-    while "Ctrl-C" not in banner:
-        line = process.stdout.readline()
-        assert line, f"server exited early: {banner}"
-        banner += line
-    try:
-        yield process, port, banner
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def server() -> Iterator[ServerProcess]:
+    with emulator_server() as running:
+        yield running
 
 
-def test_a_cli_style_client_restores_an_ami_through_the_server(server: tuple[subprocess.Popen[str], int, str]) -> None:
-    process, port, banner = server
+def test_a_cli_style_client_restores_an_ami_through_the_server(server: ServerProcess) -> None:
+    banner, port = server.banner, server.port
     state_machine = re.search(r"state machine: (\S+)", banner).group(1)  # type: ignore[union-attr]
     key = re.search(r"s3://my-ami-archive/(\S+)  GLACIER  ", banner).group(1)  # type: ignore[union-attr]
 
@@ -79,7 +49,6 @@ def test_a_cli_style_client_restores_an_ami_through_the_server(server: tuple[sub
     # CloudFormation knows the stack and its outputs, as the command line expects on AWS
     outputs = client("cloudformation").describe_stacks(StackName="glacier-ami-restore")["Stacks"][0]["Outputs"]
     assert {o["OutputKey"]: o["OutputValue"] for o in outputs}["StateMachineArn"] == state_machine
-    assert process.stdout is not None
-    printed = ""
-    while not all(f"AMI restored: {i}" in printed for i in image_ids):
-        printed += process.stdout.readline()
+    while not all(f"AMI restored: {i}" in "".join(server.printed) for i in image_ids) and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
+    assert all(f"AMI restored: {i}" in "".join(server.printed) for i in image_ids)
