@@ -204,7 +204,8 @@ class EC2Model:
             return True
         if stored.storage_class not in ("GLACIER", "DEEP_ARCHIVE"):
             return False
-        copy = self.s3.restores.get((restore.bucket, restore.key))
+        # The copy it reads: the current one, or the one that expired since (S3 drops it when it is next read)
+        copy = self.s3.restores.get((restore.bucket, restore.key)) or self.s3.expired.get((restore.bucket, restore.key))
         return copy is None or (copy.expiry is not None and copy.expiry <= moment)
 
 

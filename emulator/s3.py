@@ -66,6 +66,7 @@ class Restore:
 class S3Model:
     world: World
     restores: dict[tuple[str, str], Restore] = field(default_factory=dict)
+    expired: dict[tuple[str, str], Restore] = field(default_factory=dict)  # the last copy that expired, per object
     archive_status: dict[tuple[str, str], str] = field(default_factory=dict)  # Intelligent-Tiering archive tiers
     restore_calls: list[dict[str, Any]] = field(default_factory=list)  # every RestoreObject, with the status answered
 
@@ -76,7 +77,7 @@ class S3Model:
             return None
         now = utcnow()
         if found.expiry is not None and now >= max(found.expiry, found.ready_at):
-            del self.restores[(bucket, key)]
+            self.expired[(bucket, key)] = self.restores.pop((bucket, key))
             return None
         if found.days is None and now >= found.ready_at:
             self.archive_status.pop((bucket, key), None)  # back in the frequent access tier for good

@@ -103,6 +103,21 @@ def test_an_image_restore_still_reading_an_expired_copy_fails_with_a_reason(aws:
     )
 
 
+def test_an_image_restore_that_finished_before_the_copy_expired_stays_available(aws: Emulator) -> None:
+    # Given an image restore of 2 h on a copy expiring at 00:00 on Jan 7, first looked at only after the expiry (and
+    # after S3 dropped the expired copy on a read)
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    aws.world.restore_seconds[key], aws.world.image_seconds[key] = HOUR, 2 * HOUR
+    s3, ec2 = aws.client("s3"), aws.client("ec2")
+    s3.restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Standard"}})
+    aws.clock.advance(HOUR)
+    image_id = ec2.create_restore_image_task(Bucket=BUCKET, ObjectKey=key, Name="early-reader")["ImageId"]
+    aws.clock.advance(3 * 24 * HOUR)
+    assert "Restore" not in s3.head_object(Bucket=BUCKET, Key=key)
+    # Then the image is available: it had read the copy to the end before it expired
+    assert ec2.describe_images(ImageIds=[image_id])["Images"][0]["State"] == "available"
+
+
 def test_head_errors_have_no_body(aws: Emulator) -> None:
     # S3 answers HEAD errors without a body: botocore reports the HTTP status as the code, not NoSuchKey / SlowDown
     s3 = aws.client("s3")
