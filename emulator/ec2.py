@@ -124,7 +124,7 @@ class EC2Model:
 
     def in_flight_bytes(self, region: str) -> int:
         self.settle_images(region)
-        return sum(r.size for r in self.image_restores.values() if not r.settled)
+        return sum(r.size for r in self.image_restores.values() if not r.settled and r.region == region)  # per account and Region
 
     def restore_image(self, region: str, bucket: str, key: str, name: str | None, tag_specs: list[dict[str, Any]]) -> str:
         call: dict[str, Any] = {"bucket": bucket, "key": key, "name": name, "at": utcnow()}
