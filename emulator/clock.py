@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from typing import Any
+
 import time_machine
 
 # How often a sleeper re-checks for an interrupt (StopExecution): real seconds.
@@ -27,7 +29,7 @@ class VirtualClock:
         self._participants = 0
         self._wakeups: list[datetime] = []
         self._traveller = time_machine.travel(self._now, tick=False)
-        self._coordinates: time_machine.Coordinates | None = None
+        self._coordinates: Any = None  # time_machine's Coordinates (not exported for typing)
 
     def __enter__(self) -> VirtualClock:
         self._coordinates = self._traveller.start()

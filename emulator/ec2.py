@@ -89,11 +89,12 @@ class EC2Model:
             raise EmulatedError("InvalidParameterValue", f"{image_id} is already stored in bucket {bucket}", 400)
         image = ec2_backends[self.account_id][region].describe_images(ami_ids=[image_id])[0]
         start = started_at or utcnow()
-        tags = dict(zip(STORE_TAG_KEYS, (image.name, image.description or "", image.creation_date, image.owner_id,
-                                          start.isoformat(timespec="seconds")), strict=True))  # fmt: skip
+        name = str(image.name or image_id)
+        values = (name, image.description or "", str(image.creation_date), str(image.owner_id), start.isoformat(timespec="seconds"))
+        tags = dict(zip(STORE_TAG_KEYS, values, strict=True))
         self.world.object_size(key)
         completes = start + timedelta(seconds=self.world.store_duration(key))
-        self.store_tasks.append(StoreTask(image_id, bucket, key, image.name, {**tags, **extra_tags}, start, completes))
+        self.store_tasks.append(StoreTask(image_id, bucket, key, name, {**tags, **extra_tags}, start, completes))
         self.settle_store_tasks()
         return key
 
@@ -143,7 +144,7 @@ class EC2Model:
         stored = s3.get_object(bucket, key)
         if not stored:
             raise EmulatedError("InvalidParameterValue", f"The S3 object s3://{bucket}/{key} does not exist", 400)
-        readable = self.s3.is_readable(bucket, key, stored.storage_class)
+        readable = self.s3.is_readable(bucket, key, stored.storage_class or "STANDARD")
         failure = None
         if not readable:
             if self.world.unreadable_object_answer == "error":
@@ -192,7 +193,7 @@ class EC2Model:
                 reason = UNREADABLE_REASON.format(bucket=restore.bucket, key=restore.key)
             if reason is not None:
                 image.state = "failed"
-                image.state_reason = {"Code": "Client.RestoreImageTaskFailed", "Message": reason}
+                image.state_reason = {"Code": "Client.RestoreImageTaskFailed", "Message": reason}  # type: ignore[attr-defined]
                 restore.settled = True
             elif restore.failure is None and now >= restore.ready_at:
                 image.state = "available"

@@ -166,7 +166,7 @@ def _lambda_error(original: Any) -> Any:
             env=env,
             error_name=CustomErrorName(name),
             event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # a TypedDict with every key optional in use
                 lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=name, cause=ex.response["Error"]["Message"])
             ),
         )
@@ -190,13 +190,13 @@ def install() -> None:
     # The interpreter logs every caught error at ERROR with its parse tree; the execution history says it better.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
-    json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)
-    result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)
+    json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
+    result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
     AmazonStateLanguageParser.parse = staticmethod(_cached_parse(AmazonStateLanguageParser.parse))  # type: ignore[method-assign]
     Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
     EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-    retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined]
+    retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined,assignment]
     botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries
     threading.Thread.__init__ = _inherit_clock(threading.Thread.__init__)  # type: ignore[method-assign]
     ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]

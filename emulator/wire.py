@@ -46,7 +46,7 @@ def _error_model(original: Any) -> Any:
         if status is None:
             return shape
         model = dict(shape._shape_model)
-        model["error"] = {**model.get("error", {}), "code": exception.code, "httpStatusCode": status}
+        model["error"] = {**model.get("error", {}), "code": getattr(exception, "code", shape.name), "httpStatusCode": status}
         return ErrorShape(shape.name, model)
 
     return get_error_model
@@ -55,16 +55,16 @@ def _error_model(original: Any) -> Any:
 def _stubber_call(original: Any) -> Any:
     def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
         if not self.enabled:
-            return original(self, event_name, request, **kwargs)
+            return original(self, event_name, request, **kwargs)  # type: ignore[no-any-return]
         emulator = binding.bound(get_account_id_from(_access_key(request)))
         if emulator is None:
-            return original(self, event_name, request, **kwargs)
+            return original(self, event_name, request, **kwargs)  # type: ignore[no-any-return]
         operation = event_name.removeprefix("before-send.")
         emulator.requests[operation] += 1
         body = request.body.decode(errors="replace") if isinstance(request.body, bytes) else str(request.body or "")
         fault = emulator.faults.take_request(operation, body)
         if fault is None:
-            return original(self, event_name, request, **kwargs)
+            return original(self, event_name, request, **kwargs)  # type: ignore[no-any-return]
         # S3 answers HEAD errors with no body: the SDK then reports the status ("403", "404", "503") as the code.
         text = "" if request.method == "HEAD" else _ERROR_BODIES[operation.split(".")[0]].format(code=fault.code, message=fault.message)
         return AWSResponse(request.url, fault.status, {"Content-Type": "text/xml"}, MockRawResponse(text))  # type: ignore[arg-type]
@@ -73,5 +73,5 @@ def _stubber_call(original: Any) -> Any:
 
 
 def install() -> None:
-    moto_serialize.get_error_model = _error_model(moto_serialize.get_error_model)
+    moto_serialize.get_error_model = _error_model(moto_serialize.get_error_model)  # type: ignore[attr-defined]
     BotocoreStubber.__call__ = _stubber_call(BotocoreStubber.__call__)  # type: ignore[method-assign]
