@@ -13,7 +13,6 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
 from typing import Any
 
 import time_machine

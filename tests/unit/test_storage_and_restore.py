@@ -115,7 +115,8 @@ def test_restore_in_progress_is_joined_and_finished_restore_is_reused(aws: Emula
 
 
 def restore_record(aws: Emulator, key: str, tier: str = "Standard") -> dict[str, Any]:
-    return load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key, tier), now())
+    record: dict[str, Any] = load_function("check_storage_class").check_storage_class(aws.client("s3"), request(key, tier), now())
+    return record
 
 
 def test_new_restore_is_requested_once_with_days_and_tier(aws: Emulator) -> None:

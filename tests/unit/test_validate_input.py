@@ -11,7 +11,8 @@ VALID = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "m
 
 
 def problems(payload: object, allowed: str = "*") -> list[str]:
-    return app.validate_input(payload, allowed)[1]
+    found: list[str] = app.validate_input(payload, allowed)[1]
+    return found
 
 
 def test_minimal_input_gets_documented_defaults() -> None:
