@@ -10,8 +10,10 @@ seconds with realistic timestamps, and concurrent executions keep their relative
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,9 @@ class VirtualClock:
         self._now = start.astimezone(UTC)
         self._participants = 0
         self._wakeups: list[datetime] = []
+        self._timers: list[tuple[datetime, int, Callable[[], None]]] = []  # (when, order, what): deliveries at an instant
+        self._order = itertools.count()
+        self._running_timers = 0
         self._traveller = time_machine.travel(self._now, tick=False)
         self._coordinates: Any = None  # time_machine's Coordinates (not exported for typing)
 
@@ -71,20 +76,62 @@ class VirtualClock:
             finally:
                 self._wakeups.remove(wake)
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward by hand (tests that step through a scenario without executions)."""
+    def call_at(self, when: datetime, action: Callable[[], None]) -> None:
+        """Run `action` (in a thread of its own) when simulated time reaches `when`: an event delivery, a service's
+        own completion. A timer is a wake-up time like a sleeper's, but it holds nobody: time jumps to it only while
+        something else waits, or when a test advances the clock by hand."""
         with self._cond:
-            self._move_to(self._now + timedelta(seconds=seconds))
+            heapq.heappush(self._timers, (max(when, self._now), next(self._order), action))
+            if self._timers[0][0] <= self._now:
+                self._fire_due()
+            else:
+                self._advance_if_all_asleep()
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by hand (tests that step through a scenario without executions), stopping at each timer
+        on the way and letting its action finish, so what it does happens at its own instant."""
+        with self._cond:
+            target = self._now + timedelta(seconds=seconds)
+            while True:
+                while self._running_timers:
+                    self._cond.wait(_POLL)
+                if not self._timers or self._timers[0][0] > target:
+                    break
+                self._move_to(max(self._now, self._timers[0][0]))
+            if target > self._now:
+                self._move_to(target)
+            while self._running_timers:
+                self._cond.wait(_POLL)
 
     def _advance_if_all_asleep(self) -> None:
         # A woken sleeper still counts until it runs, and its wake-up time is <= now, so time cannot skip past it.
         if self._wakeups and len(self._wakeups) >= self._participants:
-            earliest = min(self._wakeups)
+            earliest = min([*self._wakeups, *(t[0] for t in self._timers[:1])])
             if earliest > self._now:
                 self._move_to(earliest)
+            elif self._timers and self._timers[0][0] <= self._now:
+                self._fire_due()
 
     def _move_to(self, when: datetime) -> None:
         self._now = when
         if self._coordinates is not None:
             self._coordinates.move_to(when)
+        self._fire_due()
         self._cond.notify_all()
+
+    def _fire_due(self) -> None:
+        # Each due action runs as a participant, so time cannot move on before it has done its work.
+        while self._timers and self._timers[0][0] <= self._now:
+            _, _, action = heapq.heappop(self._timers)
+            self._participants += 1
+            self._running_timers += 1
+            threading.Thread(target=self._run_timer, args=(action,), daemon=True).start()
+
+    def _run_timer(self, action: Callable[[], None]) -> None:
+        threading.current_thread().emulated_clock = self  # type: ignore[attr-defined]  # its SDK retries sleep here too
+        try:
+            action()
+        finally:
+            with self._cond:
+                self._running_timers -= 1
+            self.leave()

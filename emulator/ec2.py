@@ -27,6 +27,7 @@ from emulator import binding, iam
 from emulator.wire import EmulatedError
 
 if TYPE_CHECKING:
+    from emulator.eventbridge import EventBus
     from emulator.s3 import S3Model
     from emulator.world import World
 
@@ -78,6 +79,7 @@ class EC2Model:
     image_restores: dict[str, ImageRestore] = field(default_factory=dict)
     restore_image_calls: list[dict[str, Any]] = field(default_factory=list)
     take_image_fault: Any = None  # set by the emulator: Faults.take_image
+    bus: EventBus | None = None
 
     # --- CreateStoreImageTask ---------------------------------------------------------------------------------
 
@@ -178,6 +180,10 @@ class EC2Model:
         fail_at = now + timedelta(minutes=1) if failure else ready
         failure = failure or (self.take_image_fault() if self.take_image_fault else None)
         self.image_restores[image.id] = ImageRestore(image.id, region, bucket, key, size, now, ready, failure, fail_at)
+        if self.bus is not None:  # settle at the moments the state can change, so its event goes out then
+            copy = self.s3.restores.get((bucket, key))
+            for moment in {ready, fail_at, *([copy.expiry] if copy and copy.expiry and copy.expiry < ready else [])}:
+                self.bus.clock.call_at(moment, lambda: self.settle_images(region))
         return str(image.id)
 
     def settle_images(self, region: str) -> None:
@@ -195,9 +201,19 @@ class EC2Model:
                 image.state = "failed"
                 image.state_reason = {"Code": "Client.RestoreImageTaskFailed", "Message": reason}  # type: ignore[attr-defined]
                 restore.settled = True
+                self._emit_state(restore, "failed", reason)
             elif restore.failure is None and now >= restore.ready_at:
                 image.state = "available"
                 restore.settled, restore.available_at = True, restore.ready_at
+                self._emit_state(restore, "available", "")
+
+    def _emit_state(self, restore: ImageRestore, state: str, reason: str) -> None:
+        """EC2 AMI State Change (EC2 User Guide, monitor-ami-events), best effort: the bus may lose it."""
+        if self.bus is not None:
+            detail = {"RequestId": f"emulated-{restore.image_id}", "ImageId": restore.image_id, "State": state, "ErrorMessage": reason}
+            self.bus.emit(
+                restore.region, "aws.ec2", "EC2 AMI State Change", detail, [f"arn:aws:ec2:{restore.region}::image/{restore.image_id}"]
+            )
 
     def _copy_lost_before(self, restore: ImageRestore, moment: datetime) -> bool:
         stored = s3_backends[self.account_id][binding.PARTITION].get_object(restore.bucket, restore.key)

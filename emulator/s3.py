@@ -10,6 +10,9 @@ What this adds to moto (sources in emulator/world.py and ../shared/reference/aws
 - The copy expires at completion + Days, rounded up to the next midnight UTC; an expired copy is unreadable again.
 - ListObjectsV2 returns `RestoreStatus` when asked with OptionalObjectAttributes; GetObjectTagging works on archived
   objects (tags are metadata). moto gets all of these wrong or lacks them (../shared/reference/offline-testing.md).
+- With EventBridge notifications on for the bucket (PutBucketNotificationConfiguration with EventBridgeConfiguration,
+  in effect after the settling time AWS states), each restore emits `Object Restore Initiated` at the request,
+  `Object Restore Completed` when the copy is readable and `Object Restore Expired` when it expires.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from moto.s3.exceptions import MissingKey
 
 from emulator import binding
 from emulator.wire import EmulatedError
+from emulator.world import EVENTBRIDGE_SETTLING_SECONDS
 
 if TYPE_CHECKING:
+    from emulator.eventbridge import EventBus
     from emulator.world import World
 
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
@@ -54,6 +59,7 @@ class Restore:
     requested_at: datetime
     ready_at: datetime
     extended_expiry: datetime | None = None  # set by a RestoreObject on the restored copy
+    completion_sent: bool = False
 
     @property
     def expiry(self) -> datetime | None:
@@ -65,6 +71,10 @@ class Restore:
 @dataclass
 class S3Model:
     world: World
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+    bus: EventBus | None = None
+    eventbridge_since: dict[str, datetime] = field(default_factory=dict)  # bucket -> when its events start flowing
     restores: dict[tuple[str, str], Restore] = field(default_factory=dict)
     expired: dict[tuple[str, str], Restore] = field(default_factory=dict)  # the last copy that expired, per object
     archive_status: dict[tuple[str, str], str] = field(default_factory=dict)  # Intelligent-Tiering archive tiers
@@ -127,13 +137,53 @@ class S3Model:
             if TIER_RANK[tier] >= TIER_RANK[found.tier]:
                 raise EmulatedError("RestoreAlreadyInProgress", "Object restore is already in progress", 409)
             found.tier, found.ready_at = tier, min(found.ready_at, now + duration)  # a faster tier speeds it up
+            self._at(found.ready_at, lambda: self._completed(bucket, key, storage_class))
             return 202
         if found is not None:  # a restored copy: its expiry moves to now + Days
             if days is not None:
                 found.extended_expiry = next_midnight(now + timedelta(days=days))
+                self._at(found.extended_expiry, lambda: self._expired(bucket, key))
             return 200
-        self.restores[(bucket, key)] = Restore(tier=tier, days=days, requested_at=now, ready_at=now + duration)
+        restore = self.restores[(bucket, key)] = Restore(tier=tier, days=days, requested_at=now, ready_at=now + duration)
+        self._emit(bucket, key, "Object Restore Initiated", {"source-storage-class": storage_class})
+        self._at(restore.ready_at, lambda: self._completed(bucket, key, storage_class))
         return 202
+
+    # --- events: S3 -> EventBridge ----------------------------------------------------------------------------
+
+    def sends_events(self, bucket: str) -> bool:
+        since = self.eventbridge_since.get(bucket)
+        return since is not None and utcnow() >= since
+
+    def _at(self, when: datetime, action: Any) -> None:
+        if self.bus is not None:
+            self.bus.clock.call_at(when, action)
+
+    def _completed(self, bucket: str, key: str, storage_class: str) -> None:
+        found = self.restores.get((bucket, key))
+        if found is None or utcnow() < found.ready_at or found.completion_sent:
+            return  # sped up and already announced, or gone
+        found.completion_sent = True
+        expiry = {"restore-expiry-time": found.expiry.strftime("%Y-%m-%dT%H:%M:%S.000Z")} if found.expiry else {}
+        self._emit(bucket, key, "Object Restore Completed", {**expiry, "source-storage-class": storage_class})
+        if found.expiry is not None:
+            self._at(found.expiry, lambda: self._expired(bucket, key))
+
+    def _expired(self, bucket: str, key: str) -> None:
+        found = self.restores.get((bucket, key))
+        if found is not None and found.expiry is not None and utcnow() >= found.expiry and self.restore(bucket, key) is None:
+            self._emit(bucket, key, "Object Restore Expired", {})
+
+    def _emit(self, bucket: str, key: str, detail_type: str, extra: dict[str, Any]) -> None:
+        if self.bus is None or not self.sends_events(bucket):
+            return
+        stored = s3_models.s3_backends[self.account_id][binding.PARTITION].get_object(bucket, key)
+        obj = {"key": key, "size": self.world.sizes.get(key, 0), "etag": stored.etag.strip('"') if stored else "", "sequencer": "0"}
+        if detail_type == "Object Restore Expired":
+            obj.pop("size")
+        detail = {"version": "0", "bucket": {"name": bucket}, "object": obj, "request-id": "emulated",
+                  "requester": "s3.amazonaws.com", **extra}  # fmt: skip
+        self.bus.emit(self.region, "aws.s3", detail_type, detail, [f"arn:aws:s3:::{bucket}"])
 
 
 def _model(key: Any) -> S3Model | None:
@@ -266,7 +316,25 @@ def _settling(original: Any) -> Any:
     return read
 
 
+def _put_notification_configuration(original: Any) -> Any:
+    """Turning EventBridge notifications on takes effect after the settling time AWS states; off at once."""
+
+    def put(self: Any, bucket_name: str, notification_config: dict[str, Any]) -> None:
+        original(self, bucket_name, notification_config)
+        emulator = binding.bound(self.account_id)
+        if emulator is None:
+            return
+        if "EventBridgeConfiguration" in notification_config:
+            emulator.s3.eventbridge_since.setdefault(bucket_name, utcnow() + timedelta(seconds=EVENTBRIDGE_SETTLING_SECONDS))
+        else:
+            emulator.s3.eventbridge_since.pop(bucket_name, None)
+
+    return put
+
+
 def install() -> None:
+    backend = s3_models.S3Backend
+    backend.put_bucket_notification_configuration = _put_notification_configuration(backend.put_bucket_notification_configuration)  # type: ignore[method-assign]
     key_cls = s3_models.FakeKey
     key_cls.size = property(_size)  # type: ignore[assignment,method-assign]
     key_cls._expiry = property(_expiry_get, _expiry_set)  # type: ignore[assignment]

@@ -34,6 +34,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import binding, cloudformation, ec2, iam, lambda_runtime, s3, stepfunctions, wire
 from emulator.clock import VirtualClock
+from emulator.eventbridge import EventBus
 from emulator.faults import Faults
 from emulator.world import GB, World
 
@@ -109,9 +110,10 @@ class Emulator:
         self.account_id = account_id
         self.clock = VirtualClock(start)
         self.world = World(seed=seed)
-        self.s3 = s3.S3Model(self.world)
+        self.events = EventBus(self.world, self.clock, account_id, self._invoke_async, self._start_by_event)
+        self.s3 = s3.S3Model(self.world, account_id, region, bus=self.events)
         self.faults = Faults()
-        self.ec2 = ec2.EC2Model(self.world, self.s3, account_id, take_image_fault=self.faults.take_image)
+        self.ec2 = ec2.EC2Model(self.world, self.s3, account_id, take_image_fault=self.faults.take_image, bus=self.events)
         self.requests: Counter[str] = Counter()  # "s3.HeadObject": HTTP requests sent, SDK retries included
         self.functions: dict[str, lambda_runtime.DeployedFunction] = {}
         self.invoker_credentials: iam.Credentials | None = None  # with IAM enforced: who the state machine invokes as
@@ -160,6 +162,13 @@ class Emulator:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+    def _invoke_async(self, function_name: str, event: Any) -> None:
+        """An EventBridge target: Lambda runs the handler asynchronously (its result goes nowhere)."""
+        lambda_runtime.invoke(self, self.functions[function_name], event)
+
+    def _start_by_event(self, state_machine_arn: str, payload: str) -> None:
+        self.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, input=payload)
 
     def serve(self, port: int) -> str:
         """Also answer over HTTP on 127.0.0.1 (the AWS CLI, the command line, any SDK with AWS_ENDPOINT_URL)."""

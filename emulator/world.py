@@ -16,6 +16,10 @@ Sources
   [EC2-SR]  EC2 User Guide, "Store and restore an AMI using S3" (ami-store-restore): AMIs up to 5,000 GB; restore
             time "depends on the size of the AMI"; in-progress restore work is limited to 600 GB per account
             (300 GB in older versions of the page) and further task creation is rejected.
+  [EB]      S3 User Guide, "Amazon S3 Event Notifications with EventBridge" (ev-events, eventbridge delivery): at
+            least once, usually seconds, sometimes a minute or more. EC2 User Guide (monitor-ami-events): "EC2 AMI
+            State Change" for images, best effort.
+  [S3-EB]   S3 User Guide, "Enabling Amazon EventBridge" (enable-event-notifications-eventbridge).
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ IMAGE_THROUGHPUT_RANGE = (40 * MB, 250 * MB)
 # ASSUMPTION: CreateStoreImageTask writes at the same rates (it only shapes the archive side's history here).
 STORE_THROUGHPUT = 100 * MB
 
+# [EB] S3 -> EventBridge delivery is "typically ... seconds but can sometimes take a minute or longer", at least once;
+# EC2's AMI state events are best effort. ASSUMPTION on the spread: 90 % within 0.5-10 s, 9 % 10-60 s, 1 % 1-5 min.
+EVENT_DELAY_BANDS = ((0.90, 0.5, 10.0), (0.09, 10.0, 60.0), (0.01, 60.0, 300.0))
+# [S3-EB] "it can take up to five minutes" for a bucket's EventBridge setting to take effect.
+EVENTBRIDGE_SETTLING_SECONDS = 5 * MINUTE
+
 # [EC2-SR] current page: 600 GB of restore work in progress per account. ASSUMPTION: counted on the object's size.
 IMAGE_RESTORE_QUOTA_GB = 600.0
 
@@ -71,6 +81,9 @@ class World:
     # Undocumented answers, each form selectable (emulator/ec2.py): "error" at once, or a "failed-image" later.
     quota_answer: str = "error"
     unreadable_object_answer: str = "error"
+    # Event delivery: a share lost (never delivered) and a share delivered twice, per target; both 0 by default.
+    event_loss: float = 0.0
+    event_duplication: float = 0.0
     sizes: dict[str, int] = field(default_factory=dict)  # object key -> bytes
     restore_seconds: dict[str, float] = field(default_factory=dict)  # object key -> restore duration
     image_seconds: dict[str, float] = field(default_factory=dict)  # source object key -> image restore duration
@@ -110,6 +123,23 @@ class World:
         rng = self._rng(key, "image")
         throughput = math.exp(rng.uniform(*(math.log(b) for b in IMAGE_THROUGHPUT_RANGE)))
         return rng.uniform(*IMAGE_STARTUP_RANGE) + self.object_size(key) / throughput
+
+    def event_delay(self, event_id: str, target: str, copy: int) -> float:
+        """Seconds from an event to its delivery to one target (each copy of a duplicate drawn on its own)."""
+        rng = self._rng(f"{event_id}>{target}#{copy}", "delay")
+        draw, floor = rng.random(), 0.0
+        for share, low, high in EVENT_DELAY_BANDS:
+            if draw < floor + share:
+                return rng.uniform(low, high)
+            floor += share
+        return EVENT_DELAY_BANDS[-1][2]
+
+    def event_copies(self, event_id: str, target: str) -> int:
+        """How many times one event reaches one target: 0 (lost), 1, or 2 (duplicated)."""
+        rng = self._rng(f"{event_id}>{target}", "fate")
+        if rng.random() < self.event_loss:
+            return 0
+        return 2 if rng.random() < self.event_duplication else 1
 
     def store_duration(self, key: str) -> float:
         return IMAGE_STARTUP_RANGE[0] + self.object_size(key) / STORE_THROUGHPUT

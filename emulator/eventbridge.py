@@ -1,0 +1,133 @@
+"""EventBridge for the emulator: the services' own events, matched against the account's rules, delivered on the
+virtual clock with a delay, and sometimes lost or duplicated.
+
+S3 (for buckets with EventBridge notifications on) emits `Object Restore Initiated`, `Object Restore Completed` and
+`Object Restore Expired`; EC2 emits `EC2 AMI State Change` for restored images (emulator/s3.py, emulator/ec2.py), with
+the `detail` fields AWS documents (S3 User Guide, ev-events; EC2 User Guide, monitor-ami-events). Each event is matched
+against the enabled rules of the default bus by moto's own pattern matcher, and each matching target gets it after the
+world's delay (emulator/world.py: seconds, with a tail to minutes), zero, one or two times. Targets: SQS queues,
+Lambda functions (the deployed handler, invoked asynchronously), Step Functions state machines (StartExecution), SNS
+topics, with `Input`, `InputPath` and `InputTransformer` applied. moto itself raises NotImplementedError for Lambda and
+Step Functions targets and stops delivering to later rules (../shared/reference/offline-testing.md).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from moto.events.models import events_backends
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+
+if TYPE_CHECKING:
+    from emulator.clock import VirtualClock
+    from emulator.world import World
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Delivery:
+    event_id: str
+    rule: str
+    target: str  # ARN
+    at: datetime
+    copy: int  # 0, or 1 for the duplicate
+    outcome: str = "pending"  # delivered | error: ...
+
+
+@dataclass
+class EventBus:
+    world: World
+    clock: VirtualClock
+    account_id: str
+    invoke_function: Callable[[str, Any], None]  # (function name, event): the emulator runs the handler
+    start_execution: Callable[[str, str], None]  # (state machine ARN, input)
+    emitted: list[dict[str, Any]] = field(default_factory=list)  # every event a service emitted (ground truth)
+    deliveries: list[Delivery] = field(default_factory=list)
+    _count: int = 0
+
+    def emit(self, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> dict[str, Any]:
+        self._count += 1
+        seed = random.Random(f"{self.world.seed}:event:{self._count}")  # noqa: S311 - ids for a simulation
+        event = {
+            "version": "0",
+            "id": str(uuid.UUID(int=seed.getrandbits(128), version=4)),
+            "detail-type": detail_type,
+            "source": source,
+            "account": self.account_id,
+            "time": iso(utcnow()),
+            "region": region,
+            "resources": resources,
+            "detail": detail,
+        }
+        self.emitted.append(event)
+        bus = events_backends[self.account_id][region].event_buses.get("default")
+        for rule in list(bus.rules.values()) if bus else []:
+            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+                continue
+            for target in rule.targets:
+                for copy in range(self.world.event_copies(event["id"], target["Arn"])):
+                    at = utcnow() + timedelta(seconds=self.world.event_delay(event["id"], target["Arn"], copy))
+                    delivery = Delivery(event["id"], rule.name, target["Arn"], at, copy)
+                    self.deliveries.append(delivery)
+                    self.clock.call_at(at, lambda d=delivery, t=target, e=event, r=region: self._deliver(d, t, e, r))
+        return event
+
+    def _deliver(self, delivery: Delivery, target: dict[str, Any], event: dict[str, Any], region: str) -> None:
+        payload = transform(target, event)
+        arn = target["Arn"]
+        service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+        try:
+            if service == "sqs":
+                sqs_backends[self.account_id][region].send_message(resource, payload if isinstance(payload, str) else json.dumps(payload))
+            elif service == "lambda":
+                self.invoke_function(resource.removeprefix("function:").split(":")[0], payload)
+            elif service == "states":
+                self.start_execution(arn, payload if isinstance(payload, str) else json.dumps(payload))
+            elif service == "sns":
+                body = payload if isinstance(payload, str) else json.dumps(payload)
+                sns_backends[self.account_id][region].publish(body, arn=arn)
+            else:
+                raise NotImplementedError(f"the emulator delivers no events to {service}")
+            delivery.outcome = "delivered"
+        except Exception as error:  # noqa: BLE001 - a failed delivery is recorded, as EventBridge would report it
+            delivery.outcome = f"error: {type(error).__name__}: {error}"
+
+
+def _path(event: dict[str, Any], path: str) -> Any:
+    value: Any = event
+    for part in path.removeprefix("$").strip(".").split(".") if path not in ("$", "") else []:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def transform(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What the target receives: the event, `Input` (constant JSON), `InputPath`, or `InputTransformer`."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return event
+    text = transformer["InputTemplate"]
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        value = _path(event, path)
+        text = text.replace(f"<{name}>", value if isinstance(value, str) else json.dumps(value))
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # a plain-text template
