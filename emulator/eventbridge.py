@@ -13,6 +13,7 @@ Step Functions targets and stops delivering to later rules (../shared/reference/
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import uuid
@@ -62,9 +63,10 @@ class EventBus:
     def emit(self, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> dict[str, Any]:
         self._count += 1
         seed = random.Random(f"{self.world.seed}:event:{self._count}")  # noqa: S311 - ids for a simulation
-        event = {
+        event_id = str(uuid.UUID(int=seed.getrandbits(128), version=4))
+        event: dict[str, Any] = {
             "version": "0",
-            "id": str(uuid.UUID(int=seed.getrandbits(128), version=4)),
+            "id": event_id,
             "detail-type": detail_type,
             "source": source,
             "account": self.account_id,
@@ -76,14 +78,14 @@ class EventBus:
         self.emitted.append(event)
         bus = events_backends[self.account_id][region].event_buses.get("default")
         for rule in list(bus.rules.values()) if bus else []:
-            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
                 continue
             for target in rule.targets:
-                for copy in range(self.world.event_copies(event["id"], target["Arn"])):
-                    at = utcnow() + timedelta(seconds=self.world.event_delay(event["id"], target["Arn"], copy))
-                    delivery = Delivery(event["id"], rule.name, target["Arn"], at, copy)
+                for copy in range(self.world.event_copies(event_id, target["Arn"])):
+                    at = utcnow() + timedelta(seconds=self.world.event_delay(event_id, target["Arn"], copy))
+                    delivery = Delivery(event_id, rule.name, target["Arn"], at, copy)
                     self.deliveries.append(delivery)
-                    self.clock.call_at(at, lambda d=delivery, t=target, e=event, r=region: self._deliver(d, t, e, r))
+                    self.clock.call_at(at, functools.partial(self._deliver, delivery, target, event, region))
         return event
 
     def _deliver(self, delivery: Delivery, target: dict[str, Any], event: dict[str, Any], region: str) -> None:
