@@ -32,6 +32,7 @@ class VirtualClock:
         self._timers: list[tuple[datetime, int, Callable[[], None]]] = []  # (when, order, what): deliveries at an instant
         self._order = itertools.count()
         self._running_timers = 0
+        self._interrupts: list[threading.Event] = []  # of the sleepers that can be woken early (a token, a stop)
         self._traveller = time_machine.travel(self._now, tick=False)
         self._coordinates: Any = None  # time_machine's Coordinates (not exported for typing)
 
@@ -69,12 +70,16 @@ class VirtualClock:
         with self._cond:
             wake = self._now + timedelta(seconds=max(0.0, seconds))
             self._wakeups.append(wake)
+            if interrupt is not None:
+                self._interrupts.append(interrupt)
             try:
                 self._advance_if_all_asleep()
                 while self._now < wake and not (interrupt is not None and interrupt.is_set()):
                     self._cond.wait(_POLL)
             finally:
                 self._wakeups.remove(wake)
+                if interrupt is not None:
+                    self._interrupts.remove(interrupt)
 
     def call_at(self, when: datetime, action: Callable[[], None]) -> None:
         """Run `action` (in a thread of its own) when simulated time reaches `when`: an event delivery, a service's
@@ -104,7 +109,10 @@ class VirtualClock:
                 self._cond.wait(_POLL)
 
     def _advance_if_all_asleep(self) -> None:
-        # A woken sleeper still counts until it runs, and its wake-up time is <= now, so time cannot skip past it.
+        # A woken sleeper still counts until it runs, and its wake-up time is <= now, so time cannot skip past it; one
+        # whose interrupt is set is about to wake: it is not asleep any more.
+        if any(event.is_set() for event in self._interrupts):
+            return
         if self._wakeups and len(self._wakeups) >= self._participants:
             earliest = min([*self._wakeups, *(t[0] for t in self._timers[:1])])
             if earliest > self._now:

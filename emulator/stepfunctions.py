@@ -9,6 +9,10 @@
 - StartExecution without a name gets a UUID, as on AWS; moto names such an execution `None`.
 - A Lambda API error reaches the state machine as `Lambda.<Code>` (e.g. Lambda.ServiceException); moto says
   `Exception`.
+- Callback tasks (`.waitForTaskToken`) wait for their token, their `TimeoutSeconds` and their `HeartbeatSeconds` on
+  the virtual clock (moto waits in real time); a missed heartbeat fails `States.HeartbeatTimeout` (moto says
+  States.Timeout); SendTaskFailure keeps its `cause` (moto drops it); StopExecution ends a task waiting for a token
+  (moto leaves it waiting).
 - moto parses the definition and every JSONPath again on each use; both are parsed once here (speed only).
 """
 
@@ -25,20 +29,31 @@ from typing import TYPE_CHECKING, Any
 from botocore import endpoint as botocore_endpoint
 from botocore.exceptions import ClientError
 from moto.stepfunctions.models import StepFunctionBackend
-from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, LambdaFunctionFailedEventDetails
+from moto.stepfunctions.parser.api import (
+    ExecutionFailedEventDetails,
+    HistoryEventType,
+    LambdaFunctionFailedEventDetails,
+    TaskTimedOutEventDetails,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint, HeartbeatTimeoutError
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from emulator import binding
 
@@ -174,6 +189,67 @@ def _lambda_error(original: Any) -> Any:
     return from_error
 
 
+YEAR = 365 * 24 * 3600  # an execution's longest life: a token wait without TimeoutSeconds waits that long
+
+
+def _callback_wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
+    _sleep(timeout if timeout is not None else YEAR, self._notify_event)
+    return self._outcome
+
+
+def _heartbeat_wait(self: HeartbeatEndpoint) -> bool:
+    with self._mutex:
+        if self._next_heartbeat_event.is_set():
+            self._next_heartbeat_event.clear()
+            return True
+    _sleep(self._heartbeat_seconds, self._next_heartbeat_event)
+    return self._next_heartbeat_event.is_set()
+
+
+def _heartbeat_error(original: Any) -> Any:
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, HeartbeatTimeoutError):
+            return original(self, env, ex)
+        name = StatesErrorName(typ=StatesErrorNameType.StatesHeartbeatTimeout)
+        return FailureEvent(
+            env=env,
+            error_name=name,
+            event_type=HistoryEventType.TaskTimedOut,
+            event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(error=name.error_name)),  # type: ignore[typeddict-item]
+        )
+
+    return from_error
+
+
+def _send_task_failure(self: Any) -> Any:
+    from moto.core.responses import EmptyResult
+
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
+def _stop_wins(original: Any) -> Any:
+    """A stopped execution is ABORTED, whatever its interrupted task raises afterwards."""
+
+    def set_error(self: Any, error: Any) -> None:
+        if isinstance(self.program_state(), ProgramStopped):
+            return
+        original(self, error)
+
+    return set_error
+
+
+def _stop_interrupts_callbacks(original: Any) -> Any:
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original(self, stop_date, error, cause)
+        for endpoint in list(self.env.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+    return stop
+
+
 def _cached_parse(original: Any) -> Any:
     cache: dict[str, Any] = {}
 
@@ -194,11 +270,18 @@ def install() -> None:
     result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
     AmazonStateLanguageParser.parse = staticmethod(_cached_parse(AmazonStateLanguageParser.parse))  # type: ignore[method-assign]
     Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
+    Environment.set_error = _stop_wins(Environment.set_error)  # type: ignore[method-assign]
     EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined,assignment]
     botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries
     threading.Thread.__init__ = _inherit_clock(threading.Thread.__init__)  # type: ignore[method-assign]
     ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
+    ExecutionWorker.stop = _stop_interrupts_callbacks(ExecutionWorker.stop)  # type: ignore[method-assign]
+    CallbackEndpoint.wait = _callback_wait  # type: ignore[method-assign]
+    HeartbeatEndpoint.clear_and_wait = _heartbeat_wait  # type: ignore[method-assign]
+    callback_task = state_task_service_callback.StateTaskServiceCallback
+    callback_task._from_error = _heartbeat_error(callback_task._from_error)  # type: ignore[method-assign]
+    StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]

@@ -1,0 +1,114 @@
+"""Callback tasks (`.waitForTaskToken`) on the virtual clock, and the moto gaps fixed in emulator/stepfunctions.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+from emulator.session import Emulator, Run
+
+
+def waiting_machine(aws: Emulator, timeout: int = 7200, heartbeat: int | None = None) -> tuple[str, str]:
+    """A state machine whose one task sends its token to a queue and waits for it."""
+    sqs = aws.client("sqs")
+    url: str = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    task: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+        "TimeoutSeconds": timeout,
+        "End": True,
+    }
+    if heartbeat is not None:
+        task["HeartbeatSeconds"] = heartbeat
+    definition = {"StartAt": "Wait For Token", "States": {"Wait For Token": task}}
+    arn: str = aws.client("stepfunctions").create_state_machine(
+        name="waiter", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/waiter"
+    )["stateMachineArn"]
+    return arn, url
+
+
+def token(aws: Emulator, url: str) -> str:
+    (message,) = aws.client("sqs").receive_message(QueueUrl=url)["Messages"]
+    found: str = json.loads(message["Body"])["token"]
+    return found
+
+
+def queued(aws: Emulator, url: str) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def finished(aws: Emulator, arn: str) -> Run:
+    sfn = aws.client("stepfunctions")
+    deadline = time.monotonic() + 20
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "still RUNNING after 20 real seconds"
+        time.sleep(0.02)
+    events = aws.history(arn)
+    return Run(arn, described["status"], described.get("error"), described.get("cause"), None, events, [], described["startDate"],
+               described["stopDate"])  # fmt: skip
+
+
+def test_a_token_wait_times_out_in_virtual_time() -> None:
+    # Given a task waiting 2 h for a token nobody sends / Then it fails States.Timeout at 11:00, in a moment of real time
+    with Emulator() as aws:
+        machine, _ = waiting_machine(aws)
+        started = time.monotonic()
+        run = finished(aws, aws.client("stepfunctions").start_execution(stateMachineArn=machine)["executionArn"])
+        assert (run.status, run.error) == ("FAILED", "States.Timeout")
+        assert run.stopped - run.started == timedelta(hours=2)
+        assert time.monotonic() - started < 10
+
+
+def test_a_token_sent_later_completes_the_task_then() -> None:
+    # Given a worker that answers 30 min after the task started (a timer on the virtual clock)
+    with Emulator() as aws:
+        machine, url = waiting_machine(aws)
+        sfn = aws.client("stepfunctions")
+        with aws.clock.hold():
+            arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+            answer = lambda: sfn.send_task_success(taskToken=token(aws, url), output=json.dumps({"restored": True}))  # noqa: E731
+            aws.clock.call_at(aws.clock.now() + timedelta(minutes=30), answer)
+        run = finished(aws, arn)
+        # Then the execution succeeds with the token's output, at 09:30
+        assert (run.status, run.stopped - run.started) == ("SUCCEEDED", timedelta(minutes=30))
+        assert json.loads(sfn.describe_execution(executionArn=arn)["output"]) == {"restored": True}
+
+
+def test_send_task_failure_keeps_its_cause() -> None:
+    with Emulator() as aws:
+        machine, url = waiting_machine(aws)
+        sfn = aws.client("stepfunctions")
+        with aws.clock.hold():
+            arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+            aws.clock.call_at(
+                aws.clock.now() + timedelta(minutes=5),
+                lambda: sfn.send_task_failure(taskToken=token(aws, url), error="CopyExpiredError", cause="the copy expired at 00:00"),
+            )
+        run = finished(aws, arn)
+        assert (run.status, run.error, run.cause) == ("FAILED", "CopyExpiredError", "the copy expired at 00:00")
+
+
+def test_a_missed_heartbeat_fails_states_heartbeat_timeout() -> None:
+    with Emulator() as aws:
+        machine, _ = waiting_machine(aws, heartbeat=600)
+        run = finished(aws, aws.client("stepfunctions").start_execution(stateMachineArn=machine)["executionArn"])
+        assert (run.status, run.error, run.stopped - run.started) == ("FAILED", "States.HeartbeatTimeout", timedelta(minutes=10))
+
+
+def test_stop_execution_ends_a_task_waiting_for_its_token() -> None:
+    with Emulator() as aws:
+        machine, url = waiting_machine(aws)
+        sfn = aws.client("stepfunctions")
+        with aws.clock.hold():  # time stands still while the operator stops it
+            arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+            deadline = time.monotonic() + 10
+            while not queued(aws, url):  # the task is waiting for its token
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            sfn.stop_execution(executionArn=arn, error="Operator", cause="restore not needed any more")
+        run = finished(aws, arn)
+        assert (run.status, run.stopped - run.started) == ("ABORTED", timedelta(0))
