@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from moto.events.models import events_backends
+from moto.events.models import EventsBackend, events_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -107,6 +107,41 @@ class EventBus:
             delivery.outcome = "delivered"
         except Exception as error:  # noqa: BLE001 - a failed delivery is recorded, as EventBridge would report it
             delivery.outcome = f"error: {type(error).__name__}: {error}"
+
+
+def _put_events(original: Any) -> Any:
+    """PutEvents onto the default bus goes through the emulator's bus: same matching, delays, loss and duplicates,
+    and Lambda and Step Functions targets work (moto raises NotImplementedError for them and stops delivering)."""
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from emulator import binding
+
+        emulator = binding.bound(self.account_id)
+        default = [
+            e
+            for e in events
+            if e.get("EventBusName", "default") in ("default", f"arn:aws:events:{self.region_name}:{self.account_id}:event-bus/default")
+        ]
+        if (
+            emulator is None
+            or len(default) != len(events)
+            or not all(e.get("Source") and e.get("DetailType") and e.get("Detail") for e in events)
+        ):
+            return original(self, events)  # type: ignore[no-any-return]  # other buses and malformed entries: moto's answer
+        return [
+            {
+                "EventId": emulator.eventbridge.emit(
+                    self.region_name, e["Source"], e["DetailType"], json.loads(e["Detail"]), e.get("Resources", [])
+                )["id"]
+            }
+            for e in events
+        ]
+
+    return put_events
+
+
+def install() -> None:
+    EventsBackend.put_events = _put_events(EventsBackend.put_events)  # type: ignore[method-assign]
 
 
 def _path(event: dict[str, Any], path: str) -> Any:

@@ -32,7 +32,7 @@ from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator import binding, cloudformation, ec2, iam, lambda_runtime, s3, stepfunctions, wire
+from emulator import binding, cloudformation, ec2, eventbridge, iam, lambda_runtime, s3, stepfunctions, wire
 from emulator.clock import VirtualClock
 from emulator.eventbridge import EventBus
 from emulator.faults import Faults
@@ -48,7 +48,7 @@ ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four mo
 @functools.cache
 def install() -> None:
     """Patch moto once per process (idempotent); the patches keep no state, they look the emulator up per account."""
-    for module in (wire, s3, ec2, iam, lambda_runtime, stepfunctions):
+    for module in (wire, s3, ec2, iam, lambda_runtime, stepfunctions, eventbridge):
         module.install()
 
 
@@ -110,10 +110,10 @@ class Emulator:
         self.account_id = account_id
         self.clock = VirtualClock(start)
         self.world = World(seed=seed)
-        self.events = EventBus(self.world, self.clock, account_id, self._invoke_async, self._start_by_event)
-        self.s3 = s3.S3Model(self.world, account_id, region, bus=self.events)
+        self.eventbridge = EventBus(self.world, self.clock, account_id, self._invoke_async, self._start_by_event)
+        self.s3 = s3.S3Model(self.world, account_id, region, bus=self.eventbridge)
         self.faults = Faults()
-        self.ec2 = ec2.EC2Model(self.world, self.s3, account_id, take_image_fault=self.faults.take_image, bus=self.events)
+        self.ec2 = ec2.EC2Model(self.world, self.s3, account_id, take_image_fault=self.faults.take_image, bus=self.eventbridge)
         self.requests: Counter[str] = Counter()  # "s3.HeadObject": HTTP requests sent, SDK retries included
         self.functions: dict[str, lambda_runtime.DeployedFunction] = {}
         self.invoker_credentials: iam.Credentials | None = None  # with IAM enforced: who the state machine invokes as
