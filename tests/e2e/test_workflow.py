@@ -382,19 +382,21 @@ def test_failed_timed_out_and_aborted_executions_reach_the_operator_once_each(aw
         ]
         assert (attributes["KmsMasterKeyId"], attributes["MessageRetentionPeriod"]) == (stack.physical["EncryptionKey"], "1209600")
 
-    # When executions of this state machine end FAILED and SUCCEEDED, and one of another state machine fails
+    # When executions of this state machine end FAILED, TIMED_OUT, ABORTED and SUCCEEDED, and one of another fails
     other = STATE_MACHINE.replace("glacier-ami-restore-RestoreStateMachine", "someone-else")
-    sent = [status_change("FAILED", "nightly-restore"), status_change("SUCCEEDED", "done"), status_change("FAILED", "x", other)]
+    ended = [("FAILED", "nightly-restore"), ("TIMED_OUT", "slow-restore"), ("ABORTED", "stopped-restore")]
+    sent = [status_change(*e) for e in ended] + [status_change("SUCCEEDED", "done"), status_change("FAILED", "x", other)]
     assert events.put_events(Entries=sent)["FailedEntryCount"] == 0
-    # Then the topic emails and the queue keeps exactly one message each: the failed execution's, readable
-    execution = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:glacier-ami-restore-RestoreStateMachine:nightly-restore"
-    message = (
-        f'"AMI restore execution nightly-restore ended FAILED. The workflow may not have emailed its outcome. Execution: '
-        f'{execution} - console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{execution}"'
-    )
+    # Then the topic emails and the queue keeps one message per failed, timed-out or aborted execution, readable
+    prefix = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:glacier-ami-restore-RestoreStateMachine"
+    messages = [
+        f'"AMI restore execution {name} ended {status}. The workflow may not have emailed its outcome. Execution: '
+        f'{prefix}:{name} - console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{prefix}:{name}"'
+        for status, name in ended
+    ]
     received = sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
-    assert [m["Body"] for m in received] == [message]
-    assert aws.emails(stack) == [{"subject": "", "message": message}]
+    assert sorted(m["Body"] for m in received) == sorted(messages)
+    assert aws.emails(stack) == [{"subject": "", "message": m} for m in messages]
     assert "Messages" not in sqs.receive_message(QueueUrl=undelivered["QueueUrl"], MaxNumberOfMessages=10)
 
 
