@@ -1,7 +1,8 @@
 """`make package`: print template.yaml with every function's code and the state machine definition inline.
 
-The result deploys with `sam deploy --template-file packaged.yaml` or a CloudFormation console upload, with no
-artifact bucket, and is byte-for-byte the same on every run.
+The result needs no code artifacts and is byte-for-byte the same on every run. It is larger than the 51,200 bytes
+CloudFormation takes as a template body, so CloudFormation reads it from S3: `sam deploy --template-file packaged.yaml`
+(SAM's managed bucket), `aws cloudformation deploy ... --s3-bucket <bucket>`, or a console upload (README, Deploy).
 """
 
 from __future__ import annotations

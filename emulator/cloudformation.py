@@ -115,10 +115,20 @@ class Resolver:
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
             if fn == "Fn::If":
                 return self.resolve(arg[1] if self.conditions[arg[0]] else arg[2])
+            if fn in CONDITION_FUNCTIONS:
+                return CONDITION_FUNCTIONS[fn]([self.resolve(x) for x in arg])
+            if fn == "Condition" and isinstance(arg, str):  # a condition naming another one
+                return self.conditions[arg]
         return {k: v for k, v in ((k, self.resolve(v)) for k, v in node.items()) if v is not _NO_VALUE}
 
 
 _NO_VALUE = object()
+CONDITION_FUNCTIONS: dict[str, Callable[[list[Any]], bool]] = {
+    "Fn::Equals": lambda args: bool(args[0] == args[1]),
+    "Fn::Not": lambda args: not args[0],
+    "Fn::And": all,
+    "Fn::Or": any,
+}
 
 
 def references(node: Any) -> set[str]:
@@ -191,7 +201,8 @@ def deploy(
     root = template_path.resolve().parent
     stack = Stack(stack_name, region, account_id, values)
     resolver = Resolver(stack, {})
-    resolver.conditions = {name: bool(resolver.resolve(c)) for name, c in cfn.get("Conditions", {}).items()}
+    for name, condition in cfn.get("Conditions", {}).items():  # in order: a condition may name an earlier one
+        resolver.conditions[name] = bool(resolver.resolve(condition))
     clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch", "events", "sqs")}
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
@@ -315,7 +326,7 @@ def _put_policy(stack: Stack, clients: dict[str, Any], role: str, name: str, doc
 def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
     name = props.get("FunctionName", f"{stack.name}-{lid}")
     variables = {**props.get("Environment", {}).get("Variables", {}), **ctx["extra_env"]}
-    arn = clients["lambda"].create_function(
+    created = clients["lambda"].create_function(
         FunctionName=name,
         Runtime=props["Runtime"],
         Role=props["Role"],
@@ -324,13 +335,15 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
         Timeout=int(props.get("Timeout", 3)),
         MemorySize=int(props.get("MemorySize", 128)),
         Environment={"Variables": variables},
-    )["FunctionArn"]
+    )
+    arn = created["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     source = template.function_source(ctx["code_uri"], ctx["root"])
     module = lambda_runtime.load_handler(source, f"{stack.name}.{lid}", lambda_env)
     log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
     log_group_arn = f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{log_group}:*"
-    function = lambda_runtime.DeployedFunction(lid, name, module, lambda_env, int(props.get("Timeout", 3)), source, log_group_arn)
+    timeout = int(props.get("Timeout", 3))
+    function = lambda_runtime.DeployedFunction(lid, name, module, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
     stack.functions[lid] = function
     stack.physical[lid] = name
     stack.attributes[lid] = {"Arn": arn}
@@ -352,12 +365,48 @@ def _state_machine(stack: Stack, lid: str, props: dict[str, Any], clients: dict[
     stack.attributes[lid] = {"Arn": arn, "Name": arn.rsplit(":", 1)[1]}
 
 
+def _queue(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    attributes = {k: str(props[k]) for k in ("KmsMasterKeyId", "MessageRetentionPeriod", "VisibilityTimeout") if k in props}
+    url = clients["sqs"].create_queue(QueueName=props.get("QueueName", f"{stack.name}-{lid}"), Attributes=attributes)["QueueUrl"]
+    arn = clients["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.physical[lid] = url  # Ref on a queue is its URL
+    stack.attributes[lid] = {"Arn": arn, "QueueName": arn.rsplit(":", 1)[1], "QueueUrl": url}
+
+
+def _queue_policy(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    for url in props["Queues"]:
+        clients["sqs"].set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+    stack.physical[lid] = f"{stack.name}-{lid}"
+
+
+def _topic_policy(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    for arn in props["Topics"]:
+        clients["sns"].set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"]))
+    stack.physical[lid] = f"{stack.name}-{lid}"
+
+
+def _rule(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("Name", f"{stack.name}-{lid}")
+    settings = {k: props[k] for k in ("Description", "State", "EventBusName") if k in props}
+    arn = clients["events"].put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), **settings)["RuleArn"]
+    # The API takes the same target shape as the template (Id, Arn, InputTransformer, DeadLetterConfig, ...).
+    if props.get("Targets"):
+        bus = {"EventBusName": props["EventBusName"]} if "EventBusName" in props else {}
+        clients["events"].put_targets(Rule=name, Targets=props["Targets"], **bus)
+    stack.physical[lid] = name  # Ref on a rule of the default bus is its name
+    stack.attributes[lid] = {"Arn": arn}
+
+
 _CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": _key,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::SNS::Topic": _topic,
     "AWS::SNS::Subscription": _subscription,
+    "AWS::SNS::TopicPolicy": _topic_policy,
+    "AWS::SQS::Queue": _queue,
+    "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::Events::Rule": _rule,
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _policy,
     "AWS::Lambda::Function": _function,

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from moto.events.models import EventsBackend, events_backends
+from moto.events.utils import EventTemplateParser
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -90,18 +91,18 @@ class EventBus:
 
     def _deliver(self, delivery: Delivery, target: dict[str, Any], event: dict[str, Any], region: str) -> None:
         payload = transform(target, event)
+        body = json.dumps(payload)  # what a queue or topic receives: JSON (a transformed string keeps its quotes)
         arn = target["Arn"]
         service, resource = arn.split(":")[2], arn.split(":", 5)[5]
         try:
             if service == "sqs":
-                sqs_backends[self.account_id][region].send_message(resource, payload if isinstance(payload, str) else json.dumps(payload))
+                sqs_backends[self.account_id][region].send_message(resource, body)
             elif service == "lambda":
                 self.invoke_function(resource.removeprefix("function:").split(":")[0], payload)
             elif service == "states":
-                self.start_execution(arn, payload if isinstance(payload, str) else json.dumps(payload))
+                self.start_execution(arn, body)
             elif service == "sns":
-                body = payload if isinstance(payload, str) else json.dumps(payload)
-                sns_backends[self.account_id][region].publish(body, arn=arn)
+                sns_backends[self.account_id][region].topics[arn].publish(message=body)
             else:
                 raise NotImplementedError(f"the emulator delivers no events to {service}")
             delivery.outcome = "delivered"
@@ -160,11 +161,6 @@ def transform(target: dict[str, Any], event: dict[str, Any]) -> Any:
     transformer = target.get("InputTransformer")
     if not transformer:
         return event
-    text = transformer["InputTemplate"]
-    for name, path in transformer.get("InputPathsMap", {}).items():
-        value = _path(event, path)
-        text = text.replace(f"<{name}>", value if isinstance(value, str) else json.dumps(value))
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # a plain-text template
+    # moto's own template parser: placeholders inside quotes take the raw string, outside it the JSON value
+    stamped = {**event, "ingestion-time": event["time"]}  # a predefined variable the parser reads (aws.events.event.ingestion-time)
+    return EventTemplateParser.parse(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), stamped)

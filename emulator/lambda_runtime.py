@@ -47,6 +47,7 @@ class DeployedFunction:
     timeout: int
     source: Path
     log_group_arn: str
+    role_arn: str = ""  # the execution role, as Lambda's CreateFunction answered
     invocations: list[dict[str, Any]] = field(default_factory=list)
 
 

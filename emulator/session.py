@@ -66,7 +66,8 @@ def _client(service: str, region: str, key: str, secret: str, token: str | None)
 
 
 def trust_lambda(iam_client: Any) -> None:
-    """The existing role the stack's LambdaExecutionRoleName names (the archive side made it)."""
+    """An existing role for the stack's optional LambdaExecutionRoleName (the archive side made it); without that
+    parameter the stack creates its own."""
     trust = {"Service": "lambda.amazonaws.com"}
     iam_client.create_role(
         RoleName=LAMBDA_ROLE,
@@ -181,15 +182,22 @@ class Emulator:
         return _client(service, self.region, c["AWS_ACCESS_KEY_ID"], c["AWS_SECRET_ACCESS_KEY"], c.get("AWS_SESSION_TOKEN"))
 
     def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> cloudformation.Stack:
-        values = {"LambdaExecutionRoleName": LAMBDA_ROLE, "UserEmail": USER_EMAIL, **parameters}
+        """The stack with its own functions' role; `deploy(LambdaExecutionRoleName=LAMBDA_ROLE)` uses the existing one."""
+        values = {"UserEmail": USER_EMAIL, **parameters}
         stack = cloudformation.deploy(stack_name, self.region, self.account_id, values, self.client, function_environment=self.credentials)
         self.functions.update({f.name: f for f in stack.functions.values()})
         return stack
+
+    def function_role(self, stack: cloudformation.Stack) -> str:
+        """The ARN of the role the stack's functions run as, as Lambda answered their creation (one role for all)."""
+        (role,) = {f.role_arn for f in stack.functions.values()}
+        return role
 
     def enforce_iam(self, stack: cloudformation.Stack) -> None:
         """From now on IAM decides, as on AWS: the handlers act as the Lambda role (with the policies template.yaml
         attached to it), the state machine invokes them as its own role, and this harness acts as an administrator."""
         iam_client, sts = self.client("iam"), self.client("sts")
+        function_role = self.function_role(stack)
         iam_client.create_user(UserName="operator")
         admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         iam_client.put_user_policy(UserName="operator", PolicyName="admin", PolicyDocument=json.dumps(admin))
@@ -199,7 +207,7 @@ class Emulator:
             found: dict[str, str] = sts.assume_role(RoleArn=role_arn, RoleSessionName="emulated")["Credentials"]
             return found
 
-        role = assume(f"arn:aws:iam::{self.account_id}:role/{LAMBDA_ROLE}")
+        role = assume(function_role)
         for function in stack.functions.values():
             function.environment = {
                 **function.environment, "AWS_ACCESS_KEY_ID": role["AccessKeyId"],

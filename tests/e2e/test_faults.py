@@ -237,7 +237,8 @@ def test_fault_sns_publish_fails_once(aws: Emulator) -> None:
 
 
 def test_fault_sns_publish_down(aws: Emulator) -> None:
-    # No email can be sent: the execution still ends FAILED with the publishing error (alarms notify the operator)
+    # No email can be sent: the execution still ends FAILED with the publishing error (the failed-execution rule also
+    # keeps a message in the stack's SQS queue, which does not depend on SNS; the emulator emits no status-change events)
     aws.faults.request("sns.Publish", "InternalError", 500, times=1000)
     run = restore(aws, storage_class="GLACIER_IR")
     assert (run.status, run.error, run.emails) == ("FAILED", "InternalErrorException", [])

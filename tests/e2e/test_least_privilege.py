@@ -1,5 +1,6 @@
-"""Least privilege, proven: with IAM enforced, the handlers run as the Lambda role with exactly the policy
-template.yaml attaches, and the state machine invokes them as its own role. The scenarios pass with the policies as
+"""Least privilege, proven: with IAM enforced, the handlers run as the stack's own functions' role (the default: no
+LambdaExecutionRoleName) with exactly the policy template.yaml attaches, and the state machine invokes them as its
+own role. The scenarios pass with the policies as
 declared; then each granted action is removed in turn and some scenario changes, so every action is used."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from emulator.cloudformation import Stack
-from emulator.session import LAMBDA_ROLE, Emulator
+from emulator.session import Emulator
 from tests.conftest import BUCKET, event
 
 # The state machine role's log delivery and X-Ray statements (the functions' role's X-Ray and log writes are proven:
@@ -55,13 +56,26 @@ def grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str]]:
     """(role, policy name, statement index, action) for every action the template grants the two roles."""
     iam = aws.client("iam")
     found = []
-    for role in (LAMBDA_ROLE, stack.physical["RestoreStateMachineRole"]):
+    for role in (function_role(aws, stack), stack.physical["RestoreStateMachineRole"]):
         for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
             for index, statement in enumerate(document["Statement"]):
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 found += [(role, name, index, action) for action in actions]
     return found
+
+
+def function_role(aws: Emulator, stack: Stack) -> str:
+    """The name of the role the functions run as (the role Lambda answered when it created them)."""
+    return aws.function_role(stack).rsplit("/", 1)[1]
+
+
+def test_the_functions_run_as_the_stacks_own_role(enforced: tuple[Emulator, Stack]) -> None:
+    aws, stack = enforced
+    assert function_role(aws, stack) == stack.physical["FunctionRole"] == "glacier-ami-restore-FunctionRole"
+    trust = aws.client("iam").get_role(RoleName="glacier-ami-restore-FunctionRole")["Role"]["AssumeRolePolicyDocument"]
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "lambda.amazonaws.com"}]
+    assert list(stack.policies["glacier-ami-restore-FunctionRole"]) == ["glacier-ami-restore-functions"]
 
 
 def test_declared_policies_are_enough(enforced: tuple[Emulator, Stack]) -> None:
@@ -73,8 +87,9 @@ def test_every_granted_action_is_needed(enforced: tuple[Emulator, Stack]) -> Non
     aws, stack = enforced
     iam = aws.client("iam")
     proven, unused = [], []
+    functions_role = function_role(aws, stack)
     for role, name, index, action in grants(aws, stack):
-        if role != LAMBDA_ROLE and action in NOT_EXERCISED:
+        if role != functions_role and action in NOT_EXERCISED:
             continue
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         reduced = json.loads(json.dumps(document))

@@ -8,6 +8,7 @@ the schedule in functions/check_restore_status and functions/check_image_state.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -324,13 +325,86 @@ def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
     assert (run.count("Check Restore Status"), run.count("Check Image State")) == (241, 16)
 
 
-def test_failed_and_timed_out_executions_alarm_to_the_encrypted_topic(aws: Emulator) -> None:
+ACCOUNT = "123456789012"
+STATE_MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:glacier-ami-restore-RestoreStateMachine"
+FAILED_EXECUTION_MESSAGE = {
+    "InputPathsMap": {"name": "$.detail.name", "status": "$.detail.status", "execution": "$.detail.executionArn", "region": "$.region"},
+    "InputTemplate": '"AMI restore execution <name> ended <status>. The workflow may not have emailed its outcome. Execution: '
+    '<execution> - console: https://<region>.console.aws.amazon.com/states/home?region=<region>#/v2/executions/details/<execution>"',
+}
+
+
+def status_change(status: str, name: str, state_machine: str = STATE_MACHINE) -> dict[str, Any]:
+    """A Step Functions "Execution Status Change" event as EventBridge receives it (AWS sends these itself; moto lets
+    a client put one with an aws.* source)."""
+    execution = state_machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    detail = {"executionArn": execution, "stateMachineArn": state_machine, "name": name, "status": status}
+    return {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Detail": json.dumps(detail),
+        "Resources": [execution],
+    }
+
+
+def test_failed_timed_out_and_aborted_executions_reach_the_operator_once_each(aws: Emulator) -> None:
+    # Given the deployed stack
     stack = aws.deploy()
-    alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-    assert sorted((a["MetricName"], a["AlarmActions"][0], a["Dimensions"][0]["Value"]) for a in alarms) == [
-        ("ExecutionsFailed", stack.topic_arn, stack.state_machine_arn),
-        ("ExecutionsTimedOut", stack.topic_arn, stack.state_machine_arn),
+    events, sqs = aws.client("events"), aws.client("sqs")
+    rule = events.describe_rule(Name=stack.physical["FailedExecutionRule"])
+    queue, undelivered = stack.attributes["FailedExecutionQueue"], stack.attributes["UndeliveredEventQueue"]
+    # Then one rule matches this state machine's executions that end FAILED, TIMED_OUT or ABORTED
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [STATE_MACHINE]},
+    }
+    assert rule["State"] == "ENABLED"
+    # ...and sends one readable message to the email topic and to a queue that does not depend on SNS, with a DLQ
+    targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert targets == [
+        {"Id": "EmailTheOperator", "Arn": stack.topic_arn, "InputTransformer": FAILED_EXECUTION_MESSAGE,
+         "DeadLetterConfig": {"Arn": undelivered["Arn"]}},
+        {"Id": "KeepForTheOperator", "Arn": queue["Arn"], "InputTransformer": FAILED_EXECUTION_MESSAGE,
+         "DeadLetterConfig": {"Arn": undelivered["Arn"]}},
+    ]  # fmt: skip
+    # ...and only that rule may publish to the topic and send to the queues
+    only_the_rule = {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}
+    topic = aws.client("sns").get_topic_attributes(TopicArn=stack.topic_arn)["Attributes"]
+    assert [(s["Principal"], s["Action"], s["Condition"]) for s in json.loads(topic["Policy"])["Statement"]] == [
+        ({"Service": "events.amazonaws.com"}, "sns:Publish", only_the_rule)
     ]
+    for url in (queue["QueueUrl"], undelivered["QueueUrl"]):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        statements = json.loads(attributes["Policy"])["Statement"]
+        assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in statements] == [
+            ({"Service": "events.amazonaws.com"}, "sqs:SendMessage", [queue["Arn"], undelivered["Arn"]], only_the_rule)
+        ]
+        assert (attributes["KmsMasterKeyId"], attributes["MessageRetentionPeriod"]) == (stack.physical["EncryptionKey"], "1209600")
+
+    # When executions of this state machine end FAILED, TIMED_OUT, ABORTED and SUCCEEDED, and one of another fails
+    other = STATE_MACHINE.replace("glacier-ami-restore-RestoreStateMachine", "someone-else")
+    ended = [("FAILED", "nightly-restore"), ("TIMED_OUT", "slow-restore"), ("ABORTED", "stopped-restore")]
+    sent = [status_change(*e) for e in ended] + [status_change("SUCCEEDED", "done"), status_change("FAILED", "x", other)]
+    assert events.put_events(Entries=sent)["FailedEntryCount"] == 0
+    aws.clock.advance(400)  # EventBridge delivers within seconds, sometimes minutes (the emulator draws the delay)
+    # Then the topic emails and the queue keeps one message per failed, timed-out or aborted execution, readable
+    prefix = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:glacier-ami-restore-RestoreStateMachine"
+    messages = [
+        f'"AMI restore execution {name} ended {status}. The workflow may not have emailed its outcome. Execution: '
+        f'{prefix}:{name} - console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{prefix}:{name}"'
+        for status, name in ended
+    ]
+    received = sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in received) == sorted(messages)
+    # (in no particular order: EventBridge does not keep one)
+    assert sorted(m["message"] for m in aws.emails(stack)) == sorted(messages)
+    assert {m["subject"] for m in aws.emails(stack)} == {""}
+    assert "Messages" not in sqs.receive_message(QueueUrl=undelivered["QueueUrl"], MaxNumberOfMessages=10)
+
+
+def test_topic_and_logs_are_encrypted_with_the_stacks_key(aws: Emulator) -> None:
+    stack = aws.deploy()
     topic = aws.client("sns").get_topic_attributes(TopicArn=stack.topic_arn)["Attributes"]
     assert topic["KmsMasterKeyId"] == stack.physical["EncryptionKey"]
     groups = aws.client("logs").describe_log_groups()["logGroups"]

@@ -40,6 +40,23 @@ def test_packaged_template_is_deterministic_and_lints_clean(tmp_path: Path) -> N
     assert (result.returncode, result.stdout) == (0, "")
 
 
+# CloudFormation quotas: a template body passed in a CreateStack/UpdateStack/ValidateTemplate request, and one read from
+# an S3 object (AWS CloudFormation User Guide, "AWS CloudFormation quotas").
+TEMPLATE_BODY_LIMIT, TEMPLATE_S3_LIMIT = 51_200, 460_800
+
+
+def test_readme_says_what_the_packaged_template_needs_to_deploy() -> None:
+    size = len(run(sys.executable, "-m", "deploy.package").stdout.encode())
+    deploy = (ROOT / "README.md").read_text().split("## Deploy", 1)[1].split("\n## ", 1)[0]
+    assert size < TEMPLATE_S3_LIMIT
+    if size > TEMPLATE_BODY_LIMIT:  # too big for a request: the README must say it goes through S3, and how
+        assert f"about {round(size / 1000)} KB" in deploy
+        assert "does **not** deploy from the file alone" in deploy and "--s3-bucket" in deploy and "resolve_s3 = true" in deploy
+        assert "resolve_s3 = true" in (ROOT / "samconfig.toml").read_text()
+    else:  # small enough: then the README may (and should) say it needs no bucket
+        assert "without an artifact bucket" in deploy
+
+
 def test_sam_validate_lint() -> None:
     result = run(str(BIN / "sam"), "validate", "--lint", "--region", "us-east-1")
     assert result.returncode == 0, result.stdout + result.stderr
