@@ -123,7 +123,7 @@ def success_summary(event: dict[str, Any]) -> dict[str, Any]:
         "restoreTier": restore["tier"],
         "tierNote": tier_note,
         "restoreOutcome": restore["requestOutcome"],
-        "restore": restore_text(restore),
+        "restoreSummary": restore_text(restore),
         "restoreRequestedAt": restore["requestedAt"],
         "copyReadyAt": restore["readyAt"],
         "copyExpiresAt": restore["restoreExpiry"],
@@ -227,7 +227,7 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
             "",
             f"Storage class:         {summary['storageClass']}",
             f"Size:                  {human_size(summary['sizeBytes'])}",
-            f"Restore:               {summary['restore']}",
+            f"Restore:               {summary['restoreSummary']}",
         ]
         if summary["copyExpiresAt"]:
             if summary["restoreOutcome"] != "restored-before-this-run":
