@@ -44,6 +44,8 @@ WHAT_TO_DO = {
     "ImageRestoreDeadlineExceededError": "The AMI may still become available: check it with aws ec2 describe-images.",
     "ImageNameConflictError": "Pass a different amiName and start a new execution.",
 }
+# Check Image State raises these when DescribeImages shows the image `failed`.
+IMAGE_FAILED_ERRORS = ("ImageRestoreFailedError", "RestoredCopyUnavailableError")
 LAMBDA_WHAT_TO_DO = (
     "AWS Lambda kept failing after the state's retries: read the function's logs, then start a new execution "
     "(it reuses a restore in progress or a restored copy)."
@@ -176,8 +178,9 @@ def left_in_place(step: str, error: str, progress: dict[str, Any], execution_id:
     if image_id and image.get("state") == "available":
         found.append(f"AMI {image_id} ({image['imageName']}) is available: the restore itself succeeded.")
     elif image_id:
+        seen = "failed" if error in IMAGE_FAILED_ERRORS else f"{image['state']} when last checked"
         found.append(
-            f"AMI {image_id} ({image['imageName']}), {image['state']} when last checked: if you do not keep it, run "
+            f"AMI {image_id} ({image['imageName']}), {seen}: if you do not keep it, run "
             f"aws ec2 deregister-image --region {region} --image-id {image_id} (and delete its snapshots, tagged "
             "glacier-ami-restore:execution with this execution)."
         )
