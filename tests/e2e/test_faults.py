@@ -111,6 +111,7 @@ def test_fault_not_archived_403(aws: Emulator) -> None:
     run = restore(aws)
     assert_failed(run, "RestoreNotFoundError", "Check Restore Status")
     assert (aws.s3.restore_calls, aws.ec2.restore_image_calls, images(aws)) == ([], [], [])
+    assert run.emails[0]["message"].split("\n\n")[1] == "Nothing this run made is left in AWS."
 
 
 def test_fault_object_replaced_by_a_readable_copy(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,7 +198,15 @@ def test_fault_image_failed(aws: Emulator) -> None:
     aws.faults.image_failure("Snapshot data is corrupted")
     run = restore(aws, storage_class="GLACIER_IR")
     assert_failed(run, "ImageRestoreFailedError", "Check Image State")
-    assert "Snapshot data is corrupted" in run.emails[0]["message"]
+    # the email gives EC2's reason and the failed AMI with the command that removes it
+    ((failed, name),) = [(i["ImageId"], i["Name"]) for i in images(aws) if i["State"] == "failed"]
+    assert run.emails[0]["message"].split("\n\n")[:3] == [
+        f"The restore stopped at 'Check Image State' with ImageRestoreFailedError:\n  {failed} is failed: Snapshot data is corrupted",
+        f"Left in place:\n- AMI {failed} ({name}), failed: if you do not keep it, run aws ec2 deregister-image --region us-east-1 "
+        f"--image-id {failed} (and delete its snapshots, tagged glacier-ami-restore:execution with this execution).",
+        "What to do: Read the reason above; deregister the failed AMI (command above) before retrying.",
+    ]
+    assert name.startswith("web-server-2025-01-restored-20260105-")
 
 
 @pytest.mark.parametrize("form, step", [("error", "Restore Image"), ("failed-image", "Check Image State")])
@@ -255,3 +264,9 @@ def test_fault_restore_never_finishes(aws: Emulator) -> None:
     # Flexible Standard, 8 GB: max(2 x (5 h + 27 s), + 1 h) + 8 GB at 75 MB/s (107 s)
     assert (run.stopped - run.started).total_seconds() == 2 * (5 * HOUR + 27) + 107
     assert (accepted_restores(aws), images(aws)) == (1, [])
+    # the restore S3 is still running is left in place, with what its copy will cost
+    key = aws.s3.restore_calls[0]["key"]
+    assert run.emails[0]["message"].split("\n\n")[1] == (
+        f"Left in place:\n- The restore of s3://my-ami-archive/{key} is still in progress; when S3 finishes, "
+        "its copy lives 1 day(s) and costs about $0.0061 per day (estimate: 8.0 GB at S3 Standard's $0.023 per GB-month)."
+    )

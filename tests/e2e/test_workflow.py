@@ -69,6 +69,17 @@ def test_every_class_and_tier_restores_one_ami_and_emails_it(
     assert email["subject"] == f"AMI restored: {image['ImageId']} in us-east-1"
     assert image["ImageId"] in email["message"]
     assert (run.stopped - run.started).total_seconds() == seconds
+    # and the email says in words how the object became readable; a readable class has no copy, so no copy times
+    lines = email["message"].splitlines()
+    restored = [line for line in lines if line.startswith(("Restore:", "Copy ", "Readable at:"))]
+    if not restores:
+        assert restored == [f"Restore:               no restore needed (the object is readable: {storage_class})"]
+    else:
+        tier = restores[0][0]
+        assert restored[0] == f"Restore:               requested at 2026-01-05 09:00:00 UTC, {tier} tier"
+        assert [line.split(":")[0] for line in restored[1:]] == (
+            ["Readable at"] if archive_status else ["Copy readable at", "Copy expires at"]
+        )
 
 
 def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
@@ -132,9 +143,7 @@ def test_a_4_tb_ami_extends_its_copy_and_outlives_a_24_hour_image_deadline(aws: 
         "Thu, 08 Jan 2026 00:00:00 GMT",
         "Wed, 07 Jan 2026 00:00:00 GMT",
     )
-    assert (
-        "Note: the copy was extended from Wed, 07 Jan 2026 00:00:00 GMT so that it outlives the image restore." in run.emails[0]["message"]
-    )
+    assert "Note: the copy was extended from 2026-01-07 00:00:00 UTC so that it outlives the image restore." in run.emails[0]["message"]
     # and the image restore ran for 30 h, past the old fixed 24 h deadline (4 TB: 44.8 h)
     image = aws.ec2.image_restores[run.output["imageId"]]
     assert (image.ready_at - image.started_at).total_seconds() == 30 * HOUR

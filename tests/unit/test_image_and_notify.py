@@ -57,7 +57,7 @@ def test_image_is_created_once_with_a_unique_name_and_tags(aws: Emulator) -> Non
 def test_name_taken_by_someone_else_is_a_named_error(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     app, ec2 = load_function("restore_image"), aws.client("ec2")
-    ec2.register_image(Name=app.image_name(request, restore, EXECUTION, request["startTime"]))
+    ec2.register_image(Name="web-server-restored-20260105-f6f1ec2c")  # the name this execution derives (test above)
     with pytest.raises(app.ImageNameConflictError):
         app.restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
 
@@ -87,7 +87,7 @@ def test_unreadable_copy_is_a_named_error(aws: Emulator) -> None:
 def test_amiName_wins_over_the_original_name(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     name = load_function("restore_image").image_name({**request, "amiName": "my web [v2]"}, restore, EXECUTION, request["startTime"])
-    assert name.startswith("my web [v2]-restored-20260105-")
+    assert name == "my web [v2]-restored-20260105-f6f1ec2c"
 
 
 def test_image_state_is_followed_until_available(aws: Emulator) -> None:
@@ -136,55 +136,142 @@ def topic(aws: Emulator) -> str:
 
 
 def test_success_email_carries_the_ami_id_and_every_fact(aws: Emulator) -> None:
+    # Given the sample event of a Deep Archive restore that S3 made (events/notify.json)
+    # When Notify Success sends it
     sent = load_function("notify").notify(aws.client("sns"), topic(aws), event("notify.json"))
+    # Then the email reads as an operator needs it: one time format, a human size, no internal codes
     assert sent["imageId"] == "ami-0fedcba9876543210"
-    assert (
-        sent["consoleUrl"]
-        == "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#ImageDetails:imageId=ami-0fedcba9876543210"
-    )
     from moto.sns.models import sns_backends
 
     ((_id, message, subject, _a, _g),) = sns_backends["123456789012"]["us-east-1"].topics[topic(aws)].sent_notifications
     assert subject == "AMI restored: ami-0fedcba9876543210 in us-east-1"
-    assert "Storage class:         DEEP_ARCHIVE" in message.splitlines()
-    assert "Image available at:    2026-01-05T20:24:36+00:00" in message.splitlines()
-
-
-def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
-    cause = json.dumps(
-        {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
-    )
-    failure = {
-        "outcome": "failed",
-        "executionId": EXECUTION,
-        "progress": {"input": {"restoreRequestTier": "Fast"}, "error": {"Error": "InvalidInputError", "Cause": cause}},
-    }
-    sent = load_function("notify").notify(aws.client("sns"), topic(aws), failure)
-    assert (sent["failedStep"], sent["error"], sent["changedNothing"]) == ("Validate Input", "InvalidInputError", True)
-    subject, message = load_function("notify").render(sent)
-    assert subject == "AMI restore failed: InvalidInputError at Validate Input"
-    assert message.splitlines()[:5] == [
-        "The restore stopped at 'Validate Input' with InvalidInputError:",
-        "  restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'",
+    assert message.splitlines() == [
+        "The recovery point s3://my-ami-archive/ami-0123456789abcdef0.bin is restored as ami-0fedcba9876543210 "
+        "(web-server-2025-01-restored-20260105-06d4351d) in us-east-1.",
         "",
-        "Nothing was changed in AWS.",
-        "What to do: Fix the input as described above and start a new execution.",
+        "Storage class:         DEEP_ARCHIVE",
+        "Size:                  120.0 GB",
+        "Restore:               requested at 2026-01-05 09:00:00 UTC, Standard tier",
+        "Copy readable at:      2026-01-05 20:09:36 UTC",
+        "Copy expires at:       2026-01-09 00:00:00 UTC",
+        "Image requested at:    2026-01-05 20:09:36 UTC",
+        "Image available at:    2026-01-05 20:24:36 UTC",
+        "Console:               https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#ImageDetails:imageId=ami-0fedcba9876543210",
+        "",
+        "Execution: arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:example-execution",
     ]
 
 
 @pytest.mark.parametrize(
-    "progress, step",
+    "outcome, storage_class, lines",
     [
-        ({}, "Validate Input"),
-        ({"request": {}}, "Check Storage Class"),
-        ({"request": {}, "restore": {"status": "preparing-for-restore", "requestOutcome": None}}, "Request Restore"),
-        ({"request": {}, "restore": {"status": "preparing-for-restore", "requestOutcome": "requested"}}, "Check Restore Status"),
-        ({"request": {}, "restore": {"status": "ready-to-restore"}, "image": {"state": "not-started"}}, "Extend Copy"),
-        ({"request": {}, "restore": {"copyExtension": "long-enough"}, "image": {"state": "not-started"}}, "Restore Image"),
-        ({"request": {}, "restore": {}, "image": {"state": "waiting-for-quota"}}, "Restore Image"),
-        ({"request": {}, "restore": {}, "image": {"state": "pending"}}, "Check Image State"),
-        ({"request": {}, "restore": {}, "image": {"state": "available"}}, "Notify Success"),
+        ("not-needed", "GLACIER_IR", ["Restore:               no restore needed (the object is readable: GLACIER_IR)"]),
+        ("not-needed", "GLACIER", ["Restore:               no restore needed (S3 answered that the object is no longer archived)"]),
+        (
+            "joined-restore-in-progress",
+            "GLACIER",
+            [
+                "Restore:               joined a restore already in progress",
+                "Copy readable at:      2026-01-05 20:09:36 UTC",
+                "Copy expires at:       2026-01-09 00:00:00 UTC",
+            ],
+        ),
+        (
+            "restored-before-this-run",
+            "GLACIER",
+            ["Restore:               the copy was already restored", "Copy expires at:       2026-01-09 00:00:00 UTC"],
+        ),
     ],
 )
-def test_failed_step_is_read_from_progress(progress: dict[str, Any], step: str) -> None:
-    assert load_function("notify").failed_step(progress) == step
+def test_success_email_says_how_the_object_became_readable(outcome: str, storage_class: str, lines: list[str]) -> None:
+    # Given a restore record with this outcome (readable classes have no copy, so no expiry)
+    sample = event("notify.json")
+    readable = storage_class == "GLACIER_IR"
+    restore = {**sample["restore"], "requestOutcome": outcome, "storageClass": storage_class, "requestedAt": None}
+    if outcome == "not-needed":
+        restore.update(tier=None if readable else "Standard", restoreExpiry=None)
+    # When it is rendered / Then the restore lines say it in words, and "Copy ..." only where there was a copy
+    app = load_function("notify")
+    _subject, message = app.render(app.success_summary({**sample, "restore": restore}))
+    assert message.splitlines()[4 : 4 + len(lines) + 1] == [*lines, "Image requested at:    2026-01-05 20:09:36 UTC"]
+
+
+def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str, Any]:
+    return {
+        "outcome": "failed",
+        "executionId": EXECUTION,
+        "progress": {"input": {"restoreRequestTier": "Fast"}, **progress, "failed": {step_key: {"Error": error, "Cause": cause}}},
+    }
+
+
+def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
+    # Given the error Validate Input's Catch wrote under $.failed.ValidateInput
+    cause = json.dumps(
+        {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
+    )
+    # When Notify Failure sends it
+    sent = load_function("notify").notify(aws.client("sns"), topic(aws), failure("ValidateInput", "InvalidInputError", cause))
+    # Then it names the step and returns the original Error and Cause for the Fail state
+    assert (sent["failedStep"], sent["Error"], sent["Cause"], sent["changedNothing"]) == (
+        "Validate Input",
+        "InvalidInputError",
+        cause,
+        True,
+    )
+    subject, message = load_function("notify").render(sent)
+    assert subject == "AMI restore failed: InvalidInputError at Validate Input"
+    assert message.splitlines() == [
+        "The restore stopped at 'Validate Input' with InvalidInputError:",
+        "  restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'",
+        "",
+        "Nothing was changed in AWS.",
+        "",
+        "What to do: Fix the input as described above and start a new execution.",
+        "",
+        'Input: {"restoreRequestTier": "Fast"}',
+        "",
+        f"Execution: {EXECUTION}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "key, step",
+    [
+        ("ValidateInput", "Validate Input"),
+        ("CheckStorageClass", "Check Storage Class"),
+        ("RequestRestore", "Request Restore"),
+        ("CheckRestoreStatus", "Check Restore Status"),
+        ("ExtendCopy", "Extend Copy"),
+        ("RestoreImage", "Restore Image"),
+        ("CheckImageState", "Check Image State"),
+        ("NotifySuccess", "Notify Success"),
+    ],
+)
+def test_failed_step_is_the_state_whose_catch_wrote_the_error(key: str, step: str) -> None:
+    # Given the key a Task's Catch writes ($.failed.<state name without spaces>) and no other progress
+    summary = load_function("notify").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1")
+    # Then the step is that state, whatever else the progress holds
+    assert summary["failedStep"] == step
+
+
+def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() -> None:
+    # Given a 4 TB copy expiring on the 9th and two AMIs that failed over EC2's quota, then the quota wait ran out
+    sample = event("notify.json")
+    progress = {
+        "request": sample["request"],
+        "restore": {**sample["restore"], "sizeBytes": 4 * 10**12},
+        "image": {
+            "state": "waiting-for-quota",
+            "imageId": "ami-0000000000000000b",
+            "failedImageIds": ["ami-0000000000000000a", "ami-0000000000000000b"],
+        },
+    }
+    app = load_function("notify")
+    summary = app.failure_summary(failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1")
+    # Then the copy costs 4,000 GB x $0.023 / 30 = $3.07 a day, and both AMIs get the deregister command
+    assert summary["leftInPlace"] == [
+        "The temporary restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin: it expires 2026-01-09 00:00:00 UTC; "
+        "until then it costs about $3.07 per day (estimate: 4.0 TB at S3 Standard's $0.023 per GB-month).",
+        "AMIs ami-0000000000000000a, ami-0000000000000000b failed over EC2's in-progress restore quota: deregister each with "
+        "aws ec2 deregister-image --region eu-west-1 --image-id <id>.",
+    ]

@@ -142,8 +142,9 @@ def deployed() -> Iterator[tuple[Emulator, Any]]:
 def test_invalid_payloads_fail_the_execution_with_no_side_effect(deployed: tuple[Emulator, Any], case: tuple[Any, str]) -> None:
     aws, stack = deployed
     payload, expected = case
-    json.dumps(payload)  # any JSON the console accepts
     run = aws.run(stack, payload)
+    # the execution received exactly the JSON the console would send
+    assert json.loads(run.history[0]["executionStartedEventDetails"]["input"]) == payload
     assert (run.status, run.error) == ("FAILED", "InvalidInputError")
     assert expected in run.cause
     assert [e["subject"] for e in run.emails] == ["AMI restore failed: InvalidInputError at Validate Input"]

@@ -1,0 +1,114 @@
+"""Each Task state, made to fail (Lambda answers ServiceException on every attempt the state's Retry allows): its
+failure email names that state - read from the fact its own Catch wrote, not guessed - and lists what was left in
+place. The world is seeded, so the AMI ids and (with a fixed execution name) the AMI names are the same every run; the
+values below were read off a run and checked by hand. "{key}" stands for the object the test archived, "{ami}" for the
+one AMI EC2 holds after the run."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.session import Emulator
+from tests.conftest import archive, event, images
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:fails"
+COPY = (
+    "- The temporary restored copy of s3://my-ami-archive/{key}: it expires 2026-01-07 00:00:00 UTC; until then it costs "
+    "about $0.0061 per day (estimate: 8.0 GB at S3 Standard's $0.023 per GB-month)."
+)
+LAMBDA_ADVICE = (
+    "What to do: AWS Lambda kept failing after the state's retries: read the function's logs, then start a new execution "
+    "(it reuses a restore in progress or a restored copy)."
+)
+
+
+@pytest.mark.parametrize(
+    "function, state, storage_class, left",
+    [
+        ("ValidateInputFunction", "Validate Input", "GLACIER_IR", ["Nothing was changed in AWS."]),
+        ("CheckStorageClassFunction", "Check Storage Class", "GLACIER_IR", ["Nothing was changed in AWS."]),
+        (
+            "RequestRestoreFunction",
+            "Request Restore",
+            "GLACIER",
+            [
+                "Left in place:",
+                "- A restore of s3://my-ami-archive/{key} may have been requested before the failure: check the Restore "
+                "header with aws s3api head-object --bucket my-ami-archive --key {key}",
+            ],
+        ),
+        (
+            "CheckRestoreStatusFunction",
+            "Check Restore Status",
+            "GLACIER",
+            [
+                "Left in place:",
+                "- The restore of s3://my-ami-archive/{key} is still in progress; when S3 finishes, its copy lives 1 day(s) "
+                "and costs about $0.0061 per day (estimate: 8.0 GB at S3 Standard's $0.023 per GB-month).",
+            ],
+        ),
+        ("ExtendCopyFunction", "Extend Copy", "GLACIER", ["Left in place:", COPY]),
+        (
+            "RestoreImageFunction",
+            "Restore Image",
+            "GLACIER",
+            [
+                "Left in place:",
+                COPY,
+                "- An AMI may have been created before the failure: aws ec2 describe-images --owners self --region us-east-1 "
+                f"--filters Name=tag:glacier-ami-restore:execution,Values={EXECUTION}",
+            ],
+        ),
+        (
+            "CheckImageStateFunction",
+            "Check Image State",
+            "GLACIER",
+            [
+                "Left in place:",
+                COPY,
+                "- AMI {ami} (web-server-2025-01-restored-20260105-324cc64e), pending when last checked: if "
+                "you do not keep it, run aws ec2 deregister-image --region us-east-1 --image-id {ami} (and "
+                "delete its snapshots, tagged glacier-ami-restore:execution with this execution).",
+            ],
+        ),
+        (
+            "NotifyFunction",
+            "Notify Success",
+            "GLACIER_IR",
+            [
+                "Left in place:",
+                "- AMI {ami} (web-server-2025-01-restored-20260105-324cc64e) is available: the restore itself succeeded.",
+            ],
+        ),
+    ],
+)
+def test_each_task_state_that_fails_is_named_in_its_email(
+    aws: Emulator, function: str, state: str, storage_class: str, left: list[str]
+) -> None:
+    # Given an 8 GB AMI (Flexible Retrieval restores by Expedited in 3 min) and Lambda failing the state's 5 attempts
+    stack = aws.deploy()
+    key = archive(aws, storage_class, restore_hours=0.05)
+    payload = "glacier-expedited" if storage_class == "GLACIER" else "glacier-instant-retrieval"
+    aws.faults.lambda_error(function, "ServiceException", times=5)
+    # When the console payload runs
+    run = aws.run(stack, {**event(f"executions/{payload}.json"), "recoveryPoint": key}, name="fails")
+    # Then it ends FAILED with the original error, and the one email names the state and what is left in place
+    assert (run.status, run.error, run.cause) == ("FAILED", "Lambda.ServiceException", "injected by the emulator")
+    assert run.states_entered()[-2:] == ["Notify Failure", "Restore Failed"]
+    (email,) = run.emails
+    assert email["subject"] == f"AMI restore failed: Lambda.ServiceException at {state}"
+    advice = (
+        "What to do: The AMI is restored (above); only the success email failed. Nothing to redo."
+        if state == "Notify Success"
+        else LAMBDA_ADVICE
+    )
+    assert email["message"].splitlines()[:4] == [
+        f"The restore stopped at '{state}' with Lambda.ServiceException:",
+        "  injected by the emulator",
+        "",
+        *left[:1],
+    ]
+    made = [i["ImageId"] for i in images(aws)]
+    assert len(made) == (1 if state in ("Check Image State", "Notify Success") else 0)
+    expected = "\n".join(line.replace("{ami}", "".join(made)).replace("{key}", key) for line in left)
+    assert email["message"].split("\n\n")[1:3] == [expected, advice]
