@@ -30,7 +30,7 @@ lint: $(BIN)/.installed .venv-checkov/bin/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
-	$(BIN)/mypy glacier_ami_restore
+	$(BIN)/mypy emulator tools deploy glacier_ami_restore tests
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m deploy.package template.yaml > .venv/packaged.yaml && $(BIN)/cfn-lint .venv/packaged.yaml
 	$(BIN)/statelint --ignore=URI statemachine/definition.asl.json

@@ -36,7 +36,8 @@ def inline(template: dict[str, Any], root: Path = ROOT) -> dict[str, Any]:
             props["InlineCode"] = function_source(props.pop("CodeUri"), root).read_text()
         if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
             props["Definition"] = json.loads((root / props.pop("DefinitionUri")).read_text())
-    return out
+    inlined: dict[str, Any] = out
+    return inlined
 
 
 class _Dumper(yaml.SafeDumper):

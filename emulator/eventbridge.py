@@ -163,4 +163,4 @@ def transform(target: dict[str, Any], event: dict[str, Any]) -> Any:
         return event
     # moto's own template parser: placeholders inside quotes take the raw string, outside it the JSON value
     stamped = {**event, "ingestion-time": event["time"]}  # a predefined variable the parser reads (aws.events.event.ingestion-time)
-    return EventTemplateParser.parse(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), stamped)
+    return EventTemplateParser.parse(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), stamped)  # type: ignore[arg-type]

@@ -24,8 +24,8 @@ from typing import Any
 
 import boto3
 from moto import mock_aws, settings
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.server import ThreadedMotoServer
@@ -62,7 +62,8 @@ def _models() -> boto3.session.Session:
 def _client(service: str, region: str, key: str, secret: str, token: str | None) -> Any:
     """Clients hold no emulator state (moto intercepts them per account): one per service, Region and credentials
     serves every emulator in the process."""
-    return _models().client(service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+    make: Any = _models().client  # any service by name (the stubs type each literal name)
+    return make(service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
 
 
 def trust_lambda(iam_client: Any) -> None:
@@ -85,7 +86,7 @@ class Run:
     status: str
     error: str | None
     cause: str | None
-    output: dict[str, Any] | None
+    output: dict[str, Any]  # empty when the execution produced none (a failure)
     history: list[dict[str, Any]]
     emails: list[dict[str, str]]
     started: datetime
@@ -122,7 +123,11 @@ class Emulator:
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
         # moto would also drop boto3's default session on every start (against cached real credentials); the emulator
         # runs with fake ones only, and keeping it saves re-parsing the service models for every handler import.
-        config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}, "core": {"reset_boto3_session": False}}
+        config: Any = {
+            "stepfunctions": {"execute_state_machine": True},
+            "lambda": {"use_docker": False},
+            "core": {"reset_boto3_session": False},
+        }
         self._mock = mock_aws(config=config)
         self._saved_env: dict[str, str | None] = {}
         self._server: ThreadedMotoServer | None = None
@@ -272,7 +277,7 @@ class Emulator:
             status=described["status"],
             error=described.get("error"),
             cause=described.get("cause"),
-            output=json.loads(described["output"]) if described.get("output") else None,
+            output=json.loads(described["output"]) if described.get("output") else {},
             history=self.history(arn),
             emails=self.emails(stack, arn),
             started=described["startDate"],

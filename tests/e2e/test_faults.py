@@ -46,7 +46,7 @@ def assert_failed(run: Run, error: str, step: str) -> None:
     assert [e["subject"] for e in run.emails] == [f"AMI restore failed: {error} at {step}"]
 
 
-def after_handler(monkeypatch: pytest.MonkeyPatch, stack: Any, function: str, then: Callable[[], None]) -> None:
+def after_handler(monkeypatch: pytest.MonkeyPatch, stack: Any, function: str, then: Callable[[], object]) -> None:
     """Something changes in AWS right after the function ran (a race with the next step)."""
     module = stack.functions[function].module
     original = module.lambda_handler

@@ -86,7 +86,8 @@ def test_declared_policies_are_enough(enforced: tuple[Emulator, Stack]) -> None:
 def test_every_granted_action_is_needed(enforced: tuple[Emulator, Stack]) -> None:
     aws, stack = enforced
     iam = aws.client("iam")
-    proven, unused = [], []
+    proven: list[str] = []
+    unused: list[str] = []
     functions_role = function_role(aws, stack)
     for role, name, index, action in grants(aws, stack):
         if role != functions_role and action in NOT_EXERCISED:

@@ -48,7 +48,7 @@ def finished(aws: Emulator, arn: str) -> Run:
         assert time.monotonic() < deadline, "still RUNNING after 20 real seconds"
         time.sleep(0.02)
     events = aws.history(arn)
-    return Run(arn, described["status"], described.get("error"), described.get("cause"), None, events, [], described["startDate"],
+    return Run(arn, described["status"], described.get("error"), described.get("cause"), {}, events, [], described["startDate"],
                described["stopDate"])  # fmt: skip
 
 

@@ -142,7 +142,7 @@ def test_a_step_functions_target_starts_the_state_machine_with_the_transformed_i
     (execution,) = aws.client("stepfunctions").list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
     run = aws.wait(stack, execution["executionArn"])
     assert json.loads(run.history[0]["executionStartedEventDetails"]["input"]) == {"recoveryPoint": key, "recoveryPointBucket": BUCKET}
-    assert (run.status, run.output["restoreOutcome"] if run.output else None) == ("SUCCEEDED", "restored-before-this-run")
+    assert (run.status, run.output["restoreOutcome"]) == ("SUCCEEDED", "restored-before-this-run")
 
 
 def test_put_events_reaches_lambda_and_step_functions_targets_and_later_rules(aws: Emulator) -> None:

@@ -31,7 +31,7 @@ ami_names = st.text(alphabet=string.ascii_letters + string.digits + "()[] ./-'@_
 
 @st.composite
 def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
-    payload = {"recoveryPoint": draw(keys), "recoveryPointBucket": draw(buckets)}
+    payload: dict[str, Any] = {"recoveryPoint": draw(keys), "recoveryPointBucket": draw(buckets)}
     for name, values in (("restoreRequestDays", days), ("restoreRequestTier", tiers), ("amiName", ami_names)):
         if draw(st.booleans()):
             payload[name] = draw(values)
@@ -146,7 +146,7 @@ def test_invalid_payloads_fail_the_execution_with_no_side_effect(deployed: tuple
     # the execution received exactly the JSON the console would send
     assert json.loads(run.history[0]["executionStartedEventDetails"]["input"]) == payload
     assert (run.status, run.error) == ("FAILED", "InvalidInputError")
-    assert expected in run.cause
+    assert expected in (run.cause or "")
     assert [e["subject"] for e in run.emails] == ["AMI restore failed: InvalidInputError at Validate Input"]
     assert (aws.s3.restore_calls, aws.ec2.restore_image_calls) == ([], [])
     assert aws.requests["s3.RestoreObject"] + aws.requests["ec2.CreateRestoreImageTask"] == 0
