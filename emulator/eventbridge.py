@@ -8,7 +8,7 @@ against the enabled rules of the default bus by moto's own pattern matcher, and 
 world's delay (emulator/world.py: seconds, with a tail to minutes), zero, one or two times. Targets: SQS queues,
 Lambda functions (the deployed handler, invoked asynchronously), Step Functions state machines (StartExecution), SNS
 topics, with `Input`, `InputPath` and `InputTransformer` applied. moto itself raises NotImplementedError for Lambda and
-Step Functions targets and stops delivering to later rules (../shared/reference/offline-testing.md).
+Step Functions targets and stops delivering to later rules (moto 5.2.5).
 """
 
 from __future__ import annotations

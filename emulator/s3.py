@@ -1,6 +1,6 @@
 """S3 as the workflow meets it, on top of moto: objects with real sizes, restores that take time, copies that expire.
 
-What this adds to moto (sources in emulator/world.py and ../shared/reference/aws-facts.md):
+What this adds to moto (sources cited in emulator/world.py):
 - Sizes: an object's size comes from the world (gigabytes to terabytes; no bytes are stored), in HeadObject
   `ContentLength` and ListObjectsV2 `Size`.
 - RestoreObject takes the world's time (`ongoing-request="true"` meanwhile) and answers 202 new, 200 already
@@ -9,7 +9,7 @@ What this adds to moto (sources in emulator/world.py and ../shared/reference/aws
   object back to its frequent tier instead of making a copy.
 - The copy expires at completion + Days, rounded up to the next midnight UTC; an expired copy is unreadable again.
 - ListObjectsV2 returns `RestoreStatus` when asked with OptionalObjectAttributes; GetObjectTagging works on archived
-  objects (tags are metadata). moto gets all of these wrong or lacks them (../shared/reference/offline-testing.md).
+  objects (tags are metadata). moto 5.2.5 gets all of these wrong or lacks them.
 - With EventBridge notifications on for the bucket (PutBucketNotificationConfiguration with EventBridgeConfiguration,
   in effect after the settling time AWS states), each restore emits `Object Restore Initiated` at the request,
   `Object Restore Completed` when the copy is readable and `Object Restore Expired` when it expires.

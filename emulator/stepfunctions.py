@@ -1,4 +1,4 @@
-"""Step Functions as AWS runs it, fixed where moto's interpreter differs (../shared/reference/offline-testing.md):
+"""Step Functions as AWS runs it, fixed where moto 5.2.5's interpreter differs:
 
 - Wait states and retry back-off sleep on the emulator's virtual clock instead of for real; so do the handlers'
   SDK retries, which run in the execution's thread. Each execution thread knows its emulator's clock.

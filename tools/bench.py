@@ -8,7 +8,7 @@ per PollingSchedule, side by side on the same world. Measured per run:
   transitions, history events, and the workflow's own cost (state transitions, Lambda, S3 requests; retrieval per GB
   is the same for every profile and left out).
 Writes results/bench.csv (one row per run) and results/bench.png, prints the distributions, and exits 1 on a missed
-target. Prices: ../shared/reference/aws-facts.md (us-east-1, check before quoting).
+target. Prices: the Step Functions, Lambda and S3 pricing pages (us-east-1 list prices, late 2025; check before quoting).
 """
 
 from __future__ import annotations

@@ -135,3 +135,9 @@ def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
     assert waits < DEFINITION["TimeoutSeconds"] == 10 * 24 * 3600
     # Deep Archive Bulk: 2 x (48 h + 5 TB at 300 MB/s) + 5 TB at 75 MB/s; image: 2 x (10 min + 5 TB at 50 MB/s)
     assert (longest_restore, image.deadline_seconds(largest)) == (2 * (48 * 3600 + 16_667) + 66_667, 2 * (600 + 100_000))
+
+
+def test_the_template_sets_the_log_level_and_no_handler_overrides_it() -> None:
+    logging_config = TEMPLATE["Globals"]["Function"]["LoggingConfig"]
+    assert (logging_config["LogFormat"], logging_config["ApplicationLogLevel"]) == ("JSON", "INFO")
+    assert [lid for lid, props in FUNCTIONS.items() if "setLevel(" in (ROOT / props["CodeUri"] / "app.py").read_text()] == []
