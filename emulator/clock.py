@@ -81,6 +81,20 @@ class VirtualClock:
                 if interrupt is not None:
                     self._interrupts.remove(interrupt)
 
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """The caller waits for another participant (a lock it holds): it counts as asleep, with no wake-up of its own,
+        so the holder's own sleeps can still move time on."""
+        with self._cond:
+            never = self._now + timedelta(days=3650)
+            self._wakeups.append(never)
+            self._advance_if_all_asleep()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._wakeups.remove(never)
+
     def call_at(self, when: datetime, action: Callable[[], None]) -> None:
         """Run `action` (in a thread of its own) when simulated time reaches `when`: an event delivery, a service's
         own completion. A timer is a wake-up time like a sleeper's, but it holds nobody: time jumps to it only while

@@ -100,6 +100,20 @@ def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tupl
     return module
 
 
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One handler at a time (they share os.environ). A handler may sleep on the virtual clock while it runs (its SDK
+    retries); a thread waiting for its turn counts as asleep meanwhile, or time could never move."""
+    if not _invoke_lock.acquire(blocking=False):
+        clock = getattr(threading.current_thread(), "emulated_clock", None)
+        with clock.waiting() if clock is not None else contextlib.nullcontext():
+            _invoke_lock.acquire()
+    try:
+        yield
+    finally:
+        _invoke_lock.release()
+
+
 def _runtime_writes(emulator: Any, function: DeployedFunction) -> None:
     if not iam.enforcing() or "AWS_ACCESS_KEY_ID" not in function.environment:
         return
@@ -127,7 +141,7 @@ def invoke(emulator: Any, function: DeployedFunction, event: Any) -> tuple[Any, 
     record: dict[str, Any] = {"event": event}
     function.invocations.append(record)
     _runtime_writes(emulator, function)
-    with _invoke_lock, environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
+    with _exclusive(), environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
         try:
             record["result"] = function.module.lambda_handler(event, context)
             return record["result"], False

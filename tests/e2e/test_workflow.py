@@ -420,3 +420,17 @@ def test_topic_and_logs_are_encrypted_with_the_stacks_key(aws: Emulator) -> None
         (name, 30, stack.attributes["EncryptionKey"]["Arn"])
         for name in ("/aws/lambda/glacier-ami-restore", "/aws/vendedlogs/states/glacier-ami-restore")
     }
+
+
+def test_concurrent_executions_progress_while_one_handler_sleeps_in_its_sdk_retries(aws: Emulator) -> None:
+    # Given two executions at once and throttled HEADs: one handler sleeps (on the virtual clock) in its SDK retries
+    # while the other execution's handler waits for its turn (handlers run one at a time)
+    stack = aws.deploy()
+    keys = [archive(aws, "GLACIER_IR", name=f"web-{n}") for n in range(2)]
+    aws.faults.request("s3.HeadObject", "SlowDown", 503, times=3)
+    with aws.clock.hold():
+        arns = [aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET}) for key in keys]
+    # Then time still moves (the waiting one counts as asleep) and both finish
+    runs = [aws.wait(stack, arn, timeout=40) for arn in arns]
+    assert [r.status for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert aws.requests["s3.HeadObject"] >= 2 + 3
