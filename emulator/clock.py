@@ -35,14 +35,23 @@ class VirtualClock:
         self._interrupts: list[threading.Event] = []  # of the sleepers that can be woken early (a token, a stop)
         self._traveller = time_machine.travel(self._now, tick=False)
         self._coordinates: Any = None  # time_machine's Coordinates (not exported for typing)
+        self._entered = 0
 
     def __enter__(self) -> VirtualClock:
-        self._coordinates = self._traveller.start()
+        # time-machine moves the whole process's time: one clock at a time can drive it (emulators may share one).
+        self._entered += 1
+        if self._entered == 1:
+            if time_machine.traveller_stack:
+                self._entered = 0
+                raise RuntimeError("another virtual clock already drives this process's time: share it (Emulator(clock=...))")
+            self._coordinates = self._traveller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._traveller.stop()
-        self._coordinates = None
+        self._entered -= 1
+        if self._entered == 0:
+            self._traveller.stop()
+            self._coordinates = None
 
     def now(self) -> datetime:
         with self._cond:

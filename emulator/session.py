@@ -106,11 +106,17 @@ class Run:
 
 class Emulator:
     def __init__(
-        self, region: str = "us-east-1", start: datetime = DEFAULT_START, seed: int = 0, account_id: str = DEFAULT_ACCOUNT_ID
+        self,
+        region: str = "us-east-1",
+        start: datetime = DEFAULT_START,
+        seed: int = 0,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        clock: VirtualClock | None = None,
     ) -> None:
+        """`clock`: another emulator's, to run beside it (the process has one time; everything else stays apart)."""
         self.region = region
         self.account_id = account_id
-        self.clock = VirtualClock(start)
+        self.clock = clock or VirtualClock(start)
         self.world = World(seed=seed)
         self.eventbridge = EventBus(self.world, self.clock, account_id, self._invoke_async, self._start_by_event)
         self.s3 = s3.S3Model(self.world, account_id, region, bus=self.eventbridge)
@@ -137,6 +143,7 @@ class Emulator:
 
     def __enter__(self) -> Emulator:
         install()
+        self.clock.__enter__()  # first: a process whose time another clock drives refuses before anything starts
         self._mock.start()
         mock_random.seed(self.world.seed)  # moto's ids (AMIs, so object keys) follow the seed: the same world every run
         binding.bind(self.account_id, self)
@@ -150,7 +157,6 @@ class Emulator:
         for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
         os.environ.update(variables)
-        self.clock.__enter__()
         stepfunctions.bind_clock(self.clock)
         trust_lambda(self.client("iam"))
         return self

@@ -189,9 +189,13 @@ def test_start_execution_without_a_name_gets_a_uuid(aws: Emulator) -> None:
     assert names[0] != names[1] and all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", n) for n in names)
 
 
-def test_two_emulators_in_one_process_share_nothing() -> None:
-    # Given two emulators of different accounts, open at once, one with a fault, an archive and a pinned world
-    with Emulator(seed=1) as first, Emulator(seed=2, account_id="210987654321") as second:
+def test_two_emulators_in_one_process_share_nothing_but_the_time() -> None:
+    # Given two emulators of different accounts, open at once, one with a fault, an archive and a pinned world (the
+    # process has one time, so the second runs on the first one's clock; a clock of its own is refused)
+    with Emulator(seed=1) as first:
+        with pytest.raises(RuntimeError, match="another virtual clock already drives this process's time"):
+            Emulator(seed=2, account_id="210987654321").__enter__()
+    with Emulator(seed=1) as first, Emulator(seed=2, account_id="210987654321", clock=first.clock) as second:
         first.client("s3").create_bucket(Bucket=BUCKET)
         key = first.archive_ami("web-server", BUCKET, "GLACIER", size_gb=50)
         first.faults.request("s3.HeadObject", "SlowDown", 503, times=5)
