@@ -192,9 +192,8 @@ def test_start_execution_without_a_name_gets_a_uuid(aws: Emulator) -> None:
 def test_two_emulators_in_one_process_share_nothing_but_the_time() -> None:
     # Given two emulators of different accounts, open at once, one with a fault, an archive and a pinned world (the
     # process has one time, so the second runs on the first one's clock; a clock of its own is refused)
-    with Emulator(seed=1) as first:
-        with pytest.raises(RuntimeError, match="another virtual clock already drives this process's time"):
-            Emulator(seed=2, account_id="210987654321").__enter__()
+    with Emulator(seed=1), pytest.raises(RuntimeError, match="another virtual clock already drives this process's time"):
+        Emulator(seed=2, account_id="210987654321").__enter__()
     with Emulator(seed=1) as first, Emulator(seed=2, account_id="210987654321", clock=first.clock) as second:
         first.client("s3").create_bucket(Bucket=BUCKET)
         key = first.archive_ami("web-server", BUCKET, "GLACIER", size_gb=50)
