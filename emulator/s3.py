@@ -87,7 +87,8 @@ class S3Model:
             return None
         now = utcnow()
         if found.expiry is not None and now >= max(found.expiry, found.ready_at):
-            self.expired[(bucket, key)] = self.restores.pop((bucket, key))
+            self.expired[(bucket, key)] = found
+            self.restores.pop((bucket, key), None)  # server threads and timers may race to drop it
             return None
         if found.days is None and now >= found.ready_at:
             self.archive_status.pop((bucket, key), None)  # back in the frequent access tier for good
@@ -129,6 +130,8 @@ class S3Model:
             raise EmulatedError("InvalidArgument", "Expedited retrieval is not supported for this storage class or access tier", 400)
         if storage_class == "INTELLIGENT_TIERING" and days is not None:
             raise EmulatedError("InvalidArgument", "The specified object is not subject to restore expiry; Days must not be set", 400)
+        if days is not None and days < 1:
+            raise EmulatedError("MalformedXML", "Days must be a positive whole number", 400)
         if storage_class != "INTELLIGENT_TIERING" and days is None:
             raise EmulatedError("MalformedXML", "Days is required for objects in the GLACIER and DEEP_ARCHIVE classes", 400)
         now, found = utcnow(), self.restore(bucket, key)

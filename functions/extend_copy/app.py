@@ -88,13 +88,18 @@ def extend_copy(s3_client: S3Client, request: dict[str, Any], restore: dict[str,
         return {**restore, "restoreExpiry": expiry, "copyExtension": "long-enough"}
     days = -(-needed // DAY)  # S3 rounds now + Days up to midnight UTC: at least `needed` from now, longer than today's
     try:
-        s3_client.restore_object(
+        answered = s3_client.restore_object(
             Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": restore["tier"] or "Standard"}}
         )
     except ClientError as error:
         if error.response["Error"]["Code"] in THROTTLING_CODES:
             raise ThrottledError(f"S3 throttled RestoreObject on s3://{bucket}/{key}") from error
         raise
+    if answered["ResponseMetadata"]["HTTPStatusCode"] != 200:  # 202: the copy expired in between, a new restore began
+        raise RestoredCopyUnavailableError(
+            f"the restored copy of s3://{bucket}/{key} expired before it could be extended; S3 started a new restore of it "
+            "(a new execution will join it)"
+        )
     extended = copy_state(s3_client, bucket, key)[1]
     logger.info("extended the copy of s3://%s/%s from %s to %s (%d days from now)", bucket, key, expiry, extended, days)
     return {**restore, "restoreExpiry": extended or expiry, "copyExtension": "extended", "copyExtendedFrom": expiry}

@@ -283,3 +283,28 @@ def test_throttling_after_sdk_retries_becomes_a_retried_named_error(aws: Emulato
         stub.add_client_error("restore_object", service_error_code=code, http_status_code=503)
         with pytest.raises(app.ThrottledError):
             app.request_restore(s3, request(key), record, now())
+
+
+def test_extend_copy_refuses_to_report_an_extension_when_s3_started_a_new_restore(aws: Emulator) -> None:
+    # Given a copy readable now, with less life left than the image restore needs, that expires just as it is extended
+    from botocore.stub import Stubber
+
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER", size_gb=8)
+    app = load_function("extend_copy")
+    head = {"StorageClass": "GLACIER", "Restore": 'ongoing-request="false", expiry-date="Mon, 05 Jan 2026 12:00:00 GMT"'}
+    record = {"storageClass": "GLACIER", "sizeBytes": 8 * 10**9, "tier": "Standard"}
+    with Stubber(app.s3) as stub:
+        stub.add_response("head_object", head)
+        stub.add_response("restore_object", {"ResponseMetadata": {"HTTPStatusCode": 202}})  # S3: a new restore, not an extension
+        # When Extend Copy runs / Then it says so instead of reporting an extension
+        with pytest.raises(app.RestoredCopyUnavailableError, match="S3 started a new restore of it"):
+            app.extend_copy(app.s3, request(key), record, now())
+
+
+def test_s3_refuses_days_below_one(aws: Emulator) -> None:
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER")
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        aws.client("s3").restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 0, "GlacierJobParameters": {"Tier": "Bulk"}})
+    assert (refused.value.response["Error"]["Code"], aws.s3.restore_calls[0]["status"]) == ("MalformedXML", 400)
