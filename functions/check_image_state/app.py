@@ -3,8 +3,9 @@
 Event:  {"image": <Restore Image result>}
 Result: the image record with "state" ("pending" | "available" | "waiting-for-quota"), "checks", "availableAt"
         and "nextCheckSeconds" (the Wait state's SecondsPath).
-Raises ImageRestoreFailedError (state "failed", with EC2's StateReason), RestoredCopyUnavailableError (failed
-because EC2 could not read the object), ImageRestoreDeadlineExceededError, ThrottledError.
+Raises ImageRestoreFailedError (state "failed", with EC2's StateReason), RestoredCopyUnavailableError (failed, and
+HeadObject shows the object archived with no readable copy: EC2 could not read it), ImageRestoreDeadlineExceededError,
+ThrottledError.
 
 There is no "describe restore task" API: DescribeImages is the only source of truth (the botocore waiter gives up
 after 10 minutes, too soon for large AMIs). AWS documents no restore throughput ("depends on the size of the AMI"):
@@ -28,10 +29,12 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger()
 
 ec2 = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 MIN_DEADLINE_SECONDS = 24 * 3600
 # Planning figures for CreateRestoreImageTask (undocumented; pessimistic on purpose). Extend Copy keeps a copy
@@ -45,7 +48,7 @@ QUOTA_RETRY_SECONDS, QUOTA_RETRY_MAX_SECONDS, QUOTA_WAIT_SECONDS = 300, 1800, 24
 NOT_YET_VISIBLE_SECONDS = 300  # EC2 is eventually consistent: a new image id may 404 for a short while
 THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
 QUOTA_WORDS = ("quota", "limit exceeded", "resourcelimitexceeded")
-UNREADABLE_WORDS = ("could not read", "expired", "archived", "invalidobjectstate")
+ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 
 
 class ImageRestoreFailedError(Exception):
@@ -120,22 +123,31 @@ def quota_wait(image: dict[str, Any], now: datetime, reason: str) -> dict[str, A
     }
 
 
-def check_image_state(ec2_client: EC2Client, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
+def copy_is_gone(s3_client: S3Client, image: dict[str, Any]) -> bool:
+    """A fact, not EC2's wording (which AWS does not document): is the object archived now with no readable copy?"""
+    try:
+        head = s3_client.head_object(Bucket=image["sourceBucket"], Key=image["sourceKey"])
+    except ClientError as error:
+        return error.response["Error"]["Code"] in ("404", "NoSuchKey")
+    archived = head.get("StorageClass", "STANDARD") in ARCHIVED_CLASSES
+    return archived and 'ongoing-request="false"' not in head.get("Restore", "")
+
+
+def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
     elapsed = (now - datetime.fromisoformat(image["requestedAt"])).total_seconds()
     state, reason = describe_state(ec2_client, image["imageId"], elapsed)
     record = {**image, "state": state, "checks": image["checks"] + 1}
     if state == "available":
         return {**record, "availableAt": now.isoformat(timespec="seconds"), "nextCheckSeconds": 0}
     if state != "pending":
-        text = reason.lower()
-        if state == "failed" and any(word in text for word in QUOTA_WORDS):
+        if state == "failed" and copy_is_gone(s3_client, image):
+            raise RestoredCopyUnavailableError(f"{image['imageId']} failed, and the restored copy it read is gone: {reason}")
+        if state == "failed" and any(word in reason.lower() for word in QUOTA_WORDS):  # undocumented: the best guess
             return quota_wait(record, now, reason)
-        if state == "failed" and any(word in text for word in UNREADABLE_WORDS):
-            raise RestoredCopyUnavailableError(f"{image['imageId']} failed: {reason}")
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")
     return {**record, "nextCheckSeconds": next_check_seconds(profile, record["checks"], elapsed, image["sizeBytes"])}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     profile = os.environ.get("POLLING_SCHEDULE", "tiered")
-    return check_image_state(ec2, event["image"], datetime.now(UTC), profile)
+    return check_image_state(ec2, s3, event["image"], datetime.now(UTC), profile)

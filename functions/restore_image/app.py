@@ -141,6 +141,8 @@ def restore_image(
         "region": region,
         "state": "pending",
         "sizeBytes": restore["sizeBytes"],
+        "sourceBucket": bucket,
+        "sourceKey": key,
         "attempt": attempt,
         "requestedAt": now.isoformat(timespec="seconds"),
         "availableAt": None,

@@ -97,7 +97,7 @@ def test_image_state_is_followed_until_available(aws: Emulator) -> None:
     app = load_function("check_image_state")
     waits = []
     while image["state"] == "pending":
-        image = app.check_image_state(ec2, image, datetime.now(UTC), "tiered")
+        image = app.check_image_state(ec2, aws.client("s3"), image, datetime.now(UTC), "tiered")
         waits.append(image["nextCheckSeconds"])
         aws.clock.advance(image["nextCheckSeconds"])
     # The restore of 8 GB takes 15 minutes (pinned): checks at 0, 1, 3, 7, 12 and 17 minutes (5 min cap for 8 GB)
@@ -113,7 +113,7 @@ def test_failed_image_raises_with_state_reason(aws: Emulator) -> None:
     aws.clock.advance(900)
     app = load_function("check_image_state")
     with pytest.raises(app.ImageRestoreFailedError) as raised:
-        app.check_image_state(ec2, image, datetime.now(UTC), "tiered")
+        app.check_image_state(ec2, aws.client("s3"), image, datetime.now(UTC), "tiered")
     assert str(raised.value) == f"{image['imageId']} is failed: Snapshot data is corrupted"
 
 
