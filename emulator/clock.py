@@ -33,6 +33,7 @@ class VirtualClock:
         self._order = itertools.count()
         self._running_timers = 0
         self._interrupts: list[threading.Event] = []  # of the sleepers that can be woken early (a token, a stop)
+        self._blocked: list[Callable[[], bool]] = []  # of the waiters for a lock: still blocked?
         self._traveller = time_machine.travel(self._now, tick=False)
         self._coordinates: Any = None  # time_machine's Coordinates (not exported for typing)
         self._entered = 0
@@ -91,18 +92,20 @@ class VirtualClock:
                     self._interrupts.remove(interrupt)
 
     @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
-        """The caller waits for another participant (a lock it holds): it counts as asleep, with no wake-up of its own,
-        so the holder's own sleeps can still move time on."""
+    def waiting(self, blocked: Callable[[], bool]) -> Iterator[None]:
+        """The caller waits for another participant (a lock it holds): while `blocked()` it counts as asleep, with no
+        wake-up of its own, so the holder's own sleeps can still move time on; once it is free to go, time waits."""
         with self._cond:
             never = self._now + timedelta(days=3650)
             self._wakeups.append(never)
+            self._blocked.append(blocked)
             self._advance_if_all_asleep()
         try:
             yield
         finally:
             with self._cond:
                 self._wakeups.remove(never)
+                self._blocked.remove(blocked)
 
     def call_at(self, when: datetime, action: Callable[[], None]) -> None:
         """Run `action` (in a thread of its own) when simulated time reaches `when`: an event delivery, a service's
@@ -134,7 +137,7 @@ class VirtualClock:
     def _advance_if_all_asleep(self) -> None:
         # A woken sleeper still counts until it runs, and its wake-up time is <= now, so time cannot skip past it; one
         # whose interrupt is set is about to wake: it is not asleep any more.
-        if any(event.is_set() for event in self._interrupts):
+        if any(event.is_set() for event in self._interrupts) or not all(blocked() for blocked in self._blocked):
             return
         if self._wakeups and len(self._wakeups) >= self._participants:
             earliest = min([*self._wakeups, *(t[0] for t in self._timers[:1])])

@@ -35,7 +35,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from emulator import binding, iam
 
 # Handlers share os.environ (each function has its own variables), so invocations run one at a time.
-_invoke_lock = threading.RLock()
+_invoke_lock = threading.Lock()
 
 
 @dataclass
@@ -106,7 +106,7 @@ def _exclusive() -> Iterator[None]:
     retries); a thread waiting for its turn counts as asleep meanwhile, or time could never move."""
     if not _invoke_lock.acquire(blocking=False):
         clock = getattr(threading.current_thread(), "emulated_clock", None)
-        with clock.waiting() if clock is not None else contextlib.nullcontext():
+        with clock.waiting(_invoke_lock.locked) if clock is not None else contextlib.nullcontext():
             _invoke_lock.acquire()
     try:
         yield
