@@ -31,13 +31,11 @@ def test_cfn_lint_template_has_no_errors_or_warnings() -> None:
     assert (result.returncode, result.stdout) == (0, "")
 
 
-def test_packaged_template_is_deterministic_and_lints_clean(tmp_path: Path) -> None:
+def test_packaged_template_is_deterministic() -> None:
+    # (make lint runs cfn-lint on it, warnings included, and sam validate --lint on template.yaml)
     first = run(sys.executable, "-m", "deploy.package").stdout
     second = run(sys.executable, "-m", "deploy.package").stdout
     assert first == second and "InlineCode: |" in first
-    (tmp_path / "packaged.yaml").write_text(first)
-    result = run(str(BIN / "cfn-lint"), str(tmp_path / "packaged.yaml"))
-    assert (result.returncode, result.stdout) == (0, "")
 
 
 # CloudFormation quotas: a template body passed in a CreateStack/UpdateStack/ValidateTemplate request, and one read from
@@ -55,11 +53,6 @@ def test_readme_says_what_the_packaged_template_needs_to_deploy() -> None:
         assert "resolve_s3 = true" in (ROOT / "samconfig.toml").read_text()
     else:  # small enough: then the README may (and should) say it needs no bucket
         assert "without an artifact bucket" in deploy
-
-
-def test_sam_validate_lint() -> None:
-    result = run(str(BIN / "sam"), "validate", "--lint", "--region", "us-east-1")
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_statelint_accepts_the_definition() -> None:

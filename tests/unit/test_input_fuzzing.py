@@ -110,7 +110,7 @@ def invalid_payloads(draw: st.DrawFn) -> tuple[Any, str]:
     return {**payload, field: draw(bad_values[field])}, f"{field}:"
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(valid_payloads())
 def test_every_valid_payload_is_accepted_as_given(payload: dict[str, Any]) -> None:
     request, problems = app.validate_input(payload, "*")
@@ -121,7 +121,7 @@ def test_every_valid_payload_is_accepted_as_given(payload: dict[str, Any]) -> No
     assert request["amiName"] == payload.get("amiName")
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(invalid_payloads())
 def test_every_invalid_payload_is_refused_naming_the_field(case: tuple[Any, str]) -> None:
     payload, expected = case
