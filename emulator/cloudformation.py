@@ -203,7 +203,7 @@ def deploy(
     resolver = Resolver(stack, {})
     for name, condition in cfn.get("Conditions", {}).items():  # in order: a condition may name an earlier one
         resolver.conditions[name] = bool(resolver.resolve(condition))
-    clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "cloudwatch", "events", "sqs")}
+    clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "events", "sqs")}
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
@@ -259,25 +259,6 @@ def _key(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any],
         clients["kms"].enable_key_rotation(KeyId=meta["KeyId"])
     stack.physical[lid] = meta["KeyId"]
     stack.attributes[lid] = {"Arn": meta["Arn"], "KeyId": meta["KeyId"]}
-
-
-def _alarm(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
-    name = props.get("AlarmName", f"{stack.name}-{lid}")
-    keys = (
-        "AlarmDescription",
-        "Namespace",
-        "MetricName",
-        "Dimensions",
-        "Statistic",
-        "ComparisonOperator",
-        "TreatMissingData",
-        "AlarmActions",
-    )
-    numbers = {k: int(props[k]) for k in ("Period", "EvaluationPeriods") if k in props}
-    clients["cloudwatch"].put_metric_alarm(
-        AlarmName=name, Threshold=float(props["Threshold"]), **{k: props[k] for k in keys if k in props}, **numbers
-    )
-    stack.physical[lid] = name
 
 
 def _log_group(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
@@ -399,7 +380,6 @@ def _rule(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any]
 
 _CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": _key,
-    "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::SNS::Topic": _topic,
     "AWS::SNS::Subscription": _subscription,
