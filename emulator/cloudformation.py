@@ -203,7 +203,7 @@ def deploy(
     resolver = Resolver(stack, {})
     for name, condition in cfn.get("Conditions", {}).items():  # in order: a condition may name an earlier one
         resolver.conditions[name] = bool(resolver.resolve(condition))
-    clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "events", "sqs")}
+    clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "events", "sqs", "dynamodb", "cloudwatch")}
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
@@ -325,6 +325,7 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     log_group_arn = f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{log_group}:*"
     timeout = int(props.get("Timeout", 3))
     function = lambda_runtime.DeployedFunction(lid, name, module, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
+    function.dead_letter_arn = props.get("DeadLetterConfig", {}).get("TargetArn")
     stack.functions[lid] = function
     stack.physical[lid] = name
     stack.attributes[lid] = {"Arn": arn}
@@ -378,6 +379,50 @@ def _rule(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any]
     stack.attributes[lid] = {"Arn": arn}
 
 
+def _event_invoke_config(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """How Lambda retries an asynchronous invocation (emulator.session runs the retries)."""
+    (function,) = [f for f in stack.functions.values() if f.name == props["FunctionName"]]
+    function.max_retry_attempts = int(props.get("MaximumRetryAttempts", function.max_retry_attempts))
+    function.max_event_age_seconds = int(props.get("MaximumEventAgeInSeconds", function.max_event_age_seconds))
+    stack.physical[lid] = f"{stack.name}-{lid}"
+
+
+def _permission(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """A statement of the function's resource policy: EventBridge delivers to the function only if one admits the rule."""
+    settings = {k: props[k] for k in ("SourceArn", "SourceAccount") if k in props}
+    clients["lambda"].add_permission(
+        FunctionName=props["FunctionName"], StatementId=lid, Action=props["Action"], Principal=props["Principal"], **settings
+    )
+    stack.physical[lid] = lid
+
+
+def _table(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("TableName", f"{stack.name}-{lid}")
+    settings = {k: props[k] for k in ("BillingMode", "SSESpecification") if k in props}
+    described = clients["dynamodb"].create_table(
+        TableName=name, AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"], **settings
+    )["TableDescription"]
+    if "TimeToLiveSpecification" in props:
+        clients["dynamodb"].update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+    stack.physical[lid] = name
+    stack.attributes[lid] = {"Arn": described["TableArn"]}
+
+
+def _alarm(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    name = props.get("AlarmName", f"{stack.name}-{lid}")
+    keys = ("AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period", "EvaluationPeriods", "Threshold",
+            "ComparisonOperator", "TreatMissingData", "AlarmActions")  # fmt: skip
+    settings = {k: props[k] for k in keys if k in props}
+    for number in ("Period", "EvaluationPeriods"):
+        if number in settings:
+            settings[number] = int(settings[number])
+    if "Threshold" in settings:
+        settings["Threshold"] = float(settings["Threshold"])
+    clients["cloudwatch"].put_metric_alarm(AlarmName=name, **settings)
+    stack.physical[lid] = name
+    stack.attributes[lid] = {"Arn": f"arn:aws:cloudwatch:{stack.region}:{stack.account_id}:alarm:{name}"}
+
+
 _CREATORS: dict[str, Creator] = {
     "AWS::KMS::Key": _key,
     "AWS::Logs::LogGroup": _log_group,
@@ -390,5 +435,9 @@ _CREATORS: dict[str, Creator] = {
     "AWS::IAM::Role": _role,
     "AWS::IAM::Policy": _policy,
     "AWS::Lambda::Function": _function,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+    "AWS::Lambda::Permission": _permission,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::CloudWatch::Alarm": _alarm,
     "AWS::StepFunctions::StateMachine": _state_machine,
 }

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from moto.awslambda_simple.models import lambda_simple_backends
 from moto.events.models import EventsBackend, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.sns.models import sns_backends
@@ -98,7 +99,11 @@ class EventBus:
             if service == "sqs":
                 sqs_backends[self.account_id][region].send_message(resource, body)
             elif service == "lambda":
-                self.invoke_function(resource.removeprefix("function:").split(":")[0], payload)
+                function = resource.removeprefix("function:").split(":")[0]
+                rule_arn = f"arn:aws:events:{region}:{self.account_id}:rule/{delivery.rule}"
+                if not admits(lambda_simple_backends[self.account_id][region].get_policy(function), rule_arn):  # moto without Docker
+                    raise PermissionError(f"the resource policy of {function} does not let {rule_arn} invoke it")
+                self.invoke_function(function, payload)
             elif service == "states":
                 self.start_execution(arn, body)
             elif service == "sns":
@@ -139,6 +144,20 @@ def _put_events(original: Any) -> Any:
         ]
 
     return put_events
+
+
+def admits(policy: str, rule_arn: str) -> bool:
+    """Does a Lambda function's resource policy let this rule invoke it? EventBridge needs such a statement
+    (EventBridge User Guide, "Using resource-based policies for Amazon EventBridge": Lambda permissions)."""
+    document = json.loads(policy) if policy else {}
+    document = json.loads(document["Policy"]) if "Policy" in document else document  # moto's wire format wraps it
+    for statement in document.get("Statement", []):
+        principal = statement.get("Principal", {})
+        source = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", rule_arn)
+        if (statement.get("Effect") == "Allow" and principal.get("Service") == "events.amazonaws.com"
+                and statement.get("Action") in ("lambda:InvokeFunction", "lambda:*") and source == rule_arn):  # fmt: skip
+            return True
+    return False
 
 
 def install() -> None:

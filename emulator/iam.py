@@ -6,6 +6,9 @@ alongside it. The rules added here:
 - Publishing to an SNS topic under a customer managed KMS key needs kms:GenerateDataKey and kms:Decrypt.
 - sns:Publish is authorized against the topic ARN (moto compares services it does not scope against "*").
 - Without s3:ListBucket on the bucket, HeadObject on a missing key answers 403 instead of 404.
+- DynamoDB item actions are authorized against the table ARN, and SendTaskSuccess/Failure/Heartbeat against the
+  state machine of the token's execution (the resource types the Service Authorization Reference lists; moto
+  compares both against "*", so a policy scoped as AWS advises would be refused).
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from typing import Any
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError
+from moto.dynamodb.responses import DynamoHandler
 from moto.iam.access_control import IAMRequest
 from moto.s3 import responses as s3_responses
 from moto.sns.models import sns_backends
 from moto.sns.responses import SNSResponse
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from emulator.wire import EmulatedError
 
@@ -94,7 +100,29 @@ def _s3_head_object(original: Any) -> Any:
     return head_object
 
 
+def _dynamodb_resource(self: Any) -> str:
+    table = self._get_param("TableName")
+    return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}" if table else "*"
+
+
+CALLBACK_ACTIONS = ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
+
+
+def _stepfunctions_resource(self: Any) -> str:
+    """The state machine whose execution issued the token, whether the task is still open or not."""
+    if self._get_action() not in CALLBACK_ACTIONS:
+        return "*"
+    token = self._get_param("taskToken")
+    for execution in stepfunctions_parser_backends[self.current_account][self.region]._get_executions():
+        worker = execution.exec_worker
+        if worker is not None and worker.env.callback_pool_manager.get(token) is not None:
+            return str(execution.state_machine_arn)
+    return "*"
+
+
 def install() -> None:
     SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
     SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
     s3_responses.S3Response.head_object = _s3_head_object(s3_responses.S3Response.head_object)  # type: ignore[method-assign]
+    DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
+    StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]

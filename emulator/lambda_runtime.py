@@ -49,6 +49,11 @@ class DeployedFunction:
     log_group_arn: str
     role_arn: str = ""  # the execution role, as Lambda's CreateFunction answered
     invocations: list[dict[str, Any]] = field(default_factory=list)
+    # Asynchronous invocations (Lambda Developer Guide, "Asynchronous invocation"): by default two retries, the
+    # event kept up to 6 h; then the dead-letter queue, if any, receives it.
+    dead_letter_arn: str | None = None
+    max_retry_attempts: int = 2
+    max_event_age_seconds: int = 6 * 3600
 
 
 @contextlib.contextmanager

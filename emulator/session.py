@@ -30,6 +30,7 @@ from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import binding, cloudformation, ec2, eventbridge, iam, lambda_runtime, s3, stepfunctions, wire
@@ -43,6 +44,7 @@ LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
 FAKE_KEY = "testing"
 ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four months before the restore
+ASYNC_RETRY_MINUTES = (1, 2)  # Lambda's waits before the first and the second retry of an asynchronous invocation
 
 
 @functools.cache
@@ -175,9 +177,27 @@ class Emulator:
             else:
                 os.environ[k] = v
 
-    def _invoke_async(self, function_name: str, event: Any) -> None:
-        """An EventBridge target: Lambda runs the handler asynchronously (its result goes nowhere)."""
-        lambda_runtime.invoke(self, self.functions[function_name], event)
+    def _invoke_async(self, function_name: str, event: Any, attempt: int = 0) -> None:
+        """An EventBridge target: Lambda runs the handler asynchronously (its result goes nowhere). A function error
+        is retried after 1 min, then 2 min, up to the function's MaximumRetryAttempts; then the event goes to its
+        dead-letter queue, sent with the function's role (Lambda Developer Guide, "Asynchronous invocation")."""
+        function = self.functions[function_name]
+        fault = self.faults.take_lambda(function.logical_id)
+        errored = fault is not None or lambda_runtime.invoke(self, function, event)[1]
+        if not errored:
+            return
+        if attempt < function.max_retry_attempts:
+            retry = functools.partial(self._invoke_async, function_name, event, attempt + 1)
+            self.clock.call_at(self.clock.now() + timedelta(minutes=ASYNC_RETRY_MINUTES[min(attempt, 1)]), retry)
+            return
+        if function.dead_letter_arn:
+            allowed = True
+            if iam.enforcing() and "AWS_ACCESS_KEY_ID" in function.environment:
+                role = (function.environment["AWS_ACCESS_KEY_ID"], function.environment.get("AWS_SESSION_TOKEN"))
+                allowed = iam.authorize(role, "sqs:SendMessage", function.dead_letter_arn, self.region, self.account_id)
+                self.runtime_writes.append((function.logical_id, "sqs:SendMessage", allowed))
+            if allowed:
+                sqs_backends[self.account_id][self.region].send_message(function.dead_letter_arn.rsplit(":", 1)[1], json.dumps(event))
 
     def _start_by_event(self, state_machine_arn: str, payload: str) -> None:
         self.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, input=payload)
@@ -260,6 +280,17 @@ class Emulator:
         if archive_status:
             self.s3.archive_status[(bucket, key)] = archive_status
         return key
+
+    def send_bucket_events(self, bucket: str) -> None:
+        """As the archive side did long ago: turn on the bucket's EventBridge notifications (read-modify-write, as
+        PutBucketNotificationConfiguration replaces the whole configuration), already in effect."""
+        s3_client = self.client("s3")
+        configuration = s3_client.get_bucket_notification_configuration(Bucket=bucket)
+        configuration.pop("ResponseMetadata", None)
+        s3_client.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={**configuration, "EventBridgeConfiguration": {}}
+        )
+        self.s3.eventbridge_since[bucket] = self.clock.now()
 
     # --- executions -------------------------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Check Image State: follow the restored AMI until it is available.
 
-Event:  {"image": <Restore Image result>}
-Result: the image record with "state" ("pending" | "available" | "waiting-for-quota"), "checks", "availableAt"
-        and "nextCheckSeconds" (the Wait state's SecondsPath).
+Event:  {"image": <Restore Image result, with "wake": what ended the last wait>}
+Result: the image record with "state" ("pending" | "available" | "waiting-for-quota"), "checks", "availableAt",
+        "deadlineAt", "noticedBy" ("event" | "poll"), "nextCheckSeconds" (Wait For Quota's SecondsPath) and
+        "wait": {"timeouts", "next", "seconds"}, the safety net's polls until the deadline for Wait For Image.
 Raises ImageRestoreFailedError (state "failed", with EC2's StateReason), RestoredCopyUnavailableError (failed, and
 HeadObject shows the object archived with no readable copy: EC2 could not read it), ImageRestoreDeadlineExceededError,
 ThrottledError.
@@ -10,8 +11,10 @@ ThrottledError.
 There is no "describe restore task" API: DescribeImages is the only source of truth (the botocore waiter gives up
 after 10 minutes, too soon for large AMIs). AWS documents no restore throughput ("depends on the size of the AMI"):
 we plan for 10 minutes plus 50 MB/s, and the deadline is twice that, at least 24 h (a 4 TB AMI gets 45 h).
-Schedule (POLLING_SCHEDULE): tiered = 1, 2, 4 ... minutes, capped at a tenth of the planned time (at least 5 min);
-past the planned time every 10 % of the time elapsed; fixed-60s = every minute.
+EC2's `EC2 AMI State Change` event (best effort) resumes the wait at once; the polls are the safety net.
+Schedule (POLLING_SCHEDULE, which only the benchmark sets): events (default) = at a quarter, half and all of the
+planned time, then every 25 % of the time elapsed; tiered = 1, 2, 4 ... minutes, capped at a tenth of the planned
+time (at least 5 min), past the planned time every 10 % of the time elapsed; fixed-60s = every minute.
 An image that fails over the in-progress quota (EC2 documents no form for the rejection) is left in place and the
 restore is tried again: state "waiting-for-quota".
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -43,6 +46,8 @@ IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
 FIRST_STEP, MIN_CAP, FIXED_STEP = 60, 300, 60
 LATE_STEP = 0.10
+EVENTS_FIRST_POLLS = (0.25, 0.5, 1.0)  # fractions of the planned time
+EVENTS_LATE_STEP = 0.25
 # As in Restore Image (tests/static checks the copies agree): retry after 5 min, doubling to 30 min, for 24 h at most.
 QUOTA_RETRY_SECONDS, QUOTA_RETRY_MAX_SECONDS, QUOTA_WAIT_SECONDS = 300, 1800, 24 * 3600
 NOT_YET_VISIBLE_SECONDS = 300  # EC2 is eventually consistent: a new image id may 404 for a short while
@@ -89,7 +94,20 @@ def next_check_seconds(profile: str, checks: int, elapsed: float, size_bytes: in
         step = max(step, LATE_STEP * elapsed)
     if profile == "fixed-60s":
         step = FIXED_STEP
+    if profile == "events":
+        polls = [fraction * planned for fraction in EVENTS_FIRST_POLLS if fraction * planned >= elapsed + FIRST_STEP]
+        step = max(FIRST_STEP, polls[0] - elapsed if polls else EVENTS_LATE_STEP * elapsed)
     return max(1, int(min(step, deadline - elapsed)))
+
+
+def poll_schedule(profile: str, checks: int, elapsed: float, size_bytes: int) -> list[int]:
+    """The timeouts of the waits from now to the deadline, and one more: the wait entered past the deadline sends its
+    token at once, and Check Image State raises."""
+    timeouts: list[int] = []
+    while elapsed < deadline_seconds(size_bytes):
+        timeouts.append(next_check_seconds(profile, checks + len(timeouts), elapsed, size_bytes))
+        elapsed += timeouts[-1]
+    return [*timeouts, FIXED_STEP]
 
 
 def describe_state(ec2_client: EC2Client, image_id: str, elapsed: float) -> tuple[str, str]:
@@ -134,20 +152,34 @@ def copy_is_gone(s3_client: S3Client, image: dict[str, Any]) -> bool:
 
 
 def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
-    elapsed = (now - datetime.fromisoformat(image["requestedAt"])).total_seconds()
+    started = datetime.fromisoformat(image["requestedAt"])
+    elapsed = (now - started).total_seconds()
     state, reason = describe_state(ec2_client, image["imageId"], elapsed)
-    record = {**image, "state": state, "checks": image["checks"] + 1}
+    wake = image.get("wake") or {}
+    record = {
+        **image,
+        "state": state,
+        "checks": image["checks"] + 1,
+        "deadlineAt": (started + timedelta(seconds=deadline_seconds(image["sizeBytes"]))).isoformat(timespec="seconds"),
+        "wake": None,
+        "wait": None,
+    }
     if state == "available":
-        return {**record, "availableAt": now.isoformat(timespec="seconds"), "nextCheckSeconds": 0}
+        noticed = "event" if wake.get("wokenBy") == "event" else "poll"
+        return {**record, "availableAt": now.isoformat(timespec="seconds"), "noticedBy": noticed, "nextCheckSeconds": 0}
     if state != "pending":
         if state == "failed" and copy_is_gone(s3_client, image):
             raise RestoredCopyUnavailableError(f"{image['imageId']} failed, and the restored copy it read is gone: {reason}")
         if state == "failed" and any(word in reason.lower() for word in QUOTA_WORDS):  # undocumented: the best guess
             return quota_wait(record, now, reason)
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")
-    return {**record, "nextCheckSeconds": next_check_seconds(profile, record["checks"], elapsed, image["sizeBytes"])}
+    timeouts = poll_schedule(profile, record["checks"], elapsed, image["sizeBytes"])
+    if len(timeouts) == 1:  # past the deadline
+        next_check_seconds(profile, record["checks"], elapsed, image["sizeBytes"])
+    wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0]}
+    return {**record, "nextCheckSeconds": timeouts[0], "wait": wait}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    profile = os.environ.get("POLLING_SCHEDULE", "tiered")
+    profile = os.environ.get("POLLING_SCHEDULE", "events")
     return check_image_state(ec2, s3, event["image"], datetime.now(UTC), profile)

@@ -1,19 +1,26 @@
 """Check Restore Status: is the restored copy readable yet, and when should we look again?
 
-Event:  {"request": <Validate Input result>, "restore": <restore record>}
+Event:  {"request": <Validate Input result>, "restore": <restore record, with "wake": what ended the last wait>}
 Result: the restore record with "status" ("preparing-for-restore" | "ready-to-restore"), "checks",
-        "restoreExpiry", "readyAt", "pollingSince" and "nextCheckSeconds" (the Wait state's SecondsPath).
+        "restoreExpiry", "readyAt", "pollingSince", "deadlineAt", "eventsConfirmed", "noticedBy" ("event" | "poll"),
+        "eventWakes", and "wait": {"timeouts", "next", "seconds"}, the safety net's polls until the deadline for
+        Wait For Restore (TimeoutSecondsPath) and Schedule Next Copy Check.
 Raises RestoreDeadlineExceededError when the copy is still not readable at the deadline,
 RestoreNotFoundError when S3 reports no restore at all, ThrottledError.
 
-The window scales with the object's size: objects over 250 MB come back at up to 300 MB/s, which AWS adds to
-Expedited's 1-5 minutes (2 TB: about 1.9 h); every deadline also allows the transfer at a quarter of that rate.
+S3's `Object Restore Completed` event resumes the wait at once (Resume Waiting); the timeouts are the safety net for
+a lost event or a bucket that sends none. The window scales with the object's size: objects over 250 MB come back at
+up to 300 MB/s, which AWS adds to Expedited's 1-5 minutes (2 TB: about 1.9 h); every deadline also allows the
+transfer at a quarter of that rate. Deadline max(2 x latest, latest + 1 h) + the transfer at 75 MB/s.
 
-The schedule (environment POLLING_SCHEDULE):
-  tiered     first check at the earliest typical completion of the class, tier and size, then every 2 % of the
-             latest typical completion until then; after it every 5 % of the latest or of the time elapsed,
-             whichever is longer; never more often than every 60 s.
-             Deadline max(2 x latest, latest + 1 h) + the transfer at 75 MB/s.
+The schedule (environment POLLING_SCHEDULE, which only the benchmark sets):
+  events     (default) until an event from this object's restore proved that the bucket's events reach the stack
+             (`Object Restore Initiated`), every 10 % of the time elapsed (at least 10 s): a lost event costs at most a
+             tenth of the wait. After that proof, sparse: first at the earliest typical completion, then every 25 %
+             of the time elapsed (at least 60 s).
+  tiered     the schedule before events: first check at the earliest typical completion of the class, tier and
+             size, then every 2 % of the latest typical completion until then; after it every 5 % of the latest or of
+             the time elapsed, whichever is longer; never more often than every 60 s.
   fixed-60s  every 60 s, as the original solution did (same deadline); kept to measure against.
 """
 
@@ -54,6 +61,9 @@ SLOWEST_PLANNED_BYTES_PER_SECOND = 75 * 10**6
 STEP_IN_WINDOW = 0.02
 STEP_AFTER_WINDOW = 0.05
 FIXED_STEP = 60
+DENSE_STEP, DENSE_MIN_STEP = 0.10, 10  # no proof that events arrive: a lost one costs at most 10 % of the wait
+SPARSE_STEP = 0.25  # events proven to arrive: the polls only back up a lost one
+INITIATED = "Object Restore Initiated"
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 
 
@@ -85,21 +95,39 @@ def deadline_seconds(window: tuple[int, int], size_bytes: int) -> int:
     return max(2 * window[1], window[1] + HOUR) + math.ceil(size_bytes / SLOWEST_PLANNED_BYTES_PER_SECOND)
 
 
-def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float, size_bytes: int = 0) -> int:
-    """Seconds until the next check; raises once elapsed has reached the deadline."""
+def step_seconds(profile: str, window: tuple[int, int], elapsed: float, confirmed: bool) -> float:
     earliest, latest = window
+    if profile == "fixed-60s":
+        return FIXED_STEP
+    if profile == "events" and not confirmed:
+        return max(DENSE_MIN_STEP, DENSE_STEP * elapsed)
+    if elapsed < earliest:
+        return earliest - elapsed
+    if profile == "events":
+        return max(FIXED_STEP, SPARSE_STEP * elapsed)
+    if elapsed < latest:
+        return max(FIXED_STEP, STEP_IN_WINDOW * latest)
+    return max(FIXED_STEP, STEP_AFTER_WINDOW * max(latest, elapsed))
+
+
+def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float, size_bytes: int = 0, confirmed: bool = False) -> int:
+    """Seconds until the next check; raises once elapsed has reached the deadline."""
     deadline = deadline_seconds(window, size_bytes)
     if elapsed >= deadline:
         raise RestoreDeadlineExceededError(f"the restored copy was not readable {deadline / HOUR:g} h after the request")
-    if profile == "fixed-60s":
-        step: float = FIXED_STEP
-    elif elapsed < earliest:
-        step = earliest - elapsed
-    elif elapsed < latest:
-        step = max(FIXED_STEP, STEP_IN_WINDOW * latest)
-    else:
-        step = max(FIXED_STEP, STEP_AFTER_WINDOW * max(latest, elapsed))
+    step = step_seconds(profile, window, elapsed, confirmed)
     return max(1, math.ceil(min(step, deadline - elapsed)))
+
+
+def poll_schedule(profile: str, window: tuple[int, int], elapsed: float, size_bytes: int, confirmed: bool) -> list[int]:
+    """The timeouts of the waits from now to the deadline, and one more: the wait entered past the deadline sends its
+    token at once, and this function raises."""
+    timeouts: list[int] = []
+    deadline = deadline_seconds(window, size_bytes)
+    while elapsed < deadline:
+        timeouts.append(next_check_seconds(profile, window, elapsed, size_bytes, confirmed))
+        elapsed += timeouts[-1]
+    return [*timeouts, FIXED_STEP]
 
 
 def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
@@ -133,20 +161,35 @@ def check_restore_status(
     window = window_for(restore["storageClass"], restore["archiveStatus"], restore["tier"], size)
     # A restore we joined (409 or already ongoing) started at an unknown time: poll as if inside its window.
     since = restore.get("pollingSince") or restore["requestedAt"] or (now - timedelta(seconds=window[0])).isoformat()
-    record = {**restore, "checks": restore["checks"] + 1, "pollingSince": since}
+    wake = restore.get("wake") or {}
+    by_event = wake.get("wokenBy") == "event"
+    record = {
+        **restore,
+        "checks": restore["checks"] + 1,
+        "pollingSince": since,
+        "deadlineAt": (datetime.fromisoformat(since) + timedelta(seconds=deadline_seconds(window, size))).isoformat(timespec="seconds"),
+        "eventsConfirmed": bool(restore.get("eventsConfirmed")) or by_event,
+        "eventWakes": restore.get("eventWakes", 0) + by_event,
+        "wake": None,
+    }
     if is_readable(head):
         expiry = parse_restore_header(header)[1]
         logger.info("s3://%s/%s readable after %d checks", bucket, key, record["checks"])
-        return {**record, "status": "ready-to-restore", "readyAt": stamp, "restoreExpiry": expiry, "nextCheckSeconds": 0}
+        noticed = "event" if by_event and wake.get("event") != INITIATED else "poll"
+        return {**record, "status": "ready-to-restore", "readyAt": stamp, "restoreExpiry": expiry, "noticedBy": noticed,
+                "nextCheckSeconds": 0, "wait": None}  # fmt: skip
     if not header:
         raise RestoreNotFoundError(
             f"S3 shows no restore for s3://{bucket}/{key} (the copy expired or the request was not accepted); start a new execution"
         )
     elapsed = (now - datetime.fromisoformat(since)).total_seconds()
-    wait = next_check_seconds(profile, window, elapsed, size)
-    return {**record, "status": "preparing-for-restore", "nextCheckSeconds": wait}
+    timeouts = poll_schedule(profile, window, elapsed, size, record["eventsConfirmed"])
+    if len(timeouts) == 1:  # past the deadline
+        next_check_seconds(profile, window, elapsed, size)
+    wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0]}
+    return {**record, "status": "preparing-for-restore", "nextCheckSeconds": timeouts[0], "wait": wait}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    profile = os.environ.get("POLLING_SCHEDULE", "tiered")
+    profile = os.environ.get("POLLING_SCHEDULE", "events")
     return check_restore_status(s3, event["request"], event["restore"], datetime.now(UTC), profile)

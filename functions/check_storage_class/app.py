@@ -5,7 +5,10 @@ Result: the restore record that Request Restore and Check Restore Status carry o
         {"status": "preparing-for-restore" | "ready-to-restore", "storageClass": "DEEP_ARCHIVE",
          "archiveStatus": null, "restoreInProgress": false, "restoreExpiry": null,
          "originalAmiName": "web-server-2025-01", "sizeBytes": 8589934592, "tier": "Standard",
-         "requestOutcome": null, "requestedAt": null, "readyAt": null, "checks": 0, "nextCheckSeconds": 0}
+         "requestOutcome": null, "requestedAt": null, "readyAt": null, "checks": 0, "nextCheckSeconds": 0,
+         "bucketSendsEvents": true | false | null}
+bucketSendsEvents: whether the bucket has "Send notifications to Amazon EventBridge" on (null: not allowed to read
+its notification configuration). Without it no restore event comes and the wait runs on its polls alone.
 Raises InvalidInputError (a tier that cannot work for this object: Expedited on Deep Archive), RecoveryPointNotFoundError,
 RecoveryPointAccessDeniedError, ThrottledError.
 """
@@ -68,6 +71,16 @@ def original_ami_name(s3_client: S3Client, bucket: str, key: str) -> str | None:
     return next((tags[name] for name in AMI_NAME_TAGS if tags.get(name)), None)
 
 
+def sends_events(s3_client: S3Client, bucket: str) -> bool | None:
+    try:
+        configuration = s3_client.get_bucket_notification_configuration(Bucket=bucket)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("403", "AccessDenied"):
+            return None  # informational only: the waits work either way
+        raise
+    return "EventBridgeConfiguration" in configuration
+
+
 def check_storage_class(s3_client: S3Client, request: dict[str, Any], now: datetime) -> dict[str, Any]:
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
@@ -118,6 +131,7 @@ def check_storage_class(s3_client: S3Client, request: dict[str, Any], now: datet
         "readyAt": stamp if readable else None,
         "checks": 0,
         "nextCheckSeconds": 0,
+        "bucketSendsEvents": sends_events(s3_client, bucket) if archived and not readable else None,
     }
 
 

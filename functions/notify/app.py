@@ -135,8 +135,28 @@ def success_summary(event: dict[str, Any]) -> dict[str, Any]:
         "imageAvailableAt": image["availableAt"],
         "consoleUrl": console_url(image["region"], image["imageId"]),
         "failedImageIds": image.get("failedImageIds", []),
+        "copyNoticedBy": restore.get("noticedBy"),
+        "imageNoticedBy": image.get("noticedBy"),
+        "bucketSendsEvents": restore.get("bucketSendsEvents"),
+        "bucket": request["recoveryPointBucket"],
         "execution": event["executionId"],
     }
+
+
+NOTICED = {
+    "copy": {"event": "S3's Object Restore Completed event", "poll": "polling"},
+    "image": {"event": "EC2's AMI State Change event", "poll": "polling"},
+}
+
+
+def noticed_text(summary: dict[str, Any]) -> str | None:
+    """How the workflow learnt that the copy was readable and that the image was available."""
+    parts = [
+        f"{what} by {NOTICED[what][by]}"
+        for what, by in (("copy", summary.get("copyNoticedBy")), ("image", summary.get("imageNoticedBy")))
+        if by
+    ]
+    return "; ".join(parts) if parts else None
 
 
 def state_name(key: str) -> str:
@@ -243,8 +263,15 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
             f"Image available at:    {when(summary['imageAvailableAt'])}",
             f"Console:               {summary['consoleUrl']}",
         ]
+        if noticed := noticed_text(summary):
+            lines.append(f"Noticed:               {noticed}")
         if summary["tierNote"]:
             lines.append(f"Note: {summary['tierNote']}")
+        if summary.get("bucketSendsEvents") is False:
+            lines.append(
+                f"Note: the bucket {summary['bucket']} does not send events to Amazon EventBridge, so the restore was noticed by "
+                f"polling only; glacier-ami-restore events enable --bucket {summary['bucket']} turns them on."
+            )
         if summary["failedImageIds"]:
             lines.append(
                 f"Note: {', '.join(summary['failedImageIds'])} failed over EC2's in-progress restore quota and were left in place; "
