@@ -219,6 +219,11 @@ class Emulator:
         self.functions.update({f.name: f for f in stack.functions.values()})
         return stack
 
+    def polling_profile(self, stack: cloudformation.Stack, profile: str) -> None:
+        """The benchmark's knob (not a template parameter): the functions' POLLING_SCHEDULE, e.g. fixed-60s or tiered."""
+        for function in stack.functions.values():
+            function.environment["POLLING_SCHEDULE"] = profile
+
     def function_role(self, stack: cloudformation.Stack) -> str:
         """The ARN of the role the stack's functions run as, as Lambda answered their creation (one role for all)."""
         (role,) = {f.role_arn for f in stack.functions.values()}

@@ -48,7 +48,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoin
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -231,10 +231,11 @@ def _send_task_failure(self: Any) -> Any:
 
 
 def _stop_wins(original: Any) -> Any:
-    """A stopped execution is ABORTED, whatever its interrupted task raises afterwards."""
+    """A stopped execution is ABORTED, whatever its interrupted task raises afterwards; an execution that failed (the
+    history quota) keeps that error, whatever the task interrupted by it raises afterwards."""
 
     def set_error(self: Any, error: Any) -> None:
-        if isinstance(self.program_state(), ProgramStopped):
+        if isinstance(self.program_state(), ProgramStopped | ProgramError):
             return
         original(self, error)
 

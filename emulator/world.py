@@ -84,6 +84,7 @@ class World:
     # Event delivery: a share lost (never delivered) and a share delivered twice, per target; both 0 by default.
     event_loss: float = 0.0
     event_duplication: float = 0.0
+    event_delay_seconds: float | None = None  # pins every delivery's delay (tests); drawn from the bands otherwise
     sizes: dict[str, int] = field(default_factory=dict)  # object key -> bytes
     restore_seconds: dict[str, float] = field(default_factory=dict)  # object key -> restore duration
     image_seconds: dict[str, float] = field(default_factory=dict)  # source object key -> image restore duration
@@ -126,6 +127,8 @@ class World:
 
     def event_delay(self, event_id: str, target: str, copy: int) -> float:
         """Seconds from an event to its delivery to one target (each copy of a duplicate drawn on its own)."""
+        if self.event_delay_seconds is not None:
+            return self.event_delay_seconds + copy  # a duplicate a second after the first copy
         rng = self._rng(f"{event_id}>{target}#{copy}", "delay")
         draw, floor = rng.random(), 0.0
         for share, low, high in EVENT_DELAY_BANDS:

@@ -48,6 +48,9 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
+EVENT_DELAY = 5  # seconds from an S3 or EC2 event to the stack (pinned; the world draws 0.5 s to 5 min otherwise)
+
+
 def archive(
     aws: Emulator,
     storage_class: str,
@@ -57,9 +60,15 @@ def archive(
     size_gb: float = 8,
     name: str = "web-server-2025-01",
     archive_status: str | None = None,
+    events: bool = True,
 ) -> str:
-    """An AMI archived in BUCKET, with its restore and image-restore durations pinned (the world draws them otherwise)."""
+    """An AMI archived in BUCKET, with its restore and image-restore durations pinned (the world draws them otherwise).
+    `events`: the bucket sends its events to EventBridge, as the README advises (else the waits poll only); every
+    event (S3's and EC2's) then reaches its targets EVENT_DELAY seconds after it happened."""
     key = aws.archive_ami(name, BUCKET, storage_class, archive_status, size_gb=size_gb)
+    if events:
+        aws.send_bucket_events(BUCKET)
+    aws.world.event_delay_seconds = EVENT_DELAY
     if restore_hours is not None:
         aws.world.restore_seconds[key] = restore_hours * 3600
     aws.world.image_seconds[key] = image_minutes * 60

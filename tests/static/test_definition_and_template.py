@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,20 +66,40 @@ def test_every_placeholder_is_substituted_and_every_substitution_used() -> None:
     assert set(re.findall(r"\$\{(\w+)\}", text)) == set(SUBSTITUTIONS)
 
 
+def task_function(state: dict[str, Any]) -> str:
+    """The function a Task runs: its Resource, or for a callback task (lambda:invoke.waitForTaskToken) its FunctionName."""
+    return str(state["Parameters"]["FunctionName"] if state["Resource"].startswith("arn:aws:states:::lambda:invoke") else state["Resource"])
+
+
+TOKEN_WAITS = [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task" and s["Resource"].endswith(".waitForTaskToken")]
+RULE_TARGETS = {
+    target["Arn"]["Fn::GetAtt"][0]
+    for r in TEMPLATE["Resources"].values()
+    if r["Type"] == "AWS::Events::Rule"
+    for target in r["Properties"]["Targets"]
+    if isinstance(target["Arn"], dict) and "Fn::GetAtt" in target["Arn"] and target["Arn"]["Fn::GetAtt"][0] in FUNCTIONS
+}
+
+
 def test_one_name_in_four_places() -> None:
     # functions/check_restore_status <-> CheckRestoreStatusFunction <-> ${CheckRestoreStatusFunctionArn} <-> "Check Restore Status"
-    tasks = {name: s["Resource"] for name, s in DEFINITION["States"].items() if s["Type"] == "Task"}
+    # (functions/wait_for runs "Wait For Restore" and "Wait For Image"; an EventBridge rule's function has no state)
+    tasks = {name: task_function(s) for name, s in DEFINITION["States"].items() if s["Type"] == "Task"}
     for lid, props in FUNCTIONS.items():
         base = lid.removesuffix("Function")
         folder = re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
         assert props["CodeUri"] == f"functions/{folder}/"
-        assert SUBSTITUTIONS[f"{lid}Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
-        states = [name for name, resource in tasks.items() if resource == f"${{{lid}Arn}}"]
-        assert states and all(name.replace(" ", "").startswith(base) for name in states), (lid, states)
         assert (ROOT / "events" / f"{folder}.json").is_file()
+        states = [name for name, resource in tasks.items() if resource == f"${{{lid}Arn}}"]
+        if lid in RULE_TARGETS:
+            assert (states, f"{lid}Arn" in SUBSTITUTIONS) == ([], False)
+            continue
+        assert SUBSTITUTIONS[f"{lid}Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
+        assert states and all(name.replace(" ", "").startswith(base) for name in states), (lid, states)
+    assert RULE_TARGETS == {"ResumeWaitingFunction"}
 
 
-@pytest.mark.parametrize("name", [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task"])
+@pytest.mark.parametrize("name", [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task" and n not in TOKEN_WAITS])
 def test_every_task_retries_times_out_and_is_caught(name: str) -> None:
     state = DEFINITION["States"][name]
     retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
@@ -87,6 +108,20 @@ def test_every_task_retries_times_out_and_is_caught(name: str) -> None:
     assert state["TimeoutSeconds"] == 60
     assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
     assert state["Catch"][-1]["Next"] == ("Restore Failed" if name == "Notify Failure" else "Notify Failure")
+
+
+@pytest.mark.parametrize("name", TOKEN_WAITS)
+def test_every_token_wait_times_out_into_its_next_poll(name: str) -> None:
+    # Given a wait for S3's or EC2's event / Then its timeout is the safety net's next poll (a Pass that takes the next
+    # timeout, then the wait again), Lambda's own errors are retried, anything else is caught and emailed
+    state, record = DEFINITION["States"][name], "$.restore" if name == "Wait For Restore" else "$.image"
+    schedule = DEFINITION["States"][state["Catch"][0]["Next"]]
+    assert (state["TimeoutSecondsPath"], state["Parameters"]["Payload"]["token.$"]) == (f"{record}.wait.seconds", "$$.Task.Token")
+    assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.Timeout"], ["States.ALL"]]
+    assert (state["Catch"][1]["Next"], schedule["Type"], schedule["Next"], schedule["ResultPath"]) == ("Notify Failure", "Pass", name, f"{record}.wait")
+    assert schedule["Parameters"]["seconds.$"] == f"States.ArrayGetItem({record}.wait.timeouts, {record}.wait.next)"
+    assert [r["ErrorEquals"] for r in state["Retry"]] == [DEFINITION["States"]["Check Storage Class"]["Retry"][0]["ErrorEquals"]]
+    assert state["Next"] == ("Check Restore Status" if name == "Wait For Restore" else "Check Image State")
 
 
 def test_every_choice_has_a_deliberate_default_and_failures_end_failed() -> None:
@@ -122,7 +157,8 @@ def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
     for state in DEFINITION["States"].values():
         for retry in state.get("Retry", []):
             interval, cap = retry["IntervalSeconds"], retry.get("MaxDelaySeconds", float("inf"))
-            retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + state["TimeoutSeconds"] for n in range(retry["MaxAttempts"]))
+            timeout = state.get("TimeoutSeconds", 60)  # a token wait's Lambda call is retried within its 30 s run time
+            retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + timeout for n in range(retry["MaxAttempts"]))
     # Then the execution's own timeout (10 days) is longer than all of them together: the deadlines end it first
     waits = longest_restore + image.deadline_seconds(largest) + restore_image.QUOTA_WAIT_SECONDS + retries
     assert waits < DEFINITION["TimeoutSeconds"] == 10 * 24 * 3600

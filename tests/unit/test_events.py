@@ -58,6 +58,7 @@ def test_check_storage_class_event(aws: Emulator) -> None:
         "storageClass": "DEEP_ARCHIVE",
         "archiveStatus": None,
         "restoreInProgress": False,
+        "bucketSendsEvents": False,
         "restoreExpiry": None,
         "originalAmiName": "web-server-2025-01",
         "sizeBytes": 120_000_000_000,
@@ -129,9 +130,14 @@ def test_restore_image_event(aws: Emulator) -> None:
 def test_check_image_state_event_names_an_ami_this_account_does_not_have(aws: Emulator) -> None:
     # Given an account without ami-0fedcba9876543210, at the event's requestedAt (20:09:36)
     aws.clock.advance(11 * HOUR + 9 * 60 + 36)
-    # When invoked / Then at first it is taken as not yet visible (EC2 is eventually consistent): pending, next check in 1 min
+    # When invoked / Then at first it is taken as not yet visible (EC2 is eventually consistent): pending, and the safety
+    # net's first poll at a quarter of the planned 50 min (10 min + 120 GB at 50 MB/s), if EC2's event does not come first
     result = invoke("check_image_state", aws)
-    assert (result["state"], result["checks"], result["nextCheckSeconds"]) == ("pending", 1, 60)
+    assert (result["state"], result["checks"], result["nextCheckSeconds"]) == ("pending", 1, 750)
+    # then at half and all of it (25 and 50 min), then every 25 % of the time elapsed (whole seconds) to the 24 h deadline,
+    # and one more wait, which returns at once past the deadline
+    assert result["wait"] == {"timeouts": [750, 750, 1500, 750, 937, 1171, 1464, 1830, 2288, 2860, 3575, 4468, 5585, 6982, 8727,
+                                           10909, 13636, 17045, 1173, 60], "next": 1, "seconds": 750}  # fmt: skip
     # and 10 minutes later EC2's own answer reaches the state (no Retry covers it: the Catch emails it)
     aws.clock.advance(600)
     with pytest.raises(ClientError) as raised:

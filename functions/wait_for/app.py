@@ -1,4 +1,4 @@
-"""Wait For Event: register this execution's task token for an object's restored copy or a restored image, then
+"""Wait For (Restore, Image): register this execution's task token for an object's restored copy or a restored image, then
 look once, so that an event that came before the registration is not missed.
 
 Invoked by the "Wait For Restore" and "Wait For Image" states (`lambda:invoke.waitForTaskToken`). The state waits
