@@ -13,10 +13,14 @@ What this adds to moto (sources cited in emulator/world.py):
 - With EventBridge notifications on for the bucket (PutBucketNotificationConfiguration with EventBridgeConfiguration,
   in effect after the settling time AWS states), each restore emits `Object Restore Initiated` at the request,
   `Object Restore Completed` when the copy is readable and `Object Restore Expired` when it expires.
+- GetBucketNotificationConfiguration answers `EventBridgeConfiguration` when it is on, and filter rule names as S3
+  does (`Prefix`, `Suffix`, whatever case was written), so a read-modify-write meets S3's own document; moto 5.2.5
+  leaves the first out and refuses those names on Put.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -335,6 +339,51 @@ def _put_notification_configuration(original: Any) -> Any:
     return put
 
 
+# S3 answers filter rule names capitalised (aws/aws-sdk#389) and takes them back in either case; moto asserts lowercase.
+_FILTER_RULE_NAME = re.compile(r"<Name>\s*(prefix|suffix)\s*</Name>", re.IGNORECASE)
+NOTIFICATION_KINDS = ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations")
+
+
+def _notification_config_from_body(original: Any) -> Any:
+    """PutBucketNotificationConfiguration takes `Prefix`/`Suffix` as S3 does (stored lowercase, as moto matches them)."""
+
+    def parse(self: Any) -> Any:
+        body = self.body.decode() if isinstance(self.body, bytes) else self.body
+        self.body = _FILTER_RULE_NAME.sub(lambda m: f"<Name>{m.group(1).lower()}</Name>", body)
+        return original(self)
+
+    return parse
+
+
+def _get_bucket_notification(original: Any) -> Any:
+    """GetBucketNotificationConfiguration as S3 answers it: EventBridgeConfiguration when on, rule names capitalised."""
+
+    def get(self: Any) -> Any:
+        found = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        serialized = self.serialized
+
+        def as_s3_answers(result: Any) -> Any:
+            document = result.result
+            if found is None or not isinstance(document, dict):
+                return serialized(result)
+            for kind in NOTIFICATION_KINDS:
+                for item in document.get(kind, []):
+                    if "Filter" in item:  # a copy: moto matches keys with its stored lowercase names
+                        rules = item["Filter"]["Key"]["FilterRules"]
+                        item["Filter"] = {"Key": {"FilterRules": [{**r, "Name": r["Name"].capitalize()} for r in rules]}}
+            if found.event_bridge is not None:
+                document["EventBridgeConfiguration"] = {}
+            return serialized(result)
+
+        self.serialized = as_s3_answers
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+
+    return get
+
+
 def install() -> None:
     backend = s3_models.S3Backend
     backend.put_bucket_notification_configuration = _put_notification_configuration(backend.put_bucket_notification_configuration)  # type: ignore[method-assign]
@@ -348,3 +397,5 @@ def install() -> None:
     response.get_object_tagging = _get_object_tagging(response.get_object_tagging)  # type: ignore[method-assign]
     response.list_objects_v2 = _settling(_list_objects_v2(response.list_objects_v2))  # type: ignore[method-assign]
     response.head_object = _settling(response.head_object)  # type: ignore[method-assign]
+    response.get_bucket_notification = _get_bucket_notification(response.get_bucket_notification)  # type: ignore[method-assign]
+    response._notification_config_from_body = _notification_config_from_body(response._notification_config_from_body)  # type: ignore[method-assign]

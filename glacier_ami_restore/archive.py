@@ -126,13 +126,20 @@ def list_objects(aws: Aws, bucket: str, prefix: str = "") -> list[dict[str, Any]
         for page in pages:
             items += [dict(o) for o in page.get("Contents", []) if o["Key"].endswith(".bin")]
     except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code == "NoSuchBucket":
-            raise CliError(f"bucket '{bucket}' does not exist in {aws.region}: check --bucket and --region") from error
-        if code in ("AccessDenied", "403"):
-            raise CliError(f"access denied listing s3://{bucket}: grant s3:ListBucket on it or pass another --bucket") from error
-        raise
+        if (problem := listing_error(aws, bucket, error)) is None:
+            raise
+        raise problem from error
     return items
+
+
+def listing_error(aws: Aws, bucket: str, error: ClientError) -> CliError | None:
+    """What to tell the operator when ListObjectsV2 on the bucket failed (None: nothing to add to S3's error)."""
+    code = error.response["Error"]["Code"]
+    if code == "NoSuchBucket":
+        return CliError(f"bucket '{bucket}' does not exist in {aws.region}: check --bucket and --region")
+    if code in ("AccessDenied", "403"):
+        return CliError(f"access denied listing s3://{bucket}: grant s3:ListBucket on it or pass another --bucket")
+    return None
 
 
 def describe(aws: Aws, bucket: str, item: Mapping[str, Any]) -> ArchivedAmi:

@@ -19,12 +19,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from glacier_ami_restore import archive, estimate, progress, validation, workflow
+from glacier_ami_restore import archive, estimate, notifications, progress, validation, workflow
 from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError
 
 PROG = "glacier-ami-restore"
 F = TypeVar("F", bound=Callable[..., Any])
 PLAIN_WIDTH = 200  # not a terminal: wide enough that no table wraps
+RIGHT_ALIGNED = ("SIZE", "TOTAL", "SNS", "SQS", "LAMBDA")
 
 
 def one_line(text: str) -> str:
@@ -156,7 +157,7 @@ def restore_label(ami: archive.ArchivedAmi) -> str:
 def new_table(*columns: str) -> Table:
     table = Table(box=box.SIMPLE, pad_edge=False, show_edge=False)
     for column in columns:
-        table.add_column(column, no_wrap=True, justify="right" if column in ("SIZE", "TOTAL") else "left")
+        table.add_column(column, no_wrap=True, justify="right" if column in RIGHT_ALIGNED else "left")
     return table
 
 
@@ -188,6 +189,12 @@ def parse_day(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def check_buckets(buckets: Sequence[str]) -> None:
+    for bucket in buckets:
+        if (problem := validation.bucket_problem(bucket)) is not None:
+            raise CliError(f"--bucket '{bucket}' {problem}")
+
+
 @cli.command("list")
 @click.option("--bucket", "buckets", multiple=True, help="Bucket to read (repeatable; default: every bucket of the Region).")
 @click.option("--name", "pattern", default=None, help="Only AMI names matching this glob, e.g. 'web-*'.")
@@ -198,9 +205,7 @@ def list_command(ctx: click.Context, /, buckets: tuple[str, ...], pattern: str |
     """Every archived AMI: original name and id, archived date, size, class, restore status."""
     config = settings(ctx, given)
     before = parse_day(archived_before)
-    for bucket in buckets:
-        if (problem := validation.bucket_problem(bucket)) is not None:
-            raise CliError(f"--bucket '{bucket}' {problem}")
+    check_buckets(buckets)
     found = archive.filter_archive(archive.list_archive(config.aws(), buckets), pattern, before)
     if config.json:
         emit_json([a.as_json() for a in found])
@@ -355,9 +360,7 @@ def restore_command(
     checked_tier = check_tier_and_days(tier, days) or "Standard"
     if ami_name is not None and (problem := validation.ami_name_problem(ami_name)) is not None:
         raise CliError(problem)
-    for bucket in buckets:
-        if (problem := validation.bucket_problem(bucket)) is not None:
-            raise CliError(f"--bucket '{bucket}' {problem}")
+    check_buckets(buckets)
     check_reference(reference)
     aws = config.aws()
     machine = workflow.state_machine_arn(aws, stack or workflow.default_stack())
@@ -500,6 +503,112 @@ def history_command(ctx: click.Context, /, limit: int, stack: str | None, **give
         )
     print_table(out, table)
     return 0
+
+
+# --- events -----------------------------------------------------------------------------------------------------------
+
+EVENTBRIDGE_SETTING = '"Send notifications to Amazon EventBridge"'
+
+
+@cli.group("events", invoke_without_command=True)
+@aws_options
+@click.pass_context
+def events_group(ctx: click.Context, /, **given: Any) -> None:
+    """The archive buckets' setting that sends S3's restore events to Amazon EventBridge."""
+    settings(ctx, given)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(2)
+
+
+@events_group.command("status")
+@click.option("--bucket", "buckets", multiple=True, help="Bucket to check (repeatable; default: the buckets holding .bin objects).")
+@aws_options
+@click.pass_context
+def events_status_command(ctx: click.Context, /, buckets: tuple[str, ...], **given: Any) -> int:
+    """Whether each bucket sends notifications to EventBridge, and how many SNS, SQS and Lambda notifications it has."""
+    config = settings(ctx, given)
+    check_buckets(buckets)
+    aws = config.aws()
+    found = notifications.statuses(aws, list(dict.fromkeys(buckets)) or notifications.archive_buckets(aws))
+    if config.json:
+        emit_json([s.as_json() for s in found])
+        return 0
+    out = console()
+    if not found:
+        out.print(f"No bucket of {aws.region} holds archived AMIs (objects <ami-id>.bin): pass --bucket.")
+        return 0
+    table = new_table("BUCKET", "EVENTBRIDGE", "SNS", "SQS", "LAMBDA")
+    for s in found:
+        table.add_row(s.bucket, "on" if s.eventbridge else "off", *(str(s.count(kind)) for kind in notifications.KINDS))
+    print_table(out, table)
+    if off := [s.bucket for s in found if not s.eventbridge]:
+        out.print(f"Turn it on, keeping the other notifications: {PROG} events enable {' '.join(f'--bucket {b}' for b in off)}")
+    return 0
+
+
+def kept(setting: notifications.Setting) -> str:
+    counts = [f"{setting.count(kind)} to {target}" for kind, target in zip(notifications.KINDS, ("SNS", "SQS", "Lambda"), strict=True)]
+    if not any(setting.count(kind) for kind in notifications.KINDS):
+        return "it has no other notifications"
+    return f"kept its other notifications: {', '.join(counts)}"
+
+
+def change_buckets(ctx: click.Context, buckets: tuple[str, ...], on: bool, given: dict[str, Any]) -> int:
+    config = settings(ctx, given)
+    check_buckets(buckets)
+    aws = config.aws()
+    before = notifications.statuses(aws, list(dict.fromkeys(buckets)))  # every bucket read before any is changed
+    out = console()
+    results: list[dict[str, Any]] = []
+    changed: list[str] = []
+    for setting in before:
+        try:
+            after = notifications.change(aws, setting, on)
+        except CliError as error:
+            done = f" (already changed: {', '.join(f's3://{b}' for b in changed)})" if changed else ""
+            raise CliError(f"{error}{done}", error.exit_code) from error
+        changes = setting.eventbridge != on
+        effective = aws.now() + notifications.SETTLING if changes and on else None  # the service's clock, as everywhere
+        results.append({**after.as_json(), "changed": changes, "takesEffectAbout": archive.iso(effective) if effective else None})
+        if changes:
+            changed.append(setting.bucket)
+        if config.json:
+            continue
+        if not changes:
+            state = "already sends" if on else "does not send"
+            out.print(f"s3://{setting.bucket} {state} notifications to Amazon EventBridge: nothing changed.")
+        elif effective is not None:
+            out.print(
+                f"s3://{setting.bucket}: turned on {EVENTBRIDGE_SETTING}; {kept(after)}. AWS takes about five minutes to "
+                f"apply it: restore events reach EventBridge from about {when(effective)}."
+            )
+        else:
+            out.print(f"s3://{setting.bucket}: turned off {EVENTBRIDGE_SETTING}; {kept(after)}.")
+    if config.json:
+        emit_json(results)
+    return 0
+
+
+bucket_option = click.option("--bucket", "buckets", multiple=True, required=True, help="Bucket to change (repeatable).")
+
+
+@events_group.command("enable")
+@bucket_option
+@aws_options
+@click.pass_context
+def events_enable_command(ctx: click.Context, /, buckets: tuple[str, ...], **given: Any) -> int:
+    """Turn on the bucket's EventBridge notifications, keeping its other notifications (read, modify, write, verify)."""
+    return change_buckets(ctx, buckets, True, given)
+
+
+@events_group.command("disable")
+@bucket_option
+@aws_options
+@click.pass_context
+def events_disable_command(ctx: click.Context, /, buckets: tuple[str, ...], **given: Any) -> int:
+    """Turn off the bucket's EventBridge notifications, keeping its other notifications (the workflow then polls)."""
+    return change_buckets(ctx, buckets, False, given)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

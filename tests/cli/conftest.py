@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,6 +37,7 @@ ISOLATED = {
 }
 
 
+GOLDEN = Path(__file__).parent / "golden"
 OWN_BUCKET = "cli-test-archive"
 OWN_AMIS = ("mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02")  # archived by the fixture in GLACIER, to restore
 
@@ -59,7 +62,7 @@ class Result:
     stderr: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one per worker for every CLI module: it takes 5 to 10 s to start
 def server() -> Iterator[Server]:
     # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months ago),
     # so the samples stay as listed
@@ -86,3 +89,11 @@ def normalise_ids(text: str, server: Server) -> str:
         image_id = server.keys[storage_class].removesuffix(".bin")
         text = text.replace(image_id, f"ami-{number:017d}")
     return text
+
+
+def golden(name: str, text: str) -> str:
+    """The golden file's text (UPDATE_GOLDEN=1 first rewrites it with `text`: then read the diff)."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    return path.read_text()

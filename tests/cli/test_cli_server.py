@@ -1,7 +1,7 @@
 """The command line against the emulator server over HTTP, as an operator runs it against AWS.
 
-One server per module and worker (its executions run on the virtual clock: a 4 h restore takes a fraction of a
-second). No test depends on another having run: pytest-xdist may split the module. Restores use AMIs the fixture
+One server per worker, shared with the other CLI modules (its executions run on the virtual clock: a 4 h restore
+takes a fraction of a second). No test depends on another having run: pytest-xdist may split the module. Restores use AMIs the fixture
 archived in a bucket of its own, so the samples stay as the golden files show them. UPDATE_GOLDEN=1 rewrites the
 golden files (then read the diff).
 """
@@ -17,25 +17,16 @@ import subprocess
 import sys
 import time
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli.conftest import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, normalise_ids, run
+from tests.cli.conftest import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
 from tests.conftest import ROOT
 
-GOLDEN = Path(__file__).parent / "golden"
 SAMPLES = "my-ami-archive"  # the server's samples: only listed and estimated here, never restored
 APP = "app-server-2024-11"  # the GLACIER sample
 MAIL, DNS, NTP = "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02"  # archived by the fixture; restores use these
-
-
-def golden(name: str, text: str) -> str:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    return path.read_text()
 
 
 def test_list_table_shows_the_samples_by_their_original_names(server: Server) -> None:
