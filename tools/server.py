@@ -62,6 +62,7 @@ def main(argv: list[str]) -> int:
             (aws.archive_ami(name, BUCKET, storage_class, status, size_gb=size), storage_class + (f"/{status}" if status else ""), size)
             for name, storage_class, status, size in SAMPLES
         ]
+        aws.send_bucket_events(BUCKET)  # as the README advises; buckets named by --archive send none until told to
         extra = []
         for spec in args.archive:
             bucket, name, storage_class, *size = spec.split("/")
@@ -71,6 +72,7 @@ def main(argv: list[str]) -> int:
         print(f"Emulator ready at {endpoint} (virtual clock {aws.clock.now():%Y-%m-%d %H:%M} UTC, seed {args.seed})")
         print(f"  stack: {stack.name}")
         print(f"  state machine: {stack.state_machine_arn}")
+        print(f"  s3://{BUCKET} sends its events to EventBridge")
         for key, storage_class, size in keys:
             print(f"  s3://{BUCKET}/{key}  {storage_class}  {size} GB")
         for bucket, key, storage_class, name in extra:

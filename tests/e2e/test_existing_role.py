@@ -14,6 +14,7 @@ def test_an_existing_role_named_by_lambda_execution_role_name_runs_the_workflow(
     # Given the blog's deployment: the functions run as an existing role (the archive side's)
     with Emulator() as aws:
         aws.client("s3").create_bucket(Bucket=BUCKET)
+        aws.send_bucket_events(BUCKET)
         stack = aws.deploy(LambdaExecutionRoleName=LAMBDA_ROLE)
         # Then the stack makes no role: it attaches its policy to that one, which the functions run as
         assert "FunctionRole" not in stack.physical

@@ -325,12 +325,12 @@ def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
     # Given the benchmark's fixed-60s profile and a bucket that sends no events
     stack = aws.deploy()
     aws.polling_profile(stack, "fixed-60s")
-    key = archive(aws, "GLACIER", restore_hours=4, events=False)
+    key = archive(aws, "GLACIER", restore_hours=1, events=False)
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     assert run.status == "SUCCEEDED"
-    # Then the 4 h restore is looked at every minute (waits entered at 0, 1, ... 240 min; the last one finds the copy
+    # Then the 1 h restore is looked at every minute (waits entered at 0, 1, ... 60 min; the last one finds the copy
     # readable and returns at once to Check Restore Status), and the 15 min image restore too (0 ... 15 min)
-    assert [run.count(s) for s in ("Wait For Restore", "Schedule Next Copy Check", "Check Restore Status")] == [241, 240, 2]
+    assert [run.count(s) for s in ("Wait For Restore", "Schedule Next Copy Check", "Check Restore Status")] == [61, 60, 2]
     assert [run.count(s) for s in ("Wait For Image", "Schedule Next Image Check", "Check Image State")] == [16, 15, 2]
 
 
@@ -389,9 +389,13 @@ def test_failed_timed_out_and_aborted_executions_reach_the_operator_once_each(aw
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         statements = json.loads(attributes["Policy"])["Statement"]
         rules = [rule["Arn"], stack.attributes["RestoreEventRule"]["Arn"], stack.attributes["ImageEventRule"]["Arn"]]
-        assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in statements] == [
-            ({"Service": "events.amazonaws.com"}, "sqs:SendMessage", [queue["Arn"], undelivered["Arn"]], {"ArnEquals": {"aws:SourceArn": rules}})
-        ]
+        expected = (
+            {"Service": "events.amazonaws.com"},
+            "sqs:SendMessage",
+            [queue["Arn"], undelivered["Arn"]],
+            {"ArnEquals": {"aws:SourceArn": rules}},
+        )
+        assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in statements] == [expected]
         assert (attributes["KmsMasterKeyId"], attributes["MessageRetentionPeriod"]) == (stack.physical["EncryptionKey"], "1209600")
 
     # When executions of this state machine end FAILED, TIMED_OUT, ABORTED and SUCCEEDED, and one of another fails
