@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from emulator.session import Emulator, Run
 from tests.conftest import BUCKET, EVENT_DELAY, archive, event, images
@@ -37,7 +38,8 @@ def test_a_deep_archive_bulk_restore_done_after_6_h_goes_on_within_seconds_of_ea
     assert image_started(aws, run) == 6 * HOUR + EVENT_DELAY
     assert notified(run) == 6 * HOUR + EVENT_DELAY + 15 * 60 + EVENT_DELAY
     assert (run.output["copyNoticedBy"], run.output["imageNoticedBy"]) == ("event", "event")
-    assert "Noticed:               copy by S3's Object Restore Completed event; image by EC2's AMI State Change event" in run.emails[0]["message"]
+    noticed = "Noticed:               copy by S3's Object Restore Completed event; image by EC2's AMI State Change event"
+    assert noticed in run.emails[0]["message"]
     # and it cost 30 state transitions, 6 of them the image's safety net: its planned time for 8 GB is 12 min 40 s and
     # the polls looked at a quarter, a half and all of it before the event (fixed 60 s polling: 1,100 for the 6 h)
     assert len(run.states_entered()) == 30
@@ -102,17 +104,21 @@ def test_unrelated_and_early_events_change_nothing(aws: Emulator) -> None:
     stack = aws.deploy()
     key = archive(aws, "DEEP_ARCHIVE", restore_hours=6)
 
-    def s3_event(object_key: str) -> dict[str, str]:
-        detail = {"version": "0", "bucket": {"name": BUCKET}, "object": {"key": object_key, "size": 1}, "source-storage-class": "DEEP_ARCHIVE"}
+    def s3_event(object_key: str) -> dict[str, Any]:
+        detail = {"bucket": {"name": BUCKET}, "object": {"key": object_key, "size": 1}, "source-storage-class": "DEEP_ARCHIVE"}
         return {"Source": "aws.s3", "DetailType": "Object Restore Completed", "Detail": json.dumps(detail), "Resources": []}
 
-    ami_event = {"Source": "aws.ec2", "DetailType": "EC2 AMI State Change", "Resources": [],
+    ami_event: dict[str, Any] = {"Source": "aws.ec2", "DetailType": "EC2 AMI State Change", "Resources": [],
                  "Detail": json.dumps({"ImageId": "ami-0000000000000000f", "State": "available"})}  # fmt: skip
-    send = lambda entries: aws.client("events").put_events(Entries=entries)  # noqa: E731
+
+    def send(entries: list[dict[str, Any]]) -> None:
+        aws.client("events").put_events(Entries=entries)
+
     with aws.clock.hold():
         arn = aws.start(stack, {**BULK, "recoveryPoint": key})
         at = aws.clock.now()
-        aws.clock.call_at(at + timedelta(minutes=30), lambda: send([s3_event("ami-0aaaaaaaaaaaaaaaa.bin"), s3_event("notes.txt"), ami_event]))
+        unrelated = [s3_event("ami-0aaaaaaaaaaaaaaaa.bin"), s3_event("notes.txt"), ami_event]
+        aws.clock.call_at(at + timedelta(minutes=30), lambda: send(unrelated))
         aws.clock.call_at(at + timedelta(hours=1), lambda: send([s3_event(key)]))
     run = aws.wait(stack, arn)
     # Then the early event woke the wait once: Check Restore Status saw no readable copy and it waited on; the rest found
