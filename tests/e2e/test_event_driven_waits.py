@@ -17,7 +17,7 @@ BULK = {**event("executions/deep-archive-bulk.json")}
 
 
 def image_started(aws: Emulator, run: Run, n: int = 0) -> float:
-    return (aws.ec2.restore_image_calls[n]["at"] - run.started).total_seconds()
+    return float((aws.ec2.restore_image_calls[n]["at"] - run.started).total_seconds())
 
 
 def notified(run: Run) -> float:
