@@ -45,6 +45,7 @@ MIN_DEADLINE_SECONDS = 24 * 3600
 IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
 FIRST_STEP, MIN_CAP, FIXED_STEP = 60, 300, 60
+MAX_POLLS = 100  # the schedule travels in the state: kept small, it is renewed when used up
 LATE_STEP = 0.10
 EVENTS_FIRST_POLLS = (0.25, 0.5, 1.0)  # fractions of the planned time
 EVENTS_LATE_STEP = 0.25
@@ -101,10 +102,10 @@ def next_check_seconds(profile: str, checks: int, elapsed: float, size_bytes: in
 
 
 def poll_schedule(profile: str, checks: int, elapsed: float, size_bytes: int) -> list[int]:
-    """The timeouts of the waits from now to the deadline, and one more: the wait entered past the deadline sends its
-    token at once, and Check Image State raises."""
+    """The timeouts of the next waits (at most MAX_POLLS, to the deadline), and one more that is never waited: the
+    wait that reaches it sends its token at once (wokenBy "schedule", or "deadline"), and this function runs again."""
     timeouts: list[int] = []
-    while elapsed < deadline_seconds(size_bytes):
+    while elapsed < deadline_seconds(size_bytes) and len(timeouts) < MAX_POLLS:
         timeouts.append(next_check_seconds(profile, checks + len(timeouts), elapsed, size_bytes))
         elapsed += timeouts[-1]
     return [*timeouts, FIXED_STEP]

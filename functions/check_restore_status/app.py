@@ -61,6 +61,7 @@ SLOWEST_PLANNED_BYTES_PER_SECOND = 75 * 10**6
 STEP_IN_WINDOW = 0.02
 STEP_AFTER_WINDOW = 0.05
 FIXED_STEP = 60
+MAX_POLLS = 100  # the schedule travels in the state: kept small, it is renewed when used up
 DENSE_STEP, DENSE_MIN_STEP = 0.10, 10  # no proof that events arrive: a lost one costs at most 10 % of the wait
 SPARSE_STEP = 0.25  # events proven to arrive: the polls only back up a lost one
 INITIATED = "Object Restore Initiated"
@@ -120,11 +121,11 @@ def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float, si
 
 
 def poll_schedule(profile: str, window: tuple[int, int], elapsed: float, size_bytes: int, confirmed: bool) -> list[int]:
-    """The timeouts of the waits from now to the deadline, and one more: the wait entered past the deadline sends its
-    token at once, and this function raises."""
+    """The timeouts of the next waits (at most MAX_POLLS, to the deadline), and one more that is never waited: the
+    wait that reaches it sends its token at once (wokenBy "schedule", or "deadline"), and this function runs again."""
     timeouts: list[int] = []
     deadline = deadline_seconds(window, size_bytes)
-    while elapsed < deadline:
+    while elapsed < deadline and len(timeouts) < MAX_POLLS:
         timeouts.append(next_check_seconds(profile, window, elapsed, size_bytes, confirmed))
         elapsed += timeouts[-1]
     return [*timeouts, FIXED_STEP]

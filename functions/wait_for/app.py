@@ -6,9 +6,12 @@ for the token until its TimeoutSecondsPath; Resume Waiting sends the token when 
 `Object Restore Completed` or EC2's `EC2 AMI State Change` event arrives. A timeout is the safety net's next poll.
 
 Event:  {"token": $$.Task.Token, "execution": $$.Execution.Id, "enteredAt": $$.State.EnteredTime,
-         "subject": {"bucket", "key"} | {"imageId"}, "timeoutSeconds", "deadlineAt", "eventsConfirmed"}
+         "subject": {"bucket", "key"} | {"imageId"}, "schedule": {"timeouts", "next", "seconds"}, "deadlineAt",
+         "eventsConfirmed"}
 Result: none (Step Functions ignores it); this function itself sends the token
-        ({"wokenBy": "check" | "deadline" | "event", "event", "at"}) when there is nothing to wait for.
+        ({"wokenBy": "check" | "deadline" | "schedule" | "event", "event", "at"}) when there is nothing to wait for:
+        the copy or image is there, the deadline passed, the schedule is used up (the check renews it), or an
+        `Object Restore Initiated` came before this registration.
 
 The table holds one item per (subject, execution): a retried or late registration never overwrites a newer one
 (conditional on enteredAt), and items expire by TTL a day after their wait. Resume Waiting also leaves a marker item
@@ -58,7 +61,7 @@ def subject_of(subject: dict[str, str]) -> str:
 def register(table: str, dynamodb_client: DynamoDBClient, event: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Put this wait's token (newer registrations win), then return the subject's event markers."""
     subject = subject_of(event["subject"])
-    expires = int(now.timestamp()) + int(event["timeoutSeconds"]) + TTL_AFTER_WAIT_SECONDS
+    expires = int(now.timestamp()) + int(event["schedule"]["seconds"]) + TTL_AFTER_WAIT_SECONDS
     try:
         dynamodb_client.put_item(
             TableName=table,
@@ -130,8 +133,11 @@ def wait_for_event(
     stamp = now.isoformat(timespec="seconds")
     markers = register(table, dynamodb_client, event, now)
     subject = event["subject"]
+    schedule = event["schedule"]
     if now >= datetime.fromisoformat(event["deadlineAt"]):
         found = {"wokenBy": "deadline", "event": None, "at": stamp}
+    elif schedule["next"] >= len(schedule["timeouts"]):
+        found = {"wokenBy": "schedule", "event": None, "at": stamp}
     elif settled(s3_client, ec2_client, subject):
         found = {"wokenBy": "check", "event": None, "at": stamp}
     elif not event["eventsConfirmed"] and (initiated := next((m for m in markers if m["event"] == INITIATED), None)):
