@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 HOUR = 3600
-SAMPLES = 6
+SAMPLES = 4
 # profile -> (the functions' POLLING_SCHEDULE, the bucket sends events, share of event deliveries lost)
 PROFILES = {
     "fixed-60s": ("fixed-60s", False, 1.0),
