@@ -30,7 +30,9 @@ _ERROR_BODIES = {  # each protocol's error document
     "<RequestID>emulated</RequestID></Response>",
     "sns": "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
     "<RequestId>emulated</RequestId></ErrorResponse>",
+    "dynamodb": '{{"__type": "com.amazonaws.dynamodb.v20120810#{code}", "message": "{message}"}}',
 }
+_CONTENT_TYPES = {"dynamodb": "application/x-amz-json-1.0"}
 
 
 def _access_key(request: Any) -> str:
@@ -66,8 +68,10 @@ def _stubber_call(original: Any) -> Any:
         if fault is None:
             return original(self, event_name, request, **kwargs)  # type: ignore[no-any-return]
         # S3 answers HEAD errors with no body: the SDK then reports the status ("403", "404", "503") as the code.
-        text = "" if request.method == "HEAD" else _ERROR_BODIES[operation.split(".")[0]].format(code=fault.code, message=fault.message)
-        return AWSResponse(request.url, fault.status, {"Content-Type": "text/xml"}, MockRawResponse(text))  # type: ignore[arg-type]
+        service = operation.split(".")[0]
+        text = "" if request.method == "HEAD" else _ERROR_BODIES[service].format(code=fault.code, message=fault.message)
+        headers = {"Content-Type": _CONTENT_TYPES.get(service, "text/xml")}
+        return AWSResponse(request.url, fault.status, headers, MockRawResponse(text))  # type: ignore[arg-type]
 
     return call
 

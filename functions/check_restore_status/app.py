@@ -16,8 +16,8 @@ transfer at a quarter of that rate. Deadline max(2 x latest, latest + 1 h) + the
 The schedule (environment POLLING_SCHEDULE, which only the benchmark sets):
   events     (default) until an event from this object's restore proved that the bucket's events reach the stack
              (`Object Restore Initiated`), every 10 % of the time elapsed (at least a tenth of the earliest typical
-             completion, 10 s to 60 s): a lost event costs at most a tenth of the wait. After that proof, sparse: first at the earliest typical completion, then every 25 %
-             of the time elapsed (at least 60 s).
+             completion, 10 s to 60 s): a lost event costs at most a tenth of the wait. After that proof, sparse:
+             first at the earliest typical completion, then every 25 % of the time elapsed (at least 60 s).
   tiered     the schedule before events: first check at the earliest typical completion of the class, tier and
              size, then every 2 % of the latest typical completion until then; after it every 5 % of the latest or of
              the time elapsed, whichever is longer; never more often than every 60 s.

@@ -48,6 +48,8 @@ TTL_AFTER_WAIT_SECONDS = 24 * 3600
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 # Tokens that are closed already: the execution moved on (or was stopped); nothing to do.
 CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+# The table throttled after the SDK's own retries: wait unregistered (the poll still comes), do not fail the restore.
+THROTTLING_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException")
 INITIATED = "Object Restore Initiated"
 
 
@@ -131,7 +133,13 @@ def wait_for_event(
 ) -> str:
     """What this registration found: "waiting", or why it sent the token at once."""
     stamp = now.isoformat(timespec="seconds")
-    markers = register(table, dynamodb_client, event, now)
+    try:
+        markers = register(table, dynamodb_client, event, now)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in THROTTLING_CODES:
+            raise
+        logger.warning("%s: not registered (%s); this wait ends at its poll", subject_of(event["subject"]), error.response["Error"]["Code"])
+        markers = []
     subject = event["subject"]
     schedule = event["schedule"]
     if now >= datetime.fromisoformat(event["deadlineAt"]):

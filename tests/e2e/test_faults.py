@@ -4,6 +4,7 @@ fault table (tests/static checks that the two match)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -254,6 +255,33 @@ def test_fault_sns_publish_down(aws: Emulator) -> None:
     assert (run.status, run.error, run.emails) == ("FAILED", "InternalErrorException", [])
     assert run.states_entered()[-3:] == ["Notify Success", "Notify Failure", "Restore Failed"]
     assert len(images(aws)) == 1
+
+
+def test_fault_resume_waiting_fails(aws: Emulator) -> None:
+    # Resume Waiting fails on every event (say, DynamoDB is down for it): Lambda retries each event twice, then keeps it
+    # in the unprocessed-event queue (whose alarm emails the topic); the waits go on by their polls
+    aws.faults.lambda_error("ResumeWaitingFunction", "Unhandled", times=1000)
+    stack = aws.deploy()
+    key = archive(aws, "GLACIER", restore_hours=4)
+    run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
+    assert_one_ami(aws, run)
+    assert (run.output["copyNoticedBy"], run.output["imageNoticedBy"]) == ("poll", "poll")
+    aws.clock.advance(600)  # the last event's retries
+    kept = aws.client("sqs").receive_message(QueueUrl=stack.outputs["UnprocessedEventQueueUrl"], MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["detail-type"] for m in kept) == [
+        "EC2 AMI State Change", "Object Restore Completed", "Object Restore Initiated"
+    ]  # fmt: skip
+    assert accepted_restores(aws) == 1
+
+
+def test_fault_wait_table_throttled(aws: Emulator) -> None:
+    # DynamoDB throttles every registration beyond the SDK's retries: the waits are not registered, so no event can
+    # resume them, and they end at their polls; the restore still succeeds, once
+    aws.faults.request("dynamodb.PutItem", "ProvisionedThroughputExceededException", 400, times=10_000)
+    run = restore(aws)
+    assert_one_ami(aws, run)
+    assert (run.output["copyNoticedBy"], run.output["imageNoticedBy"]) == ("poll", "poll")
+    assert accepted_restores(aws) == 1
 
 
 def test_fault_restore_never_finishes(aws: Emulator) -> None:

@@ -139,7 +139,7 @@ def test_readme_fault_table_matches_the_fault_tests() -> None:
     readme = (ROOT / "README.md").read_text()
     table = set(re.findall(r"^\| `(test_fault_\w+)` \|", readme, flags=re.MULTILINE))
     tests = set(re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / "test_faults.py").read_text(), flags=re.MULTILINE))
-    assert table == tests and len(tests) == 20
+    assert table == tests and len(tests) == 22
 
 
 def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
