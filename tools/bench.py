@@ -210,7 +210,7 @@ def summary(rows: list[Row]) -> tuple[str, list[str]]:
     delivered = [r for r in rows if r.profile == "events" and r.status == "SUCCEEDED"]
     pairs = [(by_run[("fixed-60s", r.storage_class, r.tier, r.sample)], r) for r in delivered]
     ratio = [fixed.transitions / events.transitions for fixed, events in pairs]
-    lines.append(f"transitions fixed-60s / events, same world: min {min(ratio):.0f}x, median {statistics.median(ratio):.0f}x, "
+    lines.append(f"transitions fixed-60s / events, same world: min {min(ratio):.1f}x, median {statistics.median(ratio):.0f}x, "
                  f"max {max(ratio):.0f}x")  # fmt: skip
     failed_fixed = [r for r in rows if r.profile == "fixed-60s" and r.status != "SUCCEEDED"]
     lines.append(f"fixed-60s runs that failed: {len(failed_fixed)} ({', '.join(sorted({r.error for r in failed_fixed})) or 'none'})")

@@ -15,7 +15,7 @@ transfer at a quarter of that rate. Deadline max(2 x latest, latest + 1 h) + the
 
 The schedule (environment POLLING_SCHEDULE, which only the benchmark sets):
   events     (default) until an event from this object's restore proved that the bucket's events reach the stack
-             (`Object Restore Initiated`), every 10 % of the time elapsed (at least a tenth of the earliest typical
+             (`Object Restore Initiated`), every 9.5 % of the time elapsed (at least a tenth of the earliest typical
              completion, 10 s to 60 s): a lost event costs at most a tenth of the wait. After that proof, sparse:
              first at the earliest typical completion, then every 25 % of the time elapsed (at least 60 s).
   tiered     the schedule before events: first check at the earliest typical completion of the class, tier and
@@ -62,7 +62,7 @@ STEP_IN_WINDOW = 0.02
 STEP_AFTER_WINDOW = 0.05
 FIXED_STEP = 60
 MAX_POLLS = 100  # the schedule travels in the state: kept small, it is renewed when used up
-DENSE_STEP, DENSE_MIN_STEP = 0.10, 10  # no proof that events arrive: a lost one costs at most 10 % of the wait
+DENSE_STEP, DENSE_MIN_STEP = 0.095, 10  # no proof that events arrive: a lost one costs under 10 % of the wait
 SPARSE_STEP = 0.25  # events proven to arrive: the polls only back up a lost one
 INITIATED = "Object Restore Initiated"
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")

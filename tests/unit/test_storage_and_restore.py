@@ -250,7 +250,7 @@ def test_restore_deadline_raises_and_scales_with_the_size() -> None:
 
 
 def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier() -> None:
-    # Given every event lost, so that the copy's polls stay dense (every 10 % of the time elapsed, at least 60 s for
+    # Given every event lost, so that the copy's polls stay dense (every 9.5 % of the time elapsed, at least 60 s for
     # these windows, no proof that events arrive), a poll costing 8 events (the wait's TaskStateEntered,
     # TaskScheduled, TaskStarted, TaskSubmitted, TaskTimedOut, TaskStateExited; the Pass's entered and exited), a
     # renewal of the 100-poll schedule 7 more (Check Restore Status 5, its Choice 2) and the fixed states 130 at most
