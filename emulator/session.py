@@ -28,12 +28,11 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
-from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator import binding, cloudformation, ec2, eventbridge, iam, lambda_runtime, s3, stepfunctions, wire
+from emulator import binding, cloudformation, ec2, eventbridge, iam, lambda_runtime, s3, serving, stepfunctions, wire
 from emulator.clock import VirtualClock
 from emulator.eventbridge import EventBus
 from emulator.faults import Faults
@@ -138,7 +137,7 @@ class Emulator:
         }
         self._mock = mock_aws(config=config)
         self._saved_env: dict[str, str | None] = {}
-        self._server: ThreadedMotoServer | None = None
+        self._server: serving.Server | None = None
         self._enforced = False
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
@@ -203,10 +202,10 @@ class Emulator:
         self.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, input=payload)
 
     def serve(self, port: int) -> str:
-        """Also answer over HTTP on 127.0.0.1 (the AWS CLI, the command line, any SDK with AWS_ENDPOINT_URL)."""
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
-        return f"http://127.0.0.1:{port}"
+        """Also answer over HTTP on 127.0.0.1 (the AWS CLI, the command line, any SDK with AWS_ENDPOINT_URL): moto's
+        server app, with emulator/serving.py's savings for listings."""
+        self._server = serving.serve(self, port)
+        return self._server.endpoint
 
     def client(self, service: str) -> Any:
         c = self.credentials

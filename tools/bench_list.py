@@ -3,7 +3,8 @@
 Starts the emulator server on 127.0.0.1, puts N `.bin` objects (GLACIER, tagged as CreateStoreImageTask tags them) in
 a bucket of their own through the public S3 API, then
   1. times the installed command, `python -m glacier_ami_restore list --bucket ... --output json`, in a subprocess
-     (process start, every request, the JSON), and
+     (process start, every request, the JSON), with the CPU seconds it and the server spent meanwhile and the load
+     average (the machine may be shared: CPU seconds depend less on the other work than wall time does), and
   2. counts the HTTP requests the same listing makes (a botocore before-send hook on the command's session).
 
     python -m tools.bench_list [--objects 10000] [--workers 32] [--in-process]
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -46,8 +48,17 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU of a running process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def emulator_server() -> Iterator[str]:
+def emulator_server() -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(  # noqa: S603 - this repository's server module, on 127.0.0.1
@@ -67,7 +78,7 @@ def emulator_server() -> Iterator[str]:
             raise RuntimeError(f"the emulator server exited early: {banner}")
         banner += line
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -89,8 +100,10 @@ def seed(endpoint: str, count: int, workers: int) -> float:
     return time.perf_counter() - started
 
 
-def timed_command(endpoint: str) -> tuple[float, int]:
+def timed_command(endpoint: str) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of the command, AMIs listed)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **FAKE}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - this repository's command line
         [sys.executable, "-m", "glacier_ami_restore", "--endpoint-url", endpoint, "list", "--bucket", BUCKET, "--output", "json"],
@@ -101,7 +114,9 @@ def timed_command(endpoint: str) -> tuple[float, int]:
         check=True,
     )
     elapsed = time.perf_counter() - started
-    return elapsed, len(re.findall(r'"imageId"', done.stdout))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the server is not reaped yet: the command's alone
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu, len(re.findall(r'"imageId"', done.stdout))
 
 
 def counted_listing(endpoint: str) -> tuple[int, int, float]:
@@ -143,14 +158,18 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.in_process:
         return bench_in_process(args.objects, args.workers)
-    with emulator_server() as endpoint:
+    with emulator_server() as (endpoint, server_pid):
         seeded = seed(endpoint, args.objects, args.workers)
         print(f"seeded {args.objects:,} archived objects with tags in {seeded:.1f} s")
-        wall, listed = timed_command(endpoint)
+        server_before, load_before = cpu_seconds(server_pid), os.getloadavg()[0]
+        wall, command_cpu, listed = timed_command(endpoint)
+        server_after, load_after = cpu_seconds(server_pid), os.getloadavg()[0]
         objects, requests, listing = counted_listing(endpoint)
     if not listed == objects == args.objects:
         raise RuntimeError(f"listed {listed} (command) and {objects} (counted) of {args.objects} objects")
     print(f"glacier-ami-restore list --output json: {listed:,} AMIs in {wall:.1f} s wall (subprocess, from process start)")
+    server = f"{server_after - server_before:.1f} s" if server_after is not None and server_before is not None else "unknown"
+    print(f"  CPU meanwhile: the command {command_cpu:.1f} s, the server {server}; load average {load_before:.1f} -> {load_after:.1f}")
     print(
         f"requests: {requests:,} for {objects:,} objects = {requests / objects:.3f} per object "
         f"({-(-objects // 1000)} ListObjectsV2 pages + one GetObjectTagging each); counted listing {listing:.1f} s"
