@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -119,17 +119,16 @@ def list_buckets(aws: Aws) -> list[str]:
     return names
 
 
-def list_objects(aws: Aws, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+def list_objects(aws: Aws, bucket: str, prefix: str = "") -> Iterator[dict[str, Any]]:
+    """The bucket's `.bin` objects, page by page as ListObjectsV2 answers (the caller can start on a page at once)."""
     pages = aws.s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, OptionalObjectAttributes=["RestoreStatus"])
     try:
         for page in pages:
-            items += [dict(o) for o in page.get("Contents", []) if o["Key"].endswith(".bin")]
+            yield from (dict(o) for o in page.get("Contents", []) if o["Key"].endswith(".bin"))
     except ClientError as error:
         if (problem := listing_error(aws, bucket, error)) is None:
             raise
         raise problem from error
-    return items
 
 
 def listing_error(aws: Aws, bucket: str, error: ClientError) -> CliError | None:
@@ -163,9 +162,10 @@ def sort_key(ami: ArchivedAmi) -> tuple[str, float, str, str]:
 def list_archive(aws: Aws, buckets: Iterable[str] = (), prefix: str = "") -> list[ArchivedAmi]:
     """Every `.bin` object of the buckets (default: all buckets of the Region), sorted by name, newest first."""
     chosen = list(buckets) or list_buckets(aws)
-    listed = [(bucket, item) for bucket in chosen for item in list_objects(aws, bucket, prefix)]
+    # The tag look-ups of a page start while the next page is listed.
     with ThreadPoolExecutor(max_workers=POOL_SIZE) as pool:
-        found = list(pool.map(lambda pair: describe(aws, *pair), listed))
+        pending = [pool.submit(describe, aws, bucket, item) for bucket in chosen for item in list_objects(aws, bucket, prefix)]
+        found = [f.result() for f in pending]
     return sorted(found, key=sort_key)
 
 
