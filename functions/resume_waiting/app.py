@@ -72,7 +72,8 @@ def resume_waiting(
         mark(table, dynamodb_client, subject, event, now)
     pages = dynamodb_client.get_paginator("query").paginate(
         TableName=table,
-        KeyConditionExpression="subject = :s AND begins_with(waiter, :arn)",
+        KeyConditionExpression="#subject = :s AND begins_with(#waiter, :arn)",
+        ExpressionAttributeNames={"#subject": "subject", "#waiter": "waiter"},
         ExpressionAttributeValues={":s": {"S": subject}, ":arn": {"S": "arn:"}},
     )
     output = {"wokenBy": "event", "event": event["detail-type"], "at": event["time"], "state": event["detail"].get("State")}

@@ -45,6 +45,7 @@ ec2 = boto3.client("ec2", config=_config)
 sfn = boto3.client("stepfunctions", config=_config)
 
 TTL_AFTER_WAIT_SECONDS = 24 * 3600
+NAMES = {"#subject": "subject", "#waiter": "waiter"}  # placeholders, not bare names: DynamoDB reserves hundreds of words
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 # Tokens that are closed already: the execution moved on (or was stopped); nothing to do.
 CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
@@ -74,7 +75,8 @@ def register(table: str, dynamodb_client: DynamoDBClient, event: dict[str, Any],
                 "enteredAt": {"S": event["enteredAt"]},
                 "expiresAt": {"N": str(expires)},
             },
-            ConditionExpression="attribute_not_exists(waiter) OR enteredAt <= :entered",
+            ConditionExpression="attribute_not_exists(#waiter) OR #entered <= :entered",
+            ExpressionAttributeNames={"#waiter": "waiter", "#entered": "enteredAt"},
             ExpressionAttributeValues={":entered": {"S": event["enteredAt"]}},
         )
     except ClientError as error:
@@ -83,7 +85,8 @@ def register(table: str, dynamodb_client: DynamoDBClient, event: dict[str, Any],
         logger.info("a newer wait of %s is registered for %s: this one is stale", event["execution"], subject)
     items = dynamodb_client.query(
         TableName=table,
-        KeyConditionExpression="subject = :s AND begins_with(waiter, :marker)",
+        KeyConditionExpression="#subject = :s AND begins_with(#waiter, :marker)",
+        ExpressionAttributeNames=NAMES,
         ExpressionAttributeValues={":s": {"S": subject}, ":marker": {"S": "event#"}},
     )["Items"]
     return [{"event": item["waiter"]["S"].removeprefix("event#"), "at": item["at"]["S"]} for item in items]
