@@ -104,12 +104,13 @@ def test_estimate_of_100_gib_from_flexible_retrieval() -> None:
     pairs = zip(options, costs, strict=True)
     found = [(o.tier, o.restore_seconds, o.available_seconds, c["retrieval"], c["requests"], c["total"]) for o, c in pairs]
     assert found == [
-        ("Expedited", (418, 658), (2042, 2282), 3.0, 0.01, 3.245188),
-        ("Standard", (10800, 18358), (12424, 19982), 1.0, 0.00005, 1.235238),
-        ("Bulk", (18000, 43558), (19624, 45182), 0.0, 0.0, 0.235188),
+        ("Expedited", (418, 658), (2042, 2282), 3.0, 0.01, 3.244518),
+        ("Standard", (10800, 18358), (12424, 19982), 1.0, 0.00005, 1.234568),
+        ("Bulk", (18000, 43558), (19624, 45182), 0.0, 0.0, 0.234518),
     ]
-    # the copy: 100 GiB x $0.023 x 3/30; the workflow: 200 transitions, 70 invocations of 0.125 GB-s, 70 HEADs
-    assert {(c["temporaryCopy"], c["workflow"]) for c in costs} == {(0.23, 0.005188)}
+    # the copy: 100 GiB x $0.023 x 3/30; the workflow: 170 transitions ($0.00425), 100 invocations ($0.00002) of
+    # 0.125 GB-s ($0.000208), 100 HEADs ($0.00004)
+    assert {(c["temporaryCopy"], c["workflow"]) for c in costs} == {(0.23, 0.004518)}
     # And the fastest is Expedited, the cheapest Bulk
     assert (estimate.fastest(options).tier, estimate.cheapest(options).tier) == ("Expedited", "Bulk")
 
@@ -136,7 +137,7 @@ def test_readable_objects_need_no_restore() -> None:
     # Given a 1 GiB Instant Retrieval object
     [option] = estimate.estimate(ami(2**30, "GLACIER_IR"), days=1)
     # Then there is one option: no tier, the image time only, and a note about Instant Retrieval's fee
-    assert (option.tier, option.available_seconds, round(option.total, 6)) == (None, (611, 611), 0.005188)
+    assert (option.tier, option.available_seconds, round(option.total, 6)) == (None, (611, 611), 0.004518)
     assert option.note is not None and option.note.startswith("readable now: no restore; Instant Retrieval bills a per-GB retrieval fee")
 
 
