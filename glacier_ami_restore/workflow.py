@@ -26,9 +26,10 @@ OUTPUT_KEY = "StateMachineArn"
 NAME_LIMIT = 80
 STAGES = {
     "waiting for the copy": (
-        "Request Restore", "Fall Back To Standard Tier", "Check Restore Status", "Wait For Restore", "Is Copy Readable?",
+        "Request Restore", "Fall Back To Standard Tier", "Check Restore Status", "Wait For Restore", "Schedule Next Copy Check",
+        "Is Copy Readable?",
     ),
-    "restoring the image": ("Restore Image", "Check Image State", "Wait For Image", "Is Image Available?"),
+    "restoring the image": ("Restore Image", "Check Image State", "Wait For Image", "Schedule Next Image Check", "Is Image Available?"),
     "done": ("Notify Success", "Restore Succeeded"),
 }  # fmt: skip
 ADVICE = {

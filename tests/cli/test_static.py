@@ -196,3 +196,16 @@ def test_input_rules_refuse_what_validate_input_refuses() -> None:
         "'ami-0123456789abcdef0.txt' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
     )
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", workflow.execution_name(workflow.payload(ami(1, key="ä ö/ü.bin"), "Bulk", "2", None)))
+
+
+def test_every_waiting_state_of_the_definition_has_a_stage() -> None:
+    # Given the state machine's states / Then each one from Request Restore on is a stage of `watch` (the states before
+    # it, the failure path and Extend Copy / Wait For Quota between the stages, show as "starting")
+    import json
+    from pathlib import Path
+
+    states = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "definition.asl.json").read_text())["States"]
+    staged = {state for names in workflow.STAGES.values() for state in names}
+    unstaged = {"Receive Request", "Validate Input", "Check Storage Class", "Is Recovery Point Readable?", "Prepare Image Restore",
+                "Extend Copy", "Has Image Restore Started?", "Wait For Quota", "Notify Failure", "Restore Failed"}  # fmt: skip
+    assert set(states) - unstaged == staged
