@@ -174,6 +174,8 @@ def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[st
         if state == "failed" and any(word in reason.lower() for word in QUOTA_WORDS):  # undocumented: the best guess
             return quota_wait(record, now, reason)
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")
+    if wake.get("wokenBy") == "deadline":  # the wait saw the deadline (to the second) pass: this is it
+        elapsed = max(elapsed, deadline_seconds(image["sizeBytes"]))
     timeouts = poll_schedule(profile, record["checks"], elapsed, image["sizeBytes"])
     if len(timeouts) == 1:  # past the deadline
         next_check_seconds(profile, record["checks"], elapsed, image["sizeBytes"])

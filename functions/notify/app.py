@@ -267,7 +267,7 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
             lines.append(f"Noticed:               {noticed}")
         if summary["tierNote"]:
             lines.append(f"Note: {summary['tierNote']}")
-        if summary.get("bucketSendsEvents") is False:
+        if summary.get("bucketSendsEvents") is False and summary.get("copyNoticedBy") != "event":
             lines.append(
                 f"Note: the bucket {summary['bucket']} does not send events to Amazon EventBridge, so the restore was noticed by "
                 f"polling only; glacier-ami-restore events enable --bucket {summary['bucket']} turns them on."

@@ -19,6 +19,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 import boto3
 from botocore.config import Config
@@ -39,14 +40,17 @@ INITIATED = "Object Restore Initiated"
 CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 
 
-def subject_of(event: dict[str, Any]) -> str | None:
-    """The table's partition key, as Wait For Event writes it; None for an event this stack does not wait on."""
+def subjects_of(event: dict[str, Any]) -> list[str]:
+    """The table's partition keys the event may name, as Wait For writes them; none for an event this stack does not
+    wait on. S3 documents no encoding for the key in EventBridge events; its other notifications URL-encode it (and
+    AWS's Powertools decodes it), so both forms are looked up."""
     detail = event.get("detail") or {}
     if event.get("source") == "aws.ec2" and detail.get("ImageId"):
-        return f"ec2:{detail['ImageId']}"
+        return [f"ec2:{detail['ImageId']}"]
     if event.get("source") == "aws.s3" and detail.get("bucket", {}).get("name") and detail.get("object", {}).get("key"):
-        return f"s3://{detail['bucket']['name']}/{detail['object']['key']}"
-    return None
+        key = detail["object"]["key"]
+        return list(dict.fromkeys(f"s3://{detail['bucket']['name']}/{k}" for k in (key, unquote_plus(key))))
+    return []
 
 
 def mark(table: str, dynamodb_client: DynamoDBClient, subject: str, event: dict[str, Any], now: datetime) -> None:
@@ -64,14 +68,26 @@ def mark(table: str, dynamodb_client: DynamoDBClient, subject: str, event: dict[
 def resume_waiting(
     table: str, dynamodb_client: DynamoDBClient, sfn_client: SFNClient, event: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
-    subject = subject_of(event)
-    if subject is None:
+    subjects = subjects_of(event)
+    if not subjects:
         logger.info("ignored an event with no object or image: %s", event.get("detail-type"))
         return {"subject": None, "resumed": 0, "closed": 0}
+    resumed = closed = 0
+    for subject in subjects:
+        done = resume_subject(table, dynamodb_client, sfn_client, event, subject, now)
+        resumed, closed = resumed + done[0], closed + done[1]
+    logger.info("%s from %s: resumed %d, %d already closed", event["detail-type"], subjects[0], resumed, closed)
+    return {"subject": subjects[0], "resumed": resumed, "closed": closed}
+
+
+def resume_subject(
+    table: str, dynamodb_client: DynamoDBClient, sfn_client: SFNClient, event: dict[str, Any], subject: str, now: datetime
+) -> tuple[int, int]:
     if event["detail-type"] == INITIATED:
         mark(table, dynamodb_client, subject, event, now)
     pages = dynamodb_client.get_paginator("query").paginate(
         TableName=table,
+        ConsistentRead=True,
         KeyConditionExpression="#subject = :s AND begins_with(#waiter, :arn)",
         ExpressionAttributeNames={"#subject": "subject", "#waiter": "waiter"},
         ExpressionAttributeValues={":s": {"S": subject}, ":arn": {"S": "arn:"}},
@@ -98,8 +114,7 @@ def resume_waiting(
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise  # else: the execution registered a newer wait meanwhile; it stays
-    logger.info("%s from %s: resumed %d, %d already closed", event["detail-type"], subject, resumed, closed)
-    return {"subject": subject, "resumed": resumed, "closed": closed}
+    return resumed, closed
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:

@@ -7,7 +7,7 @@ for the token until its TimeoutSecondsPath; Resume Waiting sends the token when 
 
 Event:  {"token": $$.Task.Token, "execution": $$.Execution.Id, "enteredAt": $$.State.EnteredTime,
          "subject": {"bucket", "key"} | {"imageId"}, "schedule": {"timeouts", "next", "seconds"}, "deadlineAt",
-         "eventsConfirmed"}
+         "eventsConfirmed", "since": when the restore was requested (copy waits only)}
 Result: none (Step Functions ignores it); this function itself sends the token
         ({"wokenBy": "check" | "deadline" | "schedule" | "event", "event", "at"}) when there is nothing to wait for:
         the copy or image is there, the deadline passed, the schedule is used up (the check renews it), or an
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -52,6 +52,7 @@ CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 # The table throttled after the SDK's own retries: wait unregistered (the poll still comes), do not fail the restore.
 THROTTLING_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException")
 INITIATED = "Object Restore Initiated"
+MARKER_SKEW = timedelta(minutes=1)  # the event's time and the workflow's clock may differ slightly
 
 
 def subject_of(subject: dict[str, str]) -> str:
@@ -85,6 +86,7 @@ def register(table: str, dynamodb_client: DynamoDBClient, event: dict[str, Any],
         logger.info("a newer wait of %s is registered for %s: this one is stale", event["execution"], subject)
     items = dynamodb_client.query(
         TableName=table,
+        ConsistentRead=True,  # the item just written, and a marker written a moment ago
         KeyConditionExpression="#subject = :s AND begins_with(#waiter, :marker)",
         ExpressionAttributeNames=NAMES,
         ExpressionAttributeValues={":s": {"S": subject}, ":marker": {"S": "event#"}},
@@ -112,9 +114,14 @@ def image_is_settled(ec2_client: EC2Client, image_id: str) -> bool:
 
 
 def settled(s3_client: S3Client, ec2_client: EC2Client, subject: dict[str, str]) -> bool:
-    if "imageId" in subject:
-        return image_is_settled(ec2_client, subject["imageId"])
-    return copy_is_readable(s3_client, subject["bucket"], subject["key"])
+    """The one look; a failed look (throttled, 5xx) only means this wait ends at its poll, which looks again."""
+    try:
+        if "imageId" in subject:
+            return image_is_settled(ec2_client, subject["imageId"])
+        return copy_is_readable(s3_client, subject["bucket"], subject["key"])
+    except ClientError as error:
+        logger.warning("could not look at %s (%s); waiting for the event or the poll", subject_of(subject), error.response["Error"]["Code"])
+        return False
 
 
 def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> None:
@@ -123,6 +130,12 @@ def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] not in CLOSED_TOKEN_CODES:
             raise
+
+
+def fresh(marker: dict[str, str], event: dict[str, Any]) -> bool:
+    """A marker of this restore, not of an earlier one (the table keeps markers for days)."""
+    since = event.get("since")
+    return since is None or datetime.fromisoformat(marker["at"].replace("Z", "+00:00")) >= datetime.fromisoformat(since) - MARKER_SKEW
 
 
 def wait_for_event(
@@ -151,7 +164,7 @@ def wait_for_event(
         found = {"wokenBy": "schedule", "event": None, "at": stamp}
     elif settled(s3_client, ec2_client, subject):
         found = {"wokenBy": "check", "event": None, "at": stamp}
-    elif not event["eventsConfirmed"] and (initiated := next((m for m in markers if m["event"] == INITIATED), None)):
+    elif not event["eventsConfirmed"] and (initiated := next((m for m in markers if m["event"] == INITIATED and fresh(m, event)), None)):
         found = {"wokenBy": "event", "event": INITIATED, "at": initiated["at"]}  # came before we registered
     else:
         return "waiting"

@@ -104,6 +104,9 @@ def test_an_initiated_event_before_the_registration_still_counts(aws: Emulator, 
     assert tokens.sent == [("token-1", {"wokenBy": "event", "event": "Object Restore Initiated", "at": "2026-01-05T20:00:00Z"})]
     # and a wait that has the proof already just waits
     assert wait_for(aws, table, registration(key, "token-2", entered="2026-01-05T09:00:05.000Z"), Tokens()) == "waiting"
+    # and a marker older than this restore (the event came at 20:00) proves nothing about it: the wait just waits
+    later = {**registration(key, "token-3", entered="2026-01-05T09:00:06.000Z", confirmed=False), "since": "2026-01-06T09:00:00+00:00"}
+    assert wait_for(aws, table, later, Tokens()) == "waiting"
 
 
 def test_a_copy_readable_before_the_registration_is_seen_by_the_check_after_it(aws: Emulator, table: str) -> None:
