@@ -17,8 +17,7 @@ The schedule (environment POLLING_SCHEDULE, which only the benchmark sets):
   events     (default) until an event from this object's restore proved that the bucket's events reach the stack
              (`Object Restore Initiated`), every 9.5 % of the time elapsed (at least a tenth of the earliest typical
              completion, 10 s to 60 s): a lost event costs at most a tenth of the wait. After that proof, sparse:
-             first at the earliest typical completion, then every 25 % of the time elapsed (at least 60 s), never
-             more than a quarter of the latest typical completion apart.
+             first at the earliest typical completion, then every 25 % of the time elapsed (at least 60 s).
   tiered     the schedule before events: first check at the earliest typical completion of the class, tier and
              size, then every 2 % of the latest typical completion until then; after it every 5 % of the latest or of
              the time elapsed, whichever is longer; never more often than every 60 s.
@@ -103,11 +102,10 @@ def step_seconds(profile: str, window: tuple[int, int], elapsed: float, confirme
         return FIXED_STEP
     if profile == "events" and not confirmed:  # at least a tenth of the earliest typical time, 10 s to 60 s
         return max(min(FIXED_STEP, max(DENSE_MIN_STEP, DENSE_STEP * earliest)), DENSE_STEP * elapsed)
-    if profile == "events":  # proven events: sparse, but a lost Completed costs at most a quarter of the window
-        first = earliest - elapsed if elapsed < earliest else max(FIXED_STEP, SPARSE_STEP * elapsed)
-        return min(first, SPARSE_STEP * latest)
     if elapsed < earliest:
         return earliest - elapsed
+    if profile == "events":  # proven events: the polls only back up a lost Completed
+        return max(FIXED_STEP, SPARSE_STEP * elapsed)
     if elapsed < latest:
         return max(FIXED_STEP, STEP_IN_WINDOW * latest)
     return max(FIXED_STEP, STEP_AFTER_WINDOW * max(latest, elapsed))
