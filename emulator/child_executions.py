@@ -67,8 +67,12 @@ def _execution_init(original: Any) -> Any:
 def _terminated(original: Any) -> Any:
     def terminated(self: BaseExecutionWorkerCommunication) -> None:
         original(self)
-        for waiter in list(getattr(self.execution, "emulated_waiters", [])):
+        waiters = list(getattr(self.execution, "emulated_waiters", []))
+        for waiter in waiters:
             waiter.set()
+        emulator = binding.bound(self.execution.account_id)
+        if waiters and emulator is not None:
+            emulator.clock.nudge()
 
     return terminated
 

@@ -135,8 +135,12 @@ def _wakes_listeners(original: Any) -> Any:
 
     def change(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        for wake in list(self.__dict__.get("emulated_wakes", [])):
+        wakes = list(self.__dict__.get("emulated_wakes", []))
+        for wake in wakes:
             wake.set()
+        clock = _clock()
+        if wakes and clock is not None:
+            clock.nudge()
 
     return change
 
@@ -219,6 +223,19 @@ def _branch_start(self: Any) -> None:
         raise RuntimeError(f"Attempted to rerun BranchWorker for program ${self._program}.")
     self._worker_thread = _counted_thread(self._thread_routine, name=f"BranchWorker_${self._program}")
     self._worker_thread.start()
+
+
+def _nudging(original: Any) -> Any:
+    """JobPool.close_job / BranchWorkerPool.on_terminated: the state waiting for them may go on now."""
+
+    def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        clock = _clock()
+        if clock is not None:
+            clock.nudge()
+        return result
+
+    return close
 
 
 def _asleep_while(waiting_for: Any, done: Any) -> Any:
@@ -389,7 +406,9 @@ def install() -> None:
         backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]
     inline_iteration_component.InlineIterationComponent._launch_worker = _launch_worker  # type: ignore[method-assign]
     job.JobPool.await_jobs = _asleep_while(job.JobPool.await_jobs, lambda pool: pool._termination_event.is_set())  # type: ignore[method-assign]
+    job.JobPool.close_job = _nudging(job.JobPool.close_job)  # type: ignore[method-assign]
     branch_worker.BranchWorker.start = _branch_start  # type: ignore[method-assign]
     pool = branches_decl.BranchWorkerPool
     pool.wait = _asleep_while(pool.wait, lambda p: p._termination_event.is_set())  # type: ignore[method-assign]
+    pool.on_terminated = _nudging(pool.on_terminated)  # type: ignore[method-assign]
     child_executions.install()
