@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import binding, iam, stepfunctions
@@ -138,9 +140,23 @@ def _eval_service_task(original: Any) -> Any:
         except Exception as error:  # moto's service errors (ExecutionAlreadyExists, ...), as AWS names them
             code = str(getattr(error, "code", None) or getattr(error, "TYPE", None) or type(error).__name__)
             raise _client_error(code.removesuffix("Exception"), str(error), "StartExecution") from error
+        if self.resource.condition in (ResourceCondition.Sync, ResourceCondition.Sync2):
+            root = getattr(env.event_manager, "quota_environment", env)
+            root.__dict__.setdefault("emulated_children", []).append(execution)  # stopped with their parent
         env.stack.append({"ExecutionArn": execution.exec_arn, "StartDate": _epoch_ms(execution.start_date)})
 
     return eval_service_task
+
+
+def _stop_children(original: Any) -> Any:
+    """StopExecution of a parent also stops the children its `.sync` tasks wait for, whatever its tasks are doing."""
+
+    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        for child in list(getattr(self.env, "emulated_children", [])):
+            _stop_child(child)
+
+    return stop
 
 
 def describe(execution: Execution, as_json: bool) -> dict[str, Any]:
@@ -174,8 +190,11 @@ def _stop_child(execution: Execution) -> None:
     if execution.exec_status == ExecutionStatus.RUNNING and _authorize(account, region, "states:StopExecution", execution.exec_arn):
         ended = threading.Event()  # StopExecution answers once the execution is ABORTED
         execution.emulated_waiters.append(ended)  # type: ignore[attr-defined]
+        deadline = time.monotonic() + STOP_SECONDS
+        while getattr(execution.exec_worker, "env", None) is None and time.monotonic() < deadline:
+            time.sleep(0.001)  # just started: moto cannot stop it before its program exists
         stepfunctions_parser_backends[account][region].stop_execution(execution.exec_arn)
-        ended.wait(STOP_SECONDS)
+        ended.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _eval_sync(original: Any) -> Any:
@@ -237,4 +256,5 @@ def install() -> None:
     sfn._build_sync2_resolver = _keep_submission("_build_sync2_resolver")  # type: ignore[method-assign]
     sfn._eval_sync = _eval_sync(sfn._eval_sync)  # type: ignore[method-assign]
     Execution.__init__ = _execution_init(Execution.__init__)  # type: ignore[method-assign]
+    ExecutionWorker.stop = _stop_children(ExecutionWorker.stop)  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = _terminated(BaseExecutionWorkerCommunication.terminated)  # type: ignore[method-assign]

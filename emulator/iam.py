@@ -4,7 +4,8 @@ moto checks the caller's policies for the action it serves (once enforcement is 
 alongside it. The rules added here:
 - EC2 writes a restored image's snapshots (EBS direct APIs) and tags with the caller's permissions.
 - Publishing to an SNS topic under a customer managed KMS key needs kms:GenerateDataKey and kms:Decrypt.
-- sns:Publish is authorized against the topic ARN (moto compares services it does not scope against "*").
+- sns:Publish is authorized against the topic ARN, and the Step Functions actions against the execution or state
+  machine they name (moto compares services it does not scope against "*").
 - Without s3:ListBucket on the bucket, HeadObject on a missing key answers 403 instead of 404.
 """
 
@@ -19,6 +20,7 @@ from moto.iam.access_control import IAMRequest
 from moto.s3 import responses as s3_responses
 from moto.sns.models import sns_backends
 from moto.sns.responses import SNSResponse
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from emulator.wire import EmulatedError
 
@@ -82,6 +84,10 @@ def _sns_resource(self: Any) -> str:
     return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
 
 
+def _states_resource(self: Any) -> str:
+    return str(self._get_param("executionArn") or self._get_param("stateMachineArn") or "*")
+
+
 def _s3_head_object(original: Any) -> Any:
     def head_object(self: Any, *args: Any, **kwargs: Any) -> Any:
         response = original(self, *args, **kwargs)
@@ -97,4 +103,5 @@ def _s3_head_object(original: Any) -> Any:
 def install() -> None:
     SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
     SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
+    StepFunctionResponse._determine_resource = _states_resource  # type: ignore[attr-defined]
     s3_responses.S3Response.head_object = _s3_head_object(s3_responses.S3Response.head_object)  # type: ignore[method-assign]

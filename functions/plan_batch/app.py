@@ -15,7 +15,8 @@ Why rounds: EC2 rejects an image restore while the account has more than its quo
 state machine (the single-restore states), and a child holds its place from its start to its AMI, so the batch runs
 in rounds, one after another: a round has L lanes side by side, each lane restoring its AMIs one after another, and
 holds only AMIs of at most quota / L bytes, so at most quota bytes are ever in flight. AMIs larger than the whole
-quota run one at a time. Each round's AMIs are dealt to its lanes longest first.
+quota run one at a time. Each round's AMIs are dealt to its lanes longest first; the rounds with the largest AMIs
+(fewest lanes) go first.
 Why restores up front: a lane reaches its last AMI hours later, so every archive's restore is requested here (at
 most RESTORE_REQUESTS_PER_SECOND, half of S3's 1,000 restore requests per second per account), with Days extended
 to cover the planned wait; each child then joins its restore in progress or finds its copy readable. Expedited
@@ -127,11 +128,10 @@ def is_deep_archive(facts: dict[str, Any]) -> bool:
 
 
 def lane_levels(max_lanes: int) -> list[int]:
-    """Lanes a round may have: 1, 2, 4, 8, ... up to max_lanes (a factor 2 between rounds wastes at most half a lane)."""
-    levels, lanes = [], 1
-    while lanes < max_lanes:
-        levels.append(lanes)
-        lanes *= 2
+    """Lanes a round may have: 1 to 6, then steps of about a third, up to max_lanes. An AMI runs in the round of the
+    most lanes it fits (quota / lanes >= its size): the steps waste at most a quarter of a lane, and a batch has at
+    most 14 rounds."""
+    levels = [n for n in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32) if n < max_lanes]
     return [*levels, max_lanes]
 
 
@@ -183,6 +183,8 @@ def plan_batch(s3_client: S3Client, request: dict[str, Any], quota_gb: float, ma
         for index, (item, fact) in enumerate(zip(items, facts, strict=True))
         if needs_restore(fact) and is_deep_archive(fact) and item.get("restoreRequestTier") == "Expedited"
     ]
+    if refused:
+        raise InvalidInputError("; ".join(refused))
     sizes = [fact["sizeBytes"] for fact in facts]
     quota_bytes = int(quota_gb * GB)
     rounds = plan_rounds(sizes, quota_bytes, min(max_lanes, MAX_LANES))
@@ -210,13 +212,11 @@ def plan_batch(s3_client: S3Client, request: dict[str, Any], quota_gb: float, ma
     )
     planned = slowest_restore + round_start
     if planned > PLAN_LIMIT_SECONDS:
-        refused.append(
+        raise InvalidInputError(
             f"recoveryPoints: {len(items)} AMIs of {sum(sizes) / GB:,.0f} GB would take about {planned / DAY:.1f} days under the "
             f"{quota_gb:,.0f} GB image-restore quota, longer than an execution may run ({EXECUTION_SECONDS // DAY} days): split the "
             "batch, or raise the account's quota (Service Quotas) and the stack's ImageRestoreQuotaGb"
         )
-    if refused:
-        raise InvalidInputError("; ".join(refused))
 
     # Restores up front, paced under S3's request rate (the copies wait for their lane: Days cover the planned wait).
     wanted = [
