@@ -161,3 +161,56 @@ def test_a_bad_batch_fails_before_any_side_effect_naming_each_bad_item(aws: Emul
         True,
     )
     assert (aws.s3.restore_calls, aws.ec2.restore_image_calls, aws.requests["s3.RestoreObject"]) == ([], [], 0)
+
+
+def test_a_second_listed_bucket_works_and_another_is_refused_saying_how_to_allow_it(aws: Emulator) -> None:
+    # Given a stack whose ArchiveBucketName lists two buckets, and a third bucket
+    for bucket in ("second-vault", "third-vault"):
+        aws.client("s3").create_bucket(Bucket=bucket)
+    stack = aws.deploy(ArchiveBucketName=f"{BUCKET},second-vault")
+    first = archive(aws, "GLACIER_IR", name="app-01", image_minutes=5)
+    second = aws.archive_ami("app-02", "second-vault", "GLACIER_IR", size_gb=8)
+    aws.world.image_seconds[second] = 300
+    # When a batch names an AMI of each listed bucket / Then both are restored
+    run = aws.run(
+        stack, {"recoveryPoints": [first, {"recoveryPoint": second, "recoveryPointBucket": "second-vault"}], "recoveryPointBucket": BUCKET}
+    )
+    assert (run.status, run.output["restored"]) == ("SUCCEEDED", 2)
+    # When one names the third / Then it is refused before any side effect, saying how to allow it
+    refused = aws.run(stack, {"recoveryPoints": [first], "recoveryPointBucket": "third-vault"})
+    assert (refused.status, refused.error) == ("FAILED", "InvalidInputError")
+    assert (
+        "recoveryPointBucket: 'third-vault' is not a bucket this stack may read (ArchiveBucketName: my-ami-archive, second-vault): "
+        "add it to ArchiveBucketName (comma-separated) and update the stack; the functions' code does not change"
+    ) in (refused.cause or "")
+    assert len(aws.ec2.restore_image_calls) == 2
+    # ...and the list reaches the functions as configuration only: the same code, one variable and the policy differ
+    default = aws.deploy("default-stack")
+    for lid, function in stack.functions.items():
+        assert function.source == default.functions[lid].source
+        changed = {k for k in function.environment if function.environment[k] != default.functions[lid].environment.get(k)}
+        assert changed <= {"ALLOWED_BUCKET", "TOPIC_ARN"}, (lid, changed)
+
+
+def test_buckets_tagged_ami_archive_are_allowed_by_their_tag(aws: Emulator) -> None:
+    # Given a stack with ArchiveBucketTag "dr", a bucket tagged ami-archive=dr and one that is not
+    s3 = aws.client("s3")
+    for bucket, tags in (("dr-vault", [{"Key": "ami-archive", "Value": "dr"}]), ("plain-vault", [{"Key": "team", "Value": "dr"}])):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    stack = aws.deploy(ArchiveBucketName=BUCKET, ArchiveBucketTag="dr")
+    # Then the stack grants the archive actions on buckets carrying the tag (S3 ABAC; moto does not evaluate conditions)
+    statements = stack.policies["glacier-ami-restore-FunctionRole"]["glacier-ami-restore-tagged-archive-buckets"]["Statement"]
+    assert [
+        (s["Sid"], s["Resource"], s.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceTag/ami-archive")) for s in statements
+    ] == [
+        ("ReadAndRestoreRecoveryPointsOfTaggedBuckets", "arn:aws:s3:::*/*", "dr"),
+        ("ListTaggedBuckets", "arn:aws:s3:::*", "dr"),
+        ("TellTaggedBuckets", "arn:aws:s3:::*", None),
+    ]
+    # ...Validate Input lets the tagged bucket through (the key is then found missing) and refuses the other
+    missing = {"recoveryPoint": "ami-00000000000000000.bin"}
+    tagged = aws.run(stack, {**missing, "recoveryPointBucket": "dr-vault"})
+    plain = aws.run(stack, {**missing, "recoveryPointBucket": "plain-vault"})
+    assert (tagged.error, plain.error) == ("RecoveryPointNotFoundError", "InvalidInputError")
+    assert "or tag the bucket ami-archive=dr" in (plain.cause or "")
