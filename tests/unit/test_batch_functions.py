@@ -8,6 +8,7 @@ import urllib.parse
 from typing import Any
 
 import pytest
+from moto.sns.models import sns_backends
 
 from emulator.session import Emulator
 from tests.conftest import BUCKET, event, load_function
@@ -157,9 +158,18 @@ def test_an_empty_selection_names_the_selector(aws: Emulator) -> None:
         resolve.lambda_handler(event("resolve_selection.json"), None)
 
 
-def summary_event(aws: Emulator, outcomes: list[dict[str, Any]]) -> tuple[dict[str, Any], Any]:
-    """A planned batch whose children ended as `outcomes` (each {"status", "output"|"error"/"cause"}), in a deployed stack."""
-    stack = aws.deploy()
+def topic(aws: Emulator) -> str:
+    arn: str = aws.client("sns").create_topic(Name="notifications")["TopicArn"]
+    return arn
+
+
+def sent(aws: Emulator, topic_arn: str) -> list[dict[str, str]]:
+    notifications = sns_backends[aws.account_id][aws.region].topics[topic_arn].sent_notifications
+    return [{"subject": subject or "", "message": message} for _id, message, subject, _attrs, _group in notifications]
+
+
+def summary_event(aws: Emulator, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """A planned batch whose children ended as `outcomes` (each {"status", "output"|"error"/"cause"})."""
     sfn = aws.client("stepfunctions")
     done = {"StartAt": "End", "States": {"End": {"Type": "Pass", "Parameters": {"x": 1}, "End": True}}}
     machine = sfn.create_state_machine(name="children", definition=json.dumps(done), roleArn="arn:aws:iam::123456789012:role/r")[
@@ -187,7 +197,7 @@ def summary_event(aws: Emulator, outcomes: list[dict[str, Any]]) -> tuple[dict[s
                 type(execution.exec_status)(outcome["status"]), outcome["error"], outcome["cause"])  # fmt: skip
     request = {"rounds": [[items]], "childPrefix": "batch", "plan": None}
     return {"outcome": "batch", "executionId": "arn:aws:states:us-east-1:123456789012:execution:sm:batch", "stateMachineArn": machine,
-            "startTime": "2026-01-05T09:00:00+00:00", "request": request}, stack  # fmt: skip
+            "startTime": "2026-01-05T09:00:00+00:00", "request": request}  # fmt: skip
 
 
 def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator) -> None:
@@ -197,7 +207,8 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
         "imageAvailableAt": "2026-01-05T13:20:00+00:00", "failedImageIds": [],
     }  # fmt: skip
     cause = json.dumps({"errorMessage": "s3://my-ami-archive/ami-00000000000000001.bin does not exist", "errorType": "X"})
-    payload, stack = summary_event(
+    topic_arn = topic(aws)
+    payload = summary_event(
         aws,
         [
             {"status": "SUCCEEDED", "output": success},
@@ -205,11 +216,11 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
             {"status": "NOT_STARTED"},
         ],
     )
-    result = notify.notify_batch(notify.sns, notify.stepfunctions, stack.topic_arn, payload)
+    result = notify.notify_batch(notify.sns, notify.stepfunctions, topic_arn, payload)
     assert {k: result[k] for k in ("status", "restored", "failed", "Error")} == {
         "status": "FAILED", "restored": 1, "failed": 2, "Error": "BatchRestoreFailedError"}  # fmt: skip
     assert [a["status"] for a in result["amis"]] == ["SUCCEEDED", "FAILED", "NOT_STARTED"]
-    (email,) = aws.emails(stack)
+    (email,) = sent(aws, topic_arn)
     assert email["subject"] == "AMI batch restore: 1 of 3 restored, 2 failed in us-east-1"
     lines = email["message"].splitlines()
     assert (
@@ -223,12 +234,12 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
 
 
 def test_a_child_execution_sends_no_email_of_its_own(aws: Emulator) -> None:
-    stack = aws.deploy()
+    topic_arn = topic(aws)
     parent = "arn:aws:states:us-east-1:123456789012:execution:sm:batch"
     success = event("notify.json")
     child = {**success, "request": {**success["request"], "startedBy": parent}}
-    assert notify.notify(notify.sns, stack.topic_arn, child)["messageId"] is None
+    assert notify.notify(notify.sns, topic_arn, child)["messageId"] is None
     failure = {"outcome": "failed", "executionId": "x", "progress": {"input": {notify.STARTED_BY: parent}, "failed": {"ValidateInput": {}}}}
-    assert notify.notify(notify.sns, stack.topic_arn, failure)["messageId"] is None
-    assert aws.emails(stack) == []
+    assert notify.notify(notify.sns, topic_arn, failure)["messageId"] is None
+    assert sent(aws, topic_arn) == []
     assert notify.duration(3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"
