@@ -15,8 +15,8 @@ Why rounds: EC2 rejects an image restore while the account has more than its quo
 state machine (the single-restore states), and a child holds its place from its start to its AMI, so the batch runs
 in rounds, one after another: a round has L lanes side by side, each lane restoring its AMIs one after another, and
 holds only AMIs of at most quota / L bytes, so at most quota bytes are ever in flight. AMIs larger than the whole
-quota run one at a time. Each round's AMIs are dealt to its lanes longest first; the rounds with the largest AMIs
-(fewest lanes) go first.
+quota run one at a time. Rounds go in the order the copies become readable (readable classes first, while the
+archives restore), largest AMIs first within that; smaller AMIs fill the idle time of a round's shorter lanes.
 Why restores up front: a lane reaches its last AMI hours later, so every archive's restore is requested here (at
 most RESTORE_REQUESTS_PER_SECOND, half of S3's 1,000 restore requests per second per account), with Days extended
 to cover the planned wait; each child then joins its restore in progress or finds its copy readable. Expedited
@@ -127,6 +127,11 @@ def is_deep_archive(facts: dict[str, Any]) -> bool:
     return bool(facts["storageClass"] == "DEEP_ARCHIVE" or facts["archiveStatus"] == "DEEP_ARCHIVE_ACCESS")
 
 
+def latest_restore(item: dict[str, Any], facts: dict[str, Any]) -> int:
+    """When the copy of an archived AMI is readable at the latest, typically (seconds from the request)."""
+    return LATEST_RESTORE_SECONDS[("DEEP_ARCHIVE" if is_deep_archive(facts) else "GLACIER", item.get("restoreRequestTier", "Standard"))]
+
+
 def lane_levels(max_lanes: int) -> list[int]:
     """Lanes a round may have: 1 to 6, then steps of about a third, up to max_lanes. An AMI runs in the round of the
     most lanes it fits (quota / lanes >= its size): the steps waste at most a quarter of a lane, and a batch has at
@@ -135,23 +140,43 @@ def lane_levels(max_lanes: int) -> list[int]:
     return [*levels, max_lanes]
 
 
-def plan_rounds(sizes: list[int], quota_bytes: int, max_lanes: int) -> list[list[list[int]]]:
-    """Indexes into `sizes`, as rounds > lanes > AMIs: in a round of L lanes every AMI is at most quota / L bytes."""
+def plan_rounds(sizes: list[int], quota_bytes: int, max_lanes: int, ready: list[int] | None = None) -> list[list[list[int]]]:
+    """Indexes into `sizes`, as rounds > lanes > AMIs: in a round of L lanes every AMI is at most quota / L bytes.
+
+    Rounds go in the order the AMIs' copies become readable (`ready`: seconds from now, 0 for a readable object), so
+    the readable AMIs use the quota while the archives restore. Within that order a round starts from the largest
+    AMI left: its size sets the lanes (the most whose share of the quota still holds it), the AMIs of that size band
+    are dealt to them longest first, and smaller AMIs fill the lanes' idle time up to the round's longest lane (so a
+    round does not wait on one long lane with the others empty)."""
     levels = lane_levels(max_lanes)
-    by_level: dict[int, list[int]] = {}
-    for index, size in enumerate(sizes):
-        fits = max_lanes if size == 0 else max(1, min(max_lanes, quota_bytes // size))
-        by_level.setdefault(max(level for level in levels if level <= fits), []).append(index)
-    rounds = []
-    for level in sorted(by_level):  # fewest lanes first: the largest AMIs, whose restores take longest
-        members = sorted(by_level[level], key=lambda i: (-sizes[i], i))
-        lanes: list[list[int]] = [[] for _ in range(min(level, len(members)))]
-        loads = [0] * len(lanes)
-        for index in members:  # longest first, to the lane that frees up first
-            lane = loads.index(min(loads))
-            lanes[lane].append(index)
-            loads[lane] += image_seconds(sizes[index])
-        rounds.append(lanes)
+
+    def level(index: int) -> int:
+        fits = max_lanes if sizes[index] == 0 else max(1, min(max_lanes, quota_bytes // sizes[index]))
+        return max(n for n in levels if n <= fits)
+
+    readiness = ready or [0] * len(sizes)
+    rounds: list[list[list[int]]] = []
+    for moment in sorted(set(readiness)):
+        left = sorted((i for i in range(len(sizes)) if readiness[i] == moment), key=lambda i: (-sizes[i], i))
+        while left:
+            lanes_count = level(left[0])
+            band = [i for i in left if level(i) == lanes_count]
+            lanes: list[list[int]] = [[] for _ in range(lanes_count)]
+            loads = [0] * lanes_count
+            for index in band:  # longest first, to the lane that frees up first
+                lane = loads.index(min(loads))
+                lanes[lane].append(index)
+                loads[lane] += image_seconds(sizes[index])
+            longest = max(loads)
+            taken = set(band)
+            for index in left:  # smaller AMIs (they fit any lane of this round) into the idle time
+                lane = loads.index(min(loads))
+                if index not in taken and loads[lane] + image_seconds(sizes[index]) <= longest:
+                    lanes[lane].append(index)
+                    loads[lane] += image_seconds(sizes[index])
+                    taken.add(index)
+            rounds.append([lane for lane in lanes if lane])
+            left = [i for i in left if i not in taken]
     return rounds
 
 
@@ -187,30 +212,25 @@ def plan_batch(s3_client: S3Client, request: dict[str, Any], quota_gb: float, ma
         raise InvalidInputError("; ".join(refused))
     sizes = [fact["sizeBytes"] for fact in facts]
     quota_bytes = int(quota_gb * GB)
-    rounds = plan_rounds(sizes, quota_bytes, min(max_lanes, MAX_LANES))
+    ready = [latest_restore(item, fact) if needs_restore(fact) else 0 for item, fact in zip(items, facts, strict=True)]
+    rounds = plan_rounds(sizes, quota_bytes, min(max_lanes, MAX_LANES), ready)
 
-    # When each AMI's image restore is planned to start, counted from now.
-    starts: dict[int, float] = {}
-    round_start, rounds_seconds = 0.0, []
+    # When each AMI's image restore is planned to start, counted from now: a round starts when the one before it ends
+    # and its copies are readable; a copy waits from readable to its start (its Days must cover that wait).
+    waits: dict[int, float] = {}
+    clock = 0.0
     for lanes in rounds:
+        readable = max(ready[i] for lane in lanes for i in lane)
+        clock = max(clock, readable)
         longest = 0.0
         for lane in lanes:
-            at = round_start
+            at = clock
             for index in lane:
-                starts[index] = at
+                waits[index] = at - ready[index]
                 at += image_seconds(sizes[index])
-            longest = max(longest, at - round_start)
-        rounds_seconds.append(longest)
-        round_start += longest
-    slowest_restore = max(
-        (
-            LATEST_RESTORE_SECONDS[("DEEP_ARCHIVE" if is_deep_archive(f) else "GLACIER", item.get("restoreRequestTier", "Standard"))]
-            for item, f in zip(items, facts, strict=True)
-            if needs_restore(f)
-        ),
-        default=0,
-    )
-    planned = slowest_restore + round_start
+            longest = max(longest, at - clock)
+        clock += longest
+    planned = clock
     if planned > PLAN_LIMIT_SECONDS:
         raise InvalidInputError(
             f"recoveryPoints: {len(items)} AMIs of {sum(sizes) / GB:,.0f} GB would take about {planned / DAY:.1f} days under the "
@@ -228,7 +248,7 @@ def plan_batch(s3_client: S3Client, request: dict[str, Any], quota_gb: float, ma
     interval, next_slot = 1 / RESTORE_REQUESTS_PER_SECOND, time.monotonic()
 
     def paced(index: int) -> tuple[int, str]:
-        return index, request_restore(s3_client, items[index], facts[index], starts[index])
+        return index, request_restore(s3_client, items[index], facts[index], waits[index])
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         futures = []

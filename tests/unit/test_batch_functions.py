@@ -26,7 +26,7 @@ notify = load_function("notify")
         ([590] + [100] * 6, [[1], [1] * 6]),  # the 590 GB alone first, then the six of 100 GB at once
         ([900, 50], [[1], [1]]),  # larger than the quota: alone (EC2 admits it when nothing else is in flight)
         ([8, 8, 8], [[1, 1, 1]]),
-        ([0, 100], [[1], [1]]),  # a missing key (size 0) reserves nothing; it runs with the smallest
+        ([0, 100], [[1, 1]]),  # a missing key (size 0) reserves nothing: it fills the idle time of a lane
     ],
 )
 def test_rounds_keep_the_gb_in_flight_under_the_quota(sizes_gb: list[float], lanes_per_round: list[list[int]]) -> None:
@@ -67,21 +67,22 @@ def test_plan_batch_event_requests_the_archives_restores_up_front(aws: Emulator)
         put(aws, item["recoveryPoint"], "DEEP_ARCHIVE", 120)
     # When planned under a 600 GB quota
     result = plan.plan_batch(plan.s3, request, 600.0, 20, "nightly-dr")
-    # Then both restores are requested now, with their tier and Days 1 (both start at once: no wait to cover)
+    # Then both restores are requested now, with their tier and Days 1: the Standard copy is planned readable at 12 h
+    # and used then; the Bulk one at 48 h, after the first image restore, so it waits for nothing either
     assert sorted((c["key"], c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls) == [
         ("ami-0123456789abcdef0.bin", "Standard", 1, 202),
         ("ami-0a1b2c3d4e5f60002.bin", "Bulk", 1, 202),
     ]
-    assert result["rounds"] == [
-        [[{"index": 0, "input": request["recoveryPoints"][0]}], [{"index": 1, "input": request["recoveryPoints"][1]}]]
-    ]
+    # ...in the order their copies become readable: one round each
+    first, second = ({"index": i, "input": request["recoveryPoints"][i]} for i in (0, 1))
+    assert result["rounds"] == [[[first]], [[second]]]
     assert (result["childPrefix"], "recoveryPoints" in result) == ("nightly-dr", False)
     assert result["plan"] == {
         "amis": 2,
         "totalGb": 240.0,
         "quotaGb": 600.0,
-        "rounds": [{"lanes": 2, "amis": 2, "largestGb": 120.0}],
-        "plannedSeconds": 48 * 3600 + 600 + 2400,  # Deep Archive Bulk's latest, then one image restore of 120 GB
+        "rounds": [{"lanes": 1, "amis": 1, "largestGb": 120.0}, {"lanes": 1, "amis": 1, "largestGb": 120.0}],
+        "plannedSeconds": 48 * 3600 + 600 + 2400,  # Deep Archive Bulk's latest, then its image restore of 120 GB
         "restoresRequested": 2,
         "restoresLeftToTheirExecution": 0,
     }
