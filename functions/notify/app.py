@@ -427,7 +427,10 @@ def render_batch(summary: dict[str, Any], now: datetime) -> tuple[str, str]:
     if restored:
         lines += ["", "Restored:"]
         for a in restored:
-            copy = f"copy readable {when(a['copyReadyAt'])}, " if a.get("copyReadyAt") else ""
+            if a.get("restoreOutcome") == "not-needed" or not a.get("copyReadyAt"):
+                copy = "no restore needed, "
+            else:
+                copy = f"copy readable {when(a['copyReadyAt'])}, "
             size = human_size(a["sizeBytes"]) if a.get("sizeBytes") is not None else "-"
             lines.append(
                 f"- {a['imageId']} ({a['imageName']}) from {a['recoveryPoint']}, {a['storageClass']}, {size}: {copy}"
