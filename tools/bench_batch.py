@@ -5,6 +5,8 @@ time; the population below is the bench's own choice, seeded):
   batch-50    50 AMIs of 8-500 GB (log-uniform), a third each Glacier Instant Retrieval, Flexible Retrieval Standard and
               Deep Archive Standard, in one execution with recoveryPoints
   singles-50  the same 50 AMIs as 50 single executions started at the same instant (what the console offers today)
+  singles-50-failed-image  the same, with EC2 answering over its quota by accepting the task and failing the image
+              (the other undocumented form, World.quota_answer): the failed AMIs are left behind
   batch-100   100 AMIs of 8-800 GB (some larger than the 600 GB quota), every class and tier, in one execution
 Measured: virtual time until every AMI is available, state transitions and history events (the parent's and the
 largest child's), the workflow's own cost (transitions, Lambda, S3 and Step Functions requests; retrieval per GB is
@@ -56,6 +58,7 @@ class Row:
     total_gb: float
     succeeded: int
     failed: int
+    hours_until_half_available: float
     hours_until_all_available: float
     executions: int
     transitions: int
@@ -65,6 +68,7 @@ class Row:
     refused_image_restores: int
     failed_images: int
     most_gb_in_flight: float
+    most_gb_in_flight_together: float
     emails: int
     real_seconds: float
 
@@ -83,11 +87,19 @@ def transitions(events: list[dict[str, Any]]) -> int:
     return entered + invocations - tasks
 
 
-def most_in_flight(restores: list[Any]) -> float:
-    def end(r: Any) -> Any:
-        return r.available_at or r.ready_at
+def most_in_flight(restores: list[Any], together: bool = False) -> float:
+    """The most image-restore GB in progress at once (`together`: only at instants with two restores or more; an AMI
+    larger than the whole quota runs alone, as EC2 admits it when nothing else is in flight)."""
 
-    return max((sum(o.size for o in restores if o.started_at <= r.started_at < end(o)) for r in restores), default=0) / GB
+    def end(r: Any) -> Any:
+        return r.available_at or r.fail_at or r.ready_at
+
+    found = 0
+    for r in restores:
+        running = [o for o in restores if o.started_at <= r.started_at < end(o)]
+        if len(running) > 1 or not together:
+            found = max(found, sum(o.size for o in running))
+    return found / GB
 
 
 def run(job: tuple[str, int]) -> Row:
@@ -96,9 +108,12 @@ def run(job: tuple[str, int]) -> Row:
 
     scenario, seed = job
     real_start = time.perf_counter()
+    failed_image_form = scenario.endswith("failed-image")
     count = 100 if scenario == "batch-100" else 50
     amis = population(count, FLEET_100 if count == 100 else FLEET_50, 800 if count == 100 else 500, seed)
     with Emulator(seed=seed) as aws:
+        if failed_image_form:
+            aws.world.quota_answer = "failed-image"
         stack = aws.deploy(ImageRestoreQuotaGb=str(QUOTA_GB))
         keys, tiers = [], []
         for n, (storage_class, tier, size_gb) in enumerate(amis):
@@ -115,7 +130,8 @@ def run(job: tuple[str, int]) -> Row:
                 arns = [aws.start(stack, {**single, "recoveryPoint": k, "restoreRequestTier": t}) for k, t in zip(keys, tiers, strict=True)]
         runs = [aws.wait(stack, arn, timeout=1800) for arn in arns]
         sfn = aws.client("stepfunctions")
-        every = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]]
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.state_machine_arn)
+        every = [e["executionArn"] for page in pages for e in page["executions"]]
         histories = {arn: aws.events(arn) for arn in every}
         children = [h for arn, h in histories.items() if arn not in arns]
         if scenario.startswith("batch"):
@@ -125,7 +141,7 @@ def run(job: tuple[str, int]) -> Row:
             succeeded = sum(1 for r in runs if r.status == "SUCCEEDED")
             parent_events = 0
         restores = list(aws.ec2.image_restores.values())
-        available = [r.available_at for r in restores if r.available_at is not None]
+        available = sorted(r.available_at for r in restores if r.available_at is not None)
         invocations = sum(1 for h in histories.values() for e in h if str(e["type"]).endswith("LambdaFunctionScheduled"))
         requests = sum(n for op, n in aws.requests.items() if op.startswith(("s3.", "stepfunctions.")))
         total = sum(transitions(h) for h in histories.values())
@@ -140,6 +156,7 @@ def run(job: tuple[str, int]) -> Row:
             total_gb=round(sum(size for *_, size in amis), 1),
             succeeded=succeeded,
             failed=count - succeeded,
+            hours_until_half_available=round((available[len(available) // 2] - started) / timedelta(hours=1), 2) if available else 0.0,
             hours_until_all_available=round((max(available) - started) / timedelta(hours=1), 2) if available else 0.0,
             executions=len(histories),
             transitions=total,
@@ -149,6 +166,7 @@ def run(job: tuple[str, int]) -> Row:
             refused_image_restores=sum(1 for c in aws.ec2.restore_image_calls if c.get("error")),
             failed_images=sum(1 for r in restores if r.failure),
             most_gb_in_flight=round(most_in_flight(restores), 1),
+            most_gb_in_flight_together=round(most_in_flight(restores, together=True), 1),
             emails=len(aws.emails(stack)),
             real_seconds=round(time.perf_counter() - real_start, 1),
         )
@@ -156,13 +174,14 @@ def run(job: tuple[str, int]) -> Row:
 
 def table(rows: list[Row]) -> str:
     head = (
-        f"{'scenario':<12}{'AMIs':>5}{'GB':>8}{'ok':>5}{'hours to all':>13}{'execs':>6}{'transitions':>12}{'events parent/child':>21}"
+        f"{'scenario':<24}{'AMIs':>5}{'GB':>8}{'ok':>5}{'hours half/all':>15}{'execs':>6}{'transitions':>12}{'events parent/child':>21}"
         f"{'cost USD':>10}{'refused':>8}{'failed img':>11}{'GB in flight':>13}{'emails':>7}{'real s':>7}"
     )
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r.scenario:<12}{r.amis:>5}{r.total_gb:>8,.0f}{r.succeeded:>5}{r.hours_until_all_available:>13.1f}{r.executions:>6}"
+            f"{r.scenario:<24}{r.amis:>5}{r.total_gb:>8,.0f}{r.succeeded:>5}"
+            f"{f'{r.hours_until_half_available:.1f} / {r.hours_until_all_available:.1f}':>15}{r.executions:>6}"
             f"{r.transitions:>12,}{f'{r.parent_history_events:,} / {r.largest_child_history_events:,}':>21}{r.cost_usd:>10.4f}"
             f"{r.refused_image_restores:>8}{r.failed_images:>11}{r.most_gb_in_flight:>13,.0f}{r.emails:>7}{r.real_seconds:>7.1f}"
         )
@@ -171,8 +190,8 @@ def table(rows: list[Row]) -> str:
 
 def main() -> int:
     start = time.perf_counter()
-    jobs = [("batch-100", 100), ("batch-50", 50), ("singles-50", 50)]
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
+    jobs = [("batch-100", 100), ("batch-50", 50), ("singles-50", 50), ("singles-50-failed-image", 50)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:  # the longest first, so the two workers end together
         rows = pool.map(run, jobs, chunksize=1)
     by = {r.scenario: r for r in rows}
     RESULTS.mkdir(exist_ok=True)
@@ -182,8 +201,9 @@ def main() -> int:
         writer.writerows(asdict(r) for r in rows)
     print(table(rows))
     missed = [f"{r.scenario}: {r.failed} of {r.amis} AMIs not restored" for r in rows if r.scenario.startswith("batch") and r.failed]
-    missed += [f"{r.scenario}: {r.most_gb_in_flight} GB in flight over the {QUOTA_GB} GB quota" for r in rows
-               if r.scenario.startswith("batch") and r.most_gb_in_flight > QUOTA_GB and r.most_gb_in_flight > max_single(r)]  # fmt: skip
+    missed += [f"{r.scenario}: {r.most_gb_in_flight_together} GB in flight over the {QUOTA_GB} GB quota" for r in rows
+               if r.scenario.startswith("batch") and r.most_gb_in_flight_together > QUOTA_GB]  # fmt: skip
+    missed += [f"{r.scenario}: {r.failed_images} images failed" for r in rows if r.scenario.startswith("batch") and r.failed_images]
     missed += [f"{r.scenario}: {r.refused_image_restores} image restores refused over the quota" for r in rows
                if r.scenario.startswith("batch") and r.refused_image_restores]  # fmt: skip
     batch, singles = by["batch-50"], by["singles-50"]
@@ -193,11 +213,6 @@ def main() -> int:
     for target in missed:
         print(f"MISSED: {target}")
     return 1 if missed else 0
-
-
-def max_single(row: Row) -> float:
-    """An AMI larger than the whole quota runs alone (EC2 admits it when nothing else is in flight): that is allowed."""
-    return 800.0 if row.scenario == "batch-100" else 0.0
 
 
 if __name__ == "__main__":
