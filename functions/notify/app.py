@@ -358,6 +358,7 @@ def child_outcome(sfn_client: SFNClient, state_machine_arn: str, name: str, item
             "imageName",
             "storageClass",
             "sizeBytes",
+            "restoreOutcome",
             "copyReadyAt",
             "imageRequestedAt",
             "imageAvailableAt",
