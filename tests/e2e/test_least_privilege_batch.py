@@ -194,3 +194,21 @@ def test_the_functions_may_read_exactly_the_listed_buckets(enforced: tuple[Emula
     assert (errored, found["storageClass"]) == (False, "GLACIER_IR")
     found, errored = lambda_runtime.invoke(aws, check, {"request": {**request, "recoveryPointBucket": THIRD, "recoveryPoint": third}})
     assert (errored, found["errorType"]) == (True, "RecoveryPointAccessDeniedError")
+
+
+def test_a_second_listed_bucket_works_and_another_is_refused_saying_how_to_allow_it(enforced: tuple[Emulator, Stack]) -> None:
+    # Given the stack listing two buckets / When a batch names an AMI of each / Then both are restored, as the role
+    aws, stack = enforced
+    items = [readable(aws, "lp-first"), {"recoveryPoint": readable(aws, "lp-second", SECOND), "recoveryPointBucket": SECOND}]
+    run = aws.run(stack, {"recoveryPoints": items, "recoveryPointBucket": BUCKET})
+    assert (run.status, run.output["restored"]) == ("SUCCEEDED", 2)
+    # When one names a third bucket / Then Validate Input refuses it before any side effect, saying how to allow it
+    requests = aws.requests["s3.HeadObject"]
+    refused = aws.run(stack, {"recoveryPoints": [readable(aws, "lp-third", THIRD)], "recoveryPointBucket": THIRD})
+    assert (refused.status, refused.error, aws.requests["s3.HeadObject"]) == ("FAILED", "InvalidInputError", requests)
+    assert (
+        "recoveryPointBucket: 'third-vault' is not a bucket this stack may read (ArchiveBucketName: my-ami-archive, second-vault): "
+        "add it to ArchiveBucketName (comma-separated) and update the stack; the functions' code does not change"
+    ) in (refused.cause or "")
+    # The list reaches the functions as configuration only: one variable of Validate Input (and the policy above)
+    assert stack.functions["ValidateInputFunction"].environment["ALLOWED_BUCKET"] == f"{BUCKET},{SECOND}"
