@@ -49,6 +49,7 @@ emulator: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tools.bench
+	$(BIN)/python -m tools.bench_batch
 
 bench-list: $(BIN)/.installed
 	$(BIN)/python -m tools.bench_list

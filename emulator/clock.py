@@ -91,6 +91,13 @@ class VirtualClock:
                 if interrupt is not None:
                     self._interrupts.remove(interrupt)
 
+    def nudge(self) -> None:
+        """Someone set a sleeper's interrupt, or freed a waiter: let it go now rather than at its next poll, and let
+        time move on if everyone is asleep again."""
+        with self._cond:
+            self._advance_if_all_asleep()
+            self._cond.notify_all()
+
     @contextlib.contextmanager
     def waiting(self, blocked: Callable[[], bool]) -> Iterator[None]:
         """The caller waits for another participant (a lock it holds): while `blocked()` it counts as asleep, with no

@@ -4,7 +4,8 @@ moto checks the caller's policies for the action it serves (once enforcement is 
 alongside it. The rules added here:
 - EC2 writes a restored image's snapshots (EBS direct APIs) and tags with the caller's permissions.
 - Publishing to an SNS topic under a customer managed KMS key needs kms:GenerateDataKey and kms:Decrypt.
-- sns:Publish is authorized against the topic ARN (moto compares services it does not scope against "*").
+- sns:Publish is authorized against the topic ARN, and the Step Functions actions against the execution or state
+  machine they name (moto compares services it does not scope against "*").
 - Without s3:ListBucket on the bucket, HeadObject on a missing key answers 403 instead of 404.
 - DynamoDB item actions are authorized against the table ARN, and SendTaskSuccess/Failure/Heartbeat against the
   state machine of the token's execution (the resource types the Service Authorization Reference lists; moto
@@ -109,9 +110,10 @@ CALLBACK_ACTIONS = ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
 
 
 def _stepfunctions_resource(self: Any) -> str:
-    """The state machine whose execution issued the token, whether the task is still open or not."""
+    """The execution or state machine an action names; for a callback, the state machine whose execution issued the
+    token, whether the task is still open or not."""
     if self._get_action() not in CALLBACK_ACTIONS:
-        return "*"
+        return str(self._get_param("executionArn") or self._get_param("stateMachineArn") or "*")
     token = self._get_param("taskToken")
     for execution in stepfunctions_parser_backends[self.current_account][self.region]._get_executions():
         worker = execution.exec_worker

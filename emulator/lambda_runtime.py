@@ -34,8 +34,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 
 from emulator import binding, iam
 
-# Handlers share os.environ (each function has its own variables), so invocations run one at a time.
-_invoke_lock = threading.Lock()
+# Handlers share os.environ (each function has its own variables), so invocations run one at a time: the thread
+# whose turn it is is _holder (None: free), handed over under _turn.
+_turn = threading.Condition()
+_holder: int | None = None
 
 
 @dataclass
@@ -97,7 +99,7 @@ def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tupl
     module = importlib.util.module_from_spec(spec)
     saved = boto3.DEFAULT_SESSION  # it caches credentials: read this function's instead
     try:
-        with _invoke_lock, environment(dict(variables)):
+        with _exclusive(), environment(dict(variables)):
             boto3.DEFAULT_SESSION = _fresh_default_session()
             spec.loader.exec_module(module)
     finally:
@@ -108,15 +110,27 @@ def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tupl
 @contextlib.contextmanager
 def _exclusive() -> Iterator[None]:
     """One handler at a time (they share os.environ). A handler may sleep on the virtual clock while it runs (its SDK
-    retries); a thread waiting for its turn counts as asleep meanwhile, or time could never move."""
-    if not _invoke_lock.acquire(blocking=False):
+    retries); a thread waiting for its turn counts as asleep meanwhile, or time could never move. It counts as asleep
+    exactly while another thread has the turn: not once the turn is free (it is about to take it), nor once it has it
+    (with a plain lock, "locked" stayed true for the new holder until it left the wait, and time jumped under it)."""
+    global _holder
+    me = threading.get_ident()
+    with _turn:
+        free = _holder is None
+        if free:
+            _holder = me
+    if not free:
         clock = getattr(threading.current_thread(), "emulated_clock", None)
-        with clock.waiting(_invoke_lock.locked) if clock is not None else contextlib.nullcontext():
-            _invoke_lock.acquire()
+        with clock.waiting(lambda: _holder not in (None, me)) if clock is not None else contextlib.nullcontext(), _turn:
+            while _holder is not None:
+                _turn.wait()
+            _holder = me
     try:
         yield
     finally:
-        _invoke_lock.release()
+        with _turn:
+            _holder = None
+            _turn.notify()
 
 
 def _runtime_writes(emulator: Any, function: DeployedFunction) -> None:

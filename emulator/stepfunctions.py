@@ -14,16 +14,24 @@
   States.Timeout); SendTaskFailure keeps its `cause` (moto drops it); StopExecution ends a task waiting for a token
   (moto leaves it waiting).
 - moto parses the definition and every JSONPath again on each use; both are parsed once here (speed only).
+- Map iterations (and Parallel branches) run side by side in threads of their own; each counts as a participant of the
+  virtual clock while it runs, and the state that waits for them counts as asleep, so time moves only when every
+  iteration waits (moto's threads are invisible to the clock: one sleeping iteration let time jump under another).
+- A StopExecution (or a failure, or the execution's timeout) ends a Wait state at once; moto's Wait sleeps on.
+- Executions started by a task (`states:startExecution`, `.sync`, `.sync:2`) are real child executions on the same
+  virtual clock: emulator/child_executions.py.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import functools
 import logging
+import pickle
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore import endpoint as botocore_endpoint
@@ -41,6 +49,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component, job
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker, branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
@@ -53,9 +63,10 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from emulator import binding
+from emulator import binding, child_executions
 
 if TYPE_CHECKING:
     from emulator.clock import VirtualClock
@@ -97,9 +108,50 @@ def _sleep(seconds: float, interrupt: threading.Event | None = None) -> None:
         time.sleep(seconds)
 
 
+@contextlib.contextmanager
+def woken_by_state_change(env: Any, *others: list[threading.Event]) -> Iterator[threading.Event]:
+    """An event set when the program state of `env` or of its whole execution changes (stopped, failed, timed out),
+    and by whoever holds one of `others`. moto's own program_state_event is set and cleared at once (a sleeper
+    polling it misses it), and a Map iteration's frames do not hear of a StopExecution."""
+    wake = threading.Event()
+    root = getattr(env.event_manager, "quota_environment", env)
+    lists = [*others, *(e.__dict__.setdefault("emulated_wakes", []) for e in {id(env): env, id(root): root}.values())]
+    for waiting in lists:
+        waiting.append(wake)
+    try:
+        yield wake
+    finally:
+        for waiting in lists:
+            waiting.remove(wake)
+
+
+def running(env: Any) -> bool:
+    root = getattr(env.event_manager, "quota_environment", env)
+    return bool(env.is_running() and root.is_running())
+
+
+def _wakes_listeners(original: Any) -> Any:
+    """Environment.set_stop / set_error / set_timed_out: also wake what waits on this frame (woken_by_state_change)."""
+
+    def change(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        wakes = list(self.__dict__.get("emulated_wakes", []))
+        for wake in wakes:
+            wake.set()
+        clock = _clock()
+        if wakes and clock is not None:
+            clock.nudge()
+
+    return change
+
+
+sleep = _sleep  # for emulator/child_executions.py
+
+
 def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
-    if wait_seconds > 0:
-        _sleep(wait_seconds, env.program_state_event)
+    if wait_seconds > 0 and running(env):
+        with woken_by_state_change(env) as wake:
+            _sleep(wait_seconds, wake)
 
 
 class _RetrySleep:
@@ -132,6 +184,71 @@ def _worker_start(original: Any) -> Any:
         original(self)
 
     return start
+
+
+def _clock() -> VirtualClock | None:
+    clock: VirtualClock | None = getattr(threading.current_thread(), "emulated_clock", None)
+    return clock
+
+
+def _counted_thread(target: Any, name: str | None = None) -> threading.Thread:
+    """A thread that is a participant of the clock while it runs: entered now, before it starts (time cannot skip
+    its first step), left when its work ends. The caller starts it."""
+    clock = _clock()
+
+    def run() -> None:
+        try:
+            target()
+        finally:
+            if clock is not None:
+                clock.leave()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    TMP_THREADS.append(thread)
+    if clock is not None:
+        clock.enter()
+    return thread
+
+
+def _launch_worker(self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
+    """InlineIterationComponent._launch_worker, with the worker's thread counted."""
+    worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
+    _counted_thread(worker.eval).start()
+    return worker
+
+
+def _branch_start(self: Any) -> None:
+    """BranchWorker.start, with the branch's thread counted."""
+    if self._worker_thread is not None:
+        raise RuntimeError(f"Attempted to rerun BranchWorker for program ${self._program}.")
+    self._worker_thread = _counted_thread(self._thread_routine, name=f"BranchWorker_${self._program}")
+    self._worker_thread.start()
+
+
+def _nudging(original: Any) -> Any:
+    """JobPool.close_job / BranchWorkerPool.on_terminated: the state waiting for them may go on now."""
+
+    def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        clock = _clock()
+        if clock is not None:
+            clock.nudge()
+        return result
+
+    return close
+
+
+def _asleep_while(waiting_for: Any, done: Any) -> Any:
+    """The state waiting for its iterations or branches counts as asleep until they are all done."""
+
+    def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
+        clock = _clock()
+        if clock is None:
+            return waiting_for(self, *args, **kwargs)
+        with clock.waiting(lambda: not done(self)):
+            return waiting_for(self, *args, **kwargs)
+
+    return wait
 
 
 def _environment_init(original: Any) -> Any:
@@ -256,9 +373,12 @@ def _cached_parse(original: Any) -> Any:
 
     def parse(definition: str) -> Any:
         if definition not in cache:
-            cache[definition] = original(definition)
-        program, tree = cache[definition]
-        return copy.deepcopy(program), tree  # the parse tree is only read; the program keeps state while it runs
+            program, tree = original(definition)
+            cache[definition] = pickle.dumps(program), tree
+        frozen, tree = cache[definition]
+        # A fresh copy of the program each time (it keeps state while it runs; the parse tree is only read): unpickling
+        # copies it as deepcopy did, 17 times faster for this definition (0.8 ms instead of 14 ms per execution).
+        return pickle.loads(frozen), tree  # noqa: S301 - our own bytes, made from the definition just above
 
     return parse
 
@@ -272,6 +392,8 @@ def install() -> None:
     AmazonStateLanguageParser.parse = staticmethod(_cached_parse(AmazonStateLanguageParser.parse))  # type: ignore[method-assign]
     Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
     Environment.set_error = _stop_wins(Environment.set_error)  # type: ignore[method-assign]
+    for method in ("set_stop", "set_error", "set_timed_out"):
+        setattr(Environment, method, _wakes_listeners(getattr(Environment, method)))
     EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
     retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined,assignment]
@@ -286,3 +408,11 @@ def install() -> None:
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]
+    inline_iteration_component.InlineIterationComponent._launch_worker = _launch_worker  # type: ignore[method-assign]
+    job.JobPool.await_jobs = _asleep_while(job.JobPool.await_jobs, lambda pool: pool._termination_event.is_set())  # type: ignore[method-assign]
+    job.JobPool.close_job = _nudging(job.JobPool.close_job)  # type: ignore[method-assign]
+    branch_worker.BranchWorker.start = _branch_start  # type: ignore[method-assign]
+    pool = branches_decl.BranchWorkerPool
+    pool.wait = _asleep_while(pool.wait, lambda p: p._termination_event.is_set())  # type: ignore[method-assign]
+    pool.on_terminated = _nudging(pool.on_terminated)  # type: ignore[method-assign]
+    child_executions.install()

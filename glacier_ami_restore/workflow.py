@@ -30,7 +30,12 @@ STAGES = {
         "Is Copy Readable?",
     ),
     "restoring the image": ("Restore Image", "Check Image State", "Wait For Image", "Schedule Next Image Check", "Is Image Available?"),
-    "done": ("Notify Success", "Restore Succeeded"),
+    # A batch's own execution; each AMI's child execution shows the stages above.
+    "restoring the batch": (
+        "Resolve Selection", "Plan Batch", "Restore In Rounds", "Restore Lanes", "Restore Lane", "Restore One AMI", "Note The Failure",
+        "Notify Batch Summary", "Did Every AMI Restore?",
+    ),
+    "done": ("Notify Success", "Restore Succeeded", "Batch Succeeded"),
 }  # fmt: skip
 ADVICE = {
     "InvalidInputError": "fix the input named in the cause and run the restore again",

@@ -7,6 +7,14 @@ Event (failure): {"outcome": "failed", "executionId": "arn:...", "progress": <th
                   The failing state's own Catch wrote the "failed" key: its name without spaces is the failed step.
 Result: the summary that was emailed (the execution's output on success), plus "messageId"; on failure also the
         original "Error" and "Cause", which the Fail state "Restore Failed" reports.
+An execution that a batch started (its input carries AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID) sends no email
+of its own: the summary is its output (or its error) and the batch emails one summary of all its AMIs.
+Event (batch): {"outcome": "batch", "executionId": "arn:...", "stateMachineArn": "arn:...", "startTime": "...",
+                "request": <Plan Batch's result: rounds of {"index", "input"}, childPrefix, plan, selection?>}
+Result (batch): {"status": "SUCCEEDED" | "FAILED", "restored": 11, "failed": 1, "amis": [{"recoveryPoint", "status",
+                 "imageId" | "error"}, ...], "messageId": "...", "execution": "arn:..."} and, when any AMI failed,
+                "Error": "BatchRestoreFailedError" and "Cause" for the Fail state "Batch Failed". Each AMI's outcome
+                is its child execution's (DescribeExecution of "<childPrefix>-<index>").
 """
 
 from __future__ import annotations
@@ -15,18 +23,26 @@ import json
 import logging
 import os
 import re
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger()
 
 sns = boto3.client("sns")
+BATCH_THREADS = 8  # DescribeExecution of a batch's AMIs in parallel: 1,000 take seconds, within the state's 60 s
+stepfunctions = boto3.client(
+    "stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=BATCH_THREADS)
+)
 
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 # S3 Standard in us-east-1, first 50 TB: $0.023 per GB-month (a restored copy is billed as S3 Standard); an estimate.
@@ -43,6 +59,7 @@ WHAT_TO_DO = {
     "ImageRestoreFailedError": "Read the reason above; deregister the failed AMI (command above) before retrying.",
     "ImageRestoreDeadlineExceededError": "The AMI may still become available: check it with aws ec2 describe-images.",
     "ImageNameConflictError": "Pass a different amiName and start a new execution.",
+    "EmptySelectionError": "Fix the selector (see the archive with glacier-ami-restore list) and start a new execution.",
 }
 # Check Image State raises these when DescribeImages shows the image `failed`.
 IMAGE_FAILED_ERRORS = ("ImageRestoreFailedError", "RestoredCopyUnavailableError")
@@ -232,7 +249,8 @@ def failure_summary(event: dict[str, Any], region: str) -> dict[str, Any]:
         "error": name,
         "cause": error_message(cause),
         "leftInPlace": left_in_place(step, name, progress, execution_id, region),
-        "changedNothing": step in ("Validate Input", "Check Storage Class"),
+        "changedNothing": step in ("Validate Input", "Check Storage Class", "Resolve Selection")
+        or (step == "Plan Batch" and name == "InvalidInputError"),
         "whatToDo": advice or "Read the cause above and the execution history.",
         "input": progress["input"],
         "execution": execution_id,
@@ -306,6 +324,9 @@ def render(summary: dict[str, Any]) -> tuple[str, str]:
 def notify(sns_client: SNSClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
     region = topic_arn.split(":")[3]
     summary = success_summary(event) if event["outcome"] == "succeeded" else failure_summary(event, region)
+    if started_by_a_batch(event):
+        logger.info("part of batch %s: its summary emails this outcome", started_by_a_batch(event))
+        return {**summary, "messageId": None}
     subject, message = render(summary)
     message_id = sns_client.publish(TopicArn=topic_arn, Subject=subject, Message=message)["MessageId"]
     logger.info("published %s: %s", message_id, subject)
@@ -313,4 +334,166 @@ def notify(sns_client: SNSClient, topic_arn: str, event: dict[str, Any]) -> dict
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    if event["outcome"] == "batch":
+        return notify_batch(sns, stepfunctions, os.environ["TOPIC_ARN"], event)
     return notify(sns, os.environ["TOPIC_ARN"], event)
+
+
+# --- batches: one summary email for every AMI ---------------------------------------------------------------------
+
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"  # the field a parent passes to its child (Step Functions DG)
+SNS_MESSAGE_BYTES = 256 * 1024  # SNS's largest message
+FAIL_CAUSE_CHARACTERS = 32_768  # a Fail state's Cause
+SHOWN_ERROR_CHARACTERS = 300
+
+
+def started_by_a_batch(event: dict[str, Any]) -> str | None:
+    """The batch execution that started this one, if any (Validate Input keeps it as request.startedBy)."""
+    request = event.get("request") or (event.get("progress") or {}).get("request") or {}
+    raw = (event.get("progress") or {}).get("input")
+    parent = request.get("startedBy") or (raw.get(STARTED_BY) if isinstance(raw, dict) else None)
+    return str(parent) if parent else None
+
+
+def duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return " ".join(p for p in (f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min") if p)
+
+
+def batch_items(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every AMI of the plan, in the order of the request."""
+    return sorted((item for lanes in request["rounds"] for lane in lanes for item in lane), key=lambda item: item["index"])
+
+
+def child_outcome(sfn_client: SFNClient, state_machine_arn: str, name: str, item: dict[str, Any], region: str) -> dict[str, Any]:
+    source = item["input"]
+    arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+    outcome: dict[str, Any] = {"recoveryPoint": f"s3://{source['recoveryPointBucket']}/{source['recoveryPoint']}", "execution": arn}
+    try:
+        found = sfn_client.describe_execution(executionArn=arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+            raise
+        return {**outcome, "status": "NOT_STARTED", "error": "NotStarted", "cause": "the batch could not start its execution"}
+    outcome["status"] = found["status"]
+    if found["status"] == "SUCCEEDED":
+        summary = json.loads(found.get("output") or "{}")
+        keys = (
+            "imageId",
+            "imageName",
+            "storageClass",
+            "sizeBytes",
+            "restoreOutcome",
+            "copyReadyAt",
+            "imageRequestedAt",
+            "imageAvailableAt",
+            "failedImageIds",
+        )
+        return {**outcome, **{k: summary.get(k) for k in keys}}
+    name_of_error = found.get("error") or found["status"]
+    return {**outcome, "error": name_of_error, "cause": error_message(found.get("cause") or "")[:SHOWN_ERROR_CHARACTERS]}
+
+
+def batch_summary(sfn_client: SFNClient, event: dict[str, Any], region: str) -> dict[str, Any]:
+    request = event["request"]
+    items = batch_items(request)
+    names = [f"{request['childPrefix']}-{item['index']}" for item in items]
+    with ThreadPoolExecutor(max_workers=BATCH_THREADS) as pool:
+        amis = list(
+            pool.map(
+                lambda pair: child_outcome(sfn_client, event["stateMachineArn"], pair[0], pair[1], region), zip(names, items, strict=True)
+            )
+        )
+    failed = [a for a in amis if a["status"] != "SUCCEEDED"]
+    summary: dict[str, Any] = {
+        "status": "FAILED" if failed else "SUCCEEDED",
+        "region": region,
+        "restored": len(amis) - len(failed),
+        "failed": len(failed),
+        "amis": amis,
+        "plan": request.get("plan"),
+        "selection": request.get("selection"),
+        "startTime": event.get("startTime"),
+        "execution": event["executionId"],
+    }
+    if failed:
+        listed = ", ".join(f"{a['recoveryPoint']} ({a['error']})" for a in failed)
+        summary["Error"] = "BatchRestoreFailedError"
+        summary["Cause"] = (
+            f"{len(failed)} of {len(amis)} AMI restores failed: {listed}. The others are restored; the summary was emailed."
+        )[:FAIL_CAUSE_CHARACTERS]
+    return summary
+
+
+def render_batch(summary: dict[str, Any], now: datetime) -> tuple[str, str]:
+    total, region = len(summary["amis"]), summary["region"]
+    if summary["failed"]:
+        subject = f"AMI batch restore: {summary['restored']} of {total} restored, {summary['failed']} failed in {region}"
+        head = f"{summary['restored']} of {total} AMIs are restored in {region}; {summary['failed']} failed (below)."
+    else:
+        subject = f"AMI batch restore: all {total} restored in {region}"
+        head = f"All {total} AMIs are restored in {region}."
+    lines = [head]
+    if summary.get("selection"):
+        lines.append(f"Selection: {summary['selection']}: {total} AMI{'s' if total != 1 else ''}.")
+    plan = summary.get("plan")
+    if plan:
+        rounds = ", then ".join(f"{r['amis']} in {r['lanes']} lane{'s' if r['lanes'] != 1 else ''}" for r in plan["rounds"])
+        lines.append(
+            f"Plan: {plan['totalGb']:,.1f} GB under the {plan['quotaGb']:,.0f} GB image-restore quota: {rounds}; "
+            f"{plan['restoresRequested']} restore{'s' if plan['restoresRequested'] != 1 else ''} requested up front."
+        )
+    if summary.get("startTime"):
+        started = datetime.fromisoformat(summary["startTime"].replace("Z", "+00:00"))
+        lines.append(
+            f"Started {when(summary['startTime'])}, summarised {now:%Y-%m-%d %H:%M:%S} UTC ({duration((now - started).total_seconds())})."
+        )
+    restored = [a for a in summary["amis"] if a["status"] == "SUCCEEDED"]
+    failed = [a for a in summary["amis"] if a["status"] != "SUCCEEDED"]
+    if restored:
+        lines += ["", "Restored:"]
+        for a in restored:
+            if a.get("restoreOutcome") == "not-needed" or not a.get("copyReadyAt"):
+                copy = "no restore needed, "
+            else:
+                copy = f"copy readable {when(a['copyReadyAt'])}, "
+            size = human_size(a["sizeBytes"]) if a.get("sizeBytes") is not None else "-"
+            lines.append(
+                f"- {a['imageId']} ({a['imageName']}) from {a['recoveryPoint']}, {a['storageClass']}, {size}: {copy}"
+                f"image requested {when(a['imageRequestedAt'])}, available {when(a['imageAvailableAt'])}"
+            )
+            if a.get("failedImageIds"):
+                lines.append(f"  Note: {', '.join(a['failedImageIds'])} failed over EC2's in-progress quota and were left in place.")
+    if failed:
+        lines += ["", "Failed (each restore stopped on its own; the others went on):"]
+        for a in failed:
+            advice = WHAT_TO_DO.get(a["error"], "Read the execution's history.")
+            lines.append(
+                f"- {a['recoveryPoint']}: {a['status']} {a['error']}: {a['cause']} What to do: {advice} Execution: {a['execution']}"
+            )
+    lines += ["", f"Execution: {summary['execution']}"]
+    message = "\n".join(lines)
+    if len(message.encode()) > SNS_MESSAGE_BYTES:
+        cut = message.encode()[: SNS_MESSAGE_BYTES - 200].decode(errors="ignore").rsplit("\n", 1)[0]
+        message = f"{cut}\n... (cut at SNS's 256 KB: every AMI is in the execution's output)\n\nExecution: {summary['execution']}"
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in subject)[:100], message
+
+
+def notify_batch(sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    region = topic_arn.split(":")[3]
+    summary = batch_summary(sfn_client, event, region)
+    subject, message = render_batch(summary, datetime.now(UTC))
+    message_id = sns_client.publish(TopicArn=topic_arn, Subject=subject, Message=message)["MessageId"]
+    logger.info("published %s: %s", message_id, subject)
+    # The execution's output (and the state data) keeps one short line per AMI: state data is at most 256 KB.
+    compact = [
+        {
+            "recoveryPoint": a["recoveryPoint"],
+            "status": a["status"],
+            **({"imageId": a["imageId"]} if a["status"] == "SUCCEEDED" else {"error": a["error"]}),
+        }
+        for a in summary["amis"]
+    ]
+    return {**{k: v for k, v in summary.items() if k not in ("plan", "startTime")}, "amis": compact, "messageId": message_id}

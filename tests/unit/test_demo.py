@@ -25,7 +25,7 @@ def check(minutes: float, status: str) -> list[dict[str, Any]]:
 
 
 def test_a_polling_loop_is_one_line_at_its_last_check_and_only_once_it_ended() -> None:
-    # Given a restore checked at 0, 180 and 186 min, readable at the last check, then Prepare Image Restore
+    # Given a restore checked at 0, 180 and 186 min, readable at the last check, then Extend Copy
     loop = [
         *check(0, "preparing-for-restore"),
         entered("Is Copy Readable?", 0),
@@ -40,14 +40,14 @@ def test_a_polling_loop_is_one_line_at_its_last_check_and_only_once_it_ended() -
     (running,) = lines(*visits(loop), START)
     assert (running.done, running.at, running.state) == (False, START + timedelta(minutes=186), "Check Restore Status x3")
     # When the next state is entered / Then one line, at the last check, with its span and its outcome
-    (loop_line, following) = lines(*visits([*loop, entered("Prepare Image Restore", 186)]), START)
+    (loop_line, following) = lines(*visits([*loop, entered("Extend Copy", 186)]), START)
     assert (loop_line.done, loop_line.at, loop_line.state, loop_line.text) == (
         True,
         START + timedelta(minutes=186),
         "Check Restore Status x3",
         "+0:00:00 ... +3:06:00 (ready-to-restore at +3:06:00)",
     )
-    assert (following.state, following.done) == ("Prepare Image Restore", False)
+    assert (following.state, following.done) == ("Extend Copy", False)
 
 
 def test_a_failed_state_shows_its_error_name() -> None:

@@ -1,0 +1,219 @@
+"""`make bench` (second part): restoring many AMIs, as one batch or as single executions started at once.
+
+Scenarios, each in a fresh emulated account on a seeded world (emulator/world.py draws every restore and image-restore
+time; the population below is the bench's own choice, seeded):
+  batch-50    50 AMIs of 8-500 GB (log-uniform), a third each Glacier Instant Retrieval, Flexible Retrieval Standard and
+              Deep Archive Standard, in one execution with recoveryPoints
+  singles-50  the same 50 AMIs as 50 single executions started at the same instant (what the console offers today)
+  singles-50-failed-image  the same, with EC2 answering over its quota by accepting the task and failing the image
+              (the other undocumented form, World.quota_answer): the failed AMIs are left behind
+  batch-100   100 AMIs of 8-800 GB (some larger than the 600 GB quota), every class and tier, in one execution
+Measured: virtual time until every AMI is available, state transitions and history events (the parent's and the
+largest child's), the workflow's own cost (transitions, Lambda, S3 and Step Functions requests; retrieval per GB is
+the same for both ways), CreateRestoreImageTask calls EC2 refused over its quota, images that failed, and the most GB
+of image restores in flight. Writes results/bench_batch.csv and prints a table; exits 1 if a batch does not restore
+every AMI, goes over the quota, or the singles are not slower or dearer (which would mean the batch is pointless).
+Prices: as tools/bench.py (us-east-1 list prices, late 2025; check before quoting).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+GB = 10**9
+BUCKET = "bench-archive"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+PRICES = {  # as tools/bench.py
+    "state_transition": 0.025 / 1000,
+    "lambda_request": 0.20 / 1_000_000,
+    "lambda_gb_second": 0.0000166667,
+    "s3_request": 0.0004 / 1000,
+}
+LAMBDA_GB, LAMBDA_BILLED_SECONDS = 128 / 1024, 0.1  # ASSUMPTION (as tools/bench.py): 100 ms billed per invocation
+FLEET_50 = [("GLACIER_IR", "Standard"), ("GLACIER", "Standard"), ("DEEP_ARCHIVE", "Standard")]
+FLEET_100 = [
+    ("GLACIER_IR", "Standard"),
+    ("GLACIER", "Expedited"),
+    ("GLACIER", "Standard"),
+    ("GLACIER", "Bulk"),
+    ("DEEP_ARCHIVE", "Standard"),
+    ("DEEP_ARCHIVE", "Bulk"),
+]
+QUOTA_GB = 600
+
+
+@dataclass
+class Row:
+    scenario: str
+    amis: int
+    total_gb: float
+    succeeded: int
+    failed: int
+    hours_until_half_available: float
+    hours_until_all_available: float
+    executions: int
+    transitions: int
+    parent_history_events: int
+    largest_child_history_events: int
+    cost_usd: float
+    refused_image_restores: int
+    failed_images: int
+    most_gb_in_flight: float
+    most_gb_in_flight_together: float
+    emails: int
+    real_seconds: float
+
+
+def population(count: int, fleet: list[tuple[str, str]], largest_gb: float, seed: int) -> list[tuple[str, str, float]]:
+    """(storage class, tier, size GB) per AMI: classes in turn, sizes log-uniform from 8 GB."""
+    rng = random.Random(seed)  # noqa: S311 - a benchmark's population, not a secret
+    return [(*fleet[n % len(fleet)], round(math.exp(rng.uniform(math.log(8), math.log(largest_gb))), 1)) for n in range(count)]
+
+
+def transitions(events: list[dict[str, Any]]) -> int:
+    """Billed transitions of one history: states entered, and each retried Lambda attempt (as tools/bench.py counts)."""
+    entered = sum(1 for e in events if str(e["type"]).endswith("StateEntered"))
+    invocations = sum(1 for e in events if str(e["type"]).endswith("LambdaFunctionScheduled"))
+    tasks = sum(1 for e in events if str(e["type"]).endswith("TaskStateEntered"))
+    return entered + invocations - tasks
+
+
+def most_in_flight(restores: list[Any], together: bool = False) -> float:
+    """The most image-restore GB in progress at once (`together`: only at instants with two restores or more; an AMI
+    larger than the whole quota runs alone, as EC2 admits it when nothing else is in flight)."""
+
+    def end(r: Any) -> Any:
+        return r.available_at or r.fail_at or r.ready_at
+
+    found = 0
+    for r in restores:
+        running = [o for o in restores if o.started_at <= r.started_at < end(o)]
+        if len(running) > 1 or not together:
+            found = max(found, sum(o.size for o in running))
+    return found / GB
+
+
+def run(job: tuple[str, int]) -> Row:
+    """One scenario in a fresh emulated account (runs in a worker process)."""
+    from emulator.session import Emulator
+
+    scenario, seed = job
+    real_start = time.perf_counter()
+    failed_image_form = scenario.endswith("failed-image")
+    count = 100 if scenario == "batch-100" else 50
+    amis = population(count, FLEET_100 if count == 100 else FLEET_50, 800 if count == 100 else 500, seed)
+    with Emulator(seed=seed) as aws:
+        if failed_image_form:
+            aws.world.quota_answer = "failed-image"
+        stack = aws.deploy(ImageRestoreQuotaGb=str(QUOTA_GB))
+        keys, tiers = [], []
+        for n, (storage_class, tier, size_gb) in enumerate(amis):
+            keys.append(aws.archive_ami(f"fleet-{n:03d}", BUCKET, storage_class, size_gb=size_gb))
+            tiers.append(tier)
+        started = aws.clock.now()
+        if scenario.startswith("batch"):
+            items = [{"recoveryPoint": k, "restoreRequestTier": t} for k, t in zip(keys, tiers, strict=True)]
+            parent = aws.start(stack, {"recoveryPoints": items, "recoveryPointBucket": BUCKET, "restoreRequestDays": "1"})
+            arns = [parent]
+        else:
+            with aws.clock.hold():  # all at the same instant, as a script calling StartExecution 50 times would
+                single = {"recoveryPointBucket": BUCKET, "restoreRequestDays": "1"}
+                arns = [aws.start(stack, {**single, "recoveryPoint": k, "restoreRequestTier": t}) for k, t in zip(keys, tiers, strict=True)]
+        runs = [aws.wait(stack, arn, timeout=1800) for arn in arns]
+        sfn = aws.client("stepfunctions")
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.state_machine_arn)
+        every = [e["executionArn"] for page in pages for e in page["executions"]]
+        histories = {arn: aws.events(arn) for arn in every}
+        children = [h for arn, h in histories.items() if arn not in arns]
+        if scenario.startswith("batch"):
+            succeeded = runs[0].output.get("restored", 0) if runs[0].output else 0
+            parent_events = len(histories[arns[0]])
+        else:
+            succeeded = sum(1 for r in runs if r.status == "SUCCEEDED")
+            parent_events = 0
+        restores = list(aws.ec2.image_restores.values())
+        available = sorted(r.available_at for r in restores if r.available_at is not None)
+        invocations = sum(1 for h in histories.values() for e in h if str(e["type"]).endswith("LambdaFunctionScheduled"))
+        requests = sum(n for op, n in aws.requests.items() if op.startswith(("s3.", "stepfunctions.")))
+        total = sum(transitions(h) for h in histories.values())
+        cost = (
+            total * PRICES["state_transition"]
+            + invocations * (PRICES["lambda_request"] + LAMBDA_GB * LAMBDA_BILLED_SECONDS * PRICES["lambda_gb_second"])
+            + requests * PRICES["s3_request"]
+        )
+        return Row(
+            scenario=scenario,
+            amis=count,
+            total_gb=round(sum(size for *_, size in amis), 1),
+            succeeded=succeeded,
+            failed=count - succeeded,
+            hours_until_half_available=round((available[len(available) // 2] - started) / timedelta(hours=1), 2) if available else 0.0,
+            hours_until_all_available=round((max(available) - started) / timedelta(hours=1), 2) if available else 0.0,
+            executions=len(histories),
+            transitions=total,
+            parent_history_events=parent_events,
+            largest_child_history_events=max((len(h) for h in (children or list(histories.values()))), default=0),
+            cost_usd=round(cost, 4),
+            refused_image_restores=sum(1 for c in aws.ec2.restore_image_calls if c.get("error")),
+            failed_images=sum(1 for r in restores if r.failure),
+            most_gb_in_flight=round(most_in_flight(restores), 1),
+            most_gb_in_flight_together=round(most_in_flight(restores, together=True), 1),
+            emails=len(aws.emails(stack)),
+            real_seconds=round(time.perf_counter() - real_start, 1),
+        )
+
+
+def table(rows: list[Row]) -> str:
+    head = (
+        f"{'scenario':<24}{'AMIs':>5}{'GB':>8}{'ok':>5}{'hours half/all':>15}{'execs':>6}{'transitions':>12}{'events parent/child':>21}"
+        f"{'cost USD':>10}{'refused':>8}{'failed img':>11}{'GB in flight':>13}{'emails':>7}{'real s':>7}"
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r.scenario:<24}{r.amis:>5}{r.total_gb:>8,.0f}{r.succeeded:>5}"
+            f"{f'{r.hours_until_half_available:.1f} / {r.hours_until_all_available:.1f}':>15}{r.executions:>6}"
+            f"{r.transitions:>12,}{f'{r.parent_history_events:,} / {r.largest_child_history_events:,}':>21}{r.cost_usd:>10.4f}"
+            f"{r.refused_image_restores:>8}{r.failed_images:>11}{r.most_gb_in_flight:>13,.0f}{r.emails:>7}{r.real_seconds:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    start = time.perf_counter()
+    jobs = [("batch-100", 100), ("batch-50", 50), ("singles-50", 50), ("singles-50-failed-image", 50)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:  # the longest first, so the two workers end together
+        rows = pool.map(run, jobs, chunksize=1)
+    by = {r.scenario: r for r in rows}
+    RESULTS.mkdir(exist_ok=True)
+    with (RESULTS / "bench_batch.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(asdict(rows[0])))
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+    print(table(rows))
+    missed = [f"{r.scenario}: {r.failed} of {r.amis} AMIs not restored" for r in rows if r.scenario.startswith("batch") and r.failed]
+    missed += [f"{r.scenario}: {r.most_gb_in_flight_together} GB in flight over the {QUOTA_GB} GB quota" for r in rows
+               if r.scenario.startswith("batch") and r.most_gb_in_flight_together > QUOTA_GB]  # fmt: skip
+    missed += [f"{r.scenario}: {r.failed_images} images failed" for r in rows if r.scenario.startswith("batch") and r.failed_images]
+    missed += [f"{r.scenario}: {r.refused_image_restores} image restores refused over the quota" for r in rows
+               if r.scenario.startswith("batch") and r.refused_image_restores]  # fmt: skip
+    batch, singles = by["batch-50"], by["singles-50"]
+    if singles.hours_until_all_available < batch.hours_until_all_available and singles.cost_usd < batch.cost_usd:
+        missed.append("singles-50 was both faster and cheaper than batch-50")
+    print(f"\nWrote {RESULTS / 'bench_batch.csv'}; {len(rows)} scenarios in {time.perf_counter() - start:.0f} s.")
+    for target in missed:
+        print(f"MISSED: {target}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
