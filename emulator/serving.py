@@ -155,7 +155,8 @@ class Server:
         self.endpoint = f"http://{HOST}:{port}"
         self.app = app
         self._server: BaseWSGIServer = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever checks for shutdown every poll_interval (0.5 s by default): stop() waits that long.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

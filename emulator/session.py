@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import boto3
@@ -30,6 +31,7 @@ from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
+from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import binding, cloudformation, ec2, eventbridge, iam, lambda_runtime, s3, serving, stepfunctions, wire
@@ -103,6 +105,25 @@ class Run:
         """When the state was first entered (None if it never was)."""
         found = [e["timestamp"] for e in self.history if e.get("stateEnteredEventDetails", {}).get("name") == state]
         return found[0] if found else None
+
+
+def as_the_api_answers(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History events from the backend as GetExecutionHistory answers them through boto3 (names for the enums, the
+    timestamps parsed, no empty fields), without moto's serializer: it takes 80 ms for a restore's 160 events, a
+    sixth of the run. tests/emulator/test_history.py compares the two."""
+
+    def answer(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: answer(v, k) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [answer(v) for v in value]
+        if isinstance(value, Enum):
+            return value.value
+        if key == "timestamp" and isinstance(value, str):
+            return datetime.fromisoformat(value)
+        return value
+
+    return [answer(event) for event in events]
 
 
 class Emulator:
@@ -307,19 +328,21 @@ class Emulator:
         return arn
 
     def wait(self, stack: cloudformation.Stack, arn: str, timeout: float = 60) -> Run:
-        sfn = self.client("stepfunctions")
+        # Watched on the backend (a DescribeExecution costs milliseconds of moto's serializer), then described once.
+        execution = self._execution(arn)
         deadline = time.monotonic() + timeout
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        while execution.exec_status in (None, ExecutionStatus.RUNNING):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout} real seconds")
-            time.sleep(0.02)
+            time.sleep(0.005)
+        described = self.client("stepfunctions").describe_execution(executionArn=arn)
         return Run(
             arn=arn,
             status=described["status"],
             error=described.get("error"),
             cause=described.get("cause"),
             output=json.loads(described["output"]) if described.get("output") else {},
-            history=self.history(arn),
+            history=as_the_api_answers(self.events(arn)),
             emails=self.emails(stack, arn),
             started=described["startDate"],
             stopped=described["stopDate"],
@@ -338,10 +361,14 @@ class Emulator:
             if not token:
                 return events
 
-    def events(self, arn: str) -> list[dict[str, Any]]:
-        """The execution's history straight from the emulator (no API serialization: fast for 25,000 events)."""
+    def _execution(self, arn: str) -> Any:
         backend = stepfunctions_parser_backends[self.account_id][self.region]
-        execution = next(e for e in backend._get_executions() if e.execution_arn == arn)
+        return next(e for e in backend._get_executions() if e.execution_arn == arn)
+
+    def events(self, arn: str) -> list[dict[str, Any]]:
+        """The execution's history straight from the emulator (no API serialization: fast for 25,000 events); in the
+        API's form with as_the_api_answers."""
+        execution = self._execution(arn)
         events: list[dict[str, Any]] = execution.exec_worker.env.event_manager.get_event_history()
         return events
 
