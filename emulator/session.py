@@ -34,7 +34,7 @@ from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator import binding, cloudformation, ec2, eventbridge, iam, lambda_runtime, s3, serving, stepfunctions, wire
+from emulator import binding, cloudformation, ec2, eventbridge, iam, kms, lambda_runtime, s3, serving, stepfunctions, wire
 from emulator.clock import VirtualClock
 from emulator.eventbridge import EventBus
 from emulator.faults import Faults
@@ -51,7 +51,7 @@ ASYNC_RETRY_MINUTES = (1, 2)  # Lambda's waits before the first and the second r
 @functools.cache
 def install() -> None:
     """Patch moto once per process (idempotent); the patches keep no state, they look the emulator up per account."""
-    for module in (wire, s3, ec2, iam, lambda_runtime, stepfunctions, eventbridge):
+    for module in (wire, s3, ec2, iam, kms, lambda_runtime, stepfunctions, eventbridge):
         module.install()
 
 

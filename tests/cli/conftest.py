@@ -39,7 +39,8 @@ ISOLATED = {
 
 GOLDEN = Path(__file__).parent / "golden"
 OWN_BUCKET = "cli-test-archive"
-OWN_AMIS = ("mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02")  # archived by the fixture in GLACIER, to restore
+# Archived by the fixture in GLACIER, to restore: by the command line, and (the last) by a plain SDK client
+OWN_AMIS = ("mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02", "api-server-2025-04")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Server:
     keys: dict[str, str]  # storage class (as the banner prints it) -> object key of the server's samples
     own: dict[str, str]  # name -> key of the AMIs this fixture archived in OWN_BUCKET
     banner: str
+    printed: list[str]  # what the server printed after its banner (the emails), as it prints it
 
     def client(self, service: str) -> Any:
         make: Any = boto3.client
@@ -62,7 +64,7 @@ class Result:
     stderr: str
 
 
-@pytest.fixture(scope="session")  # one per worker for every CLI module: it takes 5 to 10 s to start
+@pytest.fixture(scope="session")  # one for every module here (one xdist group): it takes 5 to 10 s to start
 def server() -> Iterator[Server]:
     # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months ago),
     # so the samples stay as listed
@@ -74,7 +76,7 @@ def server() -> Iterator[Server]:
         assert len(keys) == 4, banner
         own = {m.group(2): m.group(1) for m in re.finditer(rf"s3://{OWN_BUCKET}/(\S+)  GLACIER  \d+ GB  (\S+)\n", banner)}
         assert sorted(own) == sorted(OWN_AMIS), banner
-        yield Server(process.endpoint, found.group(1), keys, own, banner)
+        yield Server(process.endpoint, found.group(1), keys, own, banner, process.printed)
 
 
 def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
@@ -97,3 +99,10 @@ def golden(name: str, text: str) -> str:
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text)
     return path.read_text()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that use the server run on one worker (make test runs `--dist loadgroup`), so it starts once."""
+    for item in items:
+        if "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("emulator-server"))

@@ -62,14 +62,15 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
 
 
 def test_list_every_bucket_and_filters(server: Server) -> None:
-    # Given the samples and the three AMIs this module archived in a bucket of its own
+    # Given the samples and the four AMIs the server's fixture archived in a bucket of its own
     # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
     everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
     by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
     before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2000-01-01", "--output", "json")
     until = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2100-01-01T00:00Z", "--output", "json")
-    # Then all seven are listed by name, one matches the pattern, none is that old and all are older than 2100
+    # Then all eight are listed by name, one matches the pattern, none is that old and all are older than 2100
     assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout)] == [
+        ("api-server-2025-04", OWN_BUCKET),
         (APP, SAMPLES),
         ("db-server-2023-06", SAMPLES),
         ("dns-server-2025-03", OWN_BUCKET),
@@ -79,7 +80,7 @@ def test_list_every_bucket_and_filters(server: Server) -> None:
         ("web-server-2025-01", SAMPLES),
     ]
     assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
-    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 7)
+    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 8)
 
 
 def test_estimate_prices_each_allowed_tier(server: Server) -> None:
@@ -127,7 +128,7 @@ def test_restore_waits_and_prints_the_new_ami(server: Server) -> None:
         "restoreRequestDays": "1",
         "restoreRequestTier": "Standard",
     }
-    # And the operator saw the execution, its console page, the stages and the new AMI (5 h in all: the seeded
+    # And the operator saw the execution, its console page, the stages and the new AMI (3 h 51 min in all: the seeded
     # world's restore and image-restore times for this 80 GB object; they follow its key, the AMI id, which moto draws
     # after every id the deployment drew: a template with more resources gives the object another key; its bucket sends
     # no events, so the copy is noticed by the polls, at most 10 % of the wait late)
@@ -140,8 +141,8 @@ def test_restore_waits_and_prints_the_new_ami(server: Server) -> None:
         f"Execution: {arn}",
         f"Console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{arn}",
     ]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  done                  elapsed 5 h           SUCCEEDED", lines[-2])
-    assert lines[-1] == f"AMI {image['ImageId']} is available (restored in 5 h)."
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  done                  elapsed 3 h 51 min    SUCCEEDED", lines[-2])
+    assert lines[-1] == f"AMI {image['ImageId']} is available (restored in 3 h 51 min)."
 
 
 def test_the_same_restore_again_starts_nothing(server: Server) -> None:

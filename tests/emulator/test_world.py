@@ -131,7 +131,7 @@ def test_head_errors_have_no_body(aws: Emulator) -> None:
 
 
 def test_ami_names_are_unique_among_the_accounts_own_amis_only(aws: Emulator) -> None:
-    key = aws.archive_ami("web-server", BUCKET, "GLACIER_IR")
+    key = aws.archive_ami("web-server", BUCKET, "GLACIER_IR", size_gb=8)  # two restores stay under the quota
     ec2 = aws.client("ec2")
     public = next(i for i in ec2.describe_images()["Images"] if i["OwnerId"] != aws.account_id)  # moto's public AMIs
     assert ec2.create_restore_image_task(Bucket=BUCKET, ObjectKey=key, Name=public["Name"])["ImageId"].startswith("ami-")
