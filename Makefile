@@ -22,7 +22,7 @@ demo: $(BIN)/.installed
 	$(BIN)/python -m tools.demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # Scanners: every one must pass. cfn-lint fails on warnings too; checkov findings are fixed or suppressed on the
 # resource with a written reason (template.yaml Metadata).

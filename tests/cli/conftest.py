@@ -64,7 +64,7 @@ class Result:
     stderr: str
 
 
-@pytest.fixture(scope="session")  # one for every module here (one xdist group): it takes 5 to 10 s to start
+@pytest.fixture(scope="session")  # one per worker for every module here: it takes 5 to 10 s to start
 def server() -> Iterator[Server]:
     # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months ago),
     # so the samples stay as listed
@@ -99,10 +99,3 @@ def golden(name: str, text: str) -> str:
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text)
     return path.read_text()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that use the server run on one worker (make test runs `--dist loadgroup`), so it starts once."""
-    for item in items:
-        if "server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("emulator-server"))
