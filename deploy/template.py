@@ -10,15 +10,35 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 INLINE_HANDLER = "index.lambda_handler"  # CloudFormation stores inline code as index.py
 
 
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML with CloudFormation's short forms: `!Ref X` is {"Ref": X}, `!Sub s` {"Fn::Sub": s}, `!GetAtt A.B`
+    {"Fn::GetAtt": ["A", "B"]} (CloudFormation User Guide, "Intrinsic function reference"), as cfn-lint reads them."""
+
+
+def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_Loader.add_multi_constructor("!", _short_form)
+
+
 def load(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     """The template with short-form tags (!Ref, !Sub ...) turned into plain long-form dicts."""
-    plain: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    plain: dict[str, Any] = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a safe loader plus CloudFormation's tags
     return plain
 
 

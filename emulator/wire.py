@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from botocore import useragent
+from botocore import loaders, useragent
 from botocore.awsrequest import AWSResponse
 from moto.core import responses as moto_responses
 from moto.core import serialize as moto_serialize
@@ -79,7 +79,22 @@ def _stubber_call(original: Any) -> Any:
     return call
 
 
+def _shared_cache(original: Any) -> Any:
+    def init(self: loaders.Loader, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._cache = _LOADED.setdefault(tuple(self.search_paths), {})  # type: ignore[attr-defined]
+
+    return init
+
+
+_LOADED: dict[tuple[str, ...], dict[Any, Any]] = {}  # search paths -> what a Loader with those paths has read
+
+
 def install() -> None:
+    # Every botocore session has its own Loader, and each read the same models again (EC2's four times) and listed the
+    # data directory again: about a second of every process's first deployment. Loaders that search the same paths
+    # now share what they read, as the clients of one session always did.
+    loaders.Loader.__init__ = _shared_cache(loaders.Loader.__init__)  # type: ignore[method-assign]
     # Two pure functions every request calls, remembered (time only: a tenth of the suite's CPU went to them). botocore
     # sanitizes each User-Agent component character by character; moto lists a response class's methods with
     # inspect.getmembers to find the action (the emulator's patches are all in place before the first request).

@@ -1,7 +1,13 @@
 """What the emulator saves moto's work on still answers as before: asymmetric KMS keys sign and verify with the key
-drawn on first use, and every account sees Amazon's public AMIs (ten of moto's catalogue)."""
+drawn on first use, every account sees Amazon's public AMIs (ten of moto's catalogue), and botocore sessions that
+share what they read still each answer with their own clients."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+from botocore.loaders import JSONFileLoader
 
 from emulator.session import Emulator
 
@@ -22,3 +28,19 @@ def test_every_account_sees_ten_public_amis_owned_by_amazon(aws: Emulator) -> No
     images = aws.client("ec2").describe_images(Owners=["amazon"])["Images"]
     assert (len(images), {i["ImageOwnerAlias"] for i in images}) == (10, {"amazon"})
     assert aws.client("ec2").describe_images(Owners=["self"])["Images"] == []
+
+
+def test_a_second_botocore_session_reads_no_model_file_again_and_its_clients_work(aws: Emulator, monkeypatch: Any) -> None:
+    # Given a session that created an S3 client (it read S3's model and endpoint rules)
+    botocore.session.get_session().create_client("s3", region_name="us-east-1")
+    read: list[str] = []
+    original = JSONFileLoader.load_file
+    monkeypatch.setattr(JSONFileLoader, "load_file", lambda self, path: read.append(path) or original(self, path))
+    # When a new session creates one and calls it
+    client = botocore.session.get_session().create_client(
+        "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    client.create_bucket(Bucket="second-session")
+    # Then no model file was read again, and the bucket is there for the emulator's own client
+    assert read == []
+    assert [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]] == ["my-ami-archive", "second-session"]

@@ -40,6 +40,22 @@ def test_packaged_template_is_deterministic() -> None:
 TEMPLATE_BODY_LIMIT, TEMPLATE_S3_LIMIT = 51_200, 460_800
 
 
+def test_the_template_reads_as_cfn_lint_reads_it(tmp_path: Path) -> None:
+    # Given template.yaml, and a template with every short form in each YAML shape
+    from cfnlint.decode import cfn_yaml  # imported here: the emulator and the packager no longer import cfn-lint
+
+    forms = tmp_path / "forms.yaml"
+    forms.write_text(
+        "Conditions:\n  A: !Equals [!Ref P, '']\n  B: !Not [!Condition A]\n"
+        "Resources:\n  R:\n    Properties:\n      X: !GetAtt Q.Arn\n      Y: !GetAtt [Q, Arn]\n"
+        "      Z: !Sub ['${a}', {a: !Select [0, !Split [',', !Ref P]]}]\n      W: !If [A, !Ref AWS::NoValue, !Join ['', [x]]]\n"
+    )
+    for path in (ROOT / "template.yaml", forms):
+        # When both read it, Then the trees are the same
+        assert template.load(path) == json.loads(json.dumps(cfn_yaml.load(str(path))))
+    assert template.load(forms)["Resources"]["R"]["Properties"]["X"] == {"Fn::GetAtt": ["Q", "Arn"]}
+
+
 def test_readme_says_what_the_packaged_template_needs_to_deploy() -> None:
     size = len(run(sys.executable, "-m", "deploy.package").stdout.encode())
     deploy = (ROOT / "README.md").read_text().split("## Deploy", 1)[1].split("\n## ", 1)[0]
