@@ -4,16 +4,28 @@ sees them (so a faulted request has no side effect), and emulated errors carry t
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Callable
 from typing import Any
 
+import moto.backend_index as backend_index
+from botocore import client as botocore_client
 from botocore import loaders, useragent
 from botocore.awsrequest import AWSResponse
+from moto import backends
 from moto.core import responses as moto_responses
 from moto.core import serialize as moto_serialize
+from moto.core.base_backend import BackendDict
 from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
 from moto.core.errors import ErrorShape
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.request import normalize_request
+from moto.core.utils import get_equivalent_url_in_aws_domain
 from moto.iam.models import get_account_id_from
+from moto.moto_api import recorder
 from moto.s3.exceptions import S3ClientError
+from werkzeug.exceptions import HTTPException
 
 from emulator import binding
 
@@ -90,7 +102,66 @@ def _shared_cache(original: Any) -> Any:
 _LOADED: dict[tuple[str, ...], dict[Any, Any]] = {}  # search paths -> what a Loader with those paths has read
 
 
+@functools.lru_cache(maxsize=4096)
+def _handler_for(url: str) -> Callable[..., Any] | None:
+    """The moto handler for a request URL, found as moto's stubber finds it; None where the stubber answers otherwise
+    (passthrough, not whitelisted, unknown). moto's handlers are its services' response functions, the same in every
+    account and after every reset, so one lookup per URL serves the process."""
+    if passthrough_url(url):
+        return None
+    for service, pattern in backend_index.backend_url_patterns:
+        if not pattern.match(url):
+            continue
+        if passthrough_service(service) or not service_whitelisted(service):
+            return None
+        backend_dict: Any = backends.get_backend(service)  # type: ignore[call-overload]
+        if isinstance(backend_dict, BackendDict):
+            regions = backend_dict[DEFAULT_ACCOUNT_ID]
+            backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+        else:
+            backend = backend_dict["global"]
+        for path, handler in backend.urls.items():
+            if re.compile(path).match(url):
+                return handler  # type: ignore[no-any-return]
+    return None
+
+
+def _routed(original: Any) -> Any:
+    def process_request(self: Any, request: Any) -> Any:
+        parsed, _ = get_equivalent_url_in_aws_domain(request.url)
+        handler = _handler_for(f"{parsed.scheme}://{parsed.netloc}{parsed.path}")
+        if handler is None:
+            return original(self, request)
+        normalized = normalize_request(request)
+        try:
+            recorder._record_request(normalized)
+            return handler(normalized, normalized.raw_url, normalized.headers)
+        except HTTPException as e:
+            return e.code, e.get_headers(), e.get_body()
+
+    return process_request
+
+
+def _remembered_methods(original: Any) -> Any:
+    made: dict[int, tuple[Any, dict[str, Any]]] = {}  # id of a service's model document -> (it, its client methods)
+
+    def create_methods(self: Any, service_model: Any) -> dict[str, Any]:
+        document = service_model._service_description
+        if id(document) not in made or made[id(document)][0] is not document:
+            made[id(document)] = document, original(self, service_model)
+        return dict(made[id(document)][1])  # a copy: the creating-client-class handlers add to it
+
+    return create_methods
+
+
 def install() -> None:
+    # Each new client builds one method per operation of its service (EC2: 700), with an operation model for its
+    # docstring; the methods only name the operation, so one set per service model serves every client.
+    creator: Any = botocore_client.ClientCreator  # (botocore's stubs do not list its private methods)
+    creator._create_methods = _remembered_methods(creator._create_methods)
+    # moto's stubber finds each request's handler by trying every service's URL patterns, then rebuilding and
+    # compiling that service's URL table (a tenth of every request); the handler is looked up once per URL instead.
+    BotocoreStubber.process_request = _routed(BotocoreStubber.process_request)  # type: ignore[method-assign]
     # Every botocore session has its own Loader, and each read the same models again (EC2's four times) and listed the
     # data directory again: about a second of every process's first deployment. Loaders that search the same paths
     # now share what they read, as the clients of one session always did.

@@ -27,6 +27,8 @@ from glacier_ami_restore.aws import Aws, CliError
 from tests.cli.conftest import Server, golden, run
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 TOPIC = "arn:aws:sns:us-east-1:123456789012:archive-audit"
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:archive-index"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:archive-indexer"

@@ -24,6 +24,8 @@ import pytest
 from tests.cli.conftest import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 SAMPLES = "my-ami-archive"  # the server's samples: only listed and estimated here, never restored
 APP = "app-server-2024-11"  # the GLACIER sample
 MAIL, DNS, NTP = "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02"  # archived by the fixture; restores use these

@@ -7,7 +7,11 @@ import json
 import re
 import time
 
+import pytest
+
 from tests.cli.conftest import OWN_AMIS, OWN_BUCKET, Server
+
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
 
 def test_a_cli_style_client_restores_an_ami_through_the_server(server: Server) -> None:

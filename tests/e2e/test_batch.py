@@ -14,6 +14,8 @@ import pytest
 from emulator.session import Emulator, Run
 from tests.conftest import BUCKET, EVENT_DELAY, archive, event, images
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 GB = 10**9
 
 

@@ -16,6 +16,8 @@ from emulator.session import Emulator
 from tests.conftest import BUCKET, archive, event
 from tests.e2e.test_least_privilege_batch import BATCH_POLICIES
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 # The state machine role's log delivery and X-Ray statements (the functions' role's X-Ray and log writes are proven:
 # the emulated Lambda runtime writes with that role) serve its Logging and Tracing configuration: AWS uses
 # them when it sets up log delivery and sends traces, which no execution does. Not provable by running scenarios.

@@ -18,6 +18,8 @@ from emulator.cloudformation import Stack
 from emulator.session import Emulator
 from tests.conftest import BUCKET
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 BATCH_POLICIES = ("glacier-ami-restore-batch-functions", "glacier-ami-restore-batches")
 SECOND, THIRD = "second-vault", "third-vault"
 MISSING = "ami-00000000000000000.bin"

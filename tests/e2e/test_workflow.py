@@ -16,6 +16,8 @@ import pytest
 from emulator.session import Emulator, Run
 from tests.conftest import BUCKET, archive, event, images
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 HOUR = 3600
 
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from emulator.session import Emulator
 from tests.conftest import BUCKET, load_function
 
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
+
 app = load_function("validate_input")
 FIELDS = ("recoveryPoint", "recoveryPointBucket", "restoreRequestDays", "restoreRequestTier", "amiName")
 
