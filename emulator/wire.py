@@ -92,14 +92,13 @@ def _stubber_call(original: Any) -> Any:
 
 
 def _shared_cache(original: Any) -> Any:
+    loaded: dict[tuple[str, ...], dict[Any, Any]] = {}  # search paths -> what a Loader with those paths has read
+
     def init(self: loaders.Loader, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self._cache = _LOADED.setdefault(tuple(self.search_paths), {})  # type: ignore[attr-defined]
+        self._cache = loaded.setdefault(tuple(self.search_paths), {})  # type: ignore[attr-defined]
 
     return init
-
-
-_LOADED: dict[tuple[str, ...], dict[Any, Any]] = {}  # search paths -> what a Loader with those paths has read
 
 
 @functools.lru_cache(maxsize=4096)
