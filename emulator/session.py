@@ -50,7 +50,8 @@ ASYNC_RETRY_MINUTES = (1, 2)  # Lambda's waits before the first and the second r
 
 @functools.cache
 def install() -> None:
-    """Patch moto once per process (idempotent); the patches keep no state, they look the emulator up per account."""
+    """Patch moto once per process (idempotent). The patches keep no emulator state: they look the emulator up per
+    account (wire.py's caches hold only what botocore and moto derive from their own data: models, methods, routes)."""
     for module in (wire, s3, ec2, iam, kms, lambda_runtime, stepfunctions, eventbridge):
         module.install()
 
@@ -188,6 +189,7 @@ class Emulator:
             self._server.stop()
         settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
         stepfunctions.bind_clock(None)
+        stepfunctions.forget_finished_threads()
         self.clock.__exit__()
         binding.bind(self.account_id, None)
         self._mock.stop()

@@ -89,6 +89,13 @@ def bind_clock(clock: VirtualClock | None) -> None:
     threading.current_thread().emulated_clock = clock  # type: ignore[attr-defined]
 
 
+def forget_finished_threads() -> None:
+    """moto's interpreter keeps every thread it starts in a module-level list (TMP_THREADS) and never empties it. A
+    finished thread still holds its clock, and through the clock's timers the whole emulator: every emulator a process
+    opened stayed in memory, and each full garbage collection walked them all again."""
+    TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+
+
 def _inherit_clock(original: Any) -> Any:
     """moto's interpreter runs the program, each task (for its timeout) and Map/Parallel branches in threads of
     their own: a thread starts with the clock of the thread that created it."""

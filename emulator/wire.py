@@ -102,41 +102,44 @@ def _shared_cache(original: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _handler_for(url: str) -> Callable[..., Any] | None:
-    """The moto handler for a request URL, found as moto's stubber finds it; None where the stubber answers otherwise
-    (passthrough, not whitelisted, unknown). moto's handlers are its services' response functions, the same in every
-    account and after every reset, so one lookup per URL serves the process."""
-    if passthrough_url(url):
-        return None
+def _route(url: str) -> tuple[str, Callable[..., Any]] | None:
+    """(service, moto handler) for a request URL, found as moto's stubber finds it; None where moto has no handler.
+    The handlers are its services' response functions, the same in every account and after every reset."""
     for service, pattern in backend_index.backend_url_patterns:
-        if not pattern.match(url):
-            continue
-        if passthrough_service(service) or not service_whitelisted(service):
+        if pattern.match(url):
+            for path, handler in _default_backend(service).urls.items():
+                if re.compile(path).match(url):
+                    return service, handler
             return None
-        backend_dict: Any = backends.get_backend(service)  # type: ignore[call-overload]
-        if isinstance(backend_dict, BackendDict):
-            regions = backend_dict[DEFAULT_ACCOUNT_ID]
-            backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
-        else:
-            backend = backend_dict["global"]
-        for path, handler in backend.urls.items():
-            if re.compile(path).match(url):
-                return handler  # type: ignore[no-any-return]
     return None
+
+
+def _default_backend(service: str) -> Any:
+    """The default account's backend, which moto's stubber builds on each service's first request after a reset (EC2's
+    draws the default VPC's ids from moto's seeded random: skipping it would shift every id drawn after it)."""
+    backend_dict: Any = backends.get_backend(service)  # type: ignore[call-overload]
+    if not isinstance(backend_dict, BackendDict):
+        return backend_dict["global"]
+    regions = backend_dict[DEFAULT_ACCOUNT_ID]
+    return regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
 
 
 def _routed(original: Any) -> Any:
     def process_request(self: Any, request: Any) -> Any:
         parsed, _ = get_equivalent_url_in_aws_domain(request.url)
-        handler = _handler_for(f"{parsed.scheme}://{parsed.netloc}{parsed.path}")
-        if handler is None:
-            return original(self, request)
+        url = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
+        route = None if passthrough_url(url) else _route(url)
+        if route is None or passthrough_service(route[0]) or not service_whitelisted(route[0]):
+            return original(self, request)  # moto's own answer: passthrough, not whitelisted, not implemented
+        service, handler = route
+        _default_backend(service)
         normalized = normalize_request(request)
         try:
             recorder._record_request(normalized)
-            return handler(normalized, normalized.raw_url, normalized.headers)
+            status, headers, body = handler(normalized, normalized.raw_url, normalized.headers)
         except HTTPException as e:
-            return e.code, e.get_headers(), e.get_body()
+            status, headers, body = e.code, e.get_headers(), e.get_body()
+        return status, headers, body
 
     return process_request
 
@@ -158,12 +161,12 @@ def install() -> None:
     # docstring; the methods only name the operation, so one set per service model serves every client.
     creator: Any = botocore_client.ClientCreator  # (botocore's stubs do not list its private methods)
     creator._create_methods = _remembered_methods(creator._create_methods)
-    # moto's stubber finds each request's handler by trying every service's URL patterns, then rebuilding and
-    # compiling that service's URL table (a tenth of every request); the handler is looked up once per URL instead.
+    # moto's stubber finds each request's handler by trying every service's URL patterns, then rebuilding that
+    # service's URL table and matching it (a tenth of every request); the handler is looked up once per URL instead.
     BotocoreStubber.process_request = _routed(BotocoreStubber.process_request)  # type: ignore[method-assign]
     # Every botocore session has its own Loader, and each read the same models again (EC2's four times) and listed the
-    # data directory again: about a second of every process's first deployment. Loaders that search the same paths
-    # now share what they read, as the clients of one session always did.
+    # data directory again: about a second of every process's first deployment. Loaders created with the same search
+    # paths now share what they read, as the clients of one session always did.
     loaders.Loader.__init__ = _shared_cache(loaders.Loader.__init__)  # type: ignore[method-assign]
     # Two pure functions every request calls, remembered (time only: a tenth of the suite's CPU went to them). botocore
     # sanitizes each User-Agent component character by character; moto lists a response class's methods with

@@ -40,13 +40,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the order within stays
 
 
+_OUTLIVED_A_TEST = pytest.StashKey[bool]()  # a fixture wider than one test was just torn down
+
+
+def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.scope != "function":
+        request.config.stash[_OUTLIVED_A_TEST] = True
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """After each test, collect its garbage and set what survives aside from the cyclic collector (gc.freeze). Each
     process keeps half a million long-lived objects (botocore's models, moto, the parsed definition), and every full
     collection walked all of them again: a tenth of the suite's CPU (14 full collections, 3 s, in test_faults and
-    test_workflow)."""
+    test_workflow). Once a module- or session-scoped fixture (a module's emulator) is torn down, everything is
+    collectable again for one full collection, so that what it held is freed and its finalizers run."""
     yield
+    if item.config.stash.get(_OUTLIVED_A_TEST, False):
+        item.config.stash[_OUTLIVED_A_TEST] = False
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
 

@@ -5,11 +5,16 @@ remembered route reaches the handler moto would pick."""
 
 from __future__ import annotations
 
+import gc
+import json
+import time
+import weakref
 from typing import Any
 
 import botocore.session
 from botocore.loaders import JSONFileLoader
 
+from emulator import wire
 from emulator.session import Emulator
 
 
@@ -57,6 +62,7 @@ def test_requests_reach_the_handler_moto_would_pick_and_its_errors_keep_their_st
     s3, dynamodb = aws.client("s3"), aws.client("dynamodb")
     s3.put_object(Bucket="my-ami-archive", Key="backups/2025/ami-0123456789abcdef0.bin", Body=b"image")
     # When both are read, twice (the second time by the remembered route)
+    hits = wire._route.cache_info().hits
     bodies = [s3.get_object(Bucket="my-ami-archive", Key="backups/2025/ami-0123456789abcdef0.bin")["Body"].read() for _ in range(2)]
     errors = []
     for _ in range(2):
@@ -67,6 +73,18 @@ def test_requests_reach_the_handler_moto_would_pick_and_its_errors_keep_their_st
     # Then the object's bytes come back, and the missing table is DynamoDB's 400 each time
     assert bodies == [b"image", b"image"]
     assert errors == [("ResourceNotFoundException", 400)] * 2
+    assert wire._route.cache_info().hits - hits >= 2  # the second read of each went by the remembered route
+
+
+def test_a_seeded_emulator_in_another_region_draws_the_same_ids_every_time() -> None:
+    # Given two emulators of one seed in eu-west-1, one after the other (the second finds every route remembered)
+    drawn = []
+    for _ in range(2):
+        with Emulator(region="eu-west-1", seed=1) as aws:
+            ec2 = aws.client("ec2")
+            drawn.append((ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"], ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]))
+    # Then both drew what moto draws after building the default account's EC2 (its default VPC draws ids first)
+    assert drawn == [("vpc-51d5673438e61beab", "vpc-78db71354912601d0")] * 2
 
 
 def test_clients_of_one_service_share_their_methods_and_each_answers_for_its_own_credentials(aws: Emulator) -> None:
@@ -79,3 +97,27 @@ def test_clients_of_one_service_share_their_methods_and_each_answers_for_its_own
     assert type(first).describe_images is type(second).describe_images
     assert type(first) is not type(second)
     assert len(second.describe_images(Owners=["amazon"])["Images"]) == 10
+
+
+def test_a_closed_emulator_is_freed_once_its_executions_have_finished() -> None:
+    # Given an emulator that ran an execution to its end and left a restore in progress (a timer on its clock), then
+    # closed
+    with Emulator() as closed:
+        closed.client("s3").create_bucket(Bucket="my-ami-archive")
+        key = closed.archive_ami("web-server-2025-01", "my-ami-archive", "GLACIER", size_gb=8)
+        closed.client("s3").restore_object(Bucket="my-ami-archive", Key=key, RestoreRequest={"Days": 1})
+        sfn = closed.client("stepfunctions")
+        definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+        role = f"arn:aws:iam::{closed.account_id}:role/states"
+        machine = sfn.create_state_machine(name="pass", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        deadline = time.monotonic() + 10
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    left = weakref.ref(closed)
+    del closed, sfn
+    # When the garbage is collected
+    gc.collect()
+    # Then nothing holds it any more (moto kept every execution thread, and each thread the emulator's clock)
+    assert left() is None
