@@ -34,9 +34,8 @@ BUCKET = "my-ami-archive"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules marked `long` run first, each module's tests still together (its fixtures are set up once): the two
-    workers then end on short tests, which they steal from each other, instead of one waiting for the other's
-    last long test."""
+    """Modules marked `long` are queued first, each module's tests still side by side in the queue: the workers then
+    end on short tests, which they steal from each other, instead of one waiting for the other's last long test."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the order within stays
 
 
