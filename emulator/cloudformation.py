@@ -1,14 +1,13 @@
 """CloudFormation for the emulator: deploy template.yaml the way `sam deploy` would into AWS.
 
 The template is inlined (deploy.template, the same step `make package` uses), transformed to CloudFormation by
-aws-sam-translator, and each resource is created in moto in dependency order with its intrinsics resolved. Functions
-run the real handler files named by CodeUri (emulator.lambda_runtime). The stack itself is registered with moto's
-CloudFormation, so DescribeStacks returns its outputs, as the command line expects on AWS.
+aws-sam-translator, and each resource is created through the account's API in dependency order with its intrinsics
+resolved. Functions run the real handler files named by CodeUri (emulator/adapters/awslambda.py). The stack itself is
+registered with CloudFormation, so DescribeStacks returns its outputs, as the command line expects on AWS.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
@@ -23,7 +22,8 @@ from typing import Any
 from samtranslator.translator.transform import transform
 
 from deploy import template
-from emulator import lambda_runtime
+from emulator.adapters import awslambda, speed
+from emulator.world.awslambda import DeployedFunction
 
 # The translator's metrics object warns at exit that nobody published it; nothing is meant to be published here.
 logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
@@ -45,7 +45,7 @@ class Stack:
     parameters: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> GetAtt values
-    functions: dict[str, lambda_runtime.DeployedFunction] = field(default_factory=dict)  # logical id -> function
+    functions: dict[str, DeployedFunction] = field(default_factory=dict)  # logical id -> function
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # role name -> {policy name: document}
     definition: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
@@ -232,9 +232,8 @@ def _register(stack: Stack, cloudformation: Any, outputs: dict[str, Any]) -> Non
         cloudformation.create_stack(StackName=stack.name, TemplateBody=json.dumps(body))
 
 
-@functools.lru_cache(maxsize=8)
 def _translate(path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[str, str], ...]) -> str:
-    """Read, inline and transform the template once per version and parameters (tests deploy it many times)."""
+    """Read, inline and transform the template (remembered per version and parameters: tests deploy it many times)."""
     source = template.load(path)
     code_uris = {lid: r["Properties"]["CodeUri"] for lid, r in source["Resources"].items() if "CodeUri" in r.get("Properties", {})}
     defaults = {name: p["Default"] for name, p in source.get("Parameters", {}).items() if "Default" in p}
@@ -246,7 +245,8 @@ def _translate(path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[s
 def _translated(
     path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[str, str], ...]
 ) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
-    code_uris, values, cfn = json.loads(_translate(path, mtime_ns, region, parameters))  # a fresh copy every deploy
+    key = (path, mtime_ns, region, parameters)
+    code_uris, values, cfn = json.loads(speed.remember("template", key, lambda: _translate(*key), keep=8))  # a fresh copy every deploy
     return code_uris, values, cfn
 
 
@@ -320,11 +320,11 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     arn = created["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     source = template.function_source(ctx["code_uri"], ctx["root"])
-    module = lambda_runtime.load_handler(source, f"{stack.name}.{lid}", lambda_env)
+    module = awslambda.load_handler(source, f"{stack.name}.{lid}", lambda_env)
     log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
     log_group_arn = f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{log_group}:*"
     timeout = int(props.get("Timeout", 3))
-    function = lambda_runtime.DeployedFunction(lid, name, module, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
+    function = DeployedFunction(lid, name, module, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
     function.dead_letter_arn = props.get("DeadLetterConfig", {}).get("TargetArn")
     stack.functions[lid] = function
     stack.physical[lid] = name
@@ -380,7 +380,7 @@ def _rule(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any]
 
 
 def _event_invoke_config(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
-    """How Lambda retries an asynchronous invocation (emulator.session runs the retries)."""
+    """How Lambda retries an asynchronous invocation (emulator/adapters/awslambda.py runs the retries)."""
     (function,) = [f for f in stack.functions.values() if f.name == props["FunctionName"]]
     function.max_retry_attempts = int(props.get("MaximumRetryAttempts", function.max_retry_attempts))
     function.max_event_age_seconds = int(props.get("MaximumEventAgeInSeconds", function.max_event_age_seconds))

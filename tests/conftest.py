@@ -28,7 +28,7 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
 os.environ.pop("AWS_PROFILE", None)
 
 if TYPE_CHECKING:  # imported where used: pytest-xdist's controller loads this file too, and runs no test
-    from emulator.session import Emulator
+    from emulator.facade import Emulator
 
 BUCKET = "my-ami-archive"
 
@@ -65,7 +65,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.fixture
 def aws() -> Iterator[Emulator]:
     """A fresh emulated account on the virtual clock (nothing deployed)."""
-    from emulator.session import Emulator
+    from emulator.facade import Emulator
 
     with Emulator() as emulator:
         emulator.client("s3").create_bucket(Bucket=BUCKET)

@@ -87,7 +87,7 @@ class Row:
 
 def run(job: tuple[str, str, str, int]) -> Row:
     """One execution in a fresh emulated account seeded by the sample (runs in a worker process)."""
-    from emulator.session import Emulator
+    from emulator.facade import Emulator
 
     profile, storage_class, tier, sample = job
     schedule, bucket_events, loss = PROFILES[profile]

@@ -104,7 +104,7 @@ def most_in_flight(restores: list[Any], together: bool = False) -> float:
 
 def run(job: tuple[str, int]) -> Row:
     """One scenario in a fresh emulated account (runs in a worker process)."""
-    from emulator.session import Emulator
+    from emulator.facade import Emulator
 
     scenario, seed = job
     real_start = time.perf_counter()

@@ -128,7 +128,7 @@ def counted_listing(endpoint: str) -> tuple[int, int, float]:
 
 
 def bench_in_process(count: int, workers: int) -> int:
-    from emulator.session import Emulator  # the harness only; the listing itself goes through boto3
+    from emulator.facade import Emulator  # the harness only; the listing itself goes through boto3
 
     with Emulator() as emulated:
         s3 = emulated.client("s3")

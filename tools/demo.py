@@ -20,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from deploy.template import ROOT
-from emulator.session import Emulator
+from emulator.facade import Emulator
 
 
 @dataclass(frozen=True)

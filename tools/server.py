@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from emulator.session import USER_EMAIL, Emulator
+from emulator.facade import USER_EMAIL, Emulator
 
 BUCKET = "my-ami-archive"
 # (original AMI name, storage class, Intelligent-Tiering tier, size in GB)

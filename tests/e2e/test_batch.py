@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator, Run
+from emulator.facade import Emulator, Run
 from tests.conftest import BUCKET, EVENT_DELAY, archive, event, images
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)

@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from emulator.session import Emulator, Run
+from emulator.facade import Emulator, Run
 from tests.conftest import BUCKET, EVENT_DELAY, archive, event, images
 
 HOUR = 3600

@@ -5,7 +5,7 @@ emulator per process is active at a time."""
 
 from __future__ import annotations
 
-from emulator.session import LAMBDA_ROLE, Emulator
+from emulator.facade import LAMBDA_ROLE, Emulator
 from tests.conftest import BUCKET
 from tests.e2e.test_least_privilege import BASELINE, outcomes
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator, Run
+from emulator.facade import Emulator, Run
 from tests.conftest import BUCKET, archive, event, images
 
 HOUR = 3600

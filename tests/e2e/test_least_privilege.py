@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from emulator.cloudformation import Stack
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, archive, event
 from tests.e2e.test_least_privilege_batch import BATCH_POLICIES
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from emulator import lambda_runtime
+from emulator.adapters import awslambda
 from emulator.cloudformation import Stack
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
@@ -192,9 +192,9 @@ def test_the_functions_may_read_exactly_the_listed_buckets(enforced: tuple[Emula
     request = {"restoreRequestTier": "Standard"}
     second = readable(aws, "lp-second", SECOND)
     third = aws.archive_ami(f"lp-third-{next(_names)}", THIRD, "GLACIER_IR", size_gb=8)
-    found, errored = lambda_runtime.invoke(aws, check, {"request": {**request, "recoveryPointBucket": SECOND, "recoveryPoint": second}})
+    found, errored = awslambda.invoke(aws, check, {"request": {**request, "recoveryPointBucket": SECOND, "recoveryPoint": second}})
     assert (errored, found["storageClass"]) == (False, "GLACIER_IR")
-    found, errored = lambda_runtime.invoke(aws, check, {"request": {**request, "recoveryPointBucket": THIRD, "recoveryPoint": third}})
+    found, errored = awslambda.invoke(aws, check, {"request": {**request, "recoveryPointBucket": THIRD, "recoveryPoint": third}})
     assert (errored, found["errorType"]) == (True, "RecoveryPointAccessDeniedError")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator, Run
+from emulator.facade import Emulator, Run
 from tests.conftest import BUCKET, archive, event, images
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
@@ -286,11 +286,9 @@ def test_no_expedited_capacity_falls_back_to_standard_and_says_so(aws: Emulator)
     assert "Note: Expedited capacity was not available; the restore used Standard." in run.emails[0]["message"]
 
 
-def test_history_quota_fails_the_execution_as_aws_does(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_quota_fails_the_execution_as_aws_does(aws: Emulator) -> None:
     # Given the quota lowered to 200 events (AWS: 25,000) and the original fixed 60-second polling
-    from emulator import stepfunctions
-
-    monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", 200)
+    aws.world.history_quota = 200
     stack = aws.deploy()
     aws.polling_profile(stack, "fixed-60s")
     key = archive(aws, "GLACIER", restore_hours=4, events=False)
@@ -301,19 +299,17 @@ def test_history_quota_fails_the_execution_as_aws_does(aws: Emulator, monkeypatc
     assert (len(run.history), run.history[-1]["id"], run.history[-1]["type"], run.emails) == (200, 200, "ExecutionFailed", [])
 
 
-def test_an_execution_whose_success_is_event_25000_succeeds(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_execution_whose_success_is_event_25000_succeeds(aws: Emulator) -> None:
     # Given a readable AMI, whose run takes exactly N events (measured with the quota out of the way)...
-    from emulator import stepfunctions
-
     stack = aws.deploy()
     first = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="probe"), "recoveryPointBucket": BUCKET})
     events = len(first.history)
     assert (first.status, first.history[-1]["type"]) == ("SUCCEEDED", "ExecutionSucceeded")
     # ...when the quota is exactly N, the ExecutionSucceeded is event N: it succeeds; at N - 1 it fails at event N - 1
-    monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", events)
+    aws.world.history_quota = events
     at_quota = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="at-quota"), "recoveryPointBucket": BUCKET})
     assert (at_quota.status, len(at_quota.history)) == ("SUCCEEDED", events)
-    monkeypatch.setattr(stepfunctions, "HISTORY_QUOTA", events - 1)
+    aws.world.history_quota = events - 1
     over = aws.run(stack, {"recoveryPoint": archive(aws, "GLACIER_IR", name="over-quota"), "recoveryPointBucket": BUCKET})
     assert (over.status, over.error, len(over.history), over.history[-1]["type"]) == (
         "FAILED",

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from emulator.session import Emulator, Run
+from emulator.facade import Emulator, Run
 
 
 def waiting_machine(aws: Emulator, timeout: int = 7200, heartbeat: int | None = None) -> tuple[str, str]:

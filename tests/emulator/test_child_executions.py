@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.emulator.test_callbacks import finished
 
 ROLE = "arn:aws:iam::123456789012:role/parent"

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET
 
 HOUR = 3600

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import archive, event
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import botocore.session
 from botocore.loaders import JSONFileLoader
 
-from emulator import wire
-from emulator.session import Emulator
+from emulator.adapters import speed
+from emulator.facade import Emulator
 
 
 def test_an_asymmetric_key_signs_and_verifies_and_a_symmetric_key_encrypts(aws: Emulator) -> None:
@@ -62,7 +62,7 @@ def test_requests_reach_the_handler_moto_would_pick_and_its_errors_keep_their_st
     s3, dynamodb = aws.client("s3"), aws.client("dynamodb")
     s3.put_object(Bucket="my-ami-archive", Key="backups/2025/ami-0123456789abcdef0.bin", Body=b"image")
     # When both are read, twice (the second time by the remembered route)
-    hits = wire._route.cache_info().hits
+    hits = speed.route.cache_info().hits
     bodies = [s3.get_object(Bucket="my-ami-archive", Key="backups/2025/ami-0123456789abcdef0.bin")["Body"].read() for _ in range(2)]
     errors = []
     for _ in range(2):
@@ -73,7 +73,7 @@ def test_requests_reach_the_handler_moto_would_pick_and_its_errors_keep_their_st
     # Then the object's bytes come back, and the missing table is DynamoDB's 400 each time
     assert bodies == [b"image", b"image"]
     assert errors == [("ResourceNotFoundException", 400)] * 2
-    assert wire._route.cache_info().hits - hits >= 2  # the second read of each went by the remembered route
+    assert speed.route.cache_info().hits - hits >= 2  # the second read of each went by the remembered route
 
 
 def test_a_seeded_emulator_in_another_region_draws_the_same_ids_every_time() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:archive-audit"

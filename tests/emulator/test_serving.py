@@ -24,8 +24,8 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 
-from emulator import serving
-from emulator.session import FAKE_KEY, Emulator
+from emulator.adapters import serving
+from emulator.facade import FAKE_KEY, Emulator
 from tests.conftest import BUCKET
 
 # Each kind of character moto's tagging API accepts in a value, as PutObject's Tagging header carries them
@@ -166,7 +166,7 @@ def bucket_policy(aws: Emulator) -> None:
 
 
 def fault(aws: Emulator) -> None:
-    # In-process clients meet faults before sending (emulator/wire.py): this one matches none of this test's requests
+    # In-process clients meet faults before sending (emulator/adapters/wire.py): this one matches none of this test's requests
     aws.faults.request("s3.GetObjectTagging", "SlowDown", 503, times=5, match="a body GetObjectTagging never has")
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from emulator.world import World
 from tests.conftest import BUCKET
 

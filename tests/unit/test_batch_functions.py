@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from moto.sns.models import sns_backends
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, event, load_function
 
 GB = 10**9

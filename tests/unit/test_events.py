@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.sns.models import sns_backends
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, event, load_function
 
 KEY = "ami-0123456789abcdef0.bin"  # the key every event names

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, event, load_function
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:restore:run-1"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, load_function
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)

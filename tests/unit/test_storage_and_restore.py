@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, load_function
 
 HOUR = 3600

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.session import Emulator
+from emulator.facade import Emulator
 from tests.conftest import BUCKET, archive, event, load_function
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""One emulated AWS account on a virtual clock: what the tests, the demo, the benchmark and the server open.
+"""The facade: one emulated AWS account on a virtual clock, what the tests, the demo, the benchmark and the server open.
 
     with Emulator(seed=7) as aws:
         stack = aws.deploy()
@@ -6,14 +6,14 @@
         run = aws.run(stack, {"recoveryPoint": key, "recoveryPointBucket": "my-archive"})
         run.status, run.output["imageId"], run.emails
 
-Everything the emulator knows lives on this object: the world (sizes and timings, emulator/world.py), the S3 and EC2
-models, the faults, the request counts, the deployed functions and the clock. moto's per-account backends point
-back to it (emulator/binding.py), so two emulators with different account ids share nothing.
+Everything the emulator knows lives on this object: the world (emulator/world: sizes and timings, the S3 and EC2
+models, the bus, the faults, the clock), the request counts and the deployed functions. moto's per-account backends
+point back to it (emulator/adapters/registry.py), so two emulators with different account ids share nothing but what
+the process has only once (emulator/adapters/process.py).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -24,50 +24,48 @@ from enum import Enum
 from typing import Any
 
 import boto3
-from moto import mock_aws, settings
-from moto.core.authorization import ActionAuthenticatorMixin
+from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.sns.models import sns_backends
-from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator import binding, cloudformation, ec2, eventbridge, iam, kms, lambda_runtime, s3, serving, stepfunctions, wire
-from emulator.clock import VirtualClock
-from emulator.eventbridge import EventBus
-from emulator.faults import Faults
-from emulator.world import GB, World
+from emulator import cloudformation
+from emulator.adapters import awslambda, process, registry, serving, speed
+from emulator.adapters.ec2 import MotoImages
+from emulator.adapters.events import MotoRouter
+from emulator.adapters.install import install
+from emulator.adapters.registry import Credentials
+from emulator.adapters.s3 import MotoObjects
+from emulator.adapters.waits import bind_clock
+from emulator.world.awslambda import DeployedFunction
+from emulator.world.clock import VirtualClock
+from emulator.world.draws import World
+from emulator.world.ec2 import EC2Model
+from emulator.world.events import EventBus
+from emulator.world.facts import GB
+from emulator.world.faults import Faults
+from emulator.world.s3 import S3Model
 
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
 FAKE_KEY = "testing"
 ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four months before the restore
-ASYNC_RETRY_MINUTES = (1, 2)  # Lambda's waits before the first and the second retry of an asynchronous invocation
 
 
-@functools.cache
-def install() -> None:
-    """Patch moto once per process (idempotent). The patches keep no emulator state: they look the emulator up per
-    account (wire.py's caches hold only what botocore and moto derive from their own data: models, methods, routes)."""
-    for module in (wire, s3, ec2, iam, kms, lambda_runtime, stepfunctions, eventbridge):
-        module.install()
-
-
-@functools.cache
-def _models() -> boto3.session.Session:
-    """One session for its cache of botocore's service models (parsing EC2's takes most of a second)."""
-    return boto3.session.Session()
-
-
-@functools.lru_cache(maxsize=128)
 def _client(service: str, region: str, key: str, secret: str, token: str | None) -> Any:
     """Clients hold no emulator state (moto intercepts them per account): one per service, Region and credentials
-    serves every emulator in the process."""
-    make: Any = _models().client  # any service by name (the stubs type each literal name)
-    return make(service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+    serves every emulator in the process (remembered, with one session for its cache of botocore's service models)."""
+    models = speed.remember("boto3-session", "models", boto3.session.Session)
+    make: Any = models.client  # any service by name (the stubs type each literal name)
+
+    def made() -> Any:
+        return make(service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+
+    return speed.remember("client", (service, region, key, secret, token), made, keep=128)
 
 
 def trust_lambda(iam_client: Any) -> None:
@@ -141,13 +139,16 @@ class Emulator:
         self.account_id = account_id
         self.clock = clock or VirtualClock(start)
         self.world = World(seed=seed)
-        self.eventbridge = EventBus(self.world, self.clock, account_id, self._invoke_async, self._start_by_event)
-        self.s3 = s3.S3Model(self.world, account_id, region, bus=self.eventbridge)
         self.faults = Faults()
-        self.ec2 = ec2.EC2Model(self.world, self.s3, account_id, take_image_fault=self.faults.take_image, bus=self.eventbridge)
+        router = MotoRouter(account_id, self._invoke_async, self._start_by_event)
+        self.eventbridge = EventBus(self.world, self.clock, account_id, router)
+        self.s3 = S3Model(self.world, self.clock, MotoObjects(account_id), self.eventbridge, account_id, region)
+        self.ec2 = EC2Model(
+            self.world, self.clock, self.s3, MotoImages(account_id), account_id, self.eventbridge, take_image_fault=self.faults.take_image
+        )
         self.requests: Counter[str] = Counter()  # "s3.HeadObject": HTTP requests sent, SDK retries included
-        self.functions: dict[str, lambda_runtime.DeployedFunction] = {}
-        self.invoker_credentials: iam.Credentials | None = None  # with IAM enforced: who the state machine invokes as
+        self.functions: dict[str, DeployedFunction] = {}
+        self.invoker_credentials: Credentials | None = None  # with IAM enforced: who the state machine invokes as
         self.runtime_writes: list[tuple[str, str, bool]] = []  # (function, action, allowed) the Lambda runtime tried
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
         # moto would also drop boto3's default session on every start (against cached real credentials); the emulator
@@ -166,10 +167,10 @@ class Emulator:
 
     def __enter__(self) -> Emulator:
         install()
-        self.clock.__enter__()  # first: a process whose time another clock drives refuses before anything starts
+        process.drive_time(self.clock)  # first: a process whose time another clock drives refuses before anything starts
         self._mock.start()
         mock_random.seed(self.world.seed)  # moto's ids (AMIs, so object keys) follow the seed: the same world every run
-        binding.bind(self.account_id, self)
+        registry.bind(self.account_id, self)
         if self.account_id != DEFAULT_ACCOUNT_ID:  # keys that moto maps to this account
             backend = iam_backends[self.account_id]["aws"]
             backend.create_user(region_name=self.region, user_name="emulator")
@@ -180,18 +181,19 @@ class Emulator:
         for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
         os.environ.update(variables)
-        stepfunctions.bind_clock(self.clock)
+        bind_clock(self.clock)
         trust_lambda(self.client("iam"))
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._server is not None:
             self._server.stop()
-        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
-        stepfunctions.bind_clock(None)
-        stepfunctions.forget_finished_threads()
-        self.clock.__exit__()
-        binding.bind(self.account_id, None)
+        if self._enforced:
+            process.enforce_iam(False)
+        bind_clock(None)
+        process.forget_finished_threads()
+        process.release_time(self.clock)
+        registry.bind(self.account_id, None)
         self._mock.stop()
         for k, v in self._saved_env.items():
             if v is None:
@@ -199,34 +201,15 @@ class Emulator:
             else:
                 os.environ[k] = v
 
-    def _invoke_async(self, function_name: str, event: Any, attempt: int = 0) -> None:
-        """An EventBridge target: Lambda runs the handler asynchronously (its result goes nowhere). A function error
-        is retried after 1 min, then 2 min, up to the function's MaximumRetryAttempts; then the event goes to its
-        dead-letter queue, sent with the function's role (Lambda Developer Guide, "Asynchronous invocation")."""
-        function = self.functions[function_name]
-        fault = self.faults.take_lambda(function.logical_id)
-        errored = fault is not None or lambda_runtime.invoke(self, function, event)[1]
-        if not errored:
-            return
-        if attempt < function.max_retry_attempts:
-            retry = functools.partial(self._invoke_async, function_name, event, attempt + 1)
-            self.clock.call_at(self.clock.now() + timedelta(minutes=ASYNC_RETRY_MINUTES[min(attempt, 1)]), retry)
-            return
-        if function.dead_letter_arn:
-            allowed = True
-            if iam.enforcing() and "AWS_ACCESS_KEY_ID" in function.environment:
-                role = (function.environment["AWS_ACCESS_KEY_ID"], function.environment.get("AWS_SESSION_TOKEN"))
-                allowed = iam.authorize(role, "sqs:SendMessage", function.dead_letter_arn, self.region, self.account_id)
-                self.runtime_writes.append((function.logical_id, "sqs:SendMessage", allowed))
-            if allowed:
-                sqs_backends[self.account_id][self.region].send_message(function.dead_letter_arn.rsplit(":", 1)[1], json.dumps(event))
+    def _invoke_async(self, function_name: str, event: Any) -> None:
+        awslambda.invoke_async(self, function_name, event)
 
     def _start_by_event(self, state_machine_arn: str, payload: str) -> None:
         self.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, input=payload)
 
     def serve(self, port: int) -> str:
         """Also answer over HTTP on 127.0.0.1 (the AWS CLI, the command line, any SDK with AWS_ENDPOINT_URL): moto's
-        server app, with emulator/serving.py's savings for listings."""
+        server app, with emulator/adapters/serving.py's savings for listings."""
         self._server = serving.serve(self, port)
         return self._server.endpoint
 
@@ -272,14 +255,13 @@ class Emulator:
                 "AWS_SECRET_ACCESS_KEY": role["SecretAccessKey"], "AWS_SESSION_TOKEN": role["SessionToken"],
                 "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
             }  # fmt: skip
-            function.module = lambda_runtime.load_handler(function.source, f"{function.name}.as-role", function.environment)
+            function.module = awslambda.load_handler(function.source, f"{function.name}.as-role", function.environment)
         invoker = assume(stack.attributes["RestoreStateMachineRole"]["Arn"])
         self.invoker_credentials = (invoker["AccessKeyId"], invoker["SessionToken"])
         self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         os.environ.update(self.credentials)
         self._enforced = True
-        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-        ActionAuthenticatorMixin.request_count = 0
+        process.enforce_iam(True)
 
     # --- the archive side, as the operator's backup process left it -------------------------------------------------
 
@@ -317,7 +299,7 @@ class Emulator:
         s3_client.put_bucket_notification_configuration(
             Bucket=bucket, NotificationConfiguration={**configuration, "EventBridgeConfiguration": {}}
         )
-        self.s3.eventbridge_since[bucket] = self.clock.now()
+        self.s3.eventbridge_since[bucket] = self.clock.now()  # long ago: in effect already
 
     # --- executions -------------------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """`Emulator.serve`: the emulated account over HTTP on 127.0.0.1, as moto's own server runs it (its Flask app on
 werkzeug's threaded server), with two savings for the request a listing sends by the thousand (`glacier-ami-restore
-list`: one GetObjectTagging per archived object). Measured with `make bench-list`; the README gives the figures.
+list`: one GetObjectTagging per archived object), both speed only: off with the other savings (adapters/speed.py).
+Measured with `make bench-list` (docs/benchmark.md).
 
 - moto's dispatcher lists its package directory (about 180 stat calls, under its lock) on every request to see
   whether the host names a moto module. Its answer for a host cannot change in a running process, so it is kept:
@@ -35,12 +36,11 @@ from moto.utilities.aws_headers import gen_amzn_requestid_long
 from moto.utilities.utils import get_partition
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from emulator import binding
+from emulator.adapters import speed
+from emulator.adapters.registry import PARTITION, Account
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-    from emulator.session import Emulator
 
 HOST = "127.0.0.1"
 OPERATION = "s3.GetObjectTagging"  # as the emulator's faults name it
@@ -68,6 +68,8 @@ class Dispatcher(DomainDispatcherApplication):
 
     def get_backend_for_host(self, host: str | None) -> Any:
         # Called under the dispatcher's lock; moto's answer depends on the host alone.
+        if not speed.enabled():
+            return super().get_backend_for_host(host)
         if host not in self._backends:
             self._backends[host] = super().get_backend_for_host(host)
         return self._backends[host]
@@ -81,7 +83,7 @@ def element(name: str, text: str) -> str:
 class Tagging:
     """A WSGI app: GetObjectTagging from moto's S3 backend when only the tags decide the answer; moto otherwise."""
 
-    def __init__(self, emulator: Emulator, app: WSGIApplication) -> None:
+    def __init__(self, emulator: Account, app: WSGIApplication) -> None:
         self.emulator = emulator
         self.app = app
         self.answered = 0  # requests answered here rather than by moto (the tests check which path ran)
@@ -125,11 +127,11 @@ class Tagging:
         if len(parts) != 5 or parts[3] != "s3" or S3Response.region_from_useragent_regex.search(environ.get("HTTP_USER_AGENT", "")):
             return None  # not routed to S3 by its signature, or a Region moto would take from the user agent
         access_key, region = parts[0], parts[2]
-        if get_partition(region) != binding.PARTITION or not self.only_tags_decide():
+        if get_partition(region) != PARTITION or not self.only_tags_decide():
             return None
         if "MOTO_ACCOUNT_ID" in os.environ or get_account_id_from(access_key) != self.emulator.account_id:
             return None
-        backend = s3_backends[self.emulator.account_id][binding.PARTITION]
+        backend = s3_backends[self.emulator.account_id][PARTITION]
         bucket_name, key_name = names.groups()
         bucket = backend.buckets.get(bucket_name)
         if bucket is None or bucket.policy is not None or bucket.logging:
@@ -141,7 +143,7 @@ class Tagging:
 
     def only_tags_decide(self) -> bool:
         """No IAM (moto checks it once a finite no-auth allowance is used up), no fault armed for this operation
-        (faults are the emulator's: emulator/faults.py), no request recording, no pretty-printed XML."""
+        (faults are the emulator's: emulator/world/faults.py), no request recording, no pretty-printed XML."""
         if not math.isinf(settings.INITIAL_NO_AUTH_ACTION_COUNT) or recorder._user_enabled or settings.PRETTIFY_RESPONSES:
             return False
         return not any(f.operation == OPERATION and f.times > 0 for f in self.emulator.faults.requests)
@@ -165,7 +167,7 @@ class Server:
         self._server.server_close()
 
 
-def serve(emulator: Emulator, port: int, shortcut: bool = True) -> Server:
+def serve(emulator: Account, port: int, shortcut: bool = True) -> Server:
     """`shortcut=False`: moto's app alone (with the kept dispatch), for comparing the two answers."""
     app: WSGIApplication = Dispatcher()
-    return Server(Tagging(emulator, app) if shortcut else app, port)
+    return Server(Tagging(emulator, app) if shortcut and speed.enabled() else app, port)

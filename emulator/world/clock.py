@@ -2,8 +2,8 @@
 
 Each Step Functions execution counts as a participant from StartExecution until it ends. Wait states and retry
 back-off call `sleep`, which registers a wake-up time instead of sleeping. When all participants are asleep, the
-clock jumps to the earliest wake-up time. time-machine makes every `datetime.now()` / `time.time()` in the process
-(handlers, moto's S3 and EC2 emulation, execution history timestamps) read this clock, so a 48-hour restore runs in
+clock jumps to the earliest wake-up time. Whoever watches the clock hears of each move: the adapters make every
+`datetime.now()` / `time.time()` in the process read it (emulator/adapters/process.py), so a 48-hour restore runs in
 seconds with realistic timestamps, and concurrent executions keep their relative timing.
 """
 
@@ -15,9 +15,6 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import time_machine
 
 # How often a sleeper re-checks for an interrupt (StopExecution): real seconds.
 _POLL = 0.05
@@ -34,25 +31,15 @@ class VirtualClock:
         self._running_timers = 0
         self._interrupts: list[threading.Event] = []  # of the sleepers that can be woken early (a token, a stop)
         self._blocked: list[Callable[[], bool]] = []  # of the waiters for a lock: still blocked?
-        self._traveller = time_machine.travel(self._now, tick=False)
-        self._coordinates: Any = None  # time_machine's Coordinates (not exported for typing)
-        self._entered = 0
+        self._watchers: list[Callable[[datetime], None]] = []  # told of every move, under the clock's lock
 
-    def __enter__(self) -> VirtualClock:
-        # time-machine moves the whole process's time: one clock at a time can drive it (emulators may share one).
-        self._entered += 1
-        if self._entered == 1:
-            if time_machine.traveller_stack:
-                self._entered = 0
-                raise RuntimeError("another virtual clock already drives this process's time: share it (Emulator(clock=...))")
-            self._coordinates = self._traveller.start()
-        return self
+    def watch(self, watcher: Callable[[datetime], None]) -> None:
+        with self._cond:
+            self._watchers.append(watcher)
 
-    def __exit__(self, *exc: object) -> None:
-        self._entered -= 1
-        if self._entered == 0:
-            self._traveller.stop()
-            self._coordinates = None
+    def unwatch(self, watcher: Callable[[datetime], None]) -> None:
+        with self._cond:
+            self._watchers.remove(watcher)
 
     def now(self) -> datetime:
         with self._cond:
@@ -155,8 +142,8 @@ class VirtualClock:
 
     def _move_to(self, when: datetime) -> None:
         self._now = when
-        if self._coordinates is not None:
-            self._coordinates.move_to(when)
+        for watcher in self._watchers:
+            watcher(when)
         self._fire_due()
         self._cond.notify_all()
 

@@ -1,12 +1,12 @@
 """IAM as AWS applies it beyond the called action, on top of moto's own policy evaluation.
 
-moto checks the caller's policies for the action it serves (once enforcement is on) but not what AWS authorizes
-alongside it. The rules added here:
-- EC2 writes a restored image's snapshots (EBS direct APIs) and tags with the caller's permissions.
+moto checks the caller's policies for the action it serves (once enforcement is on: emulator/adapters/process.py) but
+not what AWS authorizes alongside it. `authorize` and `require` let the other adapters apply AWS's rules (EC2 writes a
+restored image's snapshots and tags with the caller's permissions: adapters/ec2.py; HeadObject's 403 without
+s3:ListBucket: adapters/s3.py). The rules added here:
 - Publishing to an SNS topic under a customer managed KMS key needs kms:GenerateDataKey and kms:Decrypt.
 - sns:Publish is authorized against the topic ARN, and the Step Functions actions against the execution or state
   machine they name (moto compares services it does not scope against "*").
-- Without s3:ListBucket on the bucket, HeadObject on a missing key answers 403 instead of 404.
 - DynamoDB item actions are authorized against the table ARN, and SendTaskSuccess/Failure/Heartbeat against the
   state machine of the token's execution (the resource types the Service Authorization Reference lists; moto
   compares both against "*", so a policy scoped as AWS advises would be refused).
@@ -16,25 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto import settings
-from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam.access_control import IAMRequest
-from moto.s3 import responses as s3_responses
 from moto.sns.models import sns_backends
 from moto.sns.responses import SNSResponse
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from emulator.wire import EmulatedError
-
-Credentials = tuple[str, str | None]  # access key id, session token
-
-
-def enforcing() -> bool:
-    """moto checks IAM only once its no-auth request allowance is used up (the least-privilege tests set it to 0)."""
-    return bool(ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT)
+from emulator.adapters.errors import EmulatedError
+from emulator.adapters.process import enforcing
+from emulator.adapters.registry import Credentials
 
 
 def caller(headers: Any) -> Credentials:
@@ -89,18 +81,6 @@ def _sns_resource(self: Any) -> str:
     return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
 
 
-def _s3_head_object(original: Any) -> Any:
-    def head_object(self: Any, *args: Any, **kwargs: Any) -> Any:
-        response = original(self, *args, **kwargs)
-        if response[0] == 404 and enforcing():
-            resource = f"arn:aws:s3:::{self.bucket_name}"
-            if not authorize(caller(self.headers), "s3:ListBucket", resource, self.region, self.current_account):
-                return 403, response[1], ""
-        return response
-
-    return head_object
-
-
 def _dynamodb_resource(self: Any) -> str:
     table = self._get_param("TableName")
     return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}" if table else "*"
@@ -123,8 +103,9 @@ def _stepfunctions_resource(self: Any) -> str:
 
 
 def install() -> None:
+    # moto lets any caller publish to a topic under a customer managed key: KMS's two actions are required too.
     SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
+    # moto authorizes SNS, DynamoDB and Step Functions actions against "*": against the resource they name, as AWS does.
     SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
-    s3_responses.S3Response.head_object = _s3_head_object(s3_responses.S3Response.head_object)  # type: ignore[method-assign]
     DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
     StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]

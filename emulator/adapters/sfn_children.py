@@ -44,14 +44,16 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from emulator import binding, iam, stepfunctions
+from emulator.adapters import iam
+from emulator.adapters.process import enforcing
+from emulator.adapters.registry import bound
+from emulator.adapters.waits import root_of, running, sleep, woken_by_state_change
+from emulator.world.facts import EXECUTION_MAX_SECONDS
 
 MANAGED_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 STOP_SECONDS = 5.0  # real seconds a stopped child may take to end (its thread only has to notice)
-YEAR = 365 * 24 * 3600  # a task without TimeoutSeconds waits as long as an execution may live
 _CLOSED = {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT}
 
 
@@ -72,9 +74,9 @@ def _terminated(original: Any) -> Any:
         waiters = list(getattr(self.execution, "emulated_waiters", []))
         for waiter in waiters:
             waiter.set()
-        emulator = binding.bound(self.execution.account_id)
-        if waiters and emulator is not None:
-            emulator.clock.nudge()
+        account = bound(self.execution.account_id)
+        if waiters and account is not None:
+            account.clock.nudge()
 
     return terminated
 
@@ -102,9 +104,9 @@ def _denied(action: str, resource: str) -> ClientError:
 
 
 def _authorize(account: str, region: str, action: str, resource: str) -> bool:
-    emulator = binding.bound(account)
-    invoker = emulator.invoker_credentials if emulator is not None else None
-    return not (invoker and iam.enforcing()) or iam.authorize(invoker, action, resource, region, account)
+    emulated = bound(account)
+    invoker = emulated.invoker_credentials if emulated is not None else None
+    return not (invoker and enforcing()) or iam.authorize(invoker, action, resource, region, account)
 
 
 def _require(account: str, region: str, action: str, resource: str) -> None:
@@ -141,22 +143,16 @@ def _eval_service_task(original: Any) -> Any:
             code = str(getattr(error, "code", None) or getattr(error, "TYPE", None) or type(error).__name__)
             raise _client_error(code.removesuffix("Exception"), str(error), "StartExecution") from error
         if self.resource.condition in (ResourceCondition.Sync, ResourceCondition.Sync2):
-            root = getattr(env.event_manager, "quota_environment", env)
-            root.__dict__.setdefault("emulated_children", []).append(execution)  # stopped with their parent
+            root_of(env).__dict__.setdefault("emulated_children", []).append(execution)  # stopped with their parent
         env.stack.append({"ExecutionArn": execution.exec_arn, "StartDate": _epoch_ms(execution.start_date)})
 
     return eval_service_task
 
 
-def _stop_children(original: Any) -> Any:
+def stop_children(root: Environment) -> None:
     """StopExecution of a parent also stops the children its `.sync` tasks wait for, whatever its tasks are doing."""
-
-    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        for child in list(getattr(self.env, "emulated_children", [])):
-            _stop_child(child)
-
-    return stop
+    for child in list(getattr(root, "emulated_children", [])):
+        _stop_child(child)
 
 
 def describe(execution: Execution, as_json: bool) -> dict[str, Any]:
@@ -199,17 +195,17 @@ def _stop_child(execution: Execution) -> None:
 
 def _eval_sync(original: Any) -> Any:
     def eval_sync(self: Any, env: Environment, timeout_seconds: int | None, **kwargs: Any) -> Any:  # moto passes them by name
-        submission = getattr(self, "_emulated_submission", None)
+        submission = getattr(self, "emulated_submission", None)
         if submission is None:
             return original(self, env=env, timeout_seconds=timeout_seconds, **kwargs)
-        self._emulated_submission = None
+        self.emulated_submission = None
         execution = _execution(submission["ExecutionArn"])
         # Woken by the child's end, or when this execution is stopped, fails or times out.
-        with stepfunctions.woken_by_state_change(env, execution.emulated_waiters) as wake:  # type: ignore[attr-defined]
-            if execution.exec_status not in _CLOSED and stepfunctions.running(env):
-                stepfunctions.sleep(timeout_seconds if timeout_seconds is not None else YEAR, wake)
+        with woken_by_state_change(env, execution.emulated_waiters) as wake:  # type: ignore[attr-defined]
+            if execution.exec_status not in _CLOSED and running(env):
+                sleep(timeout_seconds if timeout_seconds is not None else EXECUTION_MAX_SECONDS, wake)
         if execution.exec_status not in _CLOSED:
-            if not stepfunctions.running(env):
+            if not running(env):
                 _stop_child(execution)
                 return None
             _stop_child(execution)
@@ -242,7 +238,7 @@ def _keep_submission(name: str) -> Any:
     """The sync resolvers pop the StartExecution answer off the stack: keep it for eval_sync instead of a boto3 poller."""
 
     def build(self: Any, env: Environment, **kwargs: Any) -> Any:
-        self._emulated_submission = env.stack.pop()
+        self.emulated_submission = env.stack.pop()
         return lambda: None
 
     build.__name__ = name
@@ -251,10 +247,12 @@ def _keep_submission(name: str) -> Any:
 
 def install() -> None:
     sfn = state_task_service_sfn.StateTaskServiceSfn
+    # moto passes the task's parameters to boto3 un-normalised (KeyError: 'StateMachineArn'): a real child execution.
     sfn._eval_service_task = _eval_service_task(sfn._eval_service_task)  # type: ignore[method-assign]
+    # moto's `.sync` waits poll DescribeExecution with real 0.5 s sleeps: the child's end is awaited on the clock.
     sfn._build_sync_resolver = _keep_submission("_build_sync_resolver")  # type: ignore[method-assign]
     sfn._build_sync2_resolver = _keep_submission("_build_sync2_resolver")  # type: ignore[method-assign]
     sfn._eval_sync = _eval_sync(sfn._eval_sync)  # type: ignore[method-assign]
+    # moto tells nobody when an execution ends: each execution keeps the events to set when it does.
     Execution.__init__ = _execution_init(Execution.__init__)  # type: ignore[method-assign]
-    ExecutionWorker.stop = _stop_children(ExecutionWorker.stop)  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = _terminated(BaseExecutionWorkerCommunication.terminated)  # type: ignore[method-assign]

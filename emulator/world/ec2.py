@@ -1,4 +1,4 @@
-"""EC2's store and restore image tasks, which moto lacks (it raises NotImplementedError for all three calls).
+"""EC2's store and restore image tasks as AWS runs them (EC2 User Guide, "Store and restore an AMI using S3": [EC2-SR]).
 
 - CreateStoreImageTask writes `<ami-id>.bin` with the AMI's name and dates in its tags; the object "appears in the
   bucket only after the upload task has completed" (EC2 API Reference, CreateStoreImageTask) and takes the world's
@@ -10,41 +10,50 @@
 - Undocumented answers (ASSUMPTIONS, each with a selectable form in World so the workflow is tested against both):
   the quota rejection (`ResourceLimitExceeded`, or an accepted task whose image ends `failed`) and an object that is
   not readable (`InvalidObjectState`, or an accepted task whose image ends `failed`).
-- Every account sees public AMIs, owned by Amazon: the first PUBLIC_AMIS of moto's catalogue, not its 1,300 (loading
-  those, each with its volume and snapshot, took 0.2 s of every emulator's first EC2 request).
+The images, volumes and snapshots themselves are the account's (an `ImageRegistry`, kept in moto by the adapters).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from moto.core.parse import default_timestamp_parser
-from moto.core.responses import ActionResult
-from moto.ec2.models import amis as moto_amis
-from moto.ec2.models import ec2_backends
-from moto.ec2.responses import EC2Response
-from moto.s3.models import s3_backends
+from emulator.world.clock import VirtualClock
+from emulator.world.draws import World
+from emulator.world.errors import AWSError
+from emulator.world.events import EventBus
+from emulator.world.facts import ARCHIVED_CLASSES, GB, STORE_TAG_KEYS
+from emulator.world.s3 import S3Model
 
-from emulator import binding, iam
-from emulator.wire import EmulatedError
-
-if TYPE_CHECKING:
-    from emulator.eventbridge import EventBus
-    from emulator.s3 import S3Model
-    from emulator.world import World
-
-GB = 10**9
-# ASSUMPTION: the tag keys (the EC2 User Guide lists what is stored - name, description, registration date, owner,
-# store time - but not the keys).
-STORE_TAG_KEYS = ("ami-name", "ami-description", "ami-creation-date", "ami-owner-id", "ami-store-date")
 UNREADABLE_REASON = "The restore task could not read s3://{bucket}/{key}: the object is archived or its restored copy expired"
 QUOTA_REASON = "The restore task exceeded the in-progress restore quota for this account"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class ImageFacts:
+    name: str
+    description: str
+    creation_date: str
+    owner_id: str
+
+
+class ImageRegistry(Protocol):
+    """The account's images, volumes and snapshots (the adapters keep them in moto)."""
+
+    def describe(self, region: str, image_id: str) -> ImageFacts:
+        """The image's facts; raises the error EC2 answers for an image that does not exist."""
+
+    def name_taken(self, region: str, name: str) -> bool:
+        """Does one of the account's own images carry this name?"""
+
+    def register(self, region: str, name: str, description: str, size_bytes: int, tags: dict[str, dict[str, str]]) -> str:
+        """A `pending` image with one snapshot of the size; `tags` by resource type ("image", "snapshot")."""
+
+    def exists(self, region: str, image_id: str) -> bool: ...
+
+    def set_state(self, region: str, image_id: str, state: str, reason: dict[str, str] | None) -> None: ...
 
 
 @dataclass
@@ -77,13 +86,18 @@ class ImageRestore:
 @dataclass
 class EC2Model:
     world: World
+    clock: VirtualClock
     s3: S3Model
+    images: ImageRegistry
     account_id: str
+    bus: EventBus | None = None
+    take_image_fault: Callable[[], str | None] | None = None  # the emulator's faults: the next image that fails
     store_tasks: list[StoreTask] = field(default_factory=list)
     image_restores: dict[str, ImageRestore] = field(default_factory=dict)
     restore_image_calls: list[dict[str, Any]] = field(default_factory=list)
-    take_image_fault: Any = None  # set by the emulator: Faults.take_image
-    bus: EventBus | None = None
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     # --- CreateStoreImageTask ---------------------------------------------------------------------------------
 
@@ -92,26 +106,23 @@ class EC2Model:
         key = f"{image_id}.bin"
         if any(t.image_id == image_id and t.bucket == bucket for t in self.store_tasks):
             # ASSUMPTION: the code is undocumented.
-            raise EmulatedError("InvalidParameterValue", f"{image_id} is already stored in bucket {bucket}", 400)
-        image = ec2_backends[self.account_id][region].describe_images(ami_ids=[image_id])[0]
-        start = started_at or utcnow()
-        name = str(image.name or image_id)
-        values = (name, image.description or "", str(image.creation_date), str(image.owner_id), start.isoformat(timespec="seconds"))
+            raise AWSError("InvalidParameterValue", f"{image_id} is already stored in bucket {bucket}", 400)
+        image = self.images.describe(region, image_id)
+        start = started_at or self.now()
+        values = (image.name, image.description, image.creation_date, image.owner_id, start.isoformat(timespec="seconds"))
         tags = dict(zip(STORE_TAG_KEYS, values, strict=True))
         self.world.object_size(key)
         completes = start + timedelta(seconds=self.world.store_duration(key))
-        self.store_tasks.append(StoreTask(image_id, bucket, key, name, {**tags, **extra_tags}, start, completes))
+        self.store_tasks.append(StoreTask(image_id, bucket, key, image.name, {**tags, **extra_tags}, start, completes))
         self.settle_store_tasks()
         return key
 
     def settle_store_tasks(self) -> None:
         """Write each finished store task's object (S3 reads call this first)."""
-        s3 = s3_backends[self.account_id][binding.PARTITION]
         for task in self.store_tasks:
-            if task.written or utcnow() < task.completes_at:
+            if task.written or self.now() < task.completes_at:
                 continue
-            stored = s3.put_object(task.bucket, task.key, b"")
-            s3.tagger.tag_resource(stored.arn, [{"Key": k, "Value": v} for k, v in task.tags.items()])
+            self.s3.objects.put(task.bucket, task.key, task.tags)
             task.written = True
 
     def store_task_results(self, image_ids: list[str]) -> list[dict[str, Any]]:
@@ -122,7 +133,7 @@ class EC2Model:
                 continue
             done = task.written
             total = (task.completes_at - task.started_at).total_seconds()
-            progress = 100 if done else int(100 * (utcnow() - task.started_at).total_seconds() / total)
+            progress = 100 if done else int(100 * (self.now() - task.started_at).total_seconds() / total)
             results.append({"AmiId": task.image_id, "Bucket": task.bucket, "S3objectKey": task.key, "TaskStartTime": task.started_at,
                             "StoreTaskState": "Completed" if done else "InProgress", "ProgressPercentage": progress})  # fmt: skip
         return results
@@ -134,27 +145,26 @@ class EC2Model:
         return sum(r.size for r in self.image_restores.values() if not r.settled and r.region == region)  # per account and Region
 
     def restore_image(self, region: str, bucket: str, key: str, name: str | None, tag_specs: list[dict[str, Any]]) -> str:
-        call: dict[str, Any] = {"bucket": bucket, "key": key, "name": name, "at": utcnow()}
+        call: dict[str, Any] = {"bucket": bucket, "key": key, "name": name, "at": self.now()}
         self.restore_image_calls.append(call)
         try:
             image_id = self._restore_image(region, bucket, key, name, tag_specs)
-        except EmulatedError as error:
+        except AWSError as error:
             call["error"] = error.code
             raise
         call["imageId"] = image_id
         return image_id
 
     def _restore_image(self, region: str, bucket: str, key: str, name: str | None, tag_specs: list[dict[str, Any]]) -> str:
-        s3 = s3_backends[self.account_id][binding.PARTITION]
         self.settle_store_tasks()
-        stored = s3.get_object(bucket, key)
-        if not stored:
-            raise EmulatedError("InvalidParameterValue", f"The S3 object s3://{bucket}/{key} does not exist", 400)
-        readable = self.s3.is_readable(bucket, key, stored.storage_class or "STANDARD")
+        storage_class = self.s3.objects.storage_class(bucket, key)
+        if storage_class is None:
+            raise AWSError("InvalidParameterValue", f"The S3 object s3://{bucket}/{key} does not exist", 400)
+        readable = self.s3.is_readable(bucket, key, storage_class)
         failure = None
         if not readable:
             if self.world.unreadable_object_answer == "error":
-                raise EmulatedError("InvalidObjectState", f"The S3 object s3://{bucket}/{key} is archived and not restored", 400)
+                raise AWSError("InvalidObjectState", f"The S3 object s3://{bucket}/{key} is archived and not restored", 400)
             failure = UNREADABLE_REASON.format(bucket=bucket, key=key)
         size = self.world.object_size(key)
         in_flight = self.in_flight_bytes(region)
@@ -162,52 +172,43 @@ class EC2Model:
         # AMIs up to 5,000 GB, so such a restore must be possible).
         if in_flight > 0 and in_flight + size > self.world.image_restore_quota_gb * GB:
             if self.world.quota_answer == "error":
-                raise EmulatedError("ResourceLimitExceeded", "You have exceeded the quota for in-progress image restores", 400)
+                raise AWSError("ResourceLimitExceeded", "You have exceeded the quota for in-progress image restores", 400)
             failure = failure or QUOTA_REASON
-        ec2 = ec2_backends[self.account_id][region]
-        name = name or s3.tagger.get_tag_dict_for_resource(stored.arn).get("ami-name") or key
+        name = name or self.s3.objects.tags(bucket, key).get("ami-name") or key
         if not 3 <= len(name) <= 128:
-            raise EmulatedError("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long", 400)
-        if any(image.name == name and image.owner_id == self.account_id for image in ec2.amis.values()):
-            raise EmulatedError("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI owned by this account", 400)
-        image = ec2.register_image(name, f"Restored from s3://{bucket}/{key}")
-        image.state = "pending"
-        volume = ec2.create_volume(size=max(1, size // GB), zone_name=f"{region}a")
-        snapshot = ec2.create_snapshot(volume.id, f"Restored from s3://{bucket}/{key}")
-        for spec in tag_specs:
-            target = image.id if spec["ResourceType"] == "image" else snapshot.id
-            ec2.create_tags([target], {t["Key"]: t["Value"] for t in spec.get("Tags", [])})
-        now = utcnow()
+            raise AWSError("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long", 400)
+        if self.images.name_taken(region, name):
+            raise AWSError("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI owned by this account", 400)
+        tags = {spec["ResourceType"]: {t["Key"]: t["Value"] for t in spec.get("Tags", [])} for spec in tag_specs}
+        image_id = self.images.register(region, name, f"Restored from s3://{bucket}/{key}", size, tags)
+        now = self.now()
         ready = now + timedelta(seconds=self.world.image_duration(key))
         # ASSUMPTION: a rejection in the failed-image form shows within a minute; an injected fault (data found
         # corrupt) at the end of the restore.
         fail_at = now + timedelta(minutes=1) if failure else ready
         failure = failure or (self.take_image_fault() if self.take_image_fault else None)
-        self.image_restores[image.id] = ImageRestore(image.id, region, bucket, key, size, now, ready, failure, fail_at)
+        self.image_restores[image_id] = ImageRestore(image_id, region, bucket, key, size, now, ready, failure, fail_at)
         if self.bus is not None:  # settle at the moments the state can change, so its event goes out then
             copy = self.s3.restores.get((bucket, key))
             for moment in {ready, fail_at, *([copy.expiry] if copy and copy.expiry and copy.expiry < ready else [])}:
-                self.bus.clock.call_at(moment, lambda: self.settle_images(region))
-        return str(image.id)
+                self.clock.call_at(moment, lambda: self.settle_images(region))
+        return image_id
 
     def settle_images(self, region: str) -> None:
         """pending -> available, or failed: at the copy's expiry if it expires before the image is read."""
-        ec2 = ec2_backends[self.account_id][region]
-        now = utcnow()
-        for restore in self.image_restores.values():
-            image = ec2.amis.get(restore.image_id)
-            if restore.settled or image is None or restore.region != region:
+        now = self.now()
+        for restore in list(self.image_restores.values()):
+            if restore.settled or restore.region != region or not self.images.exists(region, restore.image_id):
                 continue
             reason = restore.failure if restore.fail_at is not None and now >= restore.fail_at else None
             if reason is None and self._copy_lost_before(restore, min(now, restore.ready_at)):
                 reason = UNREADABLE_REASON.format(bucket=restore.bucket, key=restore.key)
             if reason is not None:
-                image.state = "failed"
-                image.state_reason = {"Code": "Client.RestoreImageTaskFailed", "Message": reason}  # type: ignore[attr-defined]
+                self.images.set_state(region, restore.image_id, "failed", {"Code": "Client.RestoreImageTaskFailed", "Message": reason})
                 restore.settled = True
                 self._emit_state(restore, "failed", reason)
             elif restore.failure is None and now >= restore.ready_at:
-                image.state = "available"
+                self.images.set_state(region, restore.image_id, "available", None)
                 restore.settled, restore.available_at = True, restore.ready_at
                 self._emit_state(restore, "available", "")
 
@@ -220,77 +221,11 @@ class EC2Model:
             )
 
     def _copy_lost_before(self, restore: ImageRestore, moment: datetime) -> bool:
-        stored = s3_backends[self.account_id][binding.PARTITION].get_object(restore.bucket, restore.key)
-        if stored is None:
+        storage_class = self.s3.objects.storage_class(restore.bucket, restore.key)
+        if storage_class is None:
             return True
-        if stored.storage_class not in ("GLACIER", "DEEP_ARCHIVE"):
+        if storage_class not in ARCHIVED_CLASSES:
             return False
         # The copy it reads: the current one, or the one that expired since (S3 drops it when it is next read)
         copy = self.s3.restores.get((restore.bucket, restore.key)) or self.s3.expired.get((restore.bucket, restore.key))
         return copy is None or (copy.expiry is not None and copy.expiry <= moment)
-
-
-# --- EC2Response: the query actions moto dispatches by name ---------------------------------------------------------
-
-
-def _model(response: Any) -> EC2Model:
-    return binding.require(response.current_account).ec2
-
-
-def _create_store_image_task(self: Any) -> ActionResult:
-    tags = {t["Key"]: t["Value"] for t in self._get_param("S3ObjectTags", [])}
-    key = _model(self).store_image(self.region, self._get_param("ImageId"), self._get_param("Bucket"), tags)
-    return ActionResult({"ObjectKey": key})
-
-
-def _describe_store_image_tasks(self: Any) -> ActionResult:
-    return ActionResult({"StoreImageTaskResults": _model(self).store_task_results(self._get_param("ImageIds", []))})
-
-
-def _create_restore_image_task(self: Any) -> ActionResult:
-    # EC2 writes the snapshots and tags the AMI and snapshots with the caller's permissions.
-    credentials = iam.caller(self.headers)
-    snapshots = f"arn:aws:ec2:{self.region}::snapshot/*"
-    for action in ("ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ebs:CompleteSnapshot"):
-        iam.require(credentials, action, snapshots, self.region, self.current_account)
-    for spec in self._get_param("TagSpecifications", []):
-        iam.require(
-            credentials, "ec2:CreateTags", f"arn:aws:ec2:{self.region}::{spec['ResourceType']}/*", self.region, self.current_account
-        )
-    image_id = _model(self).restore_image(
-        self.region,
-        self._get_param("Bucket"),
-        self._get_param("ObjectKey"),
-        self._get_param("Name"),
-        self._get_param("TagSpecifications", []),
-    )
-    return ActionResult({"ImageId": image_id})
-
-
-def _describe_images(original: Any) -> Any:
-    def describe_images(self: Any) -> Any:
-        if binding.bound(self.current_account) is not None:
-            _model(self).settle_images(self.region)
-        return original(self)
-
-    return describe_images
-
-
-PUBLIC_AMIS = 10
-
-
-def _load_public_amis(self: Any) -> None:
-    """moto's AmiBackend._load_amis, for the first PUBLIC_AMIS of its catalogue (owned by Amazon, as moto assumes)."""
-    for ami in moto_amis.AMIS[:PUBLIC_AMIS]:
-        fields = {**ami, "owner_alias": "amazon"}
-        if isinstance(fields.get("creation_date"), str):
-            fields["creation_date"] = default_timestamp_parser(fields["creation_date"])
-        self.amis[fields["ami_id"]] = moto_amis.Ami(self, **fields)
-
-
-def install() -> None:
-    moto_amis.AmiBackend._load_amis = _load_public_amis  # type: ignore[method-assign]
-    EC2Response.create_store_image_task = _create_store_image_task  # type: ignore[attr-defined]
-    EC2Response.describe_store_image_tasks = _describe_store_image_tasks  # type: ignore[attr-defined]
-    EC2Response.create_restore_image_task = _create_restore_image_task  # type: ignore[attr-defined]
-    EC2Response.describe_images = _describe_images(EC2Response.describe_images)  # type: ignore[method-assign]

@@ -1,43 +1,31 @@
-"""Step Functions as AWS runs it, fixed where moto 5.2.5's interpreter differs:
+"""Step Functions as AWS runs it, fixed where moto 5.2.5's interpreter differs (one patch per difference, each below):
 
-- Wait states and retry back-off sleep on the emulator's virtual clock instead of for real; so do the handlers'
-  SDK retries, which run in the execution's thread. Each execution thread knows its emulator's clock.
+- Wait states and retry back-off sleep on the emulator's virtual clock instead of for real (emulator/adapters/waits.py).
 - The history quota: Step Functions Standard fails an execution at 25,000 events, and event 25,000 is the
-  `ExecutionFailed` itself (States.Runtime, "The execution reached the maximum number of history events (25000).");
-  an `ExecutionSucceeded` that is event 25,000 succeeds (Step Functions Developer Guide, bp-history-limit and
-  service quotas). moto lets the history grow without end.
+  `ExecutionFailed` itself (States.Runtime); an `ExecutionSucceeded` that is event 25,000 succeeds (facts.py
+  [SFN-Q]; the quota is the world's `history_quota`). moto lets the history grow without end.
 - StartExecution without a name gets a UUID, as on AWS; moto names such an execution `None`.
 - A Lambda API error reaches the state machine as `Lambda.<Code>` (e.g. Lambda.ServiceException); moto says
   `Exception`.
 - Callback tasks (`.waitForTaskToken`) wait for their token, their `TimeoutSeconds` and their `HeartbeatSeconds` on
   the virtual clock (moto waits in real time); a missed heartbeat fails `States.HeartbeatTimeout` (moto says
   States.Timeout); SendTaskFailure keeps its `cause` (moto drops it); StopExecution ends a task waiting for a token
-  (moto leaves it waiting).
-- moto parses the definition and every JSONPath again on each use; both are parsed once here (speed only).
+  (moto leaves it waiting), and stops the child executions its `.sync` tasks wait for (adapters/sfn_children.py).
 - Map iterations (and Parallel branches) run side by side in threads of their own; each counts as a participant of the
   virtual clock while it runs, and the state that waits for them counts as asleep, so time moves only when every
   iteration waits (moto's threads are invisible to the clock: one sleeping iteration let time jump under another).
 - A StopExecution (or a failure, or the execution's timeout) ends a Wait state at once; moto's Wait sleeps on.
-- Executions started by a task (`states:startExecution`, `.sync`, `.sync:2`) are real child executions on the same
-  virtual clock: emulator/child_executions.py.
+- A stopped execution is ABORTED whatever its interrupted task raises afterwards; one that failed keeps its error.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import functools
 import logging
-import pickle
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from botocore import endpoint as botocore_endpoint
 from botocore.exceptions import ClientError
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.api import (
     ExecutionFailedEventDetails,
@@ -49,96 +37,32 @@ from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
-from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component, job
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker, branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval import states as states_data
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint, HeartbeatTimeoutError
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from emulator import binding, child_executions
+from emulator.adapters import sfn_children
+from emulator.adapters.registry import bound
+from emulator.adapters.waits import RetrySleep, bind_clock, counted_thread, current_clock, root_of, running, sleep, woken_by_state_change
+from emulator.world.facts import EXECUTION_MAX_SECONDS, HISTORY_QUOTA_CAUSE
 
-if TYPE_CHECKING:
-    from emulator.clock import VirtualClock
-
-HISTORY_QUOTA = 25_000  # Step Functions Standard: hard limit on an execution's history events
 _TERMINAL = {
     HistoryEventType.ExecutionSucceeded,
     HistoryEventType.ExecutionFailed,
     HistoryEventType.ExecutionAborted,
     HistoryEventType.ExecutionTimedOut,
 }
-
-
-def bind_clock(clock: VirtualClock | None) -> None:
-    """The clock the current thread's waits and retries use (an execution thread, or a test's own thread)."""
-    threading.current_thread().emulated_clock = clock  # type: ignore[attr-defined]
-
-
-def forget_finished_threads() -> None:
-    """moto's interpreter keeps every thread it starts in a module-level list (TMP_THREADS) and never empties it. A
-    finished thread still holds its clock, and through the clock's timers the whole emulator: every emulator a process
-    opened stayed in memory, and each full garbage collection walked them all again."""
-    TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
-
-
-def _inherit_clock(original: Any) -> Any:
-    """moto's interpreter runs the program, each task (for its timeout) and Map/Parallel branches in threads of
-    their own: a thread starts with the clock of the thread that created it."""
-
-    def init(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        clock = getattr(threading.current_thread(), "emulated_clock", None)
-        if clock is not None:
-            self.emulated_clock = clock  # type: ignore[attr-defined]
-
-    return init
-
-
-def _sleep(seconds: float, interrupt: threading.Event | None = None) -> None:
-    clock: VirtualClock | None = getattr(threading.current_thread(), "emulated_clock", None)
-    if clock is not None:
-        clock.sleep(seconds, interrupt)
-    elif interrupt is not None:
-        interrupt.wait(seconds)
-    else:
-        time.sleep(seconds)
-
-
-@contextlib.contextmanager
-def woken_by_state_change(env: Any, *others: list[threading.Event]) -> Iterator[threading.Event]:
-    """An event set when the program state of `env` or of its whole execution changes (stopped, failed, timed out),
-    and by whoever holds one of `others`. moto's own program_state_event is set and cleared at once (a sleeper
-    polling it misses it), and a Map iteration's frames do not hear of a StopExecution."""
-    wake = threading.Event()
-    root = getattr(env.event_manager, "quota_environment", env)
-    lists = [*others, *(e.__dict__.setdefault("emulated_wakes", []) for e in {id(env): env, id(root): root}.values())]
-    for waiting in lists:
-        waiting.append(wake)
-    try:
-        yield wake
-    finally:
-        for waiting in lists:
-            waiting.remove(wake)
-
-
-def running(env: Any) -> bool:
-    root = getattr(env.event_manager, "quota_environment", env)
-    return bool(env.is_running() and root.is_running())
 
 
 def _wakes_listeners(original: Any) -> Any:
@@ -149,37 +73,23 @@ def _wakes_listeners(original: Any) -> Any:
         wakes = list(self.__dict__.get("emulated_wakes", []))
         for wake in wakes:
             wake.set()
-        clock = _clock()
+        clock = current_clock()
         if wakes and clock is not None:
             clock.nudge()
 
     return change
 
 
-sleep = _sleep  # for emulator/child_executions.py
-
-
 def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
     if wait_seconds > 0 and running(env):
         with woken_by_state_change(env) as wake:
-            _sleep(wait_seconds, wake)
-
-
-class _RetrySleep:
-    """Stands in for the `time` module inside moto's retrier and botocore's endpoint: back-off on the virtual clock."""
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        _sleep(seconds)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
+            sleep(wait_seconds, wake)
 
 
 def _worker_start(original: Any) -> Any:
     def start(self: Any) -> None:
-        emulator = binding.bound(self._evaluation_details.aws_execution_details.account)
-        clock = emulator.clock if emulator is not None else None
+        account = bound(self._evaluation_details.aws_execution_details.account)
+        clock = account.clock if account is not None else None
         if clock is not None:
             clock.enter()  # before the thread starts, so time cannot jump past this execution's first state
             logic = self._execution_logic
@@ -197,34 +107,10 @@ def _worker_start(original: Any) -> Any:
     return start
 
 
-def _clock() -> VirtualClock | None:
-    clock: VirtualClock | None = getattr(threading.current_thread(), "emulated_clock", None)
-    return clock
-
-
-def _counted_thread(target: Any, name: str | None = None) -> threading.Thread:
-    """A thread that is a participant of the clock while it runs: entered now, before it starts (time cannot skip
-    its first step), left when its work ends. The caller starts it."""
-    clock = _clock()
-
-    def run() -> None:
-        try:
-            target()
-        finally:
-            if clock is not None:
-                clock.leave()
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    TMP_THREADS.append(thread)
-    if clock is not None:
-        clock.enter()
-    return thread
-
-
 def _launch_worker(self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
     """InlineIterationComponent._launch_worker, with the worker's thread counted."""
     worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
-    _counted_thread(worker.eval).start()
+    counted_thread(worker.eval).start()
     return worker
 
 
@@ -232,7 +118,7 @@ def _branch_start(self: Any) -> None:
     """BranchWorker.start, with the branch's thread counted."""
     if self._worker_thread is not None:
         raise RuntimeError(f"Attempted to rerun BranchWorker for program ${self._program}.")
-    self._worker_thread = _counted_thread(self._thread_routine, name=f"BranchWorker_${self._program}")
+    self._worker_thread = counted_thread(self._thread_routine, name=f"BranchWorker_${self._program}")
     self._worker_thread.start()
 
 
@@ -241,7 +127,7 @@ def _nudging(original: Any) -> Any:
 
     def close(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
-        clock = _clock()
+        clock = current_clock()
         if clock is not None:
             clock.nudge()
         return result
@@ -253,7 +139,7 @@ def _asleep_while(waiting_for: Any, done: Any) -> Any:
     """The state waiting for its iterations or branches counts as asleep until they are all done."""
 
     def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
-        clock = _clock()
+        clock = current_clock()
         if clock is None:
             return waiting_for(self, *args, **kwargs)
         with clock.waiting(lambda: not done(self)):
@@ -265,27 +151,27 @@ def _asleep_while(waiting_for: Any, done: Any) -> Any:
 def _environment_init(original: Any) -> Any:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        if not hasattr(self.event_manager, "quota_environment"):  # frames (Map, Parallel) share their parent's
-            self.event_manager.quota_environment = self
+        if not hasattr(self.event_manager, "emulated_root"):  # frames (Map, Parallel) share their parent's
+            self.event_manager.emulated_root = self
 
     return init
 
 
+def _history_quota(environment: Any) -> int:
+    account = bound(environment.aws_execution_details.account)
+    return account.world.history_quota if account is not None else 2**62
+
+
 def _add_event(original: Any) -> Any:
     def add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
-        environment = getattr(self, "quota_environment", None)
+        environment = getattr(self, "emulated_root", None)
         recorded = len(self._history_event_list)
-        if environment is not None and event_type not in _TERMINAL and recorded >= HISTORY_QUOTA - 1:
-            # This event would be number 25,000: the execution fails instead (even if its last state already ended
+        if environment is not None and event_type not in _TERMINAL and recorded >= (quota := _history_quota(environment)) - 1:
+            # This event would be the quota's last: the execution fails instead (even if its last state already ended
             # the program), and ExecutionFailed takes that number.
-            if not getattr(self, "quota_reached", False):
-                self.quota_reached = True
-                environment.set_error(
-                    ExecutionFailedEventDetails(
-                        error="States.Runtime",
-                        cause=f"The execution reached the maximum number of history events ({HISTORY_QUOTA}).",
-                    )
-                )
+            if not getattr(self, "emulated_quota_reached", False):
+                self.emulated_quota_reached = True
+                environment.set_error(ExecutionFailedEventDetails(error="States.Runtime", cause=HISTORY_QUOTA_CAUSE.format(quota=quota)))
             return recorded
         event_id: int = original(self, context, event_type, *args, **kwargs)
         return event_id
@@ -317,11 +203,8 @@ def _lambda_error(original: Any) -> Any:
     return from_error
 
 
-YEAR = 365 * 24 * 3600  # an execution's longest life: a token wait without TimeoutSeconds waits that long
-
-
 def _callback_wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
-    _sleep(timeout if timeout is not None else YEAR, self._notify_event)
+    sleep(timeout if timeout is not None else EXECUTION_MAX_SECONDS, self._notify_event)  # no TimeoutSeconds: up to a year
     return self._outcome
 
 
@@ -330,7 +213,7 @@ def _heartbeat_wait(self: HeartbeatEndpoint) -> bool:
         if self._next_heartbeat_event.is_set():
             self._next_heartbeat_event.clear()
             return True
-    _sleep(self._heartbeat_seconds, self._next_heartbeat_event)
+    sleep(self._heartbeat_seconds, self._next_heartbeat_event)
     return self._next_heartbeat_event.is_set()
 
 
@@ -350,8 +233,6 @@ def _heartbeat_error(original: Any) -> Any:
 
 
 def _send_task_failure(self: Any) -> Any:
-    from moto.core.responses import EmptyResult
-
     self.stepfunction_backend.send_task_failure(
         self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
     )
@@ -359,9 +240,6 @@ def _send_task_failure(self: Any) -> Any:
 
 
 def _stop_wins(original: Any) -> Any:
-    """A stopped execution is ABORTED, whatever its interrupted task raises afterwards; an execution that failed (the
-    history quota) keeps that error, whatever the task interrupted by it raises afterwards."""
-
     def set_error(self: Any, error: Any) -> None:
         if isinstance(self.program_state(), ProgramStopped | ProgramError):
             return
@@ -370,70 +248,50 @@ def _stop_wins(original: Any) -> Any:
     return set_error
 
 
-def _stop_interrupts_callbacks(original: Any) -> Any:
+def _stop(original: Any) -> Any:
+    """ExecutionWorker.stop: also interrupt the tasks waiting for a token, and stop the `.sync` children."""
+
     def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
         original(self, stop_date, error, cause)
         for endpoint in list(self.env.callback_pool_manager._pool.values()):
             endpoint.interrupt_all()
+        sfn_children.stop_children(root_of(self.env))
 
     return stop
 
 
-def _cached_parse(original: Any) -> Any:
-    cache: dict[str, Any] = {}
-
-    def parse(definition: str) -> Any:
-        if definition not in cache:
-            program, tree = original(definition)
-            cache[definition] = pickle.dumps(program), tree
-        frozen, tree = cache[definition]
-        # A fresh copy of the program each time (it keeps state while it runs; the parse tree is only read): unpickling
-        # copies it as deepcopy did, 17 times faster for this definition (0.8 ms instead of 14 ms per execution).
-        return pickle.loads(frozen), tree  # noqa: S301 - our own bytes, made from the definition just above
-
-    return parse
-
-
-def _copy_json(value: Any) -> Any:
-    """copy.deepcopy for the JSON a state's input, result and context hold, a few times faster (the interpreter copies
-    them on every path it reads: a fifth of a restore's CPU went to deepcopy); anything else is deep-copied as before."""
-    kind = type(value)
-    if kind is dict:
-        return {k: _copy_json(v) for k, v in value.items()}
-    if kind is list:
-        return [_copy_json(v) for v in value]
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return value
-    return copy.deepcopy(value)
-
-
 def install() -> None:
-    states_data.copy = SimpleNamespace(deepcopy=_copy_json)  # type: ignore[attr-defined,assignment]  # its only use of copy
-    string_expression.copy = SimpleNamespace(deepcopy=_copy_json)  # type: ignore[attr-defined,assignment]
     # The interpreter logs every caught error at ERROR with its parse tree; the execution history says it better.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    # moto names a Lambda API error "Exception": Lambda.<Code>, as Step Functions reports it.
     state_task_lambda.StateTaskLambda._from_error = _lambda_error(state_task_lambda.StateTaskLambda._from_error)  # type: ignore[method-assign]
-    json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
-    result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
-    AmazonStateLanguageParser.parse = staticmethod(_cached_parse(AmazonStateLanguageParser.parse))  # type: ignore[method-assign]
+    # moto's history has no quota: each execution's history knows its execution, to fail it at the world's quota.
     Environment.__init__ = _environment_init(Environment.__init__)  # type: ignore[method-assign]
+    EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
+    # moto lets an interrupted task's error overwrite a stop (or the quota's failure): the first end wins.
     Environment.set_error = _stop_wins(Environment.set_error)  # type: ignore[method-assign]
+    # moto sets and clears its program-state event at once: sleepers of this frame are woken for good.
     for method in ("set_stop", "set_error", "set_timed_out"):
         setattr(Environment, method, _wakes_listeners(getattr(Environment, method)))
-    EventManager.add_event = _add_event(EventManager.add_event)  # type: ignore[method-assign]
+    # moto's Wait state and retrier sleep in real time: on the virtual clock, and a stop ends a Wait at once.
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-    retrier_decl.time = _RetrySleep()  # type: ignore[attr-defined,assignment]
-    botocore_endpoint.time = _RetrySleep()  # type: ignore[attr-defined]  # the handlers' SDK retries
-    threading.Thread.__init__ = _inherit_clock(threading.Thread.__init__)  # type: ignore[method-assign]
+    retrier_decl.time = RetrySleep()  # type: ignore[attr-defined,assignment]
+    # moto's execution thread is invisible to the clock: it is a participant from its start to its end.
     ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
-    ExecutionWorker.stop = _stop_interrupts_callbacks(ExecutionWorker.stop)  # type: ignore[method-assign]
+    # moto's StopExecution leaves token waits and `.sync` children running: both end with it.
+    ExecutionWorker.stop = _stop(ExecutionWorker.stop)  # type: ignore[method-assign]
+    # moto waits for a token and its heartbeat in real time, and names a missed heartbeat States.Timeout.
     CallbackEndpoint.wait = _callback_wait  # type: ignore[method-assign]
     HeartbeatEndpoint.clear_and_wait = _heartbeat_wait  # type: ignore[method-assign]
     callback_task = state_task_service_callback.StateTaskServiceCallback
     callback_task._from_error = _heartbeat_error(callback_task._from_error)  # type: ignore[method-assign]
+    # moto's SendTaskFailure drops the cause.
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
+    # moto names an execution started without a name `None`: a UUID, as AWS does.
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]
+    # moto's Map iterations and Parallel branches run in threads the clock does not see: counted, and the state that
+    # waits for them counts as asleep until they are done.
     inline_iteration_component.InlineIterationComponent._launch_worker = _launch_worker  # type: ignore[method-assign]
     job.JobPool.await_jobs = _asleep_while(job.JobPool.await_jobs, lambda pool: pool._termination_event.is_set())  # type: ignore[method-assign]
     job.JobPool.close_job = _nudging(job.JobPool.close_job)  # type: ignore[method-assign]
@@ -441,4 +299,4 @@ def install() -> None:
     pool = branches_decl.BranchWorkerPool
     pool.wait = _asleep_while(pool.wait, lambda p: p._termination_event.is_set())  # type: ignore[method-assign]
     pool.on_terminated = _nudging(pool.on_terminated)  # type: ignore[method-assign]
-    child_executions.install()
+    sfn_children.install()

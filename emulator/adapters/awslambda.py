@@ -1,10 +1,11 @@
 """Lambda for the emulator: each invocation runs the project's real handler file in process.
 
-moto's Lambda would run code in Docker (absent here) or echo canned payloads. Here a deployed function is its
-handler module, imported with the function's environment; an unhandled exception is a function error (so Retry and
-Catch behave as on AWS); Lambda service errors and timeouts come from the emulator's faults. With IAM enforced, the
-state machine may invoke only what its role allows, and the runtime writes logs and traces with the function's role
-(AWS drops what it may not write; the function still runs).
+moto's Lambda would run code in Docker (absent here) or echo canned payloads. Here a deployed function
+(emulator/world/awslambda.py) is its handler module, imported with the function's environment; an unhandled exception
+is a function error (so Retry and Catch behave as on AWS); Lambda service errors and timeouts come from the emulator's
+faults. With IAM enforced, the state machine may invoke only what its role allows, and the runtime writes logs and
+traces with the function's role (AWS drops what it may not write; the function still runs). An asynchronous
+invocation (an EventBridge target) is retried and then sent to the dead-letter queue as Lambda does ([L-ASYNC]).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import functools
 import importlib.util
 import json
 import os
-import threading
 import traceback
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -26,36 +26,20 @@ from typing import Any
 import boto3
 import botocore.loaders
 import botocore.session
+from botocore import endpoint as botocore_endpoint
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-from emulator import binding, iam
-
-# Handlers share os.environ (each function has its own variables), so invocations run one at a time: the thread
-# whose turn it is is _holder (None: free), handed over under _turn.
-_turn = threading.Condition()
-_holder: int | None = None
-
-
-@dataclass
-class DeployedFunction:
-    logical_id: str
-    name: str
-    module: ModuleType
-    environment: dict[str, str]
-    timeout: int
-    source: Path
-    log_group_arn: str
-    role_arn: str = ""  # the execution role, as Lambda's CreateFunction answered
-    invocations: list[dict[str, Any]] = field(default_factory=list)
-    # Asynchronous invocations (Lambda Developer Guide, "Asynchronous invocation"): by default two retries, the
-    # event kept up to 6 h; then the dead-letter queue, if any, receives it.
-    dead_letter_arn: str | None = None
-    max_retry_attempts: int = 2
-    max_event_age_seconds: int = 6 * 3600
+from emulator.adapters import iam, speed
+from emulator.adapters.process import HANDLER_TURN, enforcing
+from emulator.adapters.registry import Account, bound
+from emulator.adapters.waits import RetrySleep
+from emulator.world.awslambda import DeployedFunction
+from emulator.world.facts import ASYNC_RETRY_MINUTES
 
 
 @contextlib.contextmanager
@@ -73,33 +57,28 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
 
 
 def load_handler(source: Path, module_name: str, variables: dict[str, str]) -> ModuleType:
-    """Import a handler file as its own module, with its environment set (module-scope clients read it).
-    The same file with the same environment gives the same module: tests deploy the stack many times."""
-    return _load_handler(source, source.stat().st_mtime_ns, module_name, tuple(sorted(variables.items())))
-
-
-@functools.cache
-def _model_loader() -> botocore.loaders.Loader:
-    """botocore's service models, parsed once per process (they are data; credentials are not in them)."""
-    return botocore.loaders.create_loader()
+    """Import a handler file as its own module, with its environment set (module-scope clients read it). The same
+    file with the same environment gives the same module (remembered: tests deploy the stack many times)."""
+    key = (source, source.stat().st_mtime_ns, module_name, tuple(sorted(variables.items())))
+    return speed.remember("handler-module", key, lambda: _load_handler(source, module_name, variables))
 
 
 def _fresh_default_session() -> boto3.session.Session:
-    """A default session that reads this function's credentials from its environment, with the shared models."""
+    """A default session that reads this function's credentials from its environment (botocore's service models are
+    data: read once per process)."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _model_loader())
+    core.register_component("data_loader", speed.remember("botocore-loader", "models", botocore.loaders.create_loader))
     return boto3.session.Session(botocore_session=core)
 
 
-@functools.lru_cache(maxsize=256)
-def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tuple[tuple[str, str], ...]) -> ModuleType:
+def _load_handler(source: Path, module_name: str, variables: dict[str, str]) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, source)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
     saved = boto3.DEFAULT_SESSION  # it caches credentials: read this function's instead
     try:
-        with _exclusive(), environment(dict(variables)):
+        with HANDLER_TURN.taken(), environment(variables):
             boto3.DEFAULT_SESSION = _fresh_default_session()
             spec.loader.exec_module(module)
     finally:
@@ -107,34 +86,8 @@ def _load_handler(source: Path, mtime_ns: int, module_name: str, variables: tupl
     return module
 
 
-@contextlib.contextmanager
-def _exclusive() -> Iterator[None]:
-    """One handler at a time (they share os.environ). A handler may sleep on the virtual clock while it runs (its SDK
-    retries); a thread waiting for its turn counts as asleep meanwhile, or time could never move. It counts as asleep
-    exactly while another thread has the turn: not once the turn is free (it is about to take it), nor once it has it
-    (with a plain lock, "locked" stayed true for the new holder until it left the wait, and time jumped under it)."""
-    global _holder
-    me = threading.get_ident()
-    with _turn:
-        free = _holder is None
-        if free:
-            _holder = me
-    if not free:
-        clock = getattr(threading.current_thread(), "emulated_clock", None)
-        with clock.waiting(lambda: _holder not in (None, me)) if clock is not None else contextlib.nullcontext(), _turn:
-            while _holder is not None:
-                _turn.wait()
-            _holder = me
-    try:
-        yield
-    finally:
-        with _turn:
-            _holder = None
-            _turn.notify()
-
-
-def _runtime_writes(emulator: Any, function: DeployedFunction) -> None:
-    if not iam.enforcing() or "AWS_ACCESS_KEY_ID" not in function.environment:
+def _runtime_writes(account: Account, function: DeployedFunction) -> None:
+    if not enforcing() or "AWS_ACCESS_KEY_ID" not in function.environment:
         return
     role = (function.environment["AWS_ACCESS_KEY_ID"], function.environment.get("AWS_SESSION_TOKEN"))
     region, streams = function.environment["AWS_REGION"], f"{function.log_group_arn.removesuffix(':*')}:log-stream:*"
@@ -144,11 +97,11 @@ def _runtime_writes(emulator: Any, function: DeployedFunction) -> None:
         ("xray:PutTraceSegments", "*"),
         ("xray:PutTelemetryRecords", "*"),
     ):
-        allowed = iam.authorize(role, action, resource, region, emulator.account_id)
-        emulator.runtime_writes.append((function.logical_id, action, allowed))
+        allowed = iam.authorize(role, action, resource, region, account.account_id)
+        account.runtime_writes.append((function.logical_id, action, allowed))
 
 
-def invoke(emulator: Any, function: DeployedFunction, event: Any) -> tuple[Any, bool]:
+def invoke(account: Account, function: DeployedFunction, event: Any) -> tuple[Any, bool]:
     """Run the handler as Lambda would: (result, False) or (error payload, True) for an unhandled exception."""
     request_id = str(uuid.uuid4())
     context = SimpleNamespace(
@@ -159,8 +112,8 @@ def invoke(emulator: Any, function: DeployedFunction, event: Any) -> tuple[Any, 
     )
     record: dict[str, Any] = {"event": event}
     function.invocations.append(record)
-    _runtime_writes(emulator, function)
-    with _exclusive(), environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
+    _runtime_writes(account, function)
+    with HANDLER_TURN.taken(), environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
         try:
             record["result"] = function.module.lambda_handler(event, context)
             return record["result"], False
@@ -174,6 +127,29 @@ def invoke(emulator: Any, function: DeployedFunction, event: Any) -> tuple[Any, 
             }, True
 
 
+def invoke_async(account: Account, function_name: str, event: Any, attempt: int = 0) -> None:
+    """An EventBridge target: Lambda runs the handler asynchronously (its result goes nowhere). A function error is
+    retried after 1 min, then 2 min, up to the function's MaximumRetryAttempts; then the event goes to its dead-letter
+    queue, sent with the function's role (Lambda Developer Guide, "Asynchronous invocation")."""
+    function = account.functions[function_name]
+    fault = account.faults.take_lambda(function.logical_id)
+    errored = fault is not None or invoke(account, function, event)[1]
+    if not errored:
+        return
+    if attempt < function.max_retry_attempts:
+        retry = functools.partial(invoke_async, account, function_name, event, attempt + 1)
+        account.clock.call_at(account.clock.now() + timedelta(minutes=ASYNC_RETRY_MINUTES[min(attempt, 1)]), retry)
+        return
+    if function.dead_letter_arn:
+        allowed = True
+        if enforcing() and "AWS_ACCESS_KEY_ID" in function.environment:
+            role = (function.environment["AWS_ACCESS_KEY_ID"], function.environment.get("AWS_SESSION_TOKEN"))
+            allowed = iam.authorize(role, "sqs:SendMessage", function.dead_letter_arn, account.region, account.account_id)
+            account.runtime_writes.append((function.logical_id, "sqs:SendMessage", allowed))
+        if allowed:
+            sqs_backends[account.account_id][account.region].send_message(function.dead_letter_arn.rsplit(":", 1)[1], json.dumps(event))
+
+
 def _account_of(function_name: str) -> str:
     parts = function_name.split(":")
     return parts[4] if function_name.startswith("arn:") and len(parts) > 4 else DEFAULT_ACCOUNT_ID
@@ -183,11 +159,11 @@ def _lambda_api_invoke(original: Any) -> Any:
     """Invoke through the Lambda API (boto3 or the AWS CLI)."""
 
     def invoke_function(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> Any:
-        emulator = binding.bound(self.account_id)
-        function = emulator.functions.get(self.get_function(function_name, qualifier).function_name) if emulator else None
-        if function is None:
+        account = bound(self.account_id)
+        function = account.functions.get(self.get_function(function_name, qualifier).function_name) if account else None
+        if account is None or function is None:
             return original(self, function_name, qualifier, body, headers, response_headers)
-        result, errored = invoke(emulator, function, json.loads(body) if body else {})
+        result, errored = invoke(account, function, json.loads(body) if body else {})
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"
         payload = json.dumps(result).encode()
@@ -203,18 +179,18 @@ def _interpreter_invoke(original: Any) -> Any:
 
     def invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
         arn = str(parameters["FunctionName"])
-        emulator = binding.bound(_account_of(arn))
-        function = emulator.functions.get(arn.rsplit(":function:", 1)[-1].split(":")[0]) if emulator else None
-        if emulator is None or function is None:
+        account = bound(_account_of(arn))
+        function = account.functions.get(arn.rsplit(":function:", 1)[-1].split(":")[0]) if account else None
+        if account is None or function is None:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
-        invoker = emulator.invoker_credentials
-        if invoker and iam.enforcing() and not iam.authorize(invoker, "lambda:InvokeFunction", arn, region, emulator.account_id):
+        invoker = account.invoker_credentials
+        if invoker and enforcing() and not iam.authorize(invoker, "lambda:InvokeFunction", arn, region, account.account_id):
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": f"not authorized to invoke {arn}"}}, "Invoke")
-        fault = emulator.faults.take_lambda(function.logical_id)
+        fault = account.faults.take_lambda(function.logical_id)
         if fault is not None and fault.error != "Sandbox.Timedout":
             raise ClientError({"Error": {"Code": fault.error, "Message": "injected by the emulator"}}, "Invoke")
         payload = parameters.get("Payload")
-        result, errored = invoke(emulator, function, json.loads(payload) if payload else {})
+        result, errored = invoke(account, function, json.loads(payload) if payload else {})
         if fault is not None:  # the handler ran to the end, but Lambda reports the timeout
             result, errored = {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout}.00 seconds"}, True
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result, "ExecutedVersion": "$LATEST"}
@@ -226,6 +202,9 @@ def _interpreter_invoke(original: Any) -> Any:
 
 
 def install() -> None:
+    # moto's Lambda runs code in Docker or echoes canned payloads: the project's handler runs, in process.
     for backend in (LambdaBackend, LambdaSimpleBackend):  # the latter when moto runs without Docker
         backend.invoke = _lambda_api_invoke(backend.invoke)  # type: ignore[method-assign]
     lambda_eval_utils._invoke_lambda_function = _interpreter_invoke(lambda_eval_utils._invoke_lambda_function)
+    # botocore's retries (the handlers' SDK calls) sleep in real time: on the virtual clock.
+    botocore_endpoint.time = RetrySleep()  # type: ignore[attr-defined]

@@ -1,0 +1,127 @@
+"""EventBridge on moto: the account's rules and targets are moto's; the world's bus (emulator/world/events.py) delivers.
+
+- `MotoRouter` is the world's Router: the enabled rules of the default bus, matched by moto's own pattern matcher, and
+  delivery to SQS queues, Lambda functions (the deployed handler, invoked asynchronously, if the function's resource
+  policy admits the rule), Step Functions state machines (StartExecution) and SNS topics, with `Input`, `InputPath`
+  and `InputTransformer` applied.
+- PutEvents onto the default bus goes through the world's bus: same matching, delays, loss and duplicates. moto 5.2.5
+  raises NotImplementedError for Lambda and Step Functions targets and stops delivering to later rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from moto.awslambda_simple.models import lambda_simple_backends
+from moto.events.models import EventsBackend, events_backends
+from moto.events.utils import EventTemplateParser
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+
+from emulator.adapters.registry import bound
+
+
+class MotoRouter:
+    """The world's Router: rules and targets as the account defined them in moto."""
+
+    def __init__(self, account_id: str, invoke_function: Callable[[str, Any], None], start_execution: Callable[[str, str], None]) -> None:
+        self.account_id = account_id
+        self.invoke_function = invoke_function  # (function name, event): Lambda runs the handler asynchronously
+        self.start_execution = start_execution  # (state machine ARN, input)
+
+    def targets(self, region: str, event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        bus = events_backends[self.account_id][region].event_buses.get("default")
+        return [
+            (rule.name, target)
+            for rule in (list(bus.rules.values()) if bus else [])
+            if rule.state == "ENABLED" and rule.event_pattern.matches_event(event)  # type: ignore[arg-type]
+            for target in rule.targets
+        ]
+
+    def deliver(self, region: str, rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:
+        payload = transform(target, event)
+        body = json.dumps(payload)  # what a queue or topic receives: JSON (a transformed string keeps its quotes)
+        arn = target["Arn"]
+        service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+        if service == "sqs":
+            sqs_backends[self.account_id][region].send_message(resource, body)
+        elif service == "lambda":
+            function = resource.removeprefix("function:").split(":")[0]
+            rule_arn = f"arn:aws:events:{region}:{self.account_id}:rule/{rule}"
+            if not admits(lambda_simple_backends[self.account_id][region].get_policy(function), rule_arn):  # moto without Docker
+                raise PermissionError(f"the resource policy of {function} does not let {rule_arn} invoke it")
+            self.invoke_function(function, payload)
+        elif service == "states":
+            self.start_execution(arn, body)
+        elif service == "sns":
+            sns_backends[self.account_id][region].topics[arn].publish(message=body)
+        else:
+            raise NotImplementedError(f"the emulator delivers no events to {service}")
+
+
+def _put_events(original: Any) -> Any:
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        account = bound(self.account_id)
+        default = [
+            e
+            for e in events
+            if e.get("EventBusName", "default") in ("default", f"arn:aws:events:{self.region_name}:{self.account_id}:event-bus/default")
+        ]
+        if (
+            account is None
+            or len(default) != len(events)
+            or not all(e.get("Source") and e.get("DetailType") and e.get("Detail") for e in events)
+        ):
+            return original(self, events)  # type: ignore[no-any-return]  # other buses and malformed entries: moto's answer
+        return [
+            {
+                "EventId": account.eventbridge.emit(
+                    self.region_name, e["Source"], e["DetailType"], json.loads(e["Detail"]), e.get("Resources", [])
+                )["id"]
+            }
+            for e in events
+        ]
+
+    return put_events
+
+
+def admits(policy: str, rule_arn: str) -> bool:
+    """Does a Lambda function's resource policy let this rule invoke it? EventBridge needs such a statement
+    (EventBridge User Guide, "Using resource-based policies for Amazon EventBridge": Lambda permissions)."""
+    document = json.loads(policy) if policy else {}
+    document = json.loads(document["Policy"]) if "Policy" in document else document  # moto's wire format wraps it
+    for statement in document.get("Statement", []):
+        principal = statement.get("Principal", {})
+        source = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", rule_arn)
+        if (statement.get("Effect") == "Allow" and principal.get("Service") == "events.amazonaws.com"
+                and statement.get("Action") in ("lambda:InvokeFunction", "lambda:*") and source == rule_arn):  # fmt: skip
+            return True
+    return False
+
+
+def _path(event: dict[str, Any], path: str) -> Any:
+    value: Any = event
+    for part in path.removeprefix("$").strip(".").split(".") if path not in ("$", "") else []:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def transform(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What the target receives: the event, `Input` (constant JSON), `InputPath`, or `InputTransformer`."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return event
+    # moto's own template parser: placeholders inside quotes take the raw string, outside it the JSON value
+    stamped = {**event, "ingestion-time": event["time"]}  # a predefined variable the parser reads (aws.events.event.ingestion-time)
+    return EventTemplateParser.parse(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), stamped)  # type: ignore[arg-type]
+
+
+def install() -> None:
+    # moto delivers PutEvents itself, raising NotImplementedError for Lambda and Step Functions targets: the world's bus.
+    EventsBackend.put_events = _put_events(EventsBackend.put_events)  # type: ignore[method-assign]
