@@ -24,16 +24,10 @@ from enum import Enum
 from typing import Any
 
 import boto3
-from moto import mock_aws
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.iam.models import iam_backends
-from moto.moto_api._internal import mock_random
-from moto.sns.models import sns_backends
-from moto.stepfunctions.parser.api import ExecutionStatus
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator import cloudformation
-from emulator.adapters import awslambda, process, registry, serving, speed
+from emulator.adapters import awslambda, backends, process, registry, serving, speed
+from emulator.adapters.backends import DEFAULT_ACCOUNT_ID
 from emulator.adapters.ec2 import MotoImages
 from emulator.adapters.events import MotoRouter
 from emulator.adapters.install import install
@@ -151,14 +145,7 @@ class Emulator:
         self.invoker_credentials: Credentials | None = None  # with IAM enforced: who the state machine invokes as
         self.runtime_writes: list[tuple[str, str, bool]] = []  # (function, action, allowed) the Lambda runtime tried
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
-        # moto would also drop boto3's default session on every start (against cached real credentials); the emulator
-        # runs with fake ones only, and keeping it saves re-parsing the service models for every handler import.
-        config: Any = {
-            "stepfunctions": {"execute_state_machine": True},
-            "lambda": {"use_docker": False},
-            "core": {"reset_boto3_session": False},
-        }
-        self._mock = mock_aws(config=config)
+        self._mock = backends.MockSession()
         self._saved_env: dict[str, str | None] = {}
         self._server: serving.Server | None = None
         self._enforced = False
@@ -168,14 +155,10 @@ class Emulator:
     def __enter__(self) -> Emulator:
         install()
         process.drive_time(self.clock)  # first: a process whose time another clock drives refuses before anything starts
-        self._mock.start()
-        mock_random.seed(self.world.seed)  # moto's ids (AMIs, so object keys) follow the seed: the same world every run
+        self._mock.start(self.world.seed)
         registry.bind(self.account_id, self)
         if self.account_id != DEFAULT_ACCOUNT_ID:  # keys that moto maps to this account
-            backend = iam_backends[self.account_id]["aws"]
-            backend.create_user(region_name=self.region, user_name="emulator")
-            key = backend.create_access_key("emulator")
-            self.credentials = {"AWS_ACCESS_KEY_ID": key.access_key_id, "AWS_SECRET_ACCESS_KEY": key.secret_access_key}
+            self.credentials = backends.account_keys(self.account_id, self.region)
         variables = {**self.credentials, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         self._saved_env = {k: os.environ.get(k) for k in [*variables, "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"]}
         for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -313,9 +296,9 @@ class Emulator:
 
     def wait(self, stack: cloudformation.Stack, arn: str, timeout: float = 60) -> Run:
         # Watched on the backend (a DescribeExecution costs milliseconds of moto's serializer), then described once.
-        execution = self._execution(arn)
+        execution = backends.execution(self.account_id, self.region, arn)
         deadline = time.monotonic() + timeout
-        while execution.exec_status in (None, ExecutionStatus.RUNNING):
+        while backends.is_running(execution):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout} real seconds")
             time.sleep(0.005)
@@ -345,19 +328,12 @@ class Emulator:
             if not token:
                 return events
 
-    def _execution(self, arn: str) -> Any:
-        backend = stepfunctions_parser_backends[self.account_id][self.region]
-        return next(e for e in backend._get_executions() if e.execution_arn == arn)
-
     def events(self, arn: str) -> list[dict[str, Any]]:
         """The execution's history straight from the emulator (no API serialization: fast for 25,000 events); in the
         API's form with as_the_api_answers."""
-        execution = self._execution(arn)
-        events: list[dict[str, Any]] = execution.exec_worker.env.event_manager.get_event_history()
-        return events
+        return backends.events(backends.execution(self.account_id, self.region, arn))
 
     def emails(self, stack: cloudformation.Stack, execution_arn: str | None = None) -> list[dict[str, str]]:
         """Messages published to the stack's topic (what the subscribed address receives), oldest first."""
-        topic = sns_backends[self.account_id][self.region].topics[stack.topic_arn]
-        sent = [{"subject": subject or "", "message": message} for _id, message, subject, _attrs, _group in topic.sent_notifications]
-        return [m for m in sent if execution_arn is None or execution_arn in m["message"]]
+        sent = backends.sent_messages(self.account_id, self.region, stack.topic_arn)
+        return [{"subject": s, "message": m} for s, m in sent if execution_arn is None or execution_arn in m]
