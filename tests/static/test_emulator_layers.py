@@ -99,9 +99,9 @@ def test_no_emulator_module_imports_another_in_a_circle() -> None:
 
 def test_the_world_imports_only_the_world_and_the_adapters_never_the_facade() -> None:
     trees = modules()
+    libraries = ("emulator", "moto", "botocore", "boto3", "time_machine", "werkzeug")
     outside_world = {
-        name: sorted(m for m in imports(name, tree) if m.split(".")[0] in ("emulator", "moto", "botocore", "boto3", "time_machine", "werkzeug")
-                     and layer(m) != "world")  # fmt: skip
+        name: sorted(m for m in imports(name, tree) if m.split(".")[0] in libraries and layer(m) != "world")
         for name, tree in trees.items()
         if layer(name) == "world"
     }
@@ -143,7 +143,7 @@ clock.advance(3600)
 print(status, s3.is_readable("b", "ami-1.bin", "DEEP_ARCHIVE"), s3.restore("b", "ami-1.bin").expiry.isoformat(),
       sorted(m for m in sys.modules if m.split(".")[0] in ("moto", "botocore", "boto3", "time_machine")))
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     # Then the restore answered 202, the copy is readable after the hour, expires at the midnight after a day, and no
     # module of moto, botocore, boto3 or time-machine was loaded
     assert done.stdout.strip() == "202 True 2026-01-07T00:00:00+00:00 []"
@@ -159,9 +159,10 @@ def module_state(tree: ast.Module) -> list[str]:
     functools caches: state a module keeps between calls. UPPER_CASE literals are constants if nothing mutates them."""
     found: list[str] = []
     constants: set[str] = set()
-    for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+    for statement in tree.body:
+        annotated = [statement.target] if isinstance(statement, ast.AnnAssign) else []
+        targets = statement.targets if isinstance(statement, ast.Assign) else annotated
+        value = statement.value if isinstance(statement, ast.Assign | ast.AnnAssign) else None
         for target in targets:
             if not isinstance(target, ast.Name) or value is None or target.id == "__all__":
                 continue
@@ -178,14 +179,11 @@ def module_state(tree: ast.Module) -> list[str]:
             if isinstance(node.func.value, ast.Name) and node.func.value.id in constants:
                 found.append(f"{node.func.value.id}.{node.func.attr}(...)")
         elif isinstance(node, ast.Assign | ast.AugAssign):
-            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id in constants:
-                    found.append(f"{target.value.id}[...] =")
-        decorators = node.decorator_list if isinstance(node, ast.FunctionDef) else []
-        for decorator in decorators:
-            text = ast.unparse(decorator)
-            if "cache" in text:
-                found.append(f"@{text} {node.name}")  # type: ignore[union-attr]
+            for written in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(written, ast.Subscript) and isinstance(written.value, ast.Name) and written.value.id in constants:
+                    found.append(f"{written.value.id}[...] =")
+        if isinstance(node, ast.FunctionDef):
+            found += [f"@{ast.unparse(d)} {node.name}" for d in node.decorator_list if "cache" in ast.unparse(d)]
     return found
 
 
@@ -214,9 +212,9 @@ def private_names(source: str) -> set[str]:
             for item in ast.walk(node):
                 if isinstance(item, ast.FunctionDef):
                     own.add(item.name)
-                if isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store) and isinstance(item.value, ast.Name):
-                    if item.value.id == "self":
-                        own.add(item.attr)
+                stored = isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store)
+                if stored and isinstance(item.value, ast.Name) and item.value.id == "self":  # type: ignore[attr-defined]
+                    own.add(item.attr)  # type: ignore[attr-defined]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__") and node.attr not in own:
@@ -224,9 +222,8 @@ def private_names(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and (module := node.module or "").startswith("moto"):
             if any(part.startswith("_") for part in module.split(".")):
                 found.add(module)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            if node.value.startswith("_") and not node.value.startswith("__"):
-                found.add(node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier() and node.value[:1] == "_":
+            found |= set() if node.value.startswith("__") else {node.value}
     return found
 
 
