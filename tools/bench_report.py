@@ -134,18 +134,19 @@ def single_tables(rows: Sequence[SingleRun], profiles: Sequence[str], cases: Seq
 
     by_profile = []
     for profile in profiles:
-        group, every = ok(profile), [r for r in rows if r.profile == profile]
+        group, ran = ok(profile), [r for r in rows if r.profile == profile]
         share = [(r.restore_lag_s or 0) / r.restore_s for r in restored(group)]
         beyond = [(r.restore_lag_s or 0) - (r.restore_event_delay_s or 0) for r in restored(group)]
         by_profile.append([
             profile,
-            f"{len(group)} / {len(every)}",
+            f"{len(group)} / {len(ran)}",
             f"{100 * p95(share):.1f} %" if share else "-",
             f"{p95(beyond):,.0f} s" if beyond else "-",
             f"{max(r.transitions for r in group):,}" if group else "-",
             f"{max(r.history_events for r in group):,}" if group else "-",
             f"{statistics.mean(r.cost_usd for r in group):.4f}" if group else "-",
         ])  # fmt: skip
+
     def every(profile: str, case: tuple[str, str]) -> list[SingleRun]:
         return [r for r in rows if r.profile == profile and (r.storage_class, r.tier) == case]
 
@@ -176,7 +177,8 @@ def single_tables(rows: Sequence[SingleRun], profiles: Sequence[str], cases: Seq
         notes.insert(0, f"- Transitions of fixed-60s against events on the same world: {min(ratio):.1f}x to {max(ratio):,.0f}x, "
                         f"median {statistics.median(ratio):.0f}x.")  # fmt: skip
     if image_lost:
-        notes.append(f"- events-all-lost, image lag: p95 {p95(image_lost):,.0f} s, max {max(image_lost):,.0f} s ({max(image_lost) / 3600:.1f} h).")
+        longest = max(image_lost)
+        notes.append(f"- events-all-lost, image lag: p95 {p95(image_lost):,.0f} s, max {longest:,.0f} s ({longest / 3600:.1f} h).")
     return "\n\n".join([markdown_table(PROFILE_HEAD, by_profile), markdown_table(CASE_HEAD, by_case), "\n".join(notes)])
 
 
