@@ -130,7 +130,7 @@ def single_tables(rows: Sequence[SingleRun], profiles: Sequence[str], cases: Seq
 
     def lag(values: list[float | None]) -> str:
         found = [v for v in values if v is not None]
-        return f"{p95(found):,.0f}" if found else "-"
+        return f"{round(p95(found)):,}" if found else "-"
 
     by_profile = []
     for profile in profiles:
@@ -141,7 +141,7 @@ def single_tables(rows: Sequence[SingleRun], profiles: Sequence[str], cases: Seq
             profile,
             f"{len(group)} / {len(ran)}",
             f"{100 * p95(share):.1f} %" if share else "-",
-            f"{p95(beyond):,.0f} s" if beyond else "-",
+            f"{round(p95(beyond)):,} s" if beyond else "-",  # (lag and delay each to 0.1 s: -0.1 reads 0)
             f"{max(r.transitions for r in group):,}" if group else "-",
             f"{max(r.history_events for r in group):,}" if group else "-",
             f"{statistics.mean(r.cost_usd for r in group):.4f}" if group else "-",
