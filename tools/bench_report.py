@@ -4,7 +4,7 @@ Each part of the bench owns one block of that page, between two marker lines:
     <!-- bench:single:begin -->  ...  <!-- bench:single:end -->   tools/bench.py: one restore per profile
     <!-- bench:batch:begin -->   ...  <!-- bench:batch:end -->    tools/bench_batch.py: many AMIs
 A run replaces the contents of its block and leaves every other line of the page (the prose around it) as it was.
-The tables are computed from the rows the bench wrote to results/*.csv, with the same p95 as the bench's targets.
+The tables are computed from the same rows the bench writes to results/*.csv, with the p95 of the bench's targets.
 """
 
 from __future__ import annotations
