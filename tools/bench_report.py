@@ -1,4 +1,4 @@
-"""`make bench` writes what it measured into docs/benchmark.md, so no figure there is typed by hand.
+"""`make bench` writes what it measures into docs/benchmark.md, so none of those figures is typed by hand.
 
 Each part of the bench owns one block of that page, between two marker lines:
     <!-- bench:single:begin -->  ...  <!-- bench:single:end -->   tools/bench.py: one restore per profile
