@@ -44,7 +44,7 @@ validate: $(BIN)/.installed
 
 package: $(BIN)/.installed
 	$(BIN)/python -m deploy.package template.yaml > packaged.yaml
-	@echo "wrote packaged.yaml (all code inline; over 51,200 bytes, so it deploys through S3): sam deploy --template-file packaged.yaml --guided"
+	@echo "wrote packaged.yaml ($$(wc -c < packaged.yaml) bytes, all code inline; over 51,200 bytes, so it deploys through S3): sam deploy --template-file packaged.yaml --guided"
 
 emulator: $(BIN)/.installed
 	$(BIN)/python -m tools.server --port $(or $(PORT),4599)

@@ -34,6 +34,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tools import bench_report
+
 HOUR = 3600
 SAMPLES = 4
 # profile -> (the functions' POLLING_SCHEDULE, the bucket sends events, share of event deliveries lost)
@@ -256,6 +258,7 @@ def main() -> int:
     print(f"\nWrote {RESULTS / 'bench.csv'} and {RESULTS / 'bench.png'}; {len(rows)} runs in {time.perf_counter() - start:.0f} s.")
     for target in missed:
         print(f"MISSED: {target}")
+    bench_report.write_single(rows, list(PROFILES), CASES, p95, time.perf_counter() - start, missed)  # docs/benchmark.md
     return 1 if missed else 0
 
 

@@ -29,6 +29,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tools import bench_report
+
 GB = 10**9
 BUCKET = "bench-archive"
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -212,6 +214,7 @@ def main() -> int:
     print(f"\nWrote {RESULTS / 'bench_batch.csv'}; {len(rows)} scenarios in {time.perf_counter() - start:.0f} s.")
     for target in missed:
         print(f"MISSED: {target}")
+    bench_report.write_batch(rows, time.perf_counter() - start, missed)  # docs/benchmark.md
     return 1 if missed else 0
 
 

@@ -167,7 +167,7 @@ def test_disable_removes_only_eventbridge(server: Server, operations: list[str])
 @pytest.mark.usefixtures("destinations")
 def test_status_table_and_json(server: Server) -> None:
     # Given a bucket with EventBridge on, one with it off (both notifying the three destinations) and the samples' bucket
-    # (on: make emulator sets it up as the README advises)
+    # (on: make emulator sets it up as docs/command-line.md advises)
     archive_side_bucket(server, "events-status-on", eventbridge=True)
     archive_side_bucket(server, "events-status-off")
     buckets = ("--bucket", "events-status-on", "--bucket", "events-status-off", "--bucket", "my-ami-archive")
@@ -310,11 +310,11 @@ def test_a_read_back_that_lost_a_configuration_fails_with_exit_1(stubbed: tuple[
     )
 
 
-# --- the README's AWS CLI route -----------------------------------------------------------------------------------------
+# --- the AWS CLI route of docs/command-line.md --------------------------------------------------------------------------
 
 
-def readme_python_step() -> str:
-    section = (ROOT / "README.md").read_text().split("### Turning on the bucket's EventBridge notifications", 1)[1]
+def documented_python_step() -> str:
+    section = (ROOT / "docs" / "command-line.md").read_text().split("## Turning on the bucket's EventBridge notifications", 1)[1]
     [code] = re.findall(r"^python3 -c '([^']+)' notifications-before\.json > notifications-after\.json &&$", section, re.MULTILINE)
     return str(code)
 
@@ -326,11 +326,11 @@ def readme_python_step() -> str:
         ("", {"EventBridgeConfiguration": {}}),  # it prints nothing for a bucket without any
     ],
 )
-def test_the_readmes_python_step_adds_only_eventbridge(tmp_path: Path, printed: str, expected: dict[str, Any]) -> None:
+def test_the_documented_python_step_adds_only_eventbridge(tmp_path: Path, printed: str, expected: dict[str, Any]) -> None:
     # Given what `aws s3api get-bucket-notification-configuration --output json` printed into the file
     before = tmp_path / "notifications-before.json"
     before.write_text(printed)
-    # When the README's python step runs on it
-    done = subprocess.run([sys.executable, "-c", readme_python_step(), str(before)], capture_output=True, text=True, check=False)
+    # When the documented python step runs on it
+    done = subprocess.run([sys.executable, "-c", documented_python_step(), str(before)], capture_output=True, text=True, check=False)
     # Then it prints the document to put: the same plus EventBridgeConfiguration
     assert (done.returncode, done.stderr, json.loads(done.stdout)) == (0, "", expected)

@@ -1,6 +1,6 @@
 """Fault matrix: every fault AWS can throw at the workflow ends SUCCEEDED through a bounded retry, or FAILED with a
-named error and an email; never RUNNING forever, never a second AMI or restore. One test per row of the README's
-fault table (tests/static checks that the two match)."""
+named error and an email; never RUNNING forever, never a second AMI or restore. One test per row of the fault matrix
+in docs/emulator.md (tests/static checks that the two match)."""
 
 from __future__ import annotations
 
