@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,7 @@ def parse_time(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def first(tags: dict[str, str], keys: tuple[str, ...]) -> str | None:
+def first(tags: Mapping[str, str], keys: Iterable[str]) -> str | None:
     return next((tags[k] for k in keys if tags.get(k)), None)
 
 

@@ -1,4 +1,4 @@
-"""Plan Batch, Resolve Selection and Notify's batch summary, handler by handler, against emulated AWS."""
+"""Plan Batch, Resolve Selection and Notify Batch Summary, handler by handler, against emulated AWS."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import BUCKET, event, load_function
 GB = 10**9
 plan = load_function("plan_batch")
 resolve = load_function("resolve_selection")
-notify = load_function("notify")
+notify = load_function("notify_batch_summary")
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def summary_event(aws: Emulator, outcomes: list[dict[str, Any]]) -> dict[str, An
             execution.exec_status, execution.error, execution.cause = (
                 type(execution.exec_status)(outcome["status"]), outcome["error"], outcome["cause"])  # fmt: skip
     request = {"rounds": [[items]], "childPrefix": "batch", "plan": None}
-    return {"outcome": "batch", "executionId": "arn:aws:states:us-east-1:123456789012:execution:sm:batch", "stateMachineArn": machine,
+    return {"executionId": "arn:aws:states:us-east-1:123456789012:execution:sm:batch", "stateMachineArn": machine,
             "startTime": "2026-01-05T09:00:00+00:00", "request": request}  # fmt: skip
 
 
@@ -217,7 +217,7 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
             {"status": "NOT_STARTED"},
         ],
     )
-    result = notify.notify_batch(notify.sns, notify.stepfunctions, topic_arn, payload)
+    result = notify.notify_batch_summary(notify.sns, notify.stepfunctions, topic_arn, payload)
     assert {k: result[k] for k in ("status", "restored", "failed", "Error")} == {
         "status": "FAILED", "restored": 1, "failed": 2, "Error": "BatchRestoreFailedError"}  # fmt: skip
     assert [a["status"] for a in result["amis"]] == ["SUCCEEDED", "FAILED", "NOT_STARTED"]
@@ -237,10 +237,11 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
 def test_a_child_execution_sends_no_email_of_its_own(aws: Emulator) -> None:
     topic_arn = topic(aws)
     parent = "arn:aws:states:us-east-1:123456789012:execution:sm:batch"
-    success = event("notify.json")
-    child = {**success, "request": {**success["request"], "startedBy": parent}}
-    assert notify.notify(notify.sns, topic_arn, child)["messageId"] is None
-    failure = {"outcome": "failed", "executionId": "x", "progress": {"input": {notify.STARTED_BY: parent}, "failed": {"ValidateInput": {}}}}
-    assert notify.notify(notify.sns, topic_arn, failure)["messageId"] is None
+    success, failed = load_function("notify_success"), load_function("notify_failure")
+    sample = event("notify_success.json")
+    child = {**sample, "request": {**sample["request"], "startedBy": parent}}
+    assert success.notify_success(success.sns, topic_arn, child)["messageId"] is None
+    failure = {"executionId": "x", "progress": {"input": {failed.STARTED_BY: parent}, "failed": {"ValidateInput": {}}}}
+    assert failed.notify_failure(failed.sns, topic_arn, failure)["messageId"] is None
     assert sent(aws, topic_arn) == []
     assert notify.duration(3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"
