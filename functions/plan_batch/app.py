@@ -1,7 +1,7 @@
 """Plan Batch: size every AMI of a batch, refuse what cannot work before any side effect, order the image restores
 into rounds that keep the GB in flight under EC2's quota, and request the archives' restores up front.
 
-Event:  {"request": <Validate Input's batch result, with recoveryPoints (Resolve Selection fills them for a selector)>}
+Event:  {"request": <Validate Batch's result, with recoveryPoints (Resolve Selection fills them for a selector)>}
 Result: the request without its flat list, plus
         "rounds": [[[{"index": 0, "input": <the single-restore input>}, ...], ...], ...]   (rounds > lanes > AMIs)
         "childPrefix": "nightly-dr"  (AMI n runs as the execution "<childPrefix>-<n>"),

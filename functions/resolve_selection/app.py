@@ -1,6 +1,6 @@
 """Resolve Selection: turn a batch's selector into the list of archived AMIs it names, through the archive's tags.
 
-Event:  {"request": <Validate Input's batch result with "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
+Event:  {"request": <Validate Batch's result with "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
          "newestOnly": true} and "recoveryPoints": null>}
 Result: the request with "recoveryPoints" (one single-restore input per archived AMI chosen, in name order) and
         "resolved": [{"recoveryPoint": "ami-0a...bin", "amiName": "web-01", "archivedAt": "2025-02-11T09:00:00+00:00"}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -232,6 +233,54 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
         line.startswith("- s3://my-ami-archive/ami-00000000000000001.bin: FAILED RecoveryPointNotFoundError: s3://") for line in lines
     )
     assert any(line.startswith("- s3://my-ami-archive/ami-00000000000000002.bin: NOT_STARTED NotStarted") for line in lines)
+
+
+def test_the_batch_email_renders_every_ami() -> None:
+    # Given the summary of a selection of three AMIs: one restored from a copy (after an image failed over the quota), one
+    # readable as it was, and one that failed
+    summary = {
+        "status": "FAILED", "region": "us-east-1", "restored": 2, "failed": 1,
+        "selection": "amiName 'web-*', newest archive of each name in s3://vault", "startTime": "2026-01-05T09:00:00Z",
+        "plan": {"totalGb": 1208.0, "quotaGb": 600.0, "restoresRequested": 1,
+                 "rounds": [{"lanes": 2, "amis": 2}, {"lanes": 1, "amis": 1}]},
+        "amis": [
+            {"recoveryPoint": "s3://vault/ami-01.bin", "status": "SUCCEEDED", "imageId": "ami-0f1", "imageName": "web-01-restored",
+             "storageClass": "GLACIER", "sizeBytes": 600 * 10**9, "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T13:00:00+00:00",
+             "imageRequestedAt": "2026-01-05T13:00:00+00:00", "imageAvailableAt": "2026-01-05T16:30:00+00:00",
+             "failedImageIds": ["ami-0e1"], "execution": "arn:x:batch-0"},
+            {"recoveryPoint": "s3://vault/ami-02.bin", "status": "SUCCEEDED", "imageId": "ami-0f2", "imageName": "web-02-restored",
+             "storageClass": "GLACIER_IR", "sizeBytes": 8 * 10**9, "restoreOutcome": "not-needed", "copyReadyAt": None,
+             "imageRequestedAt": "2026-01-05T09:00:05+00:00", "imageAvailableAt": "2026-01-05T09:20:05+00:00",
+             "failedImageIds": [], "execution": "arn:x:batch-1"},
+            {"recoveryPoint": "s3://vault/ami-03.bin", "status": "FAILED", "error": "RestoreDeadlineExceededError",
+             "cause": "the restored copy was not readable 10 h after the request", "execution": "arn:x:batch-2"},
+        ],
+        "execution": "arn:x:batch",
+    }  # fmt: skip
+    # When it is rendered at 17:15, 8 h 15 min after the start
+    subject, message = notify.render_batch_summary(summary, datetime(2026, 1, 5, 17, 15, tzinfo=UTC))
+    # Then
+    assert subject == "AMI batch restore: 2 of 3 restored, 1 failed in us-east-1"
+    assert message.splitlines() == [
+        "2 of 3 AMIs are restored in us-east-1; 1 failed (below).",
+        "Selection: amiName 'web-*', newest archive of each name in s3://vault: 3 AMIs.",
+        "Plan: 1,208.0 GB under the 600 GB image-restore quota: 2 in 2 lanes, then 1 in 1 lane; 1 restore requested up front.",
+        "Started 2026-01-05 09:00:00 UTC, summarised 2026-01-05 17:15:00 UTC (8 h 15 min).",
+        "",
+        "Restored:",
+        "- ami-0f1 (web-01-restored) from s3://vault/ami-01.bin, GLACIER, 600.0 GB: copy readable 2026-01-05 13:00:00 UTC, image "
+        "requested 2026-01-05 13:00:00 UTC, available 2026-01-05 16:30:00 UTC",
+        "  Note: ami-0e1 failed over EC2's in-progress quota and were left in place.",
+        "- ami-0f2 (web-02-restored) from s3://vault/ami-02.bin, GLACIER_IR, 8.0 GB: no restore needed, image requested "
+        "2026-01-05 09:00:05 UTC, available 2026-01-05 09:20:05 UTC",
+        "",
+        "Failed (each restore stopped on its own; the others went on):",
+        "- s3://vault/ami-03.bin: FAILED RestoreDeadlineExceededError: the restored copy was not readable 10 h after the request "
+        "What to do: S3 has not finished the restore. Check it with aws s3api head-object; when the Restore header shows "
+        'ongoing-request="false", start a new execution: it will skip the restore. Execution: arn:x:batch-2',
+        "",
+        "Execution: arn:x:batch",
+    ]
 
 
 def test_a_child_execution_sends_no_email_of_its_own(aws: Emulator) -> None:

@@ -208,6 +208,45 @@ def test_success_email_says_how_the_object_became_readable(outcome: str, storage
     assert message.splitlines()[4 : 4 + len(lines) + 1] == [*lines, "Image requested at:    2026-01-05 20:09:36 UTC"]
 
 
+def test_success_email_renders_every_note() -> None:
+    # Given a summary of an Intelligent-Tiering restore (no copy) that fell back to Standard, noticed by polling on a bucket
+    # that sends no events, after two AMIs failed over the quota
+    summary = {
+        "status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210", "imageName": "web-restored-20260105-06d4351d",
+        "region": "eu-west-1", "recoveryPoint": "s3://vault/ami-0123456789abcdef0.bin",
+        "storageClass": "INTELLIGENT_TIERING (ARCHIVE_ACCESS)", "restoreTier": "Standard",
+        "tierNote": "Expedited capacity was not available; the restore used Standard.", "restoreOutcome": "requested",
+        "restoreSummary": "requested at 2026-01-05 09:00:00 UTC, Standard tier", "copyReadyAt": "2026-01-05T13:00:00+00:00",
+        "copyExpiresAt": None, "copyExtendedFrom": None, "sizeBytes": 8 * 10**9, "imageRequestedAt": "2026-01-05T13:00:05+00:00",
+        "imageAvailableAt": "2026-01-05T13:20:05+00:00", "consoleUrl": "https://console/ami", "failedImageIds": ["ami-0a", "ami-0b"],
+        "copyNoticedBy": "poll", "imageNoticedBy": "event", "bucketSendsEvents": False, "bucket": "vault", "execution": EXECUTION,
+    }  # fmt: skip
+    # When it is rendered
+    subject, message = load_function("notify_success").render_success(summary)
+    # Then the subject names the AMI, and the message every fact and note, in this order
+    assert subject == "AMI restored: ami-0fedcba9876543210 in eu-west-1"
+    assert message.splitlines() == [
+        "The recovery point s3://vault/ami-0123456789abcdef0.bin is restored as ami-0fedcba9876543210 "
+        "(web-restored-20260105-06d4351d) in eu-west-1.",
+        "",
+        "Storage class:         INTELLIGENT_TIERING (ARCHIVE_ACCESS)",
+        "Size:                  8.0 GB",
+        "Restore:               requested at 2026-01-05 09:00:00 UTC, Standard tier",
+        "Readable at:           2026-01-05 13:00:00 UTC",
+        "Image requested at:    2026-01-05 13:00:05 UTC",
+        "Image available at:    2026-01-05 13:20:05 UTC",
+        "Console:               https://console/ami",
+        "Noticed:               copy by polling; image by EC2's AMI State Change event",
+        "Note: Expedited capacity was not available; the restore used Standard.",
+        "Note: the bucket vault does not send events to Amazon EventBridge, so the restore was noticed by polling only; "
+        "glacier-ami-restore events enable --bucket vault turns them on.",
+        "Note: ami-0a, ami-0b failed over EC2's in-progress restore quota and were left in place; deregister them with aws ec2 "
+        "deregister-image.",
+        "",
+        f"Execution: {EXECUTION}",
+    ]
+
+
 def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str, Any]:
     return {
         "executionId": EXECUTION,
