@@ -149,6 +149,7 @@ class Emulator:
         self._saved_env: dict[str, str | None] = {}
         self._server: serving.Server | None = None
         self._enforced = False
+        self._deployments = 0
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -205,12 +206,12 @@ class Emulator:
         values = {"UserEmail": USER_EMAIL, **parameters}
         stack = cloudformation.deploy(stack_name, self.region, self.account_id, values, self.client, function_environment=self.credentials)
         self.functions.update({f.name: f for f in stack.functions.values()})
+        # Every resource the deployment made drew ids from moto's seeded random. Whatever is made next (the AMIs a test
+        # archives, so their object keys, so the world's draws for them) must not depend on how many resources the
+        # template has: the draws start again from the seed, the stack's name and how many stacks came before.
+        self._deployments += 1
+        backends.reseed(f"{self.world.seed}:deployed:{stack_name}:{self._deployments}")
         return stack
-
-    def polling_profile(self, stack: cloudformation.Stack, profile: str) -> None:
-        """The benchmark's knob (not a template parameter): the functions' POLLING_SCHEDULE, e.g. fixed-60s or tiered."""
-        for function in stack.functions.values():
-            function.environment["POLLING_SCHEDULE"] = profile
 
     def function_role(self, stack: cloudformation.Stack) -> str:
         """The ARN of the role the stack's functions run as, as Lambda answered their creation (one role for all)."""

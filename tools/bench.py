@@ -8,7 +8,8 @@ machine runs each sample once per profile, side by side on the same world:
   events           the deployed behaviour: the bucket sends its events, S3's and EC2's events resume the waits
   events-10%-lost  the same with each delivery lost with probability 0.1
   events-all-lost  the same with every event lost: the safety net's polls alone
-Profiles are chosen through the functions' POLLING_SCHEDULE (not a template parameter) and the world's event loss.
+The baselines' schedules reach the deployed stack through tools/baselines.py (production has only events); the
+other profiles differ by the world's event loss.
 Measured per run:
   restore lag  the copy became readable -> Restore Image started (the emulator's ground truth vs the history)
   image lag    the AMI became available -> Notify Success started (the email)
@@ -38,7 +39,7 @@ from tools import bench_report
 
 HOUR = 3600
 SAMPLES = 4
-# profile -> (the functions' POLLING_SCHEDULE, the bucket sends events, share of event deliveries lost)
+# profile -> (the schedule: the deployed one or a baseline of tools/baselines.py, the bucket sends events, share lost)
 PROFILES = {
     "fixed-60s": ("fixed-60s", False, 1.0),
     "tiered": ("tiered", False, 1.0),
@@ -90,6 +91,7 @@ class Row:
 def run(job: tuple[str, str, str, int]) -> Row:
     """One execution in a fresh emulated account seeded by the sample (runs in a worker process)."""
     from emulator.facade import Emulator
+    from tools import baselines
 
     profile, storage_class, tier, sample = job
     schedule, bucket_events, loss = PROFILES[profile]
@@ -97,7 +99,8 @@ def run(job: tuple[str, str, str, int]) -> Row:
     with Emulator(seed=1000 * CASES.index((storage_class, tier)) + sample) as aws:
         aws.world.event_loss = loss
         stack = aws.deploy()
-        aws.polling_profile(stack, schedule)
+        if schedule in baselines.PROFILES:
+            baselines.use(stack, schedule)
         key = aws.archive_ami("bench-server", "bench-archive", storage_class)
         if bucket_events:
             aws.send_bucket_events("bench-archive")

@@ -1,6 +1,6 @@
 """`make emulator`: the emulator as a server on 127.0.0.1, for the AWS CLI, the command line or any SDK.
 
-It opens the same emulated account as the tests and the demo (emulator.session.Emulator), serves it over HTTP,
+It opens the same emulated account as the tests and the demo (emulator.facade.Emulator), serves it over HTTP,
 deploys template.yaml (also registered with CloudFormation, so DescribeStacks shows the stack's outputs), archives
 sample AMIs (one per storage class) and prints the commands to start a restore. Executions run the real state machine
 and handlers on the virtual clock; each email the stack sends is printed here.

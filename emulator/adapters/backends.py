@@ -14,7 +14,7 @@ from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-__all__ = ["DEFAULT_ACCOUNT_ID", "MockSession", "account_keys", "events", "execution", "is_running", "sent_messages"]
+__all__ = ["DEFAULT_ACCOUNT_ID", "MockSession", "account_keys", "events", "execution", "is_running", "reseed", "sent_messages"]
 
 
 class MockSession:
@@ -36,6 +36,11 @@ class MockSession:
 
     def stop(self) -> None:
         self._mock.stop()
+
+
+def reseed(seed: str) -> None:
+    """moto's ids are drawn from here on as from a fresh process seeded with `seed`."""
+    mock_random.seed(seed)
 
 
 def account_keys(account_id: str, region: str) -> dict[str, str]:

@@ -12,9 +12,8 @@ There is no "describe restore task" API: DescribeImages is the only source of tr
 after 10 minutes, too soon for large AMIs). AWS documents no restore throughput ("depends on the size of the AMI"):
 we plan for 10 minutes plus 50 MB/s, and the deadline is twice that, at least 24 h (a 4 TB AMI gets 45 h).
 EC2's `EC2 AMI State Change` event (best effort) resumes the wait at once; the polls are the safety net.
-Schedule (POLLING_SCHEDULE, which only the benchmark sets): events (default) = at a quarter, half and all of the
-planned time, then every 25 % of the time elapsed; tiered = 1, 2, 4 ... minutes, capped at a tenth of the planned
-time (at least 5 min), past the planned time every 10 % of the time elapsed; fixed-60s = every minute.
+Schedule: at a quarter, half and all of the planned time, then every 25 % of the time elapsed (at least a minute).
+(The benchmark's baselines, every minute and the schedule before events, live with the benchmark: tools/baselines.py.)
 An image that fails over the in-progress quota (EC2 documents no form for the rejection) is left in place and the
 restore is tried again: state "waiting-for-quota".
 """
@@ -22,7 +21,6 @@ restore is tried again: state "waiting-for-quota".
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +42,8 @@ MIN_DEADLINE_SECONDS = 24 * 3600
 # alive for the same planned time: tests/static checks the two handlers agree.
 IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
-FIRST_STEP, MIN_CAP, FIXED_STEP = 60, 300, 60
+FIRST_STEP, FIXED_STEP = 60, 60  # never a poll sooner than a minute; the wait that renews a used-up schedule
 MAX_POLLS = 100  # the schedule travels in the state: kept small, it is renewed when used up
-LATE_STEP = 0.10
 EVENTS_FIRST_POLLS = (0.25, 0.5, 1.0)  # fractions of the planned time
 EVENTS_LATE_STEP = 0.25
 # As in Restore Image (tests/static checks the copies agree): retry after 5 min, doubling to 30 min, for 24 h at most.
@@ -85,28 +82,26 @@ def deadline_seconds(size_bytes: int) -> int:
     return max(MIN_DEADLINE_SECONDS, 2 * planned_seconds(size_bytes))
 
 
-def next_check_seconds(profile: str, checks: int, elapsed: float, size_bytes: int = 0) -> int:
+def step_seconds(checks: int, elapsed: float, planned: int) -> float:
+    """The wait before the next look (the schedule above; `checks`, the looks so far, is not needed by it)."""
+    polls = [fraction * planned for fraction in EVENTS_FIRST_POLLS if fraction * planned >= elapsed + FIRST_STEP]
+    return max(FIRST_STEP, polls[0] - elapsed if polls else EVENTS_LATE_STEP * elapsed)
+
+
+def next_check_seconds(checks: int, elapsed: float, size_bytes: int = 0) -> int:
     deadline = deadline_seconds(size_bytes)
     if elapsed >= deadline:
         raise ImageRestoreDeadlineExceededError(f"the image was not available {deadline / 3600:.0f} h after the restore started")
-    planned = planned_seconds(size_bytes)
-    step = min(max(MIN_CAP, planned // 10), FIRST_STEP * 2 ** min(checks - 1, 12))
-    if elapsed > planned:  # later than planned: look less often as it drags on, so the worst case stays cheap
-        step = max(step, LATE_STEP * elapsed)
-    if profile == "fixed-60s":
-        step = FIXED_STEP
-    if profile == "events":
-        polls = [fraction * planned for fraction in EVENTS_FIRST_POLLS if fraction * planned >= elapsed + FIRST_STEP]
-        step = max(FIRST_STEP, polls[0] - elapsed if polls else EVENTS_LATE_STEP * elapsed)
+    step = step_seconds(checks, elapsed, planned_seconds(size_bytes))
     return max(1, int(min(step, deadline - elapsed)))
 
 
-def poll_schedule(profile: str, checks: int, elapsed: float, size_bytes: int) -> list[int]:
+def poll_schedule(checks: int, elapsed: float, size_bytes: int) -> list[int]:
     """The timeouts of the next waits (at most MAX_POLLS, to the deadline), and one more that is never waited: the
     wait that reaches it sends its token at once (wokenBy "schedule", or "deadline"), and this function runs again."""
     timeouts: list[int] = []
     while elapsed < deadline_seconds(size_bytes) and len(timeouts) < MAX_POLLS:
-        timeouts.append(next_check_seconds(profile, checks + len(timeouts), elapsed, size_bytes))
+        timeouts.append(next_check_seconds(checks + len(timeouts), elapsed, size_bytes))
         elapsed += timeouts[-1]
     return [*timeouts, FIXED_STEP]
 
@@ -152,7 +147,7 @@ def copy_is_gone(s3_client: S3Client, image: dict[str, Any]) -> bool:
     return archived and 'ongoing-request="false"' not in head.get("Restore", "")
 
 
-def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[str, Any], now: datetime, profile: str) -> dict[str, Any]:
+def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[str, Any], now: datetime) -> dict[str, Any]:
     started = datetime.fromisoformat(image["requestedAt"])
     elapsed = (now - started).total_seconds()
     state, reason = describe_state(ec2_client, image["imageId"], elapsed)
@@ -176,13 +171,12 @@ def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[st
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")
     if wake.get("wokenBy") == "deadline":  # the wait saw the deadline (to the second) pass: this is it
         elapsed = max(elapsed, deadline_seconds(image["sizeBytes"]))
-    timeouts = poll_schedule(profile, record["checks"], elapsed, image["sizeBytes"])
+    timeouts = poll_schedule(record["checks"], elapsed, image["sizeBytes"])
     if len(timeouts) == 1:  # past the deadline
-        next_check_seconds(profile, record["checks"], elapsed, image["sizeBytes"])
+        next_check_seconds(record["checks"], elapsed, image["sizeBytes"])
     wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0]}
     return {**record, "nextCheckSeconds": timeouts[0], "wait": wait}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    profile = os.environ.get("POLLING_SCHEDULE", "events")
-    return check_image_state(ec2, s3, event["image"], datetime.now(UTC), profile)
+    return check_image_state(ec2, s3, event["image"], datetime.now(UTC))

@@ -13,22 +13,17 @@ a lost event or a bucket that sends none. The window scales with the object's si
 up to 300 MB/s, which AWS adds to Expedited's 1-5 minutes (2 TB: about 1.9 h); every deadline also allows the
 transfer at a quarter of that rate. Deadline max(2 x latest, latest + 1 h) + the transfer at 75 MB/s.
 
-The schedule (environment POLLING_SCHEDULE, which only the benchmark sets):
-  events     (default) until an event from this object's restore proved that the bucket's events reach the stack
-             (`Object Restore Initiated`), every 9.5 % of the time elapsed (at least a tenth of the earliest typical
-             completion, 10 s to 60 s): a lost event costs at most a tenth of the wait. After that proof, sparse:
-             first at the earliest typical completion, then every 25 % of the time elapsed (at least 60 s).
-  tiered     the schedule before events: first check at the earliest typical completion of the class, tier and
-             size, then every 2 % of the latest typical completion until then; after it every 5 % of the latest or of
-             the time elapsed, whichever is longer; never more often than every 60 s.
-  fixed-60s  every 60 s, as the original solution did (same deadline); kept to measure against.
+The schedule: until an event from this object's restore proved that the bucket's events reach the stack (`Object
+Restore Initiated`), every 9.5 % of the time elapsed (at least a tenth of the earliest typical completion, 10 s to
+60 s): a lost event costs at most a tenth of the wait. After that proof, sparse: first at the earliest typical
+completion, then every 25 % of the time elapsed (at least 60 s). (The benchmark's baselines, every 60 s and the
+schedule before events, live with the benchmark: tools/baselines.py.)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -58,9 +53,7 @@ WINDOWS = {
 LARGE_OBJECT_BYTES = 250 * 10**6
 BEST_BYTES_PER_SECOND = 300 * 10**6
 SLOWEST_PLANNED_BYTES_PER_SECOND = 75 * 10**6
-STEP_IN_WINDOW = 0.02
-STEP_AFTER_WINDOW = 0.05
-FIXED_STEP = 60
+FIXED_STEP = 60  # a minute: the dense schedule's longest first step, the sparse one's shortest, the renewing wait
 MAX_POLLS = 100  # the schedule travels in the state: kept small, it is renewed when used up
 DENSE_STEP, DENSE_MIN_STEP = 0.095, 10  # no proof that events arrive: a lost one costs under 10 % of the wait
 SPARSE_STEP = 0.25  # events proven to arrive: the polls only back up a lost one
@@ -96,37 +89,32 @@ def deadline_seconds(window: tuple[int, int], size_bytes: int) -> int:
     return max(2 * window[1], window[1] + HOUR) + math.ceil(size_bytes / SLOWEST_PLANNED_BYTES_PER_SECOND)
 
 
-def step_seconds(profile: str, window: tuple[int, int], elapsed: float, confirmed: bool) -> float:
-    earliest, latest = window
-    if profile == "fixed-60s":
-        return FIXED_STEP
-    if profile == "events" and not confirmed:  # at least a tenth of the earliest typical time, 10 s to 60 s
+def step_seconds(window: tuple[int, int], elapsed: float, confirmed: bool) -> float:
+    """The wait before the next look (the schedule above); `confirmed`: this restore's events proved to arrive."""
+    earliest, _latest = window
+    if not confirmed:  # at least a tenth of the earliest typical time, 10 s to 60 s
         return max(min(FIXED_STEP, max(DENSE_MIN_STEP, DENSE_STEP * earliest)), DENSE_STEP * elapsed)
     if elapsed < earliest:
         return earliest - elapsed
-    if profile == "events":  # proven events: the polls only back up a lost Completed
-        return max(FIXED_STEP, SPARSE_STEP * elapsed)
-    if elapsed < latest:
-        return max(FIXED_STEP, STEP_IN_WINDOW * latest)
-    return max(FIXED_STEP, STEP_AFTER_WINDOW * max(latest, elapsed))
+    return max(FIXED_STEP, SPARSE_STEP * elapsed)  # proven events: the polls only back up a lost Completed
 
 
-def next_check_seconds(profile: str, window: tuple[int, int], elapsed: float, size_bytes: int = 0, confirmed: bool = False) -> int:
+def next_check_seconds(window: tuple[int, int], elapsed: float, size_bytes: int = 0, confirmed: bool = False) -> int:
     """Seconds until the next check; raises once elapsed has reached the deadline."""
     deadline = deadline_seconds(window, size_bytes)
     if elapsed >= deadline:
         raise RestoreDeadlineExceededError(f"the restored copy was not readable {deadline / HOUR:g} h after the request")
-    step = step_seconds(profile, window, elapsed, confirmed)
+    step = step_seconds(window, elapsed, confirmed)
     return max(1, math.ceil(min(step, deadline - elapsed)))
 
 
-def poll_schedule(profile: str, window: tuple[int, int], elapsed: float, size_bytes: int, confirmed: bool) -> list[int]:
+def poll_schedule(window: tuple[int, int], elapsed: float, size_bytes: int, confirmed: bool) -> list[int]:
     """The timeouts of the next waits (at most MAX_POLLS, to the deadline), and one more that is never waited: the
     wait that reaches it sends its token at once (wokenBy "schedule", or "deadline"), and this function runs again."""
     timeouts: list[int] = []
     deadline = deadline_seconds(window, size_bytes)
     while elapsed < deadline and len(timeouts) < MAX_POLLS:
-        timeouts.append(next_check_seconds(profile, window, elapsed, size_bytes, confirmed))
+        timeouts.append(next_check_seconds(window, elapsed, size_bytes, confirmed))
         elapsed += timeouts[-1]
     return [*timeouts, FIXED_STEP]
 
@@ -146,9 +134,7 @@ def is_readable(head: Mapping[str, Any]) -> bool:
     return 'ongoing-request="false"' in head.get("Restore", "")
 
 
-def check_restore_status(
-    s3_client: S3Client, request: dict[str, Any], restore: dict[str, Any], now: datetime, profile: str
-) -> dict[str, Any]:
+def check_restore_status(s3_client: S3Client, request: dict[str, Any], restore: dict[str, Any], now: datetime) -> dict[str, Any]:
     bucket, key = request["recoveryPointBucket"], request["recoveryPoint"]
     try:
         head = s3_client.head_object(Bucket=bucket, Key=key)
@@ -186,13 +172,12 @@ def check_restore_status(
     elapsed = (now - datetime.fromisoformat(since)).total_seconds()
     if wake.get("wokenBy") == "deadline":  # the wait saw the deadline (to the second) pass: this is it
         elapsed = max(elapsed, deadline_seconds(window, size))
-    timeouts = poll_schedule(profile, window, elapsed, size, record["eventsConfirmed"])
+    timeouts = poll_schedule(window, elapsed, size, record["eventsConfirmed"])
     if len(timeouts) == 1:  # past the deadline
-        next_check_seconds(profile, window, elapsed, size)
+        next_check_seconds(window, elapsed, size)
     wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0]}
     return {**record, "status": "preparing-for-restore", "nextCheckSeconds": timeouts[0], "wait": wait}
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    profile = os.environ.get("POLLING_SCHEDULE", "events")
-    return check_restore_status(s3, event["request"], event["restore"], datetime.now(UTC), profile)
+    return check_restore_status(s3, event["request"], event["restore"], datetime.now(UTC))

@@ -1,7 +1,7 @@
 """Plan Batch: size every AMI of a batch, refuse what cannot work before any side effect, order the image restores
 into rounds that keep the GB in flight under EC2's quota, and request the archives' restores up front.
 
-Event:  {"request": <Validate Input's batch result, with recoveryPoints (Resolve Selection fills them for a selector)>}
+Event:  {"request": <Validate Batch's result, with recoveryPoints (Resolve Selection fills them for a selector)>}
 Result: the request without its flat list, plus
         "rounds": [[[{"index": 0, "input": <the single-restore input>}, ...], ...], ...]   (rounds > lanes > AMIs)
         "childPrefix": "nightly-dr"  (AMI n runs as the execution "<childPrefix>-<n>"),
@@ -123,13 +123,18 @@ def needs_restore(facts: dict[str, Any]) -> bool:
     return bool(facts["found"] and archived and not facts["restore"])
 
 
-def is_deep_archive(facts: dict[str, Any]) -> bool:
-    return bool(facts["storageClass"] == "DEEP_ARCHIVE" or facts["archiveStatus"] == "DEEP_ARCHIVE_ACCESS")
+def is_deep_archive(storage_class: str, archive_status: str | None) -> bool:
+    return storage_class == "DEEP_ARCHIVE" or archive_status == "DEEP_ARCHIVE_ACCESS"
 
 
 def latest_restore(item: dict[str, Any], facts: dict[str, Any]) -> int:
     """When the copy of an archived AMI is readable at the latest, typically (seconds from the request)."""
-    return LATEST_RESTORE_SECONDS[("DEEP_ARCHIVE" if is_deep_archive(facts) else "GLACIER", item.get("restoreRequestTier", "Standard"))]
+    return LATEST_RESTORE_SECONDS[
+        (
+            "DEEP_ARCHIVE" if is_deep_archive(facts["storageClass"], facts["archiveStatus"]) else "GLACIER",
+            item.get("restoreRequestTier", "Standard"),
+        )
+    ]
 
 
 def lane_levels(max_lanes: int) -> list[int]:
@@ -206,7 +211,9 @@ def plan_batch(s3_client: S3Client, request: dict[str, Any], quota_gb: float, ma
         f"({fact['storageClass']}{'/' + fact['archiveStatus'] if fact['archiveStatus'] else ''}); "
         "use Standard (within 12 h) or Bulk (within 48 h)"
         for index, (item, fact) in enumerate(zip(items, facts, strict=True))
-        if needs_restore(fact) and is_deep_archive(fact) and item.get("restoreRequestTier") == "Expedited"
+        if needs_restore(fact)
+        and is_deep_archive(fact["storageClass"], fact["archiveStatus"])
+        and item.get("restoreRequestTier") == "Expedited"
     ]
     if refused:
         raise InvalidInputError("; ".join(refused))

@@ -1,6 +1,6 @@
 """Resolve Selection: turn a batch's selector into the list of archived AMIs it names, through the archive's tags.
 
-Event:  {"request": <Validate Input's batch result with "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
+Event:  {"request": <Validate Batch's result with "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
          "newestOnly": true} and "recoveryPoints": null>}
 Result: the request with "recoveryPoints" (one single-restore input per archived AMI chosen, in name order) and
         "resolved": [{"recoveryPoint": "ami-0a...bin", "amiName": "web-01", "archivedAt": "2025-02-11T09:00:00+00:00"}]
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,7 @@ def parse_time(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def first(tags: dict[str, str], keys: tuple[str, ...]) -> str | None:
+def first(tags: Mapping[str, str], keys: Iterable[str]) -> str | None:
     return next((tags[k] for k in keys if tags.get(k)), None)
 
 

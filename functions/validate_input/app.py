@@ -1,20 +1,13 @@
-"""Validate Input: refuse a bad execution input before anything touches AWS.
+"""Validate Input: refuse a bad single-restore input before anything touches AWS.
 
-Event:  {"input": <the execution input, any JSON>, "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}
-Result (one AMI):
-        {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive",
+Event:  {"input": <the execution input: any JSON but an object with "recoveryPoints", which "Is It A Batch?" sends to
+         Validate Batch>, "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}
+Result: {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive",
          "restoreRequestDays": 1, "restoreRequestTier": "Standard", "requestedTier": "Standard",
          "amiName": null, "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}
         (+ "startedBy": <parent execution ARN> when a batch started this execution: the input then carries
         AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, the field Step Functions documents for linking a child to its parent)
-Result (a batch, "recoveryPoints" instead of "recoveryPoint"):
-        {"batch": true, "recoveryPointBucket": ..., "restoreRequestDays": 1, "restoreRequestTier": "Standard",
-         "amiName": null, "recoveryPoints": [<one execution input per AMI: recoveryPoint, recoveryPointBucket and
-         only the fields that differ from the single restore's defaults>], "selector": null,
-         "executionName": ..., "startTime": ...}
-        or, for a selector, "recoveryPoints": null and "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
-        "newestOnly": true} (Resolve Selection turns it into the list).
-Raises InvalidInputError naming every field to fix (in a batch, every bad item by its position and key).
+Raises InvalidInputError naming every field to fix.
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -52,11 +44,6 @@ ASCII_DIGITS = re.compile(r"[0-9]+")
 # under this name to associate the child execution with it.
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}")
-BATCH_FIELD = "recoveryPoints"
-BATCH_FIELDS = ("recoveryPoints", "recoveryPointBucket", "restoreRequestDays", "restoreRequestTier", "amiName")
-MAX_BATCH_ITEMS = 1000
-SELECTOR_FIELDS = ("amiName", "archivedBefore", "newestOnly")
-NAME_GLOB = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_*?]{1,128}")
 DEFAULT_DAYS, DEFAULT_TIER = 1, "Standard"
 # Buckets the stack may read by tag (ArchiveBucketTag): the tag key is fixed, the template's IAM condition names it.
 BUCKET_TAG_KEY = "ami-archive"
@@ -114,27 +101,11 @@ def access_problem(bucket: str, allowed_bucket: str, tag_value: str, tagged: Cal
     )
 
 
-def validate_input(
-    payload: Any, allowed_bucket: str, tag_value: str = "", tagged: Callable[[str], bool] | None = None
+def field_values(
+    payload: dict[str, Any], allowed_bucket: str, tag_value: str, tagged: Callable[[str], bool] | None
 ) -> tuple[dict[str, Any], list[str]]:
-    """Return the normalised request and the list of problems (empty when valid)."""
-    if isinstance(payload, dict) and BATCH_FIELD in payload:
-        return validate_batch(payload, allowed_bucket, tag_value, tagged)
-    if not isinstance(payload, dict):
-        return {}, [f"the input must be a JSON object with the fields {', '.join(FIELDS)}"]
-    problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
-
-    key = payload.get("recoveryPoint")
-    if not isinstance(key, str) or not 1 <= len(key.encode("utf-8", "surrogatepass")) <= 1024:
-        problems.append("recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin")
-    elif not key.endswith(".bin"):
-        problems.append(f"recoveryPoint: '{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
-    else:
-        try:
-            key.encode("utf-8")
-        except UnicodeEncodeError:
-            problems.append("recoveryPoint: must be valid UTF-8")
-
+    """The fields a single restore and a batch share (all but the key), normalised, and their problems."""
+    problems: list[str] = []
     bucket = payload.get("recoveryPointBucket")
     if not isinstance(bucket, str):
         problems.append("recoveryPointBucket: required, the name of the bucket holding the recovery point")
@@ -160,15 +131,38 @@ def validate_input(
         problems.append(
             f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_, got {ami_name!r}"
         )
-
-    request = {
-        "recoveryPoint": key,
+    values = {
         "recoveryPointBucket": bucket,
         "restoreRequestDays": days,
         "restoreRequestTier": tier,
         "requestedTier": tier,
         "amiName": ami_name,
     }
+    return values, problems
+
+
+def validate_input(
+    payload: Any, allowed_bucket: str, tag_value: str = "", tagged: Callable[[str], bool] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the normalised single-restore request and the list of problems (empty when valid)."""
+    if not isinstance(payload, dict):
+        return {}, [f"the input must be a JSON object with the fields {', '.join(FIELDS)}"]
+    problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
+
+    key = payload.get("recoveryPoint")
+    if not isinstance(key, str) or not 1 <= len(key.encode("utf-8", "surrogatepass")) <= 1024:
+        problems.append("recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin")
+    elif not key.endswith(".bin"):
+        problems.append(f"recoveryPoint: '{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
+    else:
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append("recoveryPoint: must be valid UTF-8")
+
+    values, value_problems = field_values(payload, allowed_bucket, tag_value, tagged)
+    problems += value_problems
+    request = {"recoveryPoint": key, **values}
     if STARTED_BY in payload:
         parent = payload[STARTED_BY]
         if not isinstance(parent, str) or not EXECUTION_ARN.fullmatch(parent):
@@ -177,124 +171,10 @@ def validate_input(
     return request, problems
 
 
-def child_input(item: dict[str, Any]) -> dict[str, Any]:
-    """The single-restore input for one batch item: only the fields that differ from Validate Input's defaults."""
-    payload = {"recoveryPoint": item["recoveryPoint"], "recoveryPointBucket": item["recoveryPointBucket"]}
-    if item["restoreRequestDays"] != DEFAULT_DAYS:
-        payload["restoreRequestDays"] = item["restoreRequestDays"]
-    if item["restoreRequestTier"] != DEFAULT_TIER:
-        payload["restoreRequestTier"] = item["restoreRequestTier"]
-    if item["amiName"] is not None:
-        payload["amiName"] = item["amiName"]
-    return payload
-
-
-def parse_date(value: str) -> datetime | None:
-    """YYYY-MM-DD (midnight UTC) or an ISO 8601 time with its offset."""
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return datetime.fromisoformat(f"{date.fromisoformat(value).isoformat()}T00:00:00+00:00")
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def selector_problems(selector: dict[str, Any]) -> list[str]:
-    found = [
-        f"recoveryPoints.{key}: unknown selector field (allowed: {', '.join(SELECTOR_FIELDS)})"
-        for key in selector
-        if key not in SELECTOR_FIELDS
-    ]
-    name = selector.get("amiName")
-    if not isinstance(name, str) or not NAME_GLOB.fullmatch(name):
-        found.append(
-            "recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any "
-            f"characters), got {name!r}"
-        )
-    before = selector.get("archivedBefore")
-    if before is not None and (not isinstance(before, str) or parse_date(before) is None):
-        found.append(f"recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got {before!r}")
-    newest = selector.get("newestOnly", True)
-    if not isinstance(newest, bool):
-        found.append(f"recoveryPoints.newestOnly: must be true or false, got {newest!r}")
-    return found
-
-
-def validate_batch(
-    payload: dict[str, Any], allowed_bucket: str, tag_value: str, tagged: Callable[[str], bool] | None
-) -> tuple[dict[str, Any], list[str]]:
-    problems = [f"{key}: unknown field in a batch (allowed: {', '.join(BATCH_FIELDS)})" for key in payload if key not in BATCH_FIELDS]
-    if "recoveryPoint" in payload:
-        problems = [
-            f"recoveryPoint and {BATCH_FIELD}: give one or the other (one AMI, or a list or selector of AMIs)",
-            *[p for p in problems if not p.startswith("recoveryPoint:")],
-        ]
-    # The shared values, checked as one AMI's input would be (with a placeholder key).
-    shared_payload = {k: payload[k] for k in FIELDS if k in payload and k != "recoveryPoint"}
-    shared, shared_problems = validate_input({**shared_payload, "recoveryPoint": "placeholder.bin"}, allowed_bucket, tag_value, tagged)
-    problems += shared_problems
-    request: dict[str, Any] = {
-        "batch": True,
-        "recoveryPointBucket": shared.get("recoveryPointBucket"),
-        "restoreRequestDays": shared.get("restoreRequestDays"),
-        "restoreRequestTier": shared.get("restoreRequestTier"),
-        "requestedTier": shared.get("restoreRequestTier"),
-        "amiName": shared.get("amiName"),
-        "recoveryPoints": None,
-        "selector": None,
-    }
-    points = payload[BATCH_FIELD]
-    if isinstance(points, dict):
-        problems += selector_problems(points)
-        request["selector"] = {
-            "amiName": points.get("amiName"),
-            "archivedBefore": points.get("archivedBefore"),
-            "newestOnly": points.get("newestOnly", True),
-        }
-        return request, problems
-    if not isinstance(points, list) or not 1 <= len(points) <= MAX_BATCH_ITEMS:
-        problems.append(
-            f"{BATCH_FIELD}: must be a list of 1 to {MAX_BATCH_ITEMS:,} object keys (or objects with recoveryPoint and "
-            'overrides), or a selector such as {"amiName": "web-*", "newestOnly": true}'
-        )
-        return request, problems
-    if shared_problems:
-        return request, problems  # every item would repeat the shared problem
-    items: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], int] = {}
-    shared_values = dict(shared_payload)
-    for index, point in enumerate(points):
-        if isinstance(point, str):
-            item_payload = {**shared_values, "recoveryPoint": point}
-        elif isinstance(point, dict):
-            item_payload = {**shared_values, **point}
-        else:
-            problems.append(f"{BATCH_FIELD}[{index}]: must be an object key or an object with recoveryPoint, got {point!r}")
-            continue
-        label = f"{BATCH_FIELD}[{index}]" + (
-            f" ({item_payload['recoveryPoint']})" if isinstance(item_payload.get("recoveryPoint"), str) else ""
-        )
-        item, item_problems = validate_input(item_payload, allowed_bucket, tag_value, tagged)
-        if isinstance(point, dict) and STARTED_BY in point:
-            item_problems.append(f"{STARTED_BY}: not allowed in a batch item")
-        problems += [f"{label}: {p}" for p in item_problems]
-        if item_problems:
-            continue
-        where = (item["recoveryPointBucket"], item["recoveryPoint"])
-        if where in seen:
-            problems.append(f"{label}: listed twice (also at {BATCH_FIELD}[{seen[where]}]): each AMI is restored once")
-            continue
-        seen[where] = index
-        items.append(child_input(item))
-    request["recoveryPoints"] = items
-    return request, problems
-
-
 def bucket_has_tag(s3_client: S3Client, tag_value: str) -> Callable[[str], bool]:
     """Does the bucket carry ArchiveBucketTag (GetBucketTagging: a read, no side effect)? Unreadable tags: no."""
 
-    known: dict[str, bool] = {}  # one read per bucket, however many items name it
+    known: dict[str, bool] = {}  # one read per bucket, however often it is asked
 
     def tagged(bucket: str) -> bool:
         if bucket not in known:

@@ -210,7 +210,7 @@ def test_every_waiting_state_of_the_definition_has_a_stage() -> None:
 
     states = names(json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "definition.asl.json").read_text())["States"])
     staged = {state for names in workflow.STAGES.values() for state in names}
-    unstaged = {"Receive Request", "Validate Input", "Check Storage Class", "Is Recovery Point Readable?",
+    unstaged = {"Receive Request", "Validate Input", "Validate Batch", "Check Storage Class", "Is Recovery Point Readable?",
                 "Extend Copy", "Has Image Restore Started?", "Wait For Quota", "Notify Failure", "Restore Failed", "Is It A Batch?",
                 "Is It A Selection?", "Batch Failed"}  # fmt: skip
     assert states - unstaged == staged

@@ -56,7 +56,7 @@ def test_twelve_100_gb_amis_under_the_600_gb_quota_all_restore_with_no_refusal_a
     # (each image is available at 3 min; EC2's event resumes its child EVENT_DELAY later, and the lane goes on)
     assert [(c["startDate"] - run.started).total_seconds() for c in children] == [0] * 6 + [180 + EVENT_DELAY] * 6
     entered = [e["stateEnteredEventDetails"]["name"] for e in aws.history(children[0]["executionArn"]) if "stateEnteredEventDetails" in e]
-    assert entered[:5] == ["Receive Request", "Validate Input", "Is It A Batch?", "Check Storage Class", "Is Recovery Point Readable?"]
+    assert entered[:5] == ["Receive Request", "Is It A Batch?", "Validate Input", "Check Storage Class", "Is Recovery Point Readable?"]
     # ...and one email: the summary, naming every AMI id; the children send none of their own
     (email,) = aws.emails(stack)
     assert email["subject"] == "AMI batch restore: all 12 restored in us-east-1"
@@ -151,7 +151,7 @@ def test_a_bad_batch_fails_before_any_side_effect_naming_each_bad_item(aws: Emul
     deep = archive(aws, "DEEP_ARCHIVE", name="db-01")
     flexible = archive(aws, "GLACIER", name="app-01")
     if payload == "invalid-batch":
-        body, step = event("executions/invalid-batch.json"), "Validate Input"
+        body, step = event("executions/invalid-batch.json"), "Validate Batch"
         expected = ["recoveryPoints[1] (backup.tar)", "recoveryPoints[2] (ami-0a1b2c3d4e5f60001.bin): listed twice", "recoveryPoints[3]"]
     else:  # only HeadObject can tell: Plan Batch refuses it before requesting any restore
         body = {"recoveryPoints": [flexible, deep], "recoveryPointBucket": BUCKET, "restoreRequestTier": "Expedited"}

@@ -72,7 +72,7 @@ LAMBDA_ADVICE = (
             ],
         ),
         (
-            "NotifyFunction",
+            "NotifySuccessFunction",
             "Notify Success",
             "GLACIER_IR",
             [

@@ -163,14 +163,14 @@ def test_every_batch_grant_is_needed(enforced: tuple[Emulator, Stack]) -> None:
 
 
 def test_each_batch_function_the_state_machine_may_invoke_is_needed(enforced: tuple[Emulator, Stack]) -> None:
-    # Given the one statement granting lambda:InvokeFunction on Resolve Selection and Plan Batch / When each resource is
-    # removed in turn / Then the scenario that calls it changes
+    # Given the one statement granting lambda:InvokeFunction on Validate Batch, Resolve Selection, Plan Batch and Notify
+    # Batch Summary / When each resource is removed in turn / Then the scenario that calls it changes
     aws, stack = enforced
     iam = aws.client("iam")
     role, name = stack.physical["RestoreStateMachineRole"], "glacier-ami-restore-batches"
     document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
     (index,) = [i for i, s in enumerate(document["Statement"]) if s["Sid"] == "InvokeBatchFunctions"]
-    for resource, scenario in zip(document["Statement"][index]["Resource"], ("selector", "keys"), strict=True):
+    for resource, scenario in zip(document["Statement"][index]["Resource"], ("keys", "selector", "keys", "keys"), strict=True):
         reduced = json.loads(json.dumps(document))
         reduced["Statement"][index]["Resource"] = [r for r in reduced["Statement"][index]["Resource"] if r != resource]
         iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
@@ -204,7 +204,7 @@ def test_a_second_listed_bucket_works_and_another_is_refused_saying_how_to_allow
     items = [readable(aws, "lp-first"), {"recoveryPoint": readable(aws, "lp-second", SECOND), "recoveryPointBucket": SECOND}]
     run = aws.run(stack, {"recoveryPoints": items, "recoveryPointBucket": BUCKET})
     assert (run.status, run.output["restored"]) == ("SUCCEEDED", 2)
-    # When one names a third bucket / Then Validate Input refuses it before any side effect, saying how to allow it
+    # When one names a third bucket / Then Validate Batch refuses it before any side effect, saying how to allow it
     requests = aws.requests["s3.HeadObject"]
     refused = aws.run(stack, {"recoveryPoints": [readable(aws, "lp-third", THIRD)], "recoveryPointBucket": THIRD})
     assert (refused.status, refused.error, aws.requests["s3.HeadObject"]) == ("FAILED", "InvalidInputError", requests)
@@ -212,5 +212,7 @@ def test_a_second_listed_bucket_works_and_another_is_refused_saying_how_to_allow
         "recoveryPointBucket: 'third-vault' is not a bucket this stack may read (ArchiveBucketName: my-ami-archive, second-vault): "
         "add it to ArchiveBucketName (comma-separated) and update the stack; the functions' code does not change"
     ) in (refused.cause or "")
-    # The list reaches the functions as configuration only: one variable of Validate Input (and the policy above)
+    # The list reaches the functions as configuration only: one variable of Validate Input and of Validate Batch (and the
+    # policy above)
     assert stack.functions["ValidateInputFunction"].environment["ALLOWED_BUCKET"] == f"{BUCKET},{SECOND}"
+    assert stack.functions["ValidateBatchFunction"].environment["ALLOWED_BUCKET"] == f"{BUCKET},{SECOND}"

@@ -15,6 +15,7 @@ import pytest
 
 from emulator.facade import Emulator, Run
 from tests.conftest import BUCKET, archive, event, images
+from tools import baselines
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
@@ -241,7 +242,7 @@ def test_input_that_is_not_even_an_object_is_refused_by_email(aws: Emulator) -> 
     stack = aws.deploy()
     run = aws.run(stack, "ami-0123456789abcdef0.bin")
     assert (run.status, run.error, len(run.emails)) == ("FAILED", "InvalidInputError", 1)
-    assert run.states_entered() == ["Receive Request", "Validate Input", "Notify Failure", "Restore Failed"]
+    assert run.states_entered() == ["Receive Request", "Is It A Batch?", "Validate Input", "Notify Failure", "Restore Failed"]
 
 
 def test_missing_object_fails_named(aws: Emulator) -> None:
@@ -290,7 +291,7 @@ def test_history_quota_fails_the_execution_as_aws_does(aws: Emulator) -> None:
     # Given the quota lowered to 200 events (AWS: 25,000) and the original fixed 60-second polling
     aws.world.history_quota = 200
     stack = aws.deploy()
-    aws.polling_profile(stack, "fixed-60s")
+    baselines.use(stack, "fixed-60s")  # the benchmark's baseline (tools/baselines.py)
     key = archive(aws, "GLACIER", restore_hours=4, events=False)
     # When a 4-hour restore is awaited / Then event 200 is the ExecutionFailed itself: no state runs after it, no email
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
@@ -320,9 +321,9 @@ def test_an_execution_whose_success_is_event_25000_succeeds(aws: Emulator) -> No
 
 
 def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
-    # Given the benchmark's fixed-60s profile and a bucket that sends no events
+    # Given the benchmark's fixed-60s profile (tools/baselines.py) and a bucket that sends no events
     stack = aws.deploy()
-    aws.polling_profile(stack, "fixed-60s")
+    baselines.use(stack, "fixed-60s")
     key = archive(aws, "GLACIER", restore_hours=1, events=False)
     run = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
     assert run.status == "SUCCEEDED"

@@ -80,9 +80,16 @@ def test_every_placeholder_is_substituted_and_every_substitution_used() -> None:
     assert set(re.findall(r"\$\{(\w+)\}", text)) == set(SUBSTITUTIONS)
 
 
+def test_the_definition_takes_its_partition_from_the_template() -> None:
+    # Given the service integrations (arn:<partition>:states:::...) / Then none names a partition: the template's does
+    text = (ROOT / "statemachine" / "definition.asl.json").read_text()
+    assert re.findall(r'"arn:[^:"]*:', text) == ['"arn:${Partition}:'] * 3
+    assert SUBSTITUTIONS["Partition"] == {"Ref": "AWS::Partition"}
+
+
 def task_function(state: dict[str, Any]) -> str:
     """The function a Task runs: its Resource, or for a callback task (lambda:invoke.waitForTaskToken) its FunctionName."""
-    return str(state["Parameters"]["FunctionName"] if state["Resource"].startswith("arn:aws:states:::lambda:invoke") else state["Resource"])
+    return str(state["Parameters"]["FunctionName"] if ":states:::lambda:invoke" in state["Resource"] else state["Resource"])
 
 
 TOKEN_WAITS = [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task" and s["Resource"].endswith(".waitForTaskToken")]

@@ -1,24 +1,23 @@
 """One truth for shared values, and an emulator that does not know the answers.
 
-Each handler ships inline in the template, so a value several handlers need is copied into each: these tests assert
-the copies agree. And the emulator must get its behaviour from AWS's documentation, never from the handlers: it
-imports none of them and repeats none of their constants.
+Each handler ships inline in the template, so a value or a rule several handlers need is copied into each: one test
+finds every name defined in more than one handler (or in a handler and the command line) and asserts the copies agree,
+but for a short list of reasoned differences. And the emulator must get its behaviour from AWS's documentation, never
+from the handlers: it imports none of them and repeats none of their constants.
 """
 
 from __future__ import annotations
 
 import ast
-import inspect
+import re
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.conftest import ROOT, load_function
 
 UNITS = {"MINUTE", "HOUR", "DAY", "MB", "GB"}  # units of measure, not assumptions
 HANDLERS = {path.parent.name: path for path in sorted((ROOT / "functions").glob("*/app.py"))}
-EMULATOR = sorted((ROOT / "emulator").glob("*.py"))
+EMULATOR = sorted((ROOT / "emulator").rglob("*.py"))
 
 
 def constants(path: Path, source: str | None = None) -> dict[str, Any]:
@@ -122,26 +121,119 @@ def test_the_emulated_windows_share_only_what_aws_documents_with_the_handlers_pl
     }
 
 
-@pytest.mark.parametrize(
-    "names, handlers",
-    [
-        (("THROTTLING_CODES",), ("check_storage_class", "request_restore", "check_restore_status", "extend_copy")),  # S3
-        (("THROTTLING_CODES",), ("restore_image", "check_image_state")),  # EC2
-        (("ARCHIVED_CLASSES",), ("check_storage_class", "extend_copy")),
-        (("IMAGE_STARTUP_SECONDS", "IMAGE_PLANNED_BYTES_PER_SECOND"), ("check_image_state", "extend_copy")),
-        (("QUOTA_RETRY_SECONDS", "QUOTA_RETRY_MAX_SECONDS", "QUOTA_WAIT_SECONDS"), ("restore_image", "check_image_state")),
-    ],
-)
-def test_copies_forced_by_inline_packaging_agree(names: tuple[str, ...], handlers: tuple[str, ...]) -> None:
-    values = {handler: tuple(constants(HANDLERS[handler])[n] for n in names) for handler in handlers}
-    assert len(set(values.values())) == 1, values
+# --- Copies forced by inline packaging: one name, one value ---------------------------------------------------------
+
+# The command line installs on its own, so it copies some of the handlers' rules (glacier_ami_restore/validation.py
+# copies Validate Input's): a name it shares with a handler is a copy too. Two of its own modules share by import.
+COPIES = {str(p.relative_to(ROOT)): p for p in [*HANDLERS.values(), *sorted((ROOT / "glacier_ami_restore").glob("*.py"))]}
+EACH = ("*",)  # every copy is its own: one name for a different thing in each file
+
+# (name, files) -> why those copies differ. The files are one group of copies that may differ from the name's other
+# copies (inside the group, and among the others, the copies still agree); EACH: every copy may differ.
+DIFFERENCES: dict[tuple[str, tuple[str, ...]], str] = {
+    ("lambda_handler", EACH): "each handler's entry point, one line calling its own work",
+    ("THROTTLING_CODES", ("functions/check_image_state/app.py", "functions/restore_image/app.py")): "EC2's codes (the others: S3's)",
+    ("THROTTLING_CODES", ("functions/wait_for/app.py",)): "DynamoDB's and Step Functions' codes",
+    ("THREADS", EACH): "each handler's own pool: Plan Batch's HEAD and RestoreObject calls, Resolve Selection's tag reads",
+    ("deadline_seconds", EACH): "the copy's deadline (by window and size) and the image's (by size)",
+    ("next_check_seconds", EACH): "the copy's schedule and the image's",
+    ("poll_schedule", EACH): "the copy's schedule and the image's",
+    ("step_seconds", EACH): "the copy's schedule and the image's",
+    ("quota_wait", EACH): "Restore Image's wait before its next request, Check Image State's for an image that failed over the quota",
+    ("request_restore", EACH): "Plan Batch requests a batch's restores up front (never raises); Request Restore requests one",
+    ("console_url", EACH): "an AMI in the EC2 console (the email) and an execution in the Step Functions console (the command line)",
+    ("when", ("glacier_ami_restore/cli.py",)): "the command line's short terminal time (2026-01-05 09:00Z), not the emails' format",
+    ("duration", EACH): "the batch email's elapsed time (always minutes) and the estimate's rounded one; both tested on exact text",
+    ("image_seconds", EACH): "the batch plan's pessimistic 50 MB/s and the estimate's typical figure from prices.json",
+    ("parse_date", EACH): "a selector's archivedBefore (an offset required) and an archive tag's date (UTC when none)",
+}
 
 
-def test_every_copy_of_the_restore_header_parser_is_the_same_code() -> None:
+def definitions(source: str) -> dict[str, tuple[str, Any]]:
+    """Every module-level UPPER_CASE constant and top-level function: ("value", the constant's value) when it is built
+    from literals, re.compile and the module's earlier constants, else ("expression", its syntax tree); ("function", its
+    syntax tree, docstring and annotations included, comments and layout not)."""
+    found: dict[str, tuple[str, Any]] = {}
+    values: dict[str, Any] = {"re": re}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found[node.name] = ("function", ast.dump(node))
+        for target, expression in _pairs(node):
+            if not target.isupper():
+                continue
+            try:
+                values[target] = eval(compile(ast.Expression(expression), "<constant>", "eval"), {"__builtins__": {}}, values)  # noqa: S307
+                found[target] = ("value", values[target])
+            except (NameError, TypeError, AttributeError, ZeroDivisionError):
+                found[target] = ("expression", ast.dump(expression))
+    return found
+
+
+def disagreements(sources: dict[str, str], differences: dict[tuple[str, tuple[str, ...]], str]) -> list[str]:
+    """Every name a handler (functions/*/app.py) shares with another file whose copies differ beyond `differences`, and
+    every difference listed that is no longer one."""
+    by_name: dict[str, dict[str, tuple[str, Any]]] = {}
+    for path, text in sources.items():
+        for name, value in definitions(text).items():
+            by_name.setdefault(name, {})[path] = value
+    found = []
+    for name, copies in sorted(by_name.items()):
+        if len(copies) < 2 or not any(path.startswith("functions/") for path in copies):
+            continue
+        listed = [files for (n, files) in differences if n == name]
+        if EACH in listed:
+            if all(value == next(iter(copies.values())) for value in copies.values()):
+                found.append(f"{name}: listed as different, but every copy is the same")
+            continue
+        groups = [[p for p in copies if p in files] for files in listed]
+        rest = [p for p in copies if not any(p in files for files in listed)]
+        for group in [*groups, rest]:
+            if any(copies[p] != copies[group[0]] for p in group):
+                found.append(f"{name} differs in {', '.join(group)}")
+        for files, group in zip(listed, groups, strict=True):
+            if not rest or not group or all(copies[p] == copies[rest[0]] for p in group):
+                found.append(f"{name}: listed as different in {', '.join(files)}, but it is not (or no longer there)")
+    found += [f"{name}: listed, but defined in at most one file" for name, _ in differences if len(by_name.get(name, {})) < 2]
+    return found
+
+
+def test_every_copy_of_a_name_is_the_same_but_the_reasoned_differences() -> None:
+    # Given every module-level constant and function of the handlers, and of the command line's modules
+    sources = {path: file.read_text() for path, file in COPIES.items()}
+    # Then a name defined in a handler and in another file has one value (a constant) or one source (a function) in all
+    # of them, but where DIFFERENCES says why not
+    assert disagreements(sources, DIFFERENCES) == []
+
+
+def test_the_copy_check_catches_a_planted_disagreement() -> None:
+    # Given two handlers and the command line sharing a limit, a list, a pattern and a function, one copy of each changed
     sources = {
-        h: inspect.getsource(load_function(h).parse_restore_header) for h in ("check_storage_class", "check_restore_status", "extend_copy")
+        "functions/a/app.py": 'import re\nLIMIT = 10\nCODES = ("A", "B")\nKEY = re.compile(r"[a-z]+")\ndef rule(x):\n    return x + 1\n',
+        "functions/b/app.py": 'import re\nLIMIT = 5 * 2\nCODES = ("A", "B")\nKEY = re.compile(r"[a-z]*")\ndef rule(x):\n    return x + 2\n',
+        "glacier_ami_restore/c.py": 'CODES = ("B", "A")\nLIMIT = 10\n',
+        "glacier_ami_restore/d.py": "ONLY_THE_COMMAND_LINE = 1\n",
+        "glacier_ami_restore/e.py": "ONLY_THE_COMMAND_LINE = 2\n",
     }
-    assert len(set(sources.values())) == 1, sources.keys()
+    # Then each is reported (10 and 5 * 2 are the same value); copies inside the command line alone are not its business
+    assert disagreements(sources, {}) == [
+        "CODES differs in functions/a/app.py, functions/b/app.py, glacier_ami_restore/c.py",
+        "KEY differs in functions/a/app.py, functions/b/app.py",
+        "rule differs in functions/a/app.py, functions/b/app.py",
+    ]
+    # And a reasoned difference silences exactly its group, while one that no longer differs is reported
+    reasons: dict[tuple[str, tuple[str, ...]], str] = {
+        ("CODES", ("glacier_ami_restore/c.py",)): "ordered otherwise",
+        ("LIMIT", EACH): "no longer different",
+    }
+    assert disagreements(sources, reasons) == [
+        "KEY differs in functions/a/app.py, functions/b/app.py",
+        "LIMIT: listed as different, but every copy is the same",
+        "rule differs in functions/a/app.py, functions/b/app.py",
+    ]
+
+
+def test_the_restore_header_parser_reads_both_forms() -> None:
+    # (its three copies are one source: test_every_copy_of_a_name_is_the_same_but_the_reasoned_differences)
     parse = load_function("extend_copy").parse_restore_header
     assert parse('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"') == (False, "Fri, 21 Dec 2012 00:00:00 GMT")
     assert (parse('ongoing-request="true"'), parse(None)) == ((True, None), (False, None))

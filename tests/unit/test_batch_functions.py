@@ -1,10 +1,11 @@
-"""Plan Batch, Resolve Selection and Notify's batch summary, handler by handler, against emulated AWS."""
+"""Plan Batch, Resolve Selection and Notify Batch Summary, handler by handler, against emulated AWS."""
 
 from __future__ import annotations
 
 import json
 import time
 import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tests.conftest import BUCKET, event, load_function
 GB = 10**9
 plan = load_function("plan_batch")
 resolve = load_function("resolve_selection")
-notify = load_function("notify")
+notify = load_function("notify_batch_summary")
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,7 @@ def summary_event(aws: Emulator, outcomes: list[dict[str, Any]]) -> dict[str, An
             execution.exec_status, execution.error, execution.cause = (
                 type(execution.exec_status)(outcome["status"]), outcome["error"], outcome["cause"])  # fmt: skip
     request = {"rounds": [[items]], "childPrefix": "batch", "plan": None}
-    return {"outcome": "batch", "executionId": "arn:aws:states:us-east-1:123456789012:execution:sm:batch", "stateMachineArn": machine,
+    return {"executionId": "arn:aws:states:us-east-1:123456789012:execution:sm:batch", "stateMachineArn": machine,
             "startTime": "2026-01-05T09:00:00+00:00", "request": request}  # fmt: skip
 
 
@@ -217,7 +218,7 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
             {"status": "NOT_STARTED"},
         ],
     )
-    result = notify.notify_batch(notify.sns, notify.stepfunctions, topic_arn, payload)
+    result = notify.notify_batch_summary(notify.sns, notify.stepfunctions, topic_arn, payload)
     assert {k: result[k] for k in ("status", "restored", "failed", "Error")} == {
         "status": "FAILED", "restored": 1, "failed": 2, "Error": "BatchRestoreFailedError"}  # fmt: skip
     assert [a["status"] for a in result["amis"]] == ["SUCCEEDED", "FAILED", "NOT_STARTED"]
@@ -234,13 +235,62 @@ def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator
     assert any(line.startswith("- s3://my-ami-archive/ami-00000000000000002.bin: NOT_STARTED NotStarted") for line in lines)
 
 
+def test_the_batch_email_renders_every_ami() -> None:
+    # Given the summary of a selection of three AMIs: one restored from a copy (after an image failed over the quota), one
+    # readable as it was, and one that failed
+    summary = {
+        "status": "FAILED", "region": "us-east-1", "restored": 2, "failed": 1,
+        "selection": "amiName 'web-*', newest archive of each name in s3://vault", "startTime": "2026-01-05T09:00:00Z",
+        "plan": {"totalGb": 1208.0, "quotaGb": 600.0, "restoresRequested": 1,
+                 "rounds": [{"lanes": 2, "amis": 2}, {"lanes": 1, "amis": 1}]},
+        "amis": [
+            {"recoveryPoint": "s3://vault/ami-01.bin", "status": "SUCCEEDED", "imageId": "ami-0f1", "imageName": "web-01-restored",
+             "storageClass": "GLACIER", "sizeBytes": 600 * 10**9, "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T13:00:00+00:00",
+             "imageRequestedAt": "2026-01-05T13:00:00+00:00", "imageAvailableAt": "2026-01-05T16:30:00+00:00",
+             "failedImageIds": ["ami-0e1"], "execution": "arn:x:batch-0"},
+            {"recoveryPoint": "s3://vault/ami-02.bin", "status": "SUCCEEDED", "imageId": "ami-0f2", "imageName": "web-02-restored",
+             "storageClass": "GLACIER_IR", "sizeBytes": 8 * 10**9, "restoreOutcome": "not-needed", "copyReadyAt": None,
+             "imageRequestedAt": "2026-01-05T09:00:05+00:00", "imageAvailableAt": "2026-01-05T09:20:05+00:00",
+             "failedImageIds": [], "execution": "arn:x:batch-1"},
+            {"recoveryPoint": "s3://vault/ami-03.bin", "status": "FAILED", "error": "RestoreDeadlineExceededError",
+             "cause": "the restored copy was not readable 10 h after the request", "execution": "arn:x:batch-2"},
+        ],
+        "execution": "arn:x:batch",
+    }  # fmt: skip
+    # When it is rendered at 17:15, 8 h 15 min after the start
+    subject, message = notify.render_batch_summary(summary, datetime(2026, 1, 5, 17, 15, tzinfo=UTC))
+    # Then
+    assert subject == "AMI batch restore: 2 of 3 restored, 1 failed in us-east-1"
+    assert message.splitlines() == [
+        "2 of 3 AMIs are restored in us-east-1; 1 failed (below).",
+        "Selection: amiName 'web-*', newest archive of each name in s3://vault: 3 AMIs.",
+        "Plan: 1,208.0 GB under the 600 GB image-restore quota: 2 in 2 lanes, then 1 in 1 lane; 1 restore requested up front.",
+        "Started 2026-01-05 09:00:00 UTC, summarised 2026-01-05 17:15:00 UTC (8 h 15 min).",
+        "",
+        "Restored:",
+        "- ami-0f1 (web-01-restored) from s3://vault/ami-01.bin, GLACIER, 600.0 GB: copy readable 2026-01-05 13:00:00 UTC, image "
+        "requested 2026-01-05 13:00:00 UTC, available 2026-01-05 16:30:00 UTC",
+        "  Note: ami-0e1 failed over EC2's in-progress quota and were left in place.",
+        "- ami-0f2 (web-02-restored) from s3://vault/ami-02.bin, GLACIER_IR, 8.0 GB: no restore needed, image requested "
+        "2026-01-05 09:00:05 UTC, available 2026-01-05 09:20:05 UTC",
+        "",
+        "Failed (each restore stopped on its own; the others went on):",
+        "- s3://vault/ami-03.bin: FAILED RestoreDeadlineExceededError: the restored copy was not readable 10 h after the request "
+        "What to do: S3 has not finished the restore. Check it with aws s3api head-object; when the Restore header shows "
+        'ongoing-request="false", start a new execution: it will skip the restore. Execution: arn:x:batch-2',
+        "",
+        "Execution: arn:x:batch",
+    ]
+
+
 def test_a_child_execution_sends_no_email_of_its_own(aws: Emulator) -> None:
     topic_arn = topic(aws)
     parent = "arn:aws:states:us-east-1:123456789012:execution:sm:batch"
-    success = event("notify.json")
-    child = {**success, "request": {**success["request"], "startedBy": parent}}
-    assert notify.notify(notify.sns, topic_arn, child)["messageId"] is None
-    failure = {"outcome": "failed", "executionId": "x", "progress": {"input": {notify.STARTED_BY: parent}, "failed": {"ValidateInput": {}}}}
-    assert notify.notify(notify.sns, topic_arn, failure)["messageId"] is None
+    success, failed = load_function("notify_success"), load_function("notify_failure")
+    sample = event("notify_success.json")
+    child = {**sample, "request": {**sample["request"], "startedBy": parent}}
+    assert success.notify_success(success.sns, topic_arn, child)["messageId"] is None
+    failure = {"executionId": "x", "progress": {"input": {failed.STARTED_BY: parent}, "failed": {"ValidateInput": {}}}}
+    assert failed.notify_failure(failed.sns, topic_arn, failure)["messageId"] is None
     assert sent(aws, topic_arn) == []
     assert notify.duration(3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"

@@ -145,17 +145,121 @@ def test_check_image_state_event_names_an_ami_this_account_does_not_have(aws: Em
     assert raised.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
 
 
-def test_notify_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given the stack's topic / When events/notify.json is invoked / Then the success email is published and returned
+def test_validate_batch_event(aws: Emulator) -> None:
+    # Given events/validate_batch.json (two keys, the second with its own tier) / When invoked / Then one single-restore
+    # input per AMI, only what differs from the defaults: the request events/plan_batch.json carries
+    assert invoke("validate_batch", aws) == {
+        "batch": True,
+        "recoveryPointBucket": BUCKET,
+        "restoreRequestDays": 1,
+        "restoreRequestTier": "Standard",
+        "requestedTier": "Standard",
+        "amiName": None,
+        "recoveryPoints": [
+            {"recoveryPoint": KEY, "recoveryPointBucket": BUCKET},
+            {"recoveryPoint": "ami-0a1b2c3d4e5f60002.bin", "recoveryPointBucket": BUCKET, "restoreRequestTier": "Bulk"},
+        ],
+        "selector": None,
+        "executionName": "nightly-dr",
+        "startTime": "2026-01-05T09:00:00+00:00",
+    }
+    assert invoke("validate_batch", aws) == event("plan_batch.json")["request"]
+
+
+def sent(aws: Emulator, topic: str) -> list[tuple[str, str, str]]:
+    """(message id, subject, message) of every email published to the topic."""
+    found = sns_backends["123456789012"]["us-east-1"].topics[topic].sent_notifications
+    return [(message_id, subject or "", message) for message_id, message, subject, _attributes, _group in found]
+
+
+def test_notify_success_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the stack's topic / When events/notify_success.json is invoked / Then the success email is published and returned
     topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
-    result = invoke("notify", aws)
+    result = invoke("notify_success", aws)
     assert (result["status"], result["imageId"], result["restoreSummary"]) == (
         "SUCCEEDED",
         "ami-0fedcba9876543210",
         "requested at 2026-01-05 09:00:00 UTC, Standard tier",
     )
-    sent = sns_backends["123456789012"]["us-east-1"].topics[topic].sent_notifications
-    assert [(message_id, subject) for message_id, _message, subject, _attributes, _group in sent] == [
+    assert [(message_id, subject) for message_id, subject, _message in sent(aws, topic)] == [
         (result["messageId"], "AMI restored: ami-0fedcba9876543210 in us-east-1")
+    ]
+
+
+def test_notify_failure_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the stack's topic and events/notify_failure.json: Restore Image failed on a name another AMI holds, after the
+    # copy of 120 GB became readable (it expires at 00:00 on the 9th)
+    topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    # When invoked
+    result = invoke("notify_failure", aws)
+    # Then it returns the original error for Restore Failed, and emails the step, the cause, the copy left in place with
+    # its cost (120 GB x $0.023 / 30 = $0.092 a day) and what to do
+    cause = "an AMI named 'web-server-2025-01-restored-20260105-06d4351d' exists and was not made by this execution"
+    assert (result["failedStep"], result["Error"], result["cause"], result["changedNothing"]) == (
+        "Restore Image",
+        "ImageNameConflictError",
+        cause,
+        False,
+    )
+    ((message_id, subject, message),) = sent(aws, topic)
+    assert (message_id, subject) == (result["messageId"], "AMI restore failed: ImageNameConflictError at Restore Image")
+    assert message.splitlines() == [
+        "The restore stopped at 'Restore Image' with ImageNameConflictError:",
+        f"  {cause}",
+        "",
+        "Left in place:",
+        "- The temporary restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin: it expires 2026-01-09 00:00:00 UTC; "
+        "until then it costs about $0.092 per day (estimate: 120.0 GB at S3 Standard's $0.023 per GB-month).",
+        "",
+        "What to do: Pass a different amiName and start a new execution.",
+        "",
+        'Input: {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive", "restoreRequestDays": "3", '
+        '"restoreRequestTier": "Standard"}',
+        "",
+        "Execution: arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:example-execution",
+    ]
+
+
+def test_notify_batch_summary_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the stack's topic and events/notify_batch_summary.json (Plan Batch's two rounds), in an account where the
+    # batch never started its two child executions nightly-dr-0 and nightly-dr-1
+    topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    # When invoked at the batch's start time
+    result = invoke("notify_batch_summary", aws)
+    # Then each AMI is read from its execution (none exists: not started), and the summary says so for the Fail state
+    execution = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:nightly-dr"
+    first, second = f"s3://{BUCKET}/{KEY}", f"s3://{BUCKET}/ami-0a1b2c3d4e5f60002.bin"
+    assert result == {
+        "status": "FAILED",
+        "region": "us-east-1",
+        "restored": 0,
+        "failed": 2,
+        "amis": [
+            {"recoveryPoint": first, "status": "NOT_STARTED", "error": "NotStarted"},
+            {"recoveryPoint": second, "status": "NOT_STARTED", "error": "NotStarted"},
+        ],
+        "selection": None,
+        "execution": execution,
+        "Error": "BatchRestoreFailedError",
+        "Cause": f"2 of 2 AMI restores failed: {first} (NotStarted), {second} (NotStarted). The others are restored; the summary "
+        "was emailed.",
+        "messageId": result["messageId"],
+    }
+    ((_id, subject, message),) = sent(aws, topic)
+    assert subject == "AMI batch restore: 0 of 2 restored, 2 failed in us-east-1"
+    assert message.splitlines() == [
+        "0 of 2 AMIs are restored in us-east-1; 2 failed (below).",
+        "Plan: 240.0 GB under the 600 GB image-restore quota: 1 in 1 lane, then 1 in 1 lane; 2 restores requested up front.",
+        "Started 2026-01-05 09:00:00 UTC, summarised 2026-01-05 09:00:00 UTC (0 min).",
+        "",
+        "Failed (each restore stopped on its own; the others went on):",
+        f"- {first}: NOT_STARTED NotStarted: the batch could not start its execution What to do: Read the execution's history. "
+        f"Execution: {execution}-0",
+        f"- {second}: NOT_STARTED NotStarted: the batch could not start its execution What to do: Read the execution's history. "
+        f"Execution: {execution}-1",
+        "",
+        f"Execution: {execution}",
     ]

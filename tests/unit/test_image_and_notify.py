@@ -1,4 +1,4 @@
-"""Restore Image, Check Image State and Notify against emulated EC2 and SNS."""
+"""Restore Image, Check Image State, Notify Success and Notify Failure against emulated EC2 and SNS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from emulator.facade import Emulator
 from tests.conftest import BUCKET, event, load_function
+from tools import baselines
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:restore:run-1"
 
@@ -32,6 +33,16 @@ def readable_request(aws: Emulator, name: str = "web-server") -> tuple[dict[str,
 
 
 NOT_STARTED: dict[str, Any] = {"state": "not-started", "quotaWaitSince": None, "failedImageIds": []}
+
+
+def image_state(profile: str) -> Any:
+    """Check Image State with a baseline's schedule, as the benchmark deploys it (tools/baselines.py)."""
+    app = load_function("check_image_state")
+    return baselines.variant(app, baselines.STEPS["CheckImageStateFunction"][profile], {})
+
+
+def tiered_image_state() -> Any:
+    return image_state("tiered")
 
 
 def test_image_is_created_once_with_a_unique_name_and_tags(aws: Emulator) -> None:
@@ -94,10 +105,10 @@ def test_image_state_is_followed_until_available(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     ec2 = aws.client("ec2")
     image = load_function("restore_image").restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
-    app = load_function("check_image_state")
+    app = tiered_image_state()
     waits = []
     while image["state"] == "pending":
-        image = app.check_image_state(ec2, aws.client("s3"), image, datetime.now(UTC), "tiered")
+        image = app.check_image_state(ec2, aws.client("s3"), image, datetime.now(UTC))
         waits.append(image["nextCheckSeconds"])
         aws.clock.advance(image["nextCheckSeconds"])
     # The restore of 8 GB takes 15 minutes (pinned): checks at 0, 1, 3, 7, 12 and 17 minutes (5 min cap for 8 GB)
@@ -111,23 +122,24 @@ def test_failed_image_raises_with_state_reason(aws: Emulator) -> None:
     ec2 = aws.client("ec2")
     image = load_function("restore_image").restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
     aws.clock.advance(900)
-    app = load_function("check_image_state")
+    app = tiered_image_state()
     with pytest.raises(app.ImageRestoreFailedError) as raised:
-        app.check_image_state(ec2, aws.client("s3"), image, datetime.now(UTC), "tiered")
+        app.check_image_state(ec2, aws.client("s3"), image, datetime.now(UTC))
     assert str(raised.value) == f"{image['imageId']} is failed: Snapshot data is corrupted"
 
 
 def test_image_schedule_and_deadline_scale_with_the_size() -> None:
-    app = load_function("check_image_state")
+    # (the benchmark's baselines: tiered and fixed-60s, tools/baselines.py)
+    app, fixed = tiered_image_state(), image_state("fixed-60s")
     # 8 GB: planned 10 min + 160 s, polls capped at 5 min; 2 TB: 10 min + 40,000 s, capped at a tenth: 4,060 s
-    assert (app.next_check_seconds("tiered", 8, 0, 8 * 10**9), app.next_check_seconds("tiered", 8, 0, 2 * 10**12)) == (300, 4060)
+    assert (app.next_check_seconds(8, 0, 8 * 10**9), app.next_check_seconds(8, 0, 2 * 10**12)) == (300, 4060)
     # later than planned, every 10 % of the time elapsed: 8 GB at 10 h -> 1 h
-    assert app.next_check_seconds("tiered", 40, 10 * 3600, 8 * 10**9) == 3600
-    assert app.next_check_seconds("fixed-60s", 7, 0) == 60
+    assert app.next_check_seconds(40, 10 * 3600, 8 * 10**9) == 3600
+    assert fixed.next_check_seconds(7, 0) == 60
     # deadline: at least 24 h; a 4 TB AMI gets twice 10 min + 80,000 s = 44.8 h
     assert (app.deadline_seconds(8 * 10**9), app.deadline_seconds(4 * 10**12)) == (24 * 3600, 161_200)
     with pytest.raises(app.ImageRestoreDeadlineExceededError):
-        app.next_check_seconds("tiered", 30, 24 * 3600, 8 * 10**9)
+        app.next_check_seconds(30, 24 * 3600, 8 * 10**9)
 
 
 def topic(aws: Emulator) -> str:
@@ -136,9 +148,9 @@ def topic(aws: Emulator) -> str:
 
 
 def test_success_email_carries_the_ami_id_and_every_fact(aws: Emulator) -> None:
-    # Given the sample event of a Deep Archive restore that S3 made (events/notify.json)
+    # Given the sample event of a Deep Archive restore that S3 made (events/notify_success.json)
     # When Notify Success sends it
-    sent = load_function("notify").notify(aws.client("sns"), topic(aws), event("notify.json"))
+    sent = load_function("notify_success").notify_success(aws.client("sns"), topic(aws), event("notify_success.json"))
     # Then the email reads as an operator needs it: one time format, a human size, no internal codes
     assert sent["imageId"] == "ami-0fedcba9876543210"
     from moto.sns.models import sns_backends
@@ -185,20 +197,58 @@ def test_success_email_carries_the_ami_id_and_every_fact(aws: Emulator) -> None:
 )
 def test_success_email_says_how_the_object_became_readable(outcome: str, storage_class: str, lines: list[str]) -> None:
     # Given a restore record with this outcome (readable classes have no copy, so no expiry)
-    sample = event("notify.json")
+    sample = event("notify_success.json")
     readable = storage_class == "GLACIER_IR"
     restore = {**sample["restore"], "requestOutcome": outcome, "storageClass": storage_class, "requestedAt": None}
     if outcome == "not-needed":
         restore.update(tier=None if readable else "Standard", restoreExpiry=None)
     # When it is rendered / Then the restore lines say it in words, and "Copy ..." only where there was a copy
-    app = load_function("notify")
-    _subject, message = app.render(app.success_summary({**sample, "restore": restore}))
+    app = load_function("notify_success")
+    _subject, message = app.render_success(app.success_summary({**sample, "restore": restore}))
     assert message.splitlines()[4 : 4 + len(lines) + 1] == [*lines, "Image requested at:    2026-01-05 20:09:36 UTC"]
+
+
+def test_success_email_renders_every_note() -> None:
+    # Given a summary of an Intelligent-Tiering restore (no copy) that fell back to Standard, noticed by polling on a bucket
+    # that sends no events, after two AMIs failed over the quota
+    summary = {
+        "status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210", "imageName": "web-restored-20260105-06d4351d",
+        "region": "eu-west-1", "recoveryPoint": "s3://vault/ami-0123456789abcdef0.bin",
+        "storageClass": "INTELLIGENT_TIERING (ARCHIVE_ACCESS)", "restoreTier": "Standard",
+        "tierNote": "Expedited capacity was not available; the restore used Standard.", "restoreOutcome": "requested",
+        "restoreSummary": "requested at 2026-01-05 09:00:00 UTC, Standard tier", "copyReadyAt": "2026-01-05T13:00:00+00:00",
+        "copyExpiresAt": None, "copyExtendedFrom": None, "sizeBytes": 8 * 10**9, "imageRequestedAt": "2026-01-05T13:00:05+00:00",
+        "imageAvailableAt": "2026-01-05T13:20:05+00:00", "consoleUrl": "https://console/ami", "failedImageIds": ["ami-0a", "ami-0b"],
+        "copyNoticedBy": "poll", "imageNoticedBy": "event", "bucketSendsEvents": False, "bucket": "vault", "execution": EXECUTION,
+    }  # fmt: skip
+    # When it is rendered
+    subject, message = load_function("notify_success").render_success(summary)
+    # Then the subject names the AMI, and the message every fact and note, in this order
+    assert subject == "AMI restored: ami-0fedcba9876543210 in eu-west-1"
+    assert message.splitlines() == [
+        "The recovery point s3://vault/ami-0123456789abcdef0.bin is restored as ami-0fedcba9876543210 "
+        "(web-restored-20260105-06d4351d) in eu-west-1.",
+        "",
+        "Storage class:         INTELLIGENT_TIERING (ARCHIVE_ACCESS)",
+        "Size:                  8.0 GB",
+        "Restore:               requested at 2026-01-05 09:00:00 UTC, Standard tier",
+        "Readable at:           2026-01-05 13:00:00 UTC",
+        "Image requested at:    2026-01-05 13:00:05 UTC",
+        "Image available at:    2026-01-05 13:20:05 UTC",
+        "Console:               https://console/ami",
+        "Noticed:               copy by polling; image by EC2's AMI State Change event",
+        "Note: Expedited capacity was not available; the restore used Standard.",
+        "Note: the bucket vault does not send events to Amazon EventBridge, so the restore was noticed by polling only; "
+        "glacier-ami-restore events enable --bucket vault turns them on.",
+        "Note: ami-0a, ami-0b failed over EC2's in-progress restore quota and were left in place; deregister them with aws ec2 "
+        "deregister-image.",
+        "",
+        f"Execution: {EXECUTION}",
+    ]
 
 
 def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str, Any]:
     return {
-        "outcome": "failed",
         "executionId": EXECUTION,
         "progress": {"input": {"restoreRequestTier": "Fast"}, **progress, "failed": {step_key: {"Error": error, "Cause": cause}}},
     }
@@ -210,7 +260,9 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
         {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
     )
     # When Notify Failure sends it
-    sent = load_function("notify").notify(aws.client("sns"), topic(aws), failure("ValidateInput", "InvalidInputError", cause))
+    sent = load_function("notify_failure").notify_failure(
+        aws.client("sns"), topic(aws), failure("ValidateInput", "InvalidInputError", cause)
+    )
     # Then it names the step and returns the original Error and Cause for the Fail state
     assert (sent["failedStep"], sent["Error"], sent["Cause"], sent["changedNothing"]) == (
         "Validate Input",
@@ -218,7 +270,7 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
         cause,
         True,
     )
-    subject, message = load_function("notify").render(sent)
+    subject, message = load_function("notify_failure").render_failure(sent)
     assert subject == "AMI restore failed: InvalidInputError at Validate Input"
     assert message.splitlines() == [
         "The restore stopped at 'Validate Input' with InvalidInputError:",
@@ -249,14 +301,14 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
 )
 def test_failed_step_is_the_state_whose_catch_wrote_the_error(key: str, step: str) -> None:
     # Given the key a Task's Catch writes ($.failed.<state name without spaces>) and no other progress
-    summary = load_function("notify").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1")
+    summary = load_function("notify_failure").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1")
     # Then the step is that state, whatever else the progress holds
     assert summary["failedStep"] == step
 
 
 def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() -> None:
     # Given a 4 TB copy expiring on the 9th and two AMIs that failed over EC2's quota, then the quota wait ran out
-    sample = event("notify.json")
+    sample = event("notify_success.json")
     progress = {
         "request": sample["request"],
         "restore": {**sample["restore"], "sizeBytes": 4 * 10**12},
@@ -266,7 +318,7 @@ def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() 
             "failedImageIds": ["ami-0000000000000000a", "ami-0000000000000000b"],
         },
     }
-    app = load_function("notify")
+    app = load_function("notify_failure")
     summary = app.failure_summary(failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1")
     # Then the copy costs 4,000 GB x $0.023 / 30 = $3.07 a day, and both AMIs get the deregister command
     assert summary["leftInPlace"] == [

@@ -9,6 +9,7 @@ import pytest
 
 from emulator.facade import Emulator
 from tests.conftest import BUCKET, load_function
+from tools import baselines
 
 HOUR = 3600
 
@@ -28,6 +29,12 @@ def request(key: str, tier: str = "Standard", days: int = 3) -> dict[str, Any]:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def restore_status(profile: str) -> Any:
+    """Check Restore Status with a baseline's schedule, as the benchmark deploys it (tools/baselines.py)."""
+    app = load_function("check_restore_status")
+    return baselines.variant(app, baselines.STEPS["CheckRestoreStatusFunction"][profile], {})
 
 
 @pytest.mark.parametrize("storage_class", ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "INTELLIGENT_TIERING"])
@@ -186,17 +193,17 @@ def test_check_restore_status_follows_the_copy_until_readable(aws: Emulator) -> 
     aws.world.restore_seconds[key] = 4 * HOUR
     s3 = aws.client("s3")
     record = load_function("request_restore").request_restore(s3, request(key), restore_record(aws, key), now())
-    app = load_function("check_restore_status")
+    app = restore_status("tiered")  # the benchmark's baseline schedule (tools/baselines.py)
     # When checked at once / Then the next check is at the window's start (3 h)
-    first = app.check_restore_status(s3, request(key), record, now(), "tiered")
+    first = app.check_restore_status(s3, request(key), record, now())
     assert (first["status"], first["nextCheckSeconds"], first["checks"]) == ("preparing-for-restore", 3 * HOUR, 1)
     # When checked at 3 h / Then every 2 % of 5 h + 27 s (8 GB at 300 MB/s): 361 s
     aws.clock.advance(3 * HOUR)
-    second = app.check_restore_status(s3, request(key), first, now(), "tiered")
+    second = app.check_restore_status(s3, request(key), first, now())
     assert second["nextCheckSeconds"] == 361
     # When checked at 4 h / Then the copy is readable, with its expiry (made at 13:00 + 3 days, next midnight)
     aws.clock.advance(HOUR)
-    ready = app.check_restore_status(s3, request(key), second, now(), "tiered")
+    ready = app.check_restore_status(s3, request(key), second, now())
     assert (ready["status"], ready["readyAt"], ready["restoreExpiry"], ready["checks"]) == (
         "ready-to-restore",
         "2026-01-05T13:00:00+00:00",
@@ -210,7 +217,7 @@ def test_missing_restore_header_is_a_named_error(aws: Emulator) -> None:
     app = load_function("check_restore_status")
     record = {**restore_record(aws, key), "requestOutcome": "requested", "requestedAt": now().isoformat(), "tier": "Standard"}
     with pytest.raises(app.RestoreNotFoundError):
-        app.check_restore_status(aws.client("s3"), request(key), record, now(), "tiered")
+        app.check_restore_status(aws.client("s3"), request(key), record, now())
 
 
 @pytest.mark.parametrize(
@@ -225,7 +232,8 @@ def test_missing_restore_header_is_a_named_error(aws: Emulator) -> None:
     ],
 )
 def test_restore_schedule(window: tuple[int, int], elapsed: float, profile: str, expected: int) -> None:
-    assert load_function("check_restore_status").next_check_seconds(profile, window, elapsed) == expected
+    # (the benchmark's baselines, tools/baselines.py)
+    assert restore_status(profile).next_check_seconds(window, elapsed) == expected
 
 
 @pytest.mark.parametrize(
@@ -244,7 +252,7 @@ def test_windows_scale_with_the_size(storage_class: str, tier: str, size_bytes: 
 def test_restore_deadline_raises_and_scales_with_the_size() -> None:
     app = load_function("check_restore_status")
     with pytest.raises(app.RestoreDeadlineExceededError, match="not readable 96 h after the request"):
-        app.next_check_seconds("tiered", (24 * HOUR, 48 * HOUR), 96 * HOUR)
+        app.next_check_seconds((24 * HOUR, 48 * HOUR), 96 * HOUR)
     # a 2 TB Expedited restore: max(2 x 6967 s, 6967 s + 1 h) + 2 TB at 75 MB/s (26,667 s) = 40,601 s
     assert app.deadline_seconds((60 + 6667, 300 + 6667), 2 * 10**12) == 40_601
 
@@ -259,13 +267,13 @@ def test_worst_case_run_stays_under_1000_history_events_for_any_class_and_tier()
     restore, image = load_function("check_restore_status"), load_function("check_image_state")
     largest = 5000 * 10**9  # AWS: AMIs up to 5,000 GB
     for size in (8 * 10**9, largest):
-        image_polls = len(image.poll_schedule("events", 1, 0.0, size)) - 1
+        image_polls = len(image.poll_schedule(1, 0.0, size)) - 1
         assert image_polls < restore.MAX_POLLS
         for family, tier in restore.WINDOWS:
             window = restore.window_for(family, None, tier, size)
             elapsed, polls = 0.0, 0
             while elapsed < restore.deadline_seconds(window, size):
-                elapsed += restore.next_check_seconds("events", window, elapsed, size, False)
+                elapsed += restore.next_check_seconds(window, elapsed, size, False)
                 polls += 1
             renewals = polls // restore.MAX_POLLS
             assert 130 + 8 * (polls + image_polls) + 7 * renewals < 1000, (family, tier, size, polls, image_polls)

@@ -1,4 +1,4 @@
-"""Validate Input, batches: a list of keys or item objects, or a selector; every bad item named, nothing half-accepted."""
+"""Validate Batch: a list of keys or item objects, or a selector; every bad item named, nothing half-accepted."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ import pytest
 
 from tests.conftest import load_function
 
-app = load_function("validate_input")
+app, single = load_function("validate_batch"), load_function("validate_input")
 K1, K2, K3 = "ami-0a1b2c3d4e5f60001.bin", "ami-0a1b2c3d4e5f60002.bin", "ami-0a1b2c3d4e5f60003.bin"
 BATCH = {"recoveryPoints": [K1, K2], "recoveryPointBucket": "my-ami-archive"}
 PARENT = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:nightly"
 
 
 def validate(payload: Any, allowed: str = "*", tag: str = "", tagged: Any = None) -> tuple[dict[str, Any], list[str]]:
-    request, problems = app.validate_input(payload, allowed, tag, tagged)
+    """As the state machine validates: "Is It A Batch?" sends an input with recoveryPoints to Validate Batch, any other
+    to Validate Input."""
+    if isinstance(payload, dict) and "recoveryPoints" in payload:
+        request, problems = app.validate_batch(payload, allowed, tag, tagged)
+    else:
+        request, problems = single.validate_input(payload, allowed, tag, tagged)
     return request, problems
 
 

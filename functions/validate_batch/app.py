@@ -1,0 +1,318 @@
+"""Validate Batch: refuse a bad batch input (many AMIs: "recoveryPoints" instead of "recoveryPoint") before anything
+touches AWS.
+
+Event:  {"input": <the execution input, an object with "recoveryPoints">, "executionName": "nightly-dr",
+         "startTime": "2026-11-26T10:00:00Z"}
+Result: {"batch": true, "recoveryPointBucket": "my-ami-archive", "restoreRequestDays": 1, "restoreRequestTier": "Standard",
+         "requestedTier": "Standard", "amiName": null, "recoveryPoints": [<one execution input per AMI: recoveryPoint,
+         recoveryPointBucket and only the fields that differ from the single restore's defaults>], "selector": null,
+         "executionName": ..., "startTime": ...}
+        or, for a selector, "recoveryPoints": null and "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
+        "newestOnly": true} (Resolve Selection turns it into the list).
+Raises InvalidInputError naming every field to fix, every bad item by its position and key.
+
+The shared values (recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName) follow Validate Input's rules,
+and each item is validated as the single-restore input its child execution will receive: this file carries copies of
+Validate Input's rules (it ships inline, on its own), and tests/static/test_shared_values.py checks they are the same.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger()
+
+s3 = boto3.client("s3")
+
+MAX_RESTORE_DAYS = 30  # the temporary copy is billed as S3 Standard for every day it lives
+TIERS = ("Standard", "Bulk", "Expedited")
+FIELDS = ("recoveryPoint", "recoveryPointBucket", "restoreRequestDays", "restoreRequestTier", "amiName")
+# restore_image appends "-restored-YYYYMMDD-xxxxxxxx" (27 chars) to keep names unique; AMI names are 3-128 chars.
+AMI_NAME_SUFFIX_LENGTH = 27
+AMI_NAME_PATTERN = re.compile(rf"[A-Za-z0-9()\[\] ./\-'@_]{{3,{128 - AMI_NAME_SUFFIX_LENGTH}}}")
+BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
+# Step Functions Developer Guide, "Start workflow executions from a task state": a parent passes its execution ID
+# under this name to associate the child execution with it.
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}")
+DEFAULT_DAYS, DEFAULT_TIER = 1, "Standard"
+BATCH_FIELD = "recoveryPoints"
+BATCH_FIELDS = ("recoveryPoints", "recoveryPointBucket", "restoreRequestDays", "restoreRequestTier", "amiName")
+MAX_BATCH_ITEMS = 1000
+SELECTOR_FIELDS = ("amiName", "archivedBefore", "newestOnly")
+NAME_GLOB = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_*?]{1,128}")
+# Buckets the stack may read by tag (ArchiveBucketTag): the tag key is fixed, the template's IAM condition names it.
+BUCKET_TAG_KEY = "ami-archive"
+
+
+class InvalidInputError(Exception):
+    """The execution input cannot be used; the message says what to fix."""
+
+
+def bucket_problem(name: str) -> str | None:
+    if not BUCKET_PATTERN.fullmatch(name):
+        return "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"
+    if ".." in name:
+        return "must not contain '..'"
+    if name.startswith(BUCKET_PREFIXES) or name.endswith(BUCKET_SUFFIXES):
+        return "uses a prefix or suffix that S3 reserves"
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return None
+    return "must not be formatted as an IP address"
+
+
+def parse_days(value: Any) -> int | None:
+    """An int, or a string of ASCII digits (str.isdigit also accepts other scripts' digits, S3 does not)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and ASCII_DIGITS.fullmatch(value) and len(value) <= 6:
+        return int(value)
+    return None
+
+
+def allowed_buckets(allowed_bucket: str) -> list[str]:
+    """ArchiveBucketName: "*" (any bucket of the account), one name, or a comma-separated list of names."""
+    return [b.strip() for b in allowed_bucket.split(",") if b.strip()]
+
+
+def access_problem(bucket: str, allowed_bucket: str, tag_value: str, tagged: Callable[[str], bool] | None) -> str | None:
+    """Why the stack may not read this bucket, and how to allow it (None: it may)."""
+    names = allowed_buckets(allowed_bucket)
+    if "*" in names or bucket in names:
+        return None
+    if tag_value and tagged is not None and tagged(bucket):
+        return None
+    by_tag = f", or tag the bucket {BUCKET_TAG_KEY}={tag_value}" if tag_value else ""
+    if len(names) == 1 and not tag_value:
+        return f"'{bucket}' is not the bucket this stack may read ({names[0]}); redeploy with ArchiveBucketName set to it"
+    listed = ", ".join(names) if names else "none"
+    return (
+        f"'{bucket}' is not a bucket this stack may read (ArchiveBucketName: {listed}"
+        f"{f'; ArchiveBucketTag: {BUCKET_TAG_KEY}={tag_value}' if tag_value else ''}): add it to ArchiveBucketName "
+        f"(comma-separated) and update the stack{by_tag}; the functions' code does not change"
+    )
+
+
+def field_values(
+    payload: dict[str, Any], allowed_bucket: str, tag_value: str, tagged: Callable[[str], bool] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The fields a single restore and a batch share (all but the key), normalised, and their problems."""
+    problems: list[str] = []
+    bucket = payload.get("recoveryPointBucket")
+    if not isinstance(bucket, str):
+        problems.append("recoveryPointBucket: required, the name of the bucket holding the recovery point")
+    elif (problem := bucket_problem(bucket)) is not None:
+        problems.append(f"recoveryPointBucket: '{bucket}' {problem}")
+    elif (problem := access_problem(bucket, allowed_bucket, tag_value, tagged)) is not None:
+        problems.append(f"recoveryPointBucket: {problem}")
+
+    days = parse_days(payload.get("restoreRequestDays", DEFAULT_DAYS))
+    if days is None or not 1 <= days <= MAX_RESTORE_DAYS:
+        problems.append(
+            f"restoreRequestDays: must be a whole number from 1 to {MAX_RESTORE_DAYS} "
+            f"(number or string of digits), got {payload.get('restoreRequestDays')!r}"
+        )
+
+    raw_tier = payload.get("restoreRequestTier", DEFAULT_TIER)
+    tier = next((t for t in TIERS if isinstance(raw_tier, str) and raw_tier.lower() == t.lower()), None)
+    if tier is None:
+        problems.append(f"restoreRequestTier: must be one of {', '.join(TIERS)}, got {raw_tier!r}")
+
+    ami_name = payload.get("amiName")
+    if ami_name is not None and (not isinstance(ami_name, str) or not AMI_NAME_PATTERN.fullmatch(ami_name)):
+        problems.append(
+            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_, got {ami_name!r}"
+        )
+    values = {
+        "recoveryPointBucket": bucket,
+        "restoreRequestDays": days,
+        "restoreRequestTier": tier,
+        "requestedTier": tier,
+        "amiName": ami_name,
+    }
+    return values, problems
+
+
+def validate_input(
+    payload: Any, allowed_bucket: str, tag_value: str = "", tagged: Callable[[str], bool] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the normalised single-restore request and the list of problems (empty when valid)."""
+    if not isinstance(payload, dict):
+        return {}, [f"the input must be a JSON object with the fields {', '.join(FIELDS)}"]
+    problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
+
+    key = payload.get("recoveryPoint")
+    if not isinstance(key, str) or not 1 <= len(key.encode("utf-8", "surrogatepass")) <= 1024:
+        problems.append("recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin")
+    elif not key.endswith(".bin"):
+        problems.append(f"recoveryPoint: '{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
+    else:
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append("recoveryPoint: must be valid UTF-8")
+
+    values, value_problems = field_values(payload, allowed_bucket, tag_value, tagged)
+    problems += value_problems
+    request = {"recoveryPoint": key, **values}
+    if STARTED_BY in payload:
+        parent = payload[STARTED_BY]
+        if not isinstance(parent, str) or not EXECUTION_ARN.fullmatch(parent):
+            problems.append(f"{STARTED_BY}: must be the ARN of the execution that started this one, got {parent!r}")
+        request["startedBy"] = parent
+    return request, problems
+
+
+def child_input(item: dict[str, Any]) -> dict[str, Any]:
+    """The single-restore input for one batch item: only the fields that differ from Validate Input's defaults."""
+    payload = {"recoveryPoint": item["recoveryPoint"], "recoveryPointBucket": item["recoveryPointBucket"]}
+    if item["restoreRequestDays"] != DEFAULT_DAYS:
+        payload["restoreRequestDays"] = item["restoreRequestDays"]
+    if item["restoreRequestTier"] != DEFAULT_TIER:
+        payload["restoreRequestTier"] = item["restoreRequestTier"]
+    if item["amiName"] is not None:
+        payload["amiName"] = item["amiName"]
+    return payload
+
+
+def parse_date(value: str) -> datetime | None:
+    """YYYY-MM-DD (midnight UTC) or an ISO 8601 time with its offset."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return datetime.fromisoformat(f"{date.fromisoformat(value).isoformat()}T00:00:00+00:00")
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def selector_problems(selector: dict[str, Any]) -> list[str]:
+    found = [
+        f"recoveryPoints.{key}: unknown selector field (allowed: {', '.join(SELECTOR_FIELDS)})"
+        for key in selector
+        if key not in SELECTOR_FIELDS
+    ]
+    name = selector.get("amiName")
+    if not isinstance(name, str) or not NAME_GLOB.fullmatch(name):
+        found.append(
+            "recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any "
+            f"characters), got {name!r}"
+        )
+    before = selector.get("archivedBefore")
+    if before is not None and (not isinstance(before, str) or parse_date(before) is None):
+        found.append(f"recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got {before!r}")
+    newest = selector.get("newestOnly", True)
+    if not isinstance(newest, bool):
+        found.append(f"recoveryPoints.newestOnly: must be true or false, got {newest!r}")
+    return found
+
+
+def validate_batch(
+    payload: Any, allowed_bucket: str, tag_value: str = "", tagged: Callable[[str], bool] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the normalised batch request and the list of problems (empty when valid)."""
+    if not isinstance(payload, dict):
+        return {}, [f"the input must be a JSON object with the fields {', '.join(BATCH_FIELDS)}"]
+    problems = [f"{key}: unknown field in a batch (allowed: {', '.join(BATCH_FIELDS)})" for key in payload if key not in BATCH_FIELDS]
+    if "recoveryPoint" in payload:
+        problems = [
+            f"recoveryPoint and {BATCH_FIELD}: give one or the other (one AMI, or a list or selector of AMIs)",
+            *[p for p in problems if not p.startswith("recoveryPoint:")],
+        ]
+    # The values every item shares, checked once (an item may override them).
+    shared_values, shared_problems = field_values(payload, allowed_bucket, tag_value, tagged)
+    problems += shared_problems
+    request: dict[str, Any] = {"batch": True, **shared_values, "recoveryPoints": None, "selector": None}
+    points = payload.get(BATCH_FIELD)
+    if isinstance(points, dict):
+        problems += selector_problems(points)
+        request["selector"] = {
+            "amiName": points.get("amiName"),
+            "archivedBefore": points.get("archivedBefore"),
+            "newestOnly": points.get("newestOnly", True),
+        }
+        return request, problems
+    if not isinstance(points, list) or not 1 <= len(points) <= MAX_BATCH_ITEMS:
+        problems.append(
+            f"{BATCH_FIELD}: must be a list of 1 to {MAX_BATCH_ITEMS:,} object keys (or objects with recoveryPoint and "
+            'overrides), or a selector such as {"amiName": "web-*", "newestOnly": true}'
+        )
+        return request, problems
+    if shared_problems:
+        return request, problems  # every item would repeat the shared problem
+    items: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    given = {k: payload[k] for k in FIELDS if k in payload and k != "recoveryPoint"}  # as given: each item is validated whole
+    for index, point in enumerate(points):
+        if isinstance(point, str):
+            item_payload = {**given, "recoveryPoint": point}
+        elif isinstance(point, dict):
+            item_payload = {**given, **point}
+        else:
+            problems.append(f"{BATCH_FIELD}[{index}]: must be an object key or an object with recoveryPoint, got {point!r}")
+            continue
+        label = f"{BATCH_FIELD}[{index}]" + (
+            f" ({item_payload['recoveryPoint']})" if isinstance(item_payload.get("recoveryPoint"), str) else ""
+        )
+        item, item_problems = validate_input(item_payload, allowed_bucket, tag_value, tagged)
+        if isinstance(point, dict) and STARTED_BY in point:
+            item_problems.append(f"{STARTED_BY}: not allowed in a batch item")
+        problems += [f"{label}: {p}" for p in item_problems]
+        if item_problems:
+            continue
+        where = (item["recoveryPointBucket"], item["recoveryPoint"])
+        if where in seen:
+            problems.append(f"{label}: listed twice (also at {BATCH_FIELD}[{seen[where]}]): each AMI is restored once")
+            continue
+        seen[where] = index
+        items.append(child_input(item))
+    request["recoveryPoints"] = items
+    return request, problems
+
+
+def bucket_has_tag(s3_client: S3Client, tag_value: str) -> Callable[[str], bool]:
+    """Does the bucket carry ArchiveBucketTag (GetBucketTagging: a read, no side effect)? Unreadable tags: no."""
+
+    known: dict[str, bool] = {}  # one read per bucket, however often it is asked
+
+    def tagged(bucket: str) -> bool:
+        if bucket not in known:
+            try:
+                tags = s3_client.get_bucket_tagging(Bucket=bucket)["TagSet"]
+            except ClientError as error:
+                logger.info("cannot read the tags of %s: %s", bucket, error.response["Error"]["Code"])
+                tags = []
+            known[bucket] = {"Key": BUCKET_TAG_KEY, "Value": tag_value} in tags
+        return known[bucket]
+
+    return tagged
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    tag_value = os.environ.get("ALLOWED_BUCKET_TAG", "")
+    tagged = bucket_has_tag(s3, tag_value) if tag_value else None
+    request, problems = validate_batch(event.get("input"), os.environ.get("ALLOWED_BUCKET", "*"), tag_value, tagged)
+    if problems:
+        logger.info("refused input: %s", problems)
+        raise InvalidInputError("; ".join(problems))
+    return {**request, "executionName": event["executionName"], "startTime": event["startTime"]}
