@@ -24,8 +24,8 @@ from botocore.stub import Stubber
 
 from glacier_ami_restore import notifications
 from glacier_ami_restore.aws import Aws, CliError
-from tests.cli.conftest import Server, golden, run
-from tests.conftest import ROOT
+from tests.cli.support import Server, golden, run
+from tests.support import ROOT
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

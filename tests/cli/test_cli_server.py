@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
-from tests.conftest import ROOT
+from tests.cli.support import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
+from tests.support import ROOT
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.cli.conftest import OWN_AMIS, OWN_BUCKET, Server
+from tests.cli.support import OWN_AMIS, OWN_BUCKET, Server
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

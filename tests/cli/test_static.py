@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from glacier_ami_restore import archive, estimate, validation, workflow
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 HOUR = 3600
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator, Run
-from tests.conftest import BUCKET, EVENT_DELAY, archive, event, images
+from tests.support import BUCKET, EVENT_DELAY, archive, event, images
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

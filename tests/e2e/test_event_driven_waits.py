@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from emulator.facade import Emulator, Run
-from tests.conftest import BUCKET, EVENT_DELAY, archive, event, images
+from tests.support import BUCKET, EVENT_DELAY, archive, event, images
 
 HOUR = 3600
 BULK = {**event("executions/deep-archive-bulk.json")}

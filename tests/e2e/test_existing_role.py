@@ -6,8 +6,8 @@ emulator per process is active at a time."""
 from __future__ import annotations
 
 from emulator.facade import LAMBDA_ROLE, Emulator
-from tests.conftest import BUCKET
 from tests.e2e.test_least_privilege import BASELINE, outcomes
+from tests.support import BUCKET
 
 
 def test_an_existing_role_named_by_lambda_execution_role_name_runs_the_workflow() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.facade import Emulator
-from tests.conftest import archive, event, images
+from tests.support import archive, event, images
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:fails"
 COPY = (

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator, Run
-from tests.conftest import BUCKET, archive, event, images
+from tests.support import BUCKET, archive, event, images
 
 HOUR = 3600
 

@@ -13,8 +13,8 @@ import pytest
 
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, archive, event
 from tests.e2e.test_least_privilege_batch import BATCH_POLICIES
+from tests.support import BUCKET, archive, event
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

@@ -16,7 +16,7 @@ import pytest
 from emulator.adapters import awslambda
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator
-from tests.conftest import BUCKET
+from tests.support import BUCKET
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

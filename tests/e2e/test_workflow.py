@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator, Run
-from tests.conftest import BUCKET, archive, event, images
+from tests.support import BUCKET, archive, event, images
 from tools import baselines
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET
+from tests.support import BUCKET
 
 HOUR = 3600
 

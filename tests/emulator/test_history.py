@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulator.facade import Emulator
-from tests.conftest import archive, event
+from tests.support import archive, event
 
 
 def test_a_runs_history_is_what_get_execution_history_answers(aws: Emulator) -> None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET
+from tests.support import BUCKET
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:archive-audit"
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:archive-index"

@@ -26,7 +26,7 @@ from moto.s3.models import s3_backends
 
 from emulator.adapters import serving
 from emulator.facade import FAKE_KEY, Emulator
-from tests.conftest import BUCKET
+from tests.support import BUCKET
 
 # Each kind of character moto's tagging API accepts in a value, as PutObject's Tagging header carries them
 TAGS = "ami-name=web-server-2025-01&ami-description=nightly%3A%20full%3D1%2B2%20%40%2010%3A00%20%2F%20Z%C3%BCrich-%E6%9D%B1%E4%BA%AC_a.b"

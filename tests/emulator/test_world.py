@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from emulator.facade import Emulator
 from emulator.world import World
-from tests.conftest import BUCKET
+from tests.support import BUCKET
 
 HOUR, GB = 3600, 10**9
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from deploy import template
-from tests.conftest import ROOT, load_function
+from tests.support import ROOT, load_function
 
 DEFINITION = json.loads((ROOT / "statemachine" / "definition.asl.json").read_text())
 TEMPLATE = template.load()

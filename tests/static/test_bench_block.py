@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 from tools import bench_report
 
 DOC = ROOT / "docs" / "benchmark.md"

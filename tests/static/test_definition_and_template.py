@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from deploy import template
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 BIN = Path(sys.executable).parent
 DEFINITION = json.loads((ROOT / "statemachine" / "definition.asl.json").read_text())
@@ -169,7 +169,7 @@ def test_the_fault_matrix_matches_the_fault_tests() -> None:
 def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
     # Given the largest AMI (5,000 GB), its longest restore deadline (Deep Archive Bulk), its image deadline, the
     # 24 h of quota waits, and every retry back-off at its cap
-    from tests.conftest import load_function
+    from tests.support import load_function
 
     restore, image, restore_image = (
         load_function("check_restore_status"),

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, load_function
+from tests.support import ROOT, load_function
 
 UNITS = {"MINUTE", "HOUR", "DAY", "MB", "GB"}  # units of measure, not assumptions
 HANDLERS = {path.parent.name: path for path in sorted((ROOT / "functions").glob("*/app.py"))}

@@ -12,7 +12,7 @@ import pytest
 from moto.sns.models import sns_backends
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, event, load_function
+from tests.support import BUCKET, event, load_function
 
 GB = 10**9
 plan = load_function("plan_batch")

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from moto.sns.models import sns_backends
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, event, load_function
+from tests.support import BUCKET, event, load_function
 
 KEY = "ami-0123456789abcdef0.bin"  # the key every event names
 HOUR = 3600

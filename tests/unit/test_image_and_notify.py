@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, event, load_function
+from tests.support import BUCKET, event, load_function
 from tools import baselines
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:restore:run-1"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, load_function
+from tests.support import BUCKET, load_function
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 

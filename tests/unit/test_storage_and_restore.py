@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, load_function
+from tests.support import BUCKET, load_function
 from tools import baselines
 
 HOUR = 3600

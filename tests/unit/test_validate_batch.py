@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_function
+from tests.support import load_function
 
 app, single = load_function("validate_batch"), load_function("validate_input")
 K1, K2, K3 = "ami-0a1b2c3d4e5f60001.bin", "ami-0a1b2c3d4e5f60002.bin", "ami-0a1b2c3d4e5f60003.bin"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator
-from tests.conftest import BUCKET, archive, event, load_function
+from tests.support import BUCKET, archive, event, load_function
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:one"
