@@ -57,6 +57,7 @@ PRIVATE_NAMES = {
     "_get_sfn_resource_type": "sfn_children.py: a failed child's TaskFailed event",
     # botocore
     "_shape_model": "wire.py: an emulated error's code and HTTP status in moto's serializer",
+    "_shape_resolver": "wire.py: the emulated error's members resolve as the service model's do",
     "_create_methods": "speed.py: client methods built once per service model",
     "_service_description": "speed.py: client methods built once per service model",
     "_cache": "speed.py: Loaders with the same search paths share what they read",

@@ -43,7 +43,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulator.adapters import iam
@@ -55,30 +55,6 @@ from emulator.world.facts import EXECUTION_MAX_SECONDS
 MANAGED_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 STOP_SECONDS = 5.0  # real seconds a stopped child may take to end (its thread only has to notice)
 _CLOSED = {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.ABORTED, ExecutionStatus.TIMED_OUT}
-
-
-# --- knowing when an execution ends -------------------------------------------------------------------------------
-
-
-def _execution_init(original: Any) -> Any:
-    def init(self: Execution, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.emulated_waiters = []  # type: ignore[attr-defined]  # events to set when it ends
-
-    return init
-
-
-def _terminated(original: Any) -> Any:
-    def terminated(self: BaseExecutionWorkerCommunication) -> None:
-        original(self)
-        waiters = list(getattr(self.execution, "emulated_waiters", []))
-        for waiter in waiters:
-            waiter.set()
-        account = bound(self.execution.account_id)
-        if waiters and account is not None:
-            account.clock.nudge()
-
-    return terminated
 
 
 # --- the task ----------------------------------------------------------------------------------------------------
@@ -253,6 +229,3 @@ def install() -> None:
     sfn._build_sync_resolver = _keep_submission("_build_sync_resolver")  # type: ignore[method-assign]
     sfn._build_sync2_resolver = _keep_submission("_build_sync2_resolver")  # type: ignore[method-assign]
     sfn._eval_sync = _eval_sync(sfn._eval_sync)  # type: ignore[method-assign]
-    # moto tells nobody when an execution ends: each execution keeps the events to set when it does.
-    Execution.__init__ = _execution_init(Execution.__init__)  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication.terminated = _terminated(BaseExecutionWorkerCommunication.terminated)  # type: ignore[method-assign]

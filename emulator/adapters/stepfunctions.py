@@ -16,12 +16,20 @@
   iteration waits (moto's threads are invisible to the clock: one sleeping iteration let time jump under another).
 - A StopExecution (or a failure, or the execution's timeout) ends a Wait state at once; moto's Wait sleeps on.
 - A stopped execution is ABORTED whatever its interrupted task raises afterwards; one that failed keeps its error.
+- Data limits ([SFN-LIM]): StartExecution refuses an input over 256 KiB, and a state whose input or task parameters
+  are larger fails the execution States.DataLimitExceeded. moto checks only state outputs and task results.
+- TimeoutSeconds ([SFN-TO]): an execution that runs longer ends TIMED_OUT on the virtual clock, its token waits end
+  and its `.sync` children are stopped. moto joins its program thread in real time, so a 10-day timeout never came.
+- Status changes ([SFN-EB]): each execution's start and end is a "Step Functions Execution Status Change" event on the
+  world's bus (matched against the account's rules, delivered after a delay). moto sends none.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +37,7 @@ from moto.core.responses import EmptyResult
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser.api import (
     ExecutionFailedEventDetails,
+    ExecutionStatus,
     HistoryEventType,
     LambdaFunctionFailedEventDetails,
     TaskTimedOutEventDetails,
@@ -38,6 +47,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component, job
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker, branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
@@ -48,14 +59,22 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from emulator.adapters import sfn_children
+from emulator.adapters.errors import EmulatedError
 from emulator.adapters.registry import bound
 from emulator.adapters.waits import RetrySleep, bind_clock, counted_thread, current_clock, root_of, running, sleep, woken_by_state_change
-from emulator.world.facts import EXECUTION_MAX_SECONDS, HISTORY_QUOTA_CAUSE
+from emulator.world.facts import (
+    DATA_LIMIT_CAUSE,
+    EXECUTION_MAX_SECONDS,
+    HISTORY_QUOTA_CAUSE,
+    STATE_DATA_LIMIT_BYTES,
+    STATUS_CHANGE_DETAIL_TYPE,
+)
 
 _TERMINAL = {
     HistoryEventType.ExecutionSucceeded,
@@ -162,6 +181,18 @@ def _history_quota(environment: Any) -> int:
     return account.world.history_quota if account is not None else 2**62
 
 
+def _oversized(details: Any) -> str | None:
+    """The name of the state or task whose input, output or parameters an event carries over the data limit."""
+    for key, value in (details or {}).items():
+        if not isinstance(value, dict):
+            continue
+        for field in ("input", "output", "parameters"):
+            data = value.get(field)
+            if isinstance(data, str) and len(data.encode()) > STATE_DATA_LIMIT_BYTES:
+                return str(value.get("name") or value.get("resource") or key.removesuffix("EventDetails"))
+    return None
+
+
 def _add_event(original: Any) -> Any:
     def add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
         environment = getattr(self, "emulated_root", None)
@@ -173,6 +204,11 @@ def _add_event(original: Any) -> Any:
                 self.emulated_quota_reached = True
                 environment.set_error(ExecutionFailedEventDetails(error="States.Runtime", cause=HISTORY_QUOTA_CAUSE.format(quota=quota)))
             return recorded
+        details = kwargs.get("event_details", args[0] if args else None)
+        if environment is not None and event_type not in _TERMINAL and (name := _oversized(details)) is not None:
+            # The state or task carries more than 256 KiB: it fails States.DataLimitExceeded, which no Catch takes.
+            environment.set_error(ExecutionFailedEventDetails(error="States.DataLimitExceeded", cause=DATA_LIMIT_CAUSE.format(name=name)))
+            return recorded
         event_id: int = original(self, context, event_type, *args, **kwargs)
         return event_id
 
@@ -181,6 +217,14 @@ def _add_event(original: Any) -> Any:
 
 def _start_execution(original: Any) -> Any:
     def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        given = kwargs.get("execution_input", args[0] if args else None)
+        if isinstance(given, str) and len(given.encode()) > STATE_DATA_LIMIT_BYTES:
+            raise EmulatedError(
+                "ValidationException",
+                f"1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or "
+                f"equal to {STATE_DATA_LIMIT_BYTES}",
+                400,
+            )
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     return start_execution
@@ -239,6 +283,18 @@ def _send_task_failure(self: Any) -> Any:
     return EmptyResult()
 
 
+def _describe_execution(original: Any) -> Any:
+    """DescribeExecution of a TIMED_OUT execution has its stopDate, as every closed execution's (moto leaves it out)."""
+
+    def describe_execution(self: Any) -> Any:
+        result = original(self)
+        if result.result.get("status") in ("TIMED_OUT", ExecutionStatus.TIMED_OUT) and "stopDate" not in result.result:
+            result.result["stopDate"] = self.stepfunction_backend.describe_execution(self._get_param("executionArn")).stop_date
+        return result
+
+    return describe_execution
+
+
 def _stop_wins(original: Any) -> Any:
     def set_error(self: Any, error: Any) -> None:
         if isinstance(self.program_state(), ProgramStopped | ProgramError):
@@ -246,6 +302,84 @@ def _stop_wins(original: Any) -> Any:
         original(self, error)
 
     return set_error
+
+
+def _program_eval(self: Any, env: Any) -> None:
+    """Program.eval: the program runs in the execution's own thread (a participant of the clock), and its TimeoutSeconds
+    is a timer on the virtual clock. moto ran it in a thread of its own, joined for TimeoutSeconds of real time."""
+    timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
+    env.next_state_name = self.start_at.start_at_name
+    clock = current_clock()
+    if timeout is not None and clock is not None:
+        clock.call_at(clock.now() + timedelta(seconds=timeout), lambda: _time_out(env))
+    EvalComponent.eval(self, env)
+
+
+def _time_out(env: Any) -> None:
+    if not env.is_running():
+        return
+    env.set_timed_out()
+    for endpoint in list(env.callback_pool_manager._pool.values()):
+        endpoint.interrupt_all()
+    sfn_children.stop_children(root_of(env))
+
+
+def _execution_init(original: Any) -> Any:
+    def init(self: Execution, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.emulated_waiters = []  # type: ignore[attr-defined]  # events to set when it ends
+
+    return init
+
+
+def _epoch_ms(moment: Any) -> int | None:
+    return int(moment.timestamp() * 1000) if moment is not None else None
+
+
+def _emit_status(execution: Execution, status: str) -> None:
+    """A "Step Functions Execution Status Change" event of the execution ([SFN-EB])."""
+    account = bound(execution.account_id)
+    if account is None:
+        return
+    output = json.dumps(execution.output, separators=(",", ":")) if status == "SUCCEEDED" else None
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": _epoch_ms(execution.start_date),
+        "stopDate": _epoch_ms(execution.stop_date),
+        "input": json.dumps(execution.input_data, separators=(",", ":")),
+        "output": output,
+        "inputDetails": {"included": True},
+        "outputDetails": {"included": True} if output is not None else None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    account.eventbridge.emit(execution.region_name, "aws.states", STATUS_CHANGE_DETAIL_TYPE, detail, [execution.exec_arn])
+
+
+def _execution_start(original: Any) -> Any:
+    def start(self: Execution) -> None:
+        _emit_status(self, "RUNNING")  # before its thread runs: a short execution may end before start() returns
+        original(self)
+
+    return start
+
+
+def _terminated(original: Any) -> Any:
+    def terminated(self: BaseExecutionWorkerCommunication) -> None:
+        original(self)
+        waiters = list(getattr(self.execution, "emulated_waiters", []))
+        for waiter in waiters:
+            waiter.set()
+        account = bound(self.execution.account_id)
+        if waiters and account is not None:
+            account.clock.nudge()
+        status = self.execution.exec_status
+        _emit_status(self.execution, status.value if status is not None else "RUNNING")
+
+    return terminated
 
 
 def _stop(original: Any) -> Any:
@@ -278,6 +412,12 @@ def install() -> None:
     retrier_decl.time = RetrySleep()  # type: ignore[attr-defined,assignment]
     # moto's execution thread is invisible to the clock: it is a participant from its start to its end.
     ExecutionWorker.start = _worker_start(ExecutionWorker.start)  # type: ignore[method-assign]
+    # moto joins the program's thread for TimeoutSeconds of real time: a timer on the virtual clock instead.
+    Program.eval = _program_eval  # type: ignore[method-assign]
+    # moto tells nobody when an execution starts or ends: waiters are woken, and the status change is an event.
+    Execution.__init__ = _execution_init(Execution.__init__)  # type: ignore[method-assign]
+    Execution.start = _execution_start(Execution.start)  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = _terminated(BaseExecutionWorkerCommunication.terminated)  # type: ignore[method-assign]
     # moto's StopExecution leaves token waits and `.sync` children running: both end with it.
     ExecutionWorker.stop = _stop(ExecutionWorker.stop)  # type: ignore[method-assign]
     # moto waits for a token and its heartbeat in real time, and names a missed heartbeat States.Timeout.
@@ -287,6 +427,8 @@ def install() -> None:
     callback_task._from_error = _heartbeat_error(callback_task._from_error)  # type: ignore[method-assign]
     # moto's SendTaskFailure drops the cause.
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
+    # moto's DescribeExecution leaves out a TIMED_OUT execution's stopDate.
+    StepFunctionResponse.describe_execution = _describe_execution(StepFunctionResponse.describe_execution)  # type: ignore[method-assign]
     # moto names an execution started without a name `None`: a UUID, as AWS does.
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]

@@ -25,6 +25,15 @@ Sources
             execution, hard; the event that reaches it is the ExecutionFailed itself (States.Runtime).
   [L-ASYNC] Lambda Developer Guide, "Asynchronous invocation": two retries by default, the first after about a
             minute, the second after about two; then the dead-letter queue or destination.
+  [SFN-LIM] Step Functions Developer Guide, "Step Functions service quotas": 256 KiB of data as a UTF-8 encoded string
+            at most for the input or output of a task, a state or an execution (and for StartExecution's input); a
+            state or task over it fails States.DataLimitExceeded, which States.ALL does not catch ("Error names").
+  [SFN-EB]  Step Functions Developer Guide, "Automating Step Functions event delivery with EventBridge": every status
+            change of a Standard execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) is an event "Step
+            Functions Execution Status Change" from aws.states, with the execution's ARN, name, status, dates, input,
+            output, error and cause.
+  [SFN-TO]  Amazon States Language, "TimeoutSeconds" (top level): the execution ends TIMED_OUT (States.Timeout) when it
+            runs longer; its `.sync` jobs are stopped with it (Step Functions DG, "Run a Job (.sync)").
 """
 
 from __future__ import annotations
@@ -84,4 +93,8 @@ EVENTBRIDGE_SETTLING_SECONDS = 5 * MINUTE
 HISTORY_EVENTS_QUOTA = 25_000  # [SFN-Q]
 HISTORY_QUOTA_CAUSE = "The execution reached the maximum number of history events ({quota})."  # [SFN-Q]
 EXECUTION_MAX_SECONDS = 365 * 24 * HOUR  # [SFN-Q] a Standard execution lives at most a year
+STATE_DATA_LIMIT_BYTES = 256 * 1024  # [SFN-LIM]
+# [SFN-LIM] ASSUMPTION: the wording of the cause (AWS's own, as reported by users; the guide gives no text).
+DATA_LIMIT_CAUSE = "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
+STATUS_CHANGE_DETAIL_TYPE = "Step Functions Execution Status Change"  # [SFN-EB]
 ASYNC_RETRY_MINUTES = (1, 2)  # [L-ASYNC] the waits before the first and the second retry
