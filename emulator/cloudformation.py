@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import re
+import uuid
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -47,12 +48,21 @@ class Stack:
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> GetAtt values
     functions: dict[str, DeployedFunction] = field(default_factory=dict)  # logical id -> function
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # role name -> {policy name: document}
-    definition: str = ""
+    definitions: dict[str, str] = field(default_factory=dict)  # logical id -> the deployed definition
     outputs: dict[str, str] = field(default_factory=dict)
+    stack_uuid: str = ""  # the last part of the stack's id (CloudFormation draws a UUID per stack)
 
     @property
     def state_machine_arn(self) -> str:
         return self.physical["RestoreStateMachine"]
+
+    @property
+    def batch_state_machine_arn(self) -> str:
+        return self.physical["BatchRestoreStateMachine"]
+
+    @property
+    def definition(self) -> str:
+        return self.definitions["RestoreStateMachine"]
 
     @property
     def topic_arn(self) -> str:
@@ -69,7 +79,7 @@ class Resolver:
             "AWS::Partition": "aws",
             "AWS::StackName": stack.name,
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": f"arn:aws:cloudformation:{stack.region}:{stack.account_id}:stack/{stack.name}/emulated",
+            "AWS::StackId": f"arn:aws:cloudformation:{stack.region}:{stack.account_id}:stack/{stack.name}/{stack.stack_uuid}",
         }
 
     def ref(self, name: str) -> Any:
@@ -192,6 +202,7 @@ def deploy(
     client: Callable[[str], Any],
     template_path: Path = template.ROOT / "template.yaml",
     function_environment: dict[str, str] | None = None,
+    stack_uuid: str = "",
 ) -> Stack:
     """Create every resource with the emulator's clients (`client(service)`); functions get `function_environment`
     on top of their own variables (the credentials Lambda would give them)."""
@@ -199,7 +210,7 @@ def deploy(
         template_path.resolve(), template_path.stat().st_mtime_ns, region, tuple(sorted(parameters.items()))
     )
     root = template_path.resolve().parent
-    stack = Stack(stack_name, region, account_id, values)
+    stack = Stack(stack_name, region, account_id, values, stack_uuid=stack_uuid or str(uuid.uuid5(uuid.NAMESPACE_URL, stack_name)))
     resolver = Resolver(stack, {})
     for name, condition in cfn.get("Conditions", {}).items():  # in order: a condition may name an earlier one
         resolver.conditions[name] = bool(resolver.resolve(condition))
@@ -342,7 +353,7 @@ def _state_machine(stack: Stack, lid: str, props: dict[str, Any], clients: dict[
         roleArn=role_arn,
         type=props.get("StateMachineType", "STANDARD"),
     )["stateMachineArn"]
-    stack.definition = text
+    stack.definitions[lid] = text
     stack.physical[lid] = arn
     stack.attributes[lid] = {"Arn": arn, "Name": arn.rsplit(":", 1)[1]}
 

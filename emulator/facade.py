@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -204,7 +205,11 @@ class Emulator:
     def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> cloudformation.Stack:
         """The stack with its own functions' role; `deploy(LambdaExecutionRoleName=LAMBDA_ROLE)` uses the existing one."""
         values = {"UserEmail": USER_EMAIL, **parameters}
-        stack = cloudformation.deploy(stack_name, self.region, self.account_id, values, self.client, function_environment=self.credentials)
+        # CloudFormation draws a UUID for each stack's id: here one from the stack's name and the deployments before it.
+        stack_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}:{self.region}:{stack_name}:{self._deployments}"))
+        stack = cloudformation.deploy(
+            stack_name, self.region, self.account_id, values, self.client, function_environment=self.credentials, stack_uuid=stack_uuid
+        )
         self.functions.update({f.name: f for f in stack.functions.values()})
         # Every resource the deployment made drew ids from moto's seeded random. Whatever is made next (the AMIs a test
         # archives, so their object keys, so the world's draws for them) must not depend on how many resources the

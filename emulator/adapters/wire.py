@@ -38,7 +38,7 @@ def _error_model(original: Any) -> Any:
             return shape
         model = dict(shape._shape_model)
         model["error"] = {**model.get("error", {}), "code": getattr(exception, "code", shape.name), "httpStatusCode": status}
-        return ErrorShape(shape.name, model, shape._shape_resolver)
+        return ErrorShape(shape.name, model, shape._shape_resolver)  # type: ignore[attr-defined]
 
     return get_error_model
 

@@ -1,11 +1,16 @@
 """Notify Batch Summary: one email for a whole batch, every AMI with its outcome, id and times, through SNS.
 
-Event:  {"executionId": "arn:...", "stateMachineArn": "arn:...", "startTime": "2026-01-05T09:00:00Z",
-         "request": <Plan Batch's result: rounds of {"index", "input"}, childPrefix, plan, selection?>}
+Event:  {"executionId": "arn:...", "startTime": "2026-01-05T09:00:00Z",
+         "request": <Plan Batch's result whose "items" Restore Each AMI replaced by one outcome per AMI: {"name",
+         "status": "SUCCEEDED", "imageId"} as the child execution's `.sync:2` task returned it, or {"name", "status":
+         "FAILED", "error", "recoveryPoint"} when it failed or could not start>, and "notFound", "plan", "selection"?}
 Result: {"status": "SUCCEEDED" | "FAILED", "region": "us-east-1", "restored": 11, "failed": 1,
          "amis": [{"recoveryPoint", "status", "imageId" | "error"}, ...], "selection": ..., "execution": "arn:...",
          "messageId": "..."} and, when any AMI failed, "Error": "BatchRestoreFailedError" and "Cause" for the Fail
-        state "Batch Failed". Each AMI's outcome is its child execution's (DescribeExecution of "<childPrefix>-<index>").
+        state "Batch Failed".
+Each AMI's details come from the execution its task ran (the name in the task's result; DescribeExecution, its input
+checked to name this batch): an AMI whose execution could not start (its name taken by another execution, the
+execution limit) is reported failed with that error, never with someone else's outcome.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_sns import SNSClient
@@ -49,8 +53,13 @@ WHAT_TO_DO = {
     "EmptySelectionError": "Fix the selector (see the archive with glacier-ami-restore list) and start a new execution.",
 }
 SNS_MESSAGE_BYTES = 256 * 1024  # SNS's largest message
-FAIL_CAUSE_CHARACTERS = 32_768  # a Fail state's Cause
+FAIL_CAUSE_CHARACTERS = 30_000  # a Fail state's Cause is at most 32,768; a single restore that handed the batch adds to it
 SHOWN_ERROR_CHARACTERS = 300
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+NOT_STARTED = {  # why a child execution did not start, when the task says so
+    "StepFunctions.ExecutionAlreadyExistsException": "its execution's name was taken by another execution: this AMI was not restored",
+    "StepFunctions.ExecutionLimitExceededException": "the account's limit of running executions was reached: this AMI was not restored",
+}
 # What the summary keeps of each restored AMI's output (its Notify Success summary).
 CHILD_KEYS = (
     "imageId",
@@ -104,37 +113,45 @@ def duration(seconds: float) -> str:
     return " ".join(p for p in (f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min") if p)
 
 
-def batch_items(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every AMI of the plan, in the order of the request."""
-    return sorted((item for lanes in request["rounds"] for lane in lanes for item in lane), key=lambda item: item["index"])
+def index_of(name: str) -> int:
+    """The AMI's place in the batch, from its child's name (<batch name>-<index>-<hash>)."""
+    return int(name.rsplit("-", 2)[1])
 
 
-def child_outcome(sfn_client: SFNClient, state_machine_arn: str, name: str, item: dict[str, Any]) -> dict[str, Any]:
-    source = item["input"]
-    arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
-    outcome: dict[str, Any] = {"recoveryPoint": f"s3://{source['recoveryPointBucket']}/{source['recoveryPoint']}", "execution": arn}
-    try:
-        found = sfn_client.describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
-            raise
-        return {**outcome, "status": "NOT_STARTED", "error": "NotStarted", "cause": "the batch could not start its execution"}
-    outcome["status"] = found["status"]
+def child_outcome(sfn_client: SFNClient, restore_state_machine_arn: str, batch_arn: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """One AMI's line: the facts of the execution its task ran, or why none ran."""
+    arn = f"{restore_state_machine_arn.replace(':stateMachine:', ':execution:')}:{outcome['name']}"
+    if outcome.get("error") not in (None, "States.TaskFailed"):  # the task failed before any child of ours ran
+        cause = NOT_STARTED.get(outcome["error"], "its execution could not start: this AMI was not restored")
+        where = outcome.get("recoveryPoint", "?")
+        return {"recoveryPoint": where, "status": "NOT_STARTED", "error": outcome["error"], "cause": cause, "execution": arn}
+    found = sfn_client.describe_execution(executionArn=arn)
+    source = json.loads(found["input"])
+    where = f"s3://{source['recoveryPointBucket']}/{source['recoveryPoint']}"
+    line: dict[str, Any] = {"recoveryPoint": where, "status": found["status"], "execution": arn}
+    if source.get(STARTED_BY) != batch_arn:  # a fact check: the execution of that name is this batch's
+        return {**line, "status": "FAILED", "error": "NotThisBatchsExecutionError", "cause": f"{arn} was not started by this batch"}
     if found["status"] == "SUCCEEDED":
         summary = json.loads(found.get("output") or "{}")
-        return {**outcome, **{k: summary.get(k) for k in CHILD_KEYS}}
+        return {**line, **{k: summary.get(k) for k in CHILD_KEYS}}
     name_of_error = found.get("error") or found["status"]
-    return {**outcome, "error": name_of_error, "cause": error_message(found.get("cause") or "")[:SHOWN_ERROR_CHARACTERS]}
+    return {**line, "error": name_of_error, "cause": error_message(found.get("cause") or "")[:SHOWN_ERROR_CHARACTERS]}
 
 
-def batch_summary(sfn_client: SFNClient, event: dict[str, Any], region: str) -> dict[str, Any]:
-    request = event["request"]
-    items = batch_items(request)
-    names = [f"{request['childPrefix']}-{item['index']}" for item in items]
+def not_found(missing: dict[str, Any]) -> dict[str, Any]:
+    """An AMI Plan Batch found missing (or unreadable): no execution was started for it."""
+    why = "no such object in the bucket" if missing["error"] == "RecoveryPointNotFoundError" else "the stack may not read it"
+    where = f"s3://{missing['recoveryPointBucket']}/{missing['recoveryPoint']}"
+    return {"recoveryPoint": where, "status": "NOT_STARTED", "error": missing["error"], "cause": f"{why} (HeadObject)", "execution": None}
+
+
+def batch_summary(sfn_client: SFNClient, restore_state_machine_arn: str, event: dict[str, Any], region: str) -> dict[str, Any]:
+    request, batch_arn = event["request"], event["executionId"]
+    outcomes = sorted(request["items"], key=lambda o: index_of(o["name"]))
     with ThreadPoolExecutor(max_workers=BATCH_THREADS) as pool:
-        amis = list(
-            pool.map(lambda pair: child_outcome(sfn_client, event["stateMachineArn"], pair[0], pair[1]), zip(names, items, strict=True))
-        )
+        ran = list(pool.map(lambda o: child_outcome(sfn_client, restore_state_machine_arn, batch_arn, o), outcomes))
+    missing = [(m["index"], not_found(m)) for m in request.get("notFound", [])]
+    amis = [a for _, a in sorted([*zip((index_of(o["name"]) for o in outcomes), ran, strict=True), *missing], key=lambda pair: pair[0])]
     failed = [a for a in amis if a["status"] != "SUCCEEDED"]
     summary: dict[str, Any] = {
         "status": "FAILED" if failed else "SUCCEEDED",
@@ -145,7 +162,7 @@ def batch_summary(sfn_client: SFNClient, event: dict[str, Any], region: str) -> 
         "plan": request.get("plan"),
         "selection": request.get("selection"),
         "startTime": event.get("startTime"),
-        "execution": event["executionId"],
+        "execution": batch_arn,
     }
     if failed:
         listed = ", ".join(f"{a['recoveryPoint']} ({a['error']})" for a in failed)
@@ -156,24 +173,30 @@ def batch_summary(sfn_client: SFNClient, event: dict[str, Any], region: str) -> 
     return summary
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def render_batch_summary(summary: dict[str, Any], now: datetime) -> tuple[str, str]:
     """The email: (subject, message); `now` is when it is summarised (the elapsed time since startTime)."""
     total, region = len(summary["amis"]), summary["region"]
     if summary["failed"]:
         subject = f"AMI batch restore: {summary['restored']} of {total} restored, {summary['failed']} failed in {region}"
-        head = f"{summary['restored']} of {total} AMIs are restored in {region}; {summary['failed']} failed (below)."
+        head = f"{summary['restored']} of {plural(total, 'AMI')} restored in {region}; {summary['failed']} failed (below)."
+    elif total == 1:
+        subject = f"AMI batch restore: the AMI is restored in {region}"
+        head = f"The batch's AMI is restored in {region}."
     else:
         subject = f"AMI batch restore: all {total} restored in {region}"
         head = f"All {total} AMIs are restored in {region}."
     lines = [head]
     if summary.get("selection"):
-        lines.append(f"Selection: {summary['selection']}: {total} AMI{'s' if total != 1 else ''}.")
+        lines.append(f"Selection: {summary['selection']}: {plural(total, 'AMI')}.")
     plan = summary.get("plan")
     if plan:
-        rounds = ", then ".join(f"{r['amis']} in {r['lanes']} lane{'s' if r['lanes'] != 1 else ''}" for r in plan["rounds"])
         lines.append(
-            f"Plan: {plan['totalGb']:,.1f} GB under the {plan['quotaGb']:,.0f} GB image-restore quota: {rounds}; "
-            f"{plan['restoresRequested']} restore{'s' if plan['restoresRequested'] != 1 else ''} requested up front."
+            f"Plan: {plural(plan['amis'], 'AMI')}, {plan['totalGb']:,.1f} GB, through the stack's {plan['quotaGb']:,.0f} GB image-restore "
+            f"budget (shared with every restore of the stack); {plural(plan['restoresRequested'], 'restore')} requested up front."
         )
     if summary.get("startTime"):
         started = datetime.fromisoformat(summary["startTime"].replace("Z", "+00:00"))
@@ -200,9 +223,8 @@ def render_batch_summary(summary: dict[str, Any], now: datetime) -> tuple[str, s
         lines += ["", "Failed (each restore stopped on its own; the others went on):"]
         for a in failed:
             advice = WHAT_TO_DO.get(a["error"], "Read the execution's history.")
-            lines.append(
-                f"- {a['recoveryPoint']}: {a['status']} {a['error']}: {a['cause']} What to do: {advice} Execution: {a['execution']}"
-            )
+            execution = f" Execution: {a['execution']}" if a["status"] != "NOT_STARTED" else ""
+            lines.append(f"- {a['recoveryPoint']}: {a['status']} {a['error']}: {a['cause']} What to do: {advice}{execution}")
     lines += ["", f"Execution: {summary['execution']}"]
     message = "\n".join(lines)
     if len(message.encode()) > SNS_MESSAGE_BYTES:
@@ -211,8 +233,10 @@ def render_batch_summary(summary: dict[str, Any], now: datetime) -> tuple[str, s
     return sns_subject(subject), message
 
 
-def notify_batch_summary(sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
-    summary = batch_summary(sfn_client, event, topic_arn.split(":")[3])
+def notify_batch_summary(
+    sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str, restore_state_machine_arn: str, event: dict[str, Any]
+) -> dict[str, Any]:
+    summary = batch_summary(sfn_client, restore_state_machine_arn, event, topic_arn.split(":")[3])
     subject, message = render_batch_summary(summary, datetime.now(UTC))
     message_id = sns_client.publish(TopicArn=topic_arn, Subject=subject, Message=message)["MessageId"]
     logger.info("published %s: %s", message_id, subject)
@@ -229,4 +253,4 @@ def notify_batch_summary(sns_client: SNSClient, sfn_client: SFNClient, topic_arn
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return notify_batch_summary(sns, stepfunctions, os.environ["TOPIC_ARN"], event)
+    return notify_batch_summary(sns, stepfunctions, os.environ["TOPIC_ARN"], os.environ["RESTORE_STATE_MACHINE_ARN"], event)

@@ -1,16 +1,18 @@
 """Notify Failure: email which step failed, why, what this run left in AWS and what to do, through SNS.
 
 Event:  {"executionId": "arn:...", "progress": <the state data when a Catch fired:
-         {"input": ..., "request"?: ..., "restore"?: ..., "image"?: ...,
+         {"request"?: ..., "restore"?: ..., "image"?: ...,
           "failed": {"RestoreImage": {"Error": "ImageNameConflictError", "Cause": "<Lambda error JSON or text>"}}}>}
-         The failing state's own Catch wrote the "failed" key: its name without spaces is the failed step.
+         The failing state's own Catch wrote the "failed" key: its name without spaces is the failed step. The
+         execution's input is read here (DescribeExecution), and shown cut: the state never carries it whole.
 Result: the summary that was emailed, plus "messageId" and the original "Error" and "Cause", which the Fail state
         "Restore Failed" reports:
         {"status": "FAILED", "failedStep": "Restore Image", "error": "ImageNameConflictError", "cause": "...",
          "leftInPlace": [...], "changedNothing": false, "whatToDo": "...", "input": ..., "execution": "arn:...",
          "Error": "ImageNameConflictError", "Cause": "...", "messageId": "..."}
-An execution that a batch started (its input carries AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID) sends no email of
-its own: "messageId" is null, and the batch emails one summary of all its AMIs.
+An execution that a batch started (Validate Input found its AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID to name a
+running batch that names its children so) sends no email of its own: "messageId" is null, and the batch emails one
+summary of all its AMIs.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger()
 
 sns = boto3.client("sns")
+sfn = boto3.client("stepfunctions")
 
 # S3 Standard in us-east-1, first 50 TB: $0.023 per GB-month (a restored copy is billed as S3 Standard); an estimate.
 STANDARD_USD_PER_GB_MONTH = 0.023
@@ -54,11 +59,11 @@ LAMBDA_WHAT_TO_DO = (
     "AWS Lambda kept failing after the state's retries: read the function's logs, then start a new execution "
     "(it reuses a restore in progress or a restored copy)."
 )
-# The steps that fail before any side effect (Plan Batch only when it refuses the input).
-CHANGE_NOTHING = ("Validate Input", "Validate Batch", "Check Storage Class", "Resolve Selection")
-# Step Functions Developer Guide, "Start workflow executions from a task state": a parent passes its execution ID
-# under this name to associate the child execution with it.
-STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+# The steps that fail before any side effect (Plan Batch only when it refuses the batch, before any restore).
+CHANGE_NOTHING = ("Validate Input", "Validate Batch", "Check Storage Class", "Resolve Selection", "Restore As A Batch")
+PLAN_REFUSALS = ("InvalidInputError", "RecoveryPointNotFoundError", "RecoveryPointAccessDeniedError")
+BATCH_STEPS = ("Validate Batch", "Resolve Selection", "Plan Batch", "Restore Each AMI", "Notify Batch Summary")
+SHOWN_INPUT_CHARACTERS = 2000
 
 
 def error_message(cause: str) -> str:
@@ -94,11 +99,22 @@ def sns_subject(text: str) -> str:
 
 
 def started_by_a_batch(event: dict[str, Any]) -> str | None:
-    """The batch execution that started this one, if any (Validate Input keeps it as request.startedBy)."""
+    """The batch execution that started this one, if any: Validate Input keeps it as request.startedBy only once it
+    found that execution to be this one's batch (an input's claim alone silences nothing)."""
     request = event.get("request") or (event.get("progress") or {}).get("request") or {}
-    raw = (event.get("progress") or {}).get("input")
-    parent = request.get("startedBy") or (raw.get(STARTED_BY) if isinstance(raw, dict) else None)
+    parent = request.get("startedBy")
     return str(parent) if parent else None
+
+
+def shown_input(given: Any) -> str:
+    """The input as JSON, cut to SHOWN_INPUT_CHARACTERS (an input may be up to 256 KiB), with control characters
+    escaped (json.dumps does), so that no input can forge lines of the email."""
+    text = json.dumps(given, ensure_ascii=False)
+    if len(text) <= SHOWN_INPUT_CHARACTERS:
+        return text
+    return (
+        f"{text[:SHOWN_INPUT_CHARACTERS]}... (cut: {len(text.encode()):,} bytes in all; the execution's input in the console has it whole)"
+    )
 
 
 def usd_per_day(size_bytes: int) -> str:
@@ -172,7 +188,7 @@ def left_in_place(step: str, error: str, progress: dict[str, Any], execution_id:
     return found
 
 
-def failure_summary(event: dict[str, Any], region: str) -> dict[str, Any]:
+def failure_summary(event: dict[str, Any], region: str, given: Any) -> dict[str, Any]:
     progress, execution_id = event["progress"], event["executionId"]
     ((key, error),) = (progress.get("failed") or {"Unknown": {}}).items()
     step = state_name(key)
@@ -187,9 +203,9 @@ def failure_summary(event: dict[str, Any], region: str) -> dict[str, Any]:
         "error": name,
         "cause": error_message(cause),
         "leftInPlace": left_in_place(step, name, progress, execution_id, region),
-        "changedNothing": step in CHANGE_NOTHING or (step == "Plan Batch" and name == "InvalidInputError"),
+        "changedNothing": step in CHANGE_NOTHING or (step == "Plan Batch" and name in PLAN_REFUSALS),
         "whatToDo": advice or "Read the cause above and the execution history.",
-        "input": progress["input"],
+        "input": shown_input(given),
         "execution": execution_id,
         "Error": name,
         "Cause": cause,
@@ -198,7 +214,8 @@ def failure_summary(event: dict[str, Any], region: str) -> dict[str, Any]:
 
 def render_failure(summary: dict[str, Any]) -> tuple[str, str]:
     """The email: (subject, message)."""
-    subject = f"AMI restore failed: {summary['error']} at {summary['failedStep']}"
+    what = "batch restore" if summary["failedStep"] in BATCH_STEPS else "restore"
+    subject = f"AMI {what} failed: {summary['error']} at {summary['failedStep']}"
     if summary["changedNothing"]:
         left = ["Nothing was changed in AWS."]
     elif summary["leftInPlace"]:
@@ -206,22 +223,30 @@ def render_failure(summary: dict[str, Any]) -> tuple[str, str]:
     else:
         left = ["Nothing this run made is left in AWS."]
     lines = [
-        f"The restore stopped at '{summary['failedStep']}' with {summary['error']}:",
+        f"The {what} stopped at '{summary['failedStep']}' with {summary['error']}:",
         f"  {summary['cause']}",
         "",
         *left,
         "",
         f"What to do: {summary['whatToDo']}",
         "",
-        f"Input: {json.dumps(summary['input'], ensure_ascii=False)[:2000]}",
+        f"Input: {summary['input']}",
         "",
         f"Execution: {summary['execution']}",
     ]
     return sns_subject(subject), "\n".join(lines)
 
 
-def notify_failure(sns_client: SNSClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
-    summary = failure_summary(event, topic_arn.split(":")[3])
+def read_input(sfn_client: SFNClient, execution_arn: str) -> Any:
+    """The execution's input, as Step Functions keeps it; a note instead if it cannot be read."""
+    try:
+        return json.loads(sfn_client.describe_execution(executionArn=execution_arn)["input"])
+    except ClientError as error:
+        return f"(the input could not be read: {error.response['Error']['Code']})"
+
+
+def notify_failure(sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    summary = failure_summary(event, topic_arn.split(":")[3], read_input(sfn_client, event["executionId"]))
     if parent := started_by_a_batch(event):
         logger.info("part of batch %s: its summary emails this outcome", parent)
         return {**summary, "messageId": None}
@@ -232,4 +257,4 @@ def notify_failure(sns_client: SNSClient, topic_arn: str, event: dict[str, Any])
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return notify_failure(sns, os.environ["TOPIC_ARN"], event)
+    return notify_failure(sns, sfn, os.environ["TOPIC_ARN"], event)

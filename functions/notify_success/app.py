@@ -28,9 +28,6 @@ logger = logging.getLogger()
 sns = boto3.client("sns")
 
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
-# Step Functions Developer Guide, "Start workflow executions from a task state": a parent passes its execution ID
-# under this name to associate the child execution with it.
-STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 NOTICED = {
     "copy": {"event": "S3's Object Restore Completed event", "poll": "polling"},
     "image": {"event": "EC2's AMI State Change event", "poll": "polling"},
@@ -67,10 +64,10 @@ def sns_subject(text: str) -> str:
 
 
 def started_by_a_batch(event: dict[str, Any]) -> str | None:
-    """The batch execution that started this one, if any (Validate Input keeps it as request.startedBy)."""
+    """The batch execution that started this one, if any: Validate Input keeps it as request.startedBy only once it
+    found that execution to be this one's batch (an input's claim alone silences nothing)."""
     request = event.get("request") or (event.get("progress") or {}).get("request") or {}
-    raw = (event.get("progress") or {}).get("input")
-    parent = request.get("startedBy") or (raw.get(STARTED_BY) if isinstance(raw, dict) else None)
+    parent = request.get("startedBy")
     return str(parent) if parent else None
 
 

@@ -1,27 +1,29 @@
-"""Plan Batch: size every AMI of a batch, refuse what cannot work before any side effect, order the image restores
-into rounds that keep the GB in flight under EC2's quota, and request the archives' restores up front.
+"""Plan Batch: look at every AMI of a batch, refuse what cannot work before any side effect, request the archives'
+restores up front, and give each AMI its child execution's name, its place and its copy wait.
 
-Event:  {"request": <Validate Batch's result, with recoveryPoints (Resolve Selection fills them for a selector)>}
+Event:  {"request": <Validate Batch's result, with recoveryPoints (Resolve Selection fills them for a selector)>,
+         "execution": "arn:...:execution:<batch state machine>:nightly-dr", "executionName": "nightly-dr"}
 Result: the request without its flat list, plus
-        "rounds": [[[{"index": 0, "input": <the single-restore input>}, ...], ...], ...]   (rounds > lanes > AMIs)
-        "childPrefix": "nightly-dr"  (AMI n runs as the execution "<childPrefix>-<n>"),
-        "plan": {"amis": 12, "totalGb": 1200.0, "quotaGb": 600.0, "rounds": [{"lanes": 6, "amis": 12, "largestGb": 100.0}],
-                 "plannedImageSeconds": 5400, "restoresRequested": 0, "restoresLeftToTheirExecution": 0}
-Raises InvalidInputError (every AMI whose request cannot work, or a batch longer than an execution may run),
-ThrottledError.
+        "items": [{"index": 3, "name": "nightly-dr-3-1a2b3c4d", "input": <the single-restore input>,
+                   "copyWait": {"timeouts": [43200, 60], "next": 1, "seconds": 43200}, "copyDeadlineAt": "..."}, ...]
+                 in the order their copies should be readable (readable ones first),
+        "notFound": [{"index": 5, "recoveryPoint": "...", "recoveryPointBucket": "...", "error": "RecoveryPointNotFoundError"}],
+        "concurrency": 40 (BATCH_CONCURRENCY: the Map's MaxConcurrencyPath),
+        "plan": {"amis": 12, "totalGb": 1200.0, "quotaGb": 600.0, "plannedSeconds": 93600, "restoresRequested": 9,
+                 "restoresLeftToTheirExecution": 1, "notFound": 0}
+Raises RecoveryPointNotFoundError (the bucket does not exist, or no key of the batch does: nothing was changed),
+RecoveryPointAccessDeniedError, InvalidInputError (Expedited asked of Deep Archive, or a batch that would outlast an
+execution), ThrottledError.
 
-Why rounds: EC2 rejects an image restore while the account has more than its quota of restore work in progress
-(600 GB in the current EC2 User Guide; the stack's ImageRestoreQuotaGb). Each AMI runs as a child execution of the
-state machine (the single-restore states), and a child holds its place from its start to its AMI, so the batch runs
-in rounds, one after another: a round has L lanes side by side, each lane restoring its AMIs one after another, and
-holds only AMIs of at most quota / L bytes, so at most quota bytes are ever in flight. AMIs larger than the whole
-quota run one at a time. Rounds go in the order the copies become readable (readable classes first, while the
-archives restore), largest AMIs first within that; smaller AMIs fill the idle time of a round's shorter lanes.
-Why restores up front: a lane reaches its last AMI hours later, so every archive's restore is requested here (at
-most RESTORE_REQUESTS_PER_SECOND, half of S3's 1,000 restore requests per second per account), with Days extended
-to cover the planned wait; each child then joins its restore in progress or finds its copy readable. Expedited
-requests are left to their child (minutes, and it falls back to Standard when capacity is short); so is any
-request S3 refuses here.
+Why restores up front: an AMI's child execution starts only when its copy is readable (the batch waits for S3's event
+in "Wait For Copy"), so every archive's restore is requested here (at most RESTORE_REQUESTS_PER_SECOND, half of S3's
+1,000 restore requests per second per account), with Days covering the wait from readable to its image restore; each
+child then finds its copy readable. Expedited requests are left to their child (minutes, and it falls back to Standard
+when capacity is short); so is any request S3 refuses here.
+Why a plan: every image restore of the stack takes its GB from one budget (ImageRestoreQuotaGb, first come first
+served; Wait For Image Budget), so the batch needs no rounds. The plan only checks that the batch can end within an
+execution's life (a year): image restores one after another at the slowest rate we plan for, with the budget's room for
+several at once, after the latest copy; a batch that would outlast it is refused before any restore is requested.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -52,9 +55,6 @@ DAY, HOUR = 24 * 3600, 3600
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")  # Intelligent-Tiering's ArchiveStatus values
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
-# Planning figures for CreateRestoreImageTask, as in Check Image State and Extend Copy (tests/static checks they agree).
-IMAGE_STARTUP_SECONDS = 600
-IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
 # The latest typical restore of each class and tier, as Check Restore Status plans it (tests/static checks they agree).
 LATEST_RESTORE_SECONDS = {
     ("GLACIER", "Expedited"): 5 * 60,
@@ -63,41 +63,76 @@ LATEST_RESTORE_SECONDS = {
     ("DEEP_ARCHIVE", "Standard"): 12 * HOUR,
     ("DEEP_ARCHIVE", "Bulk"): 48 * HOUR,
 }
+# AWS: archived objects over 250 MB are restored at up to 300 MB/s (Check Restore Status adds the transfer too).
+LARGE_OBJECT_BYTES = 250 * 10**6
+BEST_BYTES_PER_SECOND = 300 * 10**6
+# The batch waits for a copy until its latest typical time and this margin; then the child follows the restore itself.
+COPY_WAIT_MARGIN_SECONDS = HOUR
+# Planning figures for CreateRestoreImageTask, as in Check Image State (tests/static checks they agree), and the slowest
+# rate we plan for, as Wait For Image Budget does: AWS documents no throughput.
+IMAGE_STARTUP_SECONDS = 600
+IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
+SLOWEST_IMAGE_BYTES_PER_SECOND = 20 * 10**6
+MIN_DEADLINE_SECONDS = 24 * 3600
 # S3 User Guide: restore requests are throttled above 1,000 per second per account and Region; take half.
 RESTORE_REQUESTS_PER_SECOND = 500
-# A copy requested up front must outlive the planned wait for its lane; plans are estimates, so 1.5 x that.
+# A copy requested up front must outlive its wait for the image restore; plans are estimates, so 1.5 x that.
 WAIT_SAFETY_FACTOR = 1.5
-# The execution itself ends after 10 days (the definition's TimeoutSeconds); a batch must plan to finish a day before.
-EXECUTION_SECONDS = 10 * DAY
-PLAN_LIMIT_SECONDS = EXECUTION_SECONDS - DAY
-MAX_LANES = 40  # an inline Map runs up to 40 iterations at once
-NAME_LIMIT = 80  # execution names: 1-80 characters
-MAX_INDEX_DIGITS = 3  # a batch holds at most 1,000 AMIs: indexes 0-999
+# An execution lives at most a year (Step Functions quotas; both state machines' TimeoutSeconds): the batch, and the
+# child restoring its last AMI, must end a month before.
+EXECUTION_SECONDS = 365 * DAY
+PLAN_LIMIT_SECONDS = EXECUTION_SECONDS - 30 * DAY
 
 
 class InvalidInputError(Exception):
     """An AMI of the batch cannot be restored as asked (or the batch cannot finish): nothing was changed."""
 
 
+class RecoveryPointNotFoundError(Exception):
+    """The batch's bucket does not exist, or none of its keys does: nothing was changed."""
+
+
+class RecoveryPointAccessDeniedError(Exception):
+    """The stack's role may not read the batch's bucket: check ArchiveBucketName and the bucket policy."""
+
+
 class ThrottledError(Exception):
-    """S3 throttled a HeadObject after the SDK's own retries; the state machine retries with back-off."""
+    """S3 throttled a request after the SDK's own retries; the state machine retries with back-off."""
 
 
-def child_prefix(execution_name: str) -> str:
-    """The batch's child executions are named "<prefix>-<index>" (at most 80 characters)."""
-    room = NAME_LIMIT - 1 - MAX_INDEX_DIGITS
-    if len(execution_name) <= room:
-        return execution_name
-    return f"{execution_name[: room - 9]}-{hashlib.sha256(execution_name.encode()).hexdigest()[:8]}"
+def child_name(parent_arn: str, index: int) -> str:
+    """The name a batch gives its child number `index`: the batch's name (cut to 40 characters), the index, and a hash
+    of the batch's ARN, so that no other execution's name can be taken for it (at most 53 of the 80 characters)."""
+    name = parent_arn.rsplit(":", 1)[1]
+    return f"{name[:40]}-{index}-{hashlib.sha256(parent_arn.encode()).hexdigest()[:8]}"
 
 
 def image_seconds(size_bytes: int) -> int:
     return IMAGE_STARTUP_SECONDS + -(-size_bytes // IMAGE_PLANNED_BYTES_PER_SECOND)
 
 
+def slowest_image_seconds(size_bytes: int) -> int:
+    return IMAGE_STARTUP_SECONDS + -(-size_bytes // SLOWEST_IMAGE_BYTES_PER_SECOND)
+
+
+def head_bucket(s3_client: S3Client, bucket: str) -> None:
+    """Does the bucket exist, and may the stack read it? Raises the batch's refusal otherwise (nothing changed yet)."""
+    try:
+        s3_client.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in ("404", "NoSuchBucket"):
+            raise RecoveryPointNotFoundError(f"the bucket {bucket} does not exist: nothing was restored") from error
+        if code in ("403", "AccessDenied"):
+            raise RecoveryPointAccessDeniedError(f"access denied to the bucket {bucket}: is it in ArchiveBucketName?") from error
+        if code in THROTTLING_CODES:
+            raise ThrottledError(f"S3 throttled HeadBucket on {bucket}") from error
+        raise
+
+
 def head(s3_client: S3Client, item: dict[str, Any]) -> dict[str, Any]:
-    """What S3 says of the object: size, class, Intelligent-Tiering tier, restore status (missing: size 0, and its
-    child execution fails RecoveryPointNotFoundError or RecoveryPointAccessDeniedError as a single restore does)."""
+    """What S3 says of the object: size, class, Intelligent-Tiering tier, restore status (missing or unreadable: found
+    is False, with the error its single restore would end with)."""
     bucket, key = item["recoveryPointBucket"], item["recoveryPoint"]
     try:
         found = s3_client.head_object(Bucket=bucket, Key=key)
@@ -105,8 +140,10 @@ def head(s3_client: S3Client, item: dict[str, Any]) -> dict[str, Any]:
         code = error.response["Error"]["Code"]
         if code in THROTTLING_CODES:
             raise ThrottledError(f"S3 throttled HeadObject on s3://{bucket}/{key}") from error
-        if code in ("404", "NoSuchKey", "NoSuchBucket", "403", "AccessDenied"):
-            return {"found": False, "sizeBytes": 0, "storageClass": None, "archiveStatus": None, "restore": None}
+        if code in ("404", "NoSuchKey", "NoSuchBucket"):
+            return {"found": False, "error": "RecoveryPointNotFoundError"}
+        if code in ("403", "AccessDenied"):
+            return {"found": False, "error": "RecoveryPointAccessDeniedError"}
         raise
     return {
         "found": True,
@@ -117,10 +154,18 @@ def head(s3_client: S3Client, item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def is_archived(facts: dict[str, Any]) -> bool:
+    return bool(facts["storageClass"] in ARCHIVED_CLASSES or facts["archiveStatus"] in ARCHIVE_TIERS)
+
+
+def is_readable(facts: dict[str, Any]) -> bool:
+    """Readable now: not archived, or a restored copy (x-amz-restore: ongoing-request="false")."""
+    return not is_archived(facts) or 'ongoing-request="false"' in (facts["restore"] or "")
+
+
 def needs_restore(facts: dict[str, Any]) -> bool:
     """Archived and neither restored nor being restored (a copy or a restore in progress is joined by the child)."""
-    archived = facts["storageClass"] in ARCHIVED_CLASSES or facts["archiveStatus"] in ARCHIVE_TIERS
-    return bool(facts["found"] and archived and not facts["restore"])
+    return is_archived(facts) and not facts["restore"]
 
 
 def is_deep_archive(storage_class: str, archive_status: str | None) -> bool:
@@ -129,64 +174,32 @@ def is_deep_archive(storage_class: str, archive_status: str | None) -> bool:
 
 def latest_restore(item: dict[str, Any], facts: dict[str, Any]) -> int:
     """When the copy of an archived AMI is readable at the latest, typically (seconds from the request)."""
-    return LATEST_RESTORE_SECONDS[
-        (
-            "DEEP_ARCHIVE" if is_deep_archive(facts["storageClass"], facts["archiveStatus"]) else "GLACIER",
-            item.get("restoreRequestTier", "Standard"),
-        )
-    ]
+    family = "DEEP_ARCHIVE" if is_deep_archive(facts["storageClass"], facts["archiveStatus"]) else "GLACIER"
+    latest = LATEST_RESTORE_SECONDS[(family, item.get("restoreRequestTier", "Standard"))]
+    if facts["sizeBytes"] > LARGE_OBJECT_BYTES:
+        latest += math.ceil(facts["sizeBytes"] / BEST_BYTES_PER_SECOND)
+    return latest
 
 
-def lane_levels(max_lanes: int) -> list[int]:
-    """Lanes a round may have: 1 to 6, then steps of about a third, up to max_lanes. An AMI runs in the round of the
-    most lanes it fits (quota / lanes >= its size): the steps waste at most a quarter of a lane, and a batch has at
-    most 14 rounds."""
-    levels = [n for n in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32) if n < max_lanes]
-    return [*levels, max_lanes]
-
-
-def plan_rounds(sizes: list[int], quota_bytes: int, max_lanes: int, ready: list[int] | None = None) -> list[list[list[int]]]:
-    """Indexes into `sizes`, as rounds > lanes > AMIs: in a round of L lanes every AMI is at most quota / L bytes.
-
-    Rounds go in the order the AMIs' copies become readable (`ready`: seconds from now, 0 for a readable object), so
-    the readable AMIs use the quota while the archives restore. Within that order a round starts from the largest
-    AMI left: its size sets the lanes (the most whose share of the quota still holds it), the AMIs of that size band
-    are dealt to them longest first, and smaller AMIs fill the lanes' idle time up to the round's longest lane (so a
-    round does not wait on one long lane with the others empty)."""
-    levels = lane_levels(max_lanes)
-
-    def level(index: int) -> int:
-        fits = max_lanes if sizes[index] == 0 else max(1, min(max_lanes, quota_bytes // sizes[index]))
-        return max(n for n in levels if n <= fits)
-
-    readiness = ready or [0] * len(sizes)
-    rounds: list[list[list[int]]] = []
-    for moment in sorted(set(readiness)):
-        left = sorted((i for i in range(len(sizes)) if readiness[i] == moment), key=lambda i: (-sizes[i], i))
-        while left:
-            lanes_count = level(left[0])
-            band = [i for i in left if level(i) == lanes_count]
-            lanes: list[list[int]] = [[] for _ in range(lanes_count)]
-            loads = [0] * lanes_count
-            for index in band:  # longest first, to the lane that frees up first
-                lane = loads.index(min(loads))
-                lanes[lane].append(index)
-                loads[lane] += image_seconds(sizes[index])
-            longest = max(loads)
-            taken = set(band)
-            for index in left:  # smaller AMIs (they fit any lane of this round) into the idle time
-                lane = loads.index(min(loads))
-                if index not in taken and loads[lane] + image_seconds(sizes[index]) <= longest:
-                    lanes[lane].append(index)
-                    loads[lane] += image_seconds(sizes[index])
-                    taken.add(index)
-            rounds.append([lane for lane in lanes if lane])
-            left = [i for i in left if i not in taken]
-    return rounds
+def plan_images(sizes: list[int], ready: list[int], quota_bytes: int) -> list[int]:
+    """When each image restore starts, at the slowest planned rate, admitted first come (readable first) first served
+    while the budget has room, a restore larger than the budget alone: seconds from now, in the order given."""
+    starts = [0] * len(sizes)
+    running: list[tuple[int, int]] = []  # (end, bytes) of the image restores in flight
+    clock = 0
+    for index in sorted(range(len(sizes)), key=lambda i: ready[i]):
+        clock = max(clock, ready[index])
+        running = [(end, size) for end, size in running if end > clock]
+        while running and sum(size for _, size in running) + sizes[index] > quota_bytes:
+            clock = min(end for end, _ in running)  # wait for the first one in flight to end
+            running = [(end, size) for end, size in running if end > clock]
+        starts[index] = clock
+        running.append((clock + slowest_image_seconds(sizes[index]), sizes[index]))
+    return starts
 
 
 def request_restore(s3_client: S3Client, item: dict[str, Any], facts: dict[str, Any], wait_seconds: float) -> str:
-    """RestoreObject now, for a copy that lives through the planned wait; the outcome as a word (never raises: the
+    """RestoreObject now, for a copy that lives through its planned wait; the outcome as a word (never raises: the
     child execution requests the restore itself if this one did not go through)."""
     days = item.get("restoreRequestDays", 1) + math.ceil(WAIT_SAFETY_FACTOR * wait_seconds / DAY)
     request: RestoreRequestTypeDef = {"GlacierJobParameters": {"Tier": item.get("restoreRequestTier", "Standard")}}
@@ -201,99 +214,110 @@ def request_restore(s3_client: S3Client, item: dict[str, Any], facts: dict[str, 
     return "requested" if status["ResponseMetadata"]["HTTPStatusCode"] == 202 else "already-restored"
 
 
-def plan_batch(s3_client: S3Client, request: dict[str, Any], quota_gb: float, max_lanes: int, execution_name: str) -> dict[str, Any]:
+def plan_batch(
+    s3_client: S3Client, request: dict[str, Any], quota_gb: float, concurrency: int, execution_arn: str, now: datetime
+) -> dict[str, Any]:
     items: list[dict[str, Any]] = request["recoveryPoints"]
+    for bucket in sorted({item["recoveryPointBucket"] for item in items}):
+        head_bucket(s3_client, bucket)
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         facts = list(pool.map(lambda item: head(s3_client, item), items))
-
+    found = [i for i, fact in enumerate(facts) if fact["found"]]
+    if not found:
+        listed = ", ".join(f"s3://{item['recoveryPointBucket']}/{item['recoveryPoint']}" for item in items[:10])
+        raise RecoveryPointNotFoundError(
+            f"none of the batch's {len(items)} keys exists ({listed}{', ...' if len(items) > 10 else ''}): nothing was restored; "
+            "check recoveryPoints and recoveryPointBucket (aws s3 ls s3://<bucket>/)"
+        )
     refused = [
-        f"recoveryPoints[{index}] ({item['recoveryPoint']}): restoreRequestTier: Expedited is not offered for Deep Archive "
-        f"({fact['storageClass']}{'/' + fact['archiveStatus'] if fact['archiveStatus'] else ''}); "
+        f"recoveryPoints[{i}] ({items[i]['recoveryPoint']}): restoreRequestTier: Expedited is not offered for Deep Archive "
+        f"({facts[i]['storageClass']}{'/' + facts[i]['archiveStatus'] if facts[i]['archiveStatus'] else ''}); "
         "use Standard (within 12 h) or Bulk (within 48 h)"
-        for index, (item, fact) in enumerate(zip(items, facts, strict=True))
-        if needs_restore(fact)
-        and is_deep_archive(fact["storageClass"], fact["archiveStatus"])
-        and item.get("restoreRequestTier") == "Expedited"
+        for i in found
+        if is_archived(facts[i])
+        and not is_readable(facts[i])
+        and is_deep_archive(facts[i]["storageClass"], facts[i]["archiveStatus"])
+        and items[i].get("restoreRequestTier") == "Expedited"
     ]
     if refused:
         raise InvalidInputError("; ".join(refused))
-    sizes = [fact["sizeBytes"] for fact in facts]
-    quota_bytes = int(quota_gb * GB)
-    ready = [latest_restore(item, fact) if needs_restore(fact) else 0 for item, fact in zip(items, facts, strict=True)]
-    rounds = plan_rounds(sizes, quota_bytes, min(max_lanes, MAX_LANES), ready)
 
-    # When each AMI's image restore is planned to start, counted from now: a round starts when the one before it ends
-    # and its copies are readable; a copy waits from readable to its start (its Days must cover that wait).
-    waits: dict[int, float] = {}
-    clock = 0.0
-    for lanes in rounds:
-        readable = max(ready[i] for lane in lanes for i in lane)
-        clock = max(clock, readable)
-        longest = 0.0
-        for lane in lanes:
-            at = clock
-            for index in lane:
-                waits[index] = at - ready[index]
-                at += image_seconds(sizes[index])
-            longest = max(longest, at - clock)
-        clock += longest
-    planned = clock
-    if planned > PLAN_LIMIT_SECONDS:
+    sizes = [facts[i]["sizeBytes"] for i in found]
+    ready = [0 if is_readable(facts[i]) else latest_restore(items[i], facts[i]) for i in found]
+    starts = plan_images(sizes, ready, int(quota_gb * GB))
+    planned = max(start + slowest_image_seconds(size) for start, size in zip(starts, sizes, strict=True))
+    deadline = max(MIN_DEADLINE_SECONDS, 2 * max(image_seconds(size) for size in sizes))  # Check Image State's, at most
+    if planned + deadline > PLAN_LIMIT_SECONDS:
         raise InvalidInputError(
-            f"recoveryPoints: {len(items)} AMIs of {sum(sizes) / GB:,.0f} GB would take about {planned / DAY:.1f} days under the "
-            f"{quota_gb:,.0f} GB image-restore quota, longer than an execution may run ({EXECUTION_SECONDS // DAY} days): split the "
-            "batch, or raise the account's quota (Service Quotas) and the stack's ImageRestoreQuotaGb"
+            f"recoveryPoints: {len(found)} AMIs of {sum(sizes) / GB:,.0f} GB could take {planned / DAY:,.0f} days under the "
+            f"{quota_gb:,.0f} GB image-restore budget at the slowest rate planned ({SLOWEST_IMAGE_BYTES_PER_SECOND // 10**6} MB/s), "
+            f"longer than an execution may run ({EXECUTION_SECONDS // DAY} days): split the batch, or raise the account's quota "
+            "(Service Quotas) and the stack's ImageRestoreQuotaGb"
         )
 
-    # Restores up front, paced under S3's request rate (the copies wait for their lane: Days cover the planned wait).
-    wanted = [
-        i
-        for i, (item, f) in enumerate(zip(items, facts, strict=True))
-        if needs_restore(f) and item.get("restoreRequestTier") != "Expedited"
-    ]
-    outcomes: dict[int, str] = {}
+    # Restores up front, paced under S3's request rate (the copies wait for their image restore: Days cover the wait).
+    wanted = [n for n, i in enumerate(found) if needs_restore(facts[i]) and items[i].get("restoreRequestTier") != "Expedited"]
     interval, next_slot = 1 / RESTORE_REQUESTS_PER_SECOND, time.monotonic()
-
-    def paced(index: int) -> tuple[int, str]:
-        return index, request_restore(s3_client, items[index], facts[index], waits[index])
-
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         futures = []
-        for index in wanted:
+        for n in wanted:
             delay = next_slot - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             next_slot = max(next_slot, time.monotonic()) + interval
-            futures.append(pool.submit(paced, index))
-        outcomes = dict(future.result() for future in futures)
+            i = found[n]
+            futures.append(pool.submit(request_restore, s3_client, items[i], facts[i], starts[n] - ready[n]))
+        outcomes = dict(zip(wanted, (future.result() for future in futures), strict=True))
+    # Expedited, or refused here (503, throttled...): their execution requests them as a single restore would.
+    left_to_child = {
+        n for n, i in enumerate(found) if needs_restore(facts[i]) and outcomes.get(n, "left-to-its-execution") == "left-to-its-execution"
+    }
 
+    planned_items = []
+    for n in sorted(range(len(found)), key=lambda n: (ready[n], found[n])):
+        i = found[n]
+        # The batch waits for a copy it requested (or found restoring); a readable one, or one left to the child
+        # (Expedited, or refused here), is the child's at once.
+        left = n in left_to_child
+        wait = 1 if is_readable(facts[i]) or left else ready[n] + COPY_WAIT_MARGIN_SECONDS
+        planned_items.append(
+            {
+                "index": i,
+                "name": child_name(execution_arn, i),
+                "input": items[i],
+                "copyWait": {"timeouts": [wait, 60], "next": 1, "seconds": wait},
+                "copyDeadlineAt": (now + timedelta(seconds=wait)).isoformat(timespec="seconds"),
+            }
+        )
+    missing = [
+        {
+            "index": i,
+            "recoveryPoint": items[i]["recoveryPoint"],
+            "recoveryPointBucket": items[i]["recoveryPointBucket"],
+            "error": fact["error"],
+        }
+        for i, fact in enumerate(facts)
+        if not fact["found"]
+    ]
     shared = {k: v for k, v in request.items() if k != "recoveryPoints"}
     return {
         **shared,
-        "rounds": [[[{"index": i, "input": items[i]} for i in lane] for lane in lanes] for lanes in rounds],
-        "childPrefix": child_prefix(execution_name),
+        "items": planned_items,
+        "notFound": missing,
+        "concurrency": concurrency,
         "plan": {
             "amis": len(items),
             "totalGb": round(sum(sizes) / GB, 1),
             "quotaGb": quota_gb,
-            "rounds": [
-                {
-                    "lanes": len(lanes),
-                    "amis": sum(len(lane) for lane in lanes),
-                    "largestGb": round(max(sizes[i] for lane in lanes for i in lane) / GB, 1),
-                }
-                for lanes in rounds
-            ],
-            "plannedSeconds": round(planned),
+            "plannedSeconds": planned,
             "restoresRequested": sum(1 for o in outcomes.values() if o == "requested"),
-            # Expedited, or refused here (503, throttled...): their execution requests them as a single restore would
-            "restoresLeftToTheirExecution": sum(1 for i, f in enumerate(facts) if needs_restore(f) and outcomes.get(i, "left") == "left")
-            + sum(1 for o in outcomes.values() if o == "left-to-its-execution"),
+            "restoresLeftToTheirExecution": len(left_to_child),
+            "notFound": len(missing),
         },
     }
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    request = event["request"]
     quota_gb = float(os.environ["IMAGE_RESTORE_QUOTA_GB"])
-    return plan_batch(s3, request, quota_gb, int(os.environ["BATCH_CONCURRENCY"]), request["executionName"])
+    concurrency = int(os.environ["BATCH_CONCURRENCY"])
+    return plan_batch(s3, event["request"], quota_gb, concurrency, event["execution"], datetime.now(UTC))

@@ -95,6 +95,8 @@ def resume_subject(
     output = {"wokenBy": "event", "event": event["detail-type"], "at": event["time"], "state": event["detail"].get("State")}
     resumed = closed = 0
     for item in (item for page in pages for item in page["Items"]):
+        if "wakeOn" in item and item["wakeOn"]["S"] != event["detail-type"]:
+            continue  # this wait waits for another of the subject's events
         token = item["token"]["S"]
         try:
             sfn_client.send_task_success(taskToken=token, output=json.dumps(output))

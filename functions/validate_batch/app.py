@@ -1,15 +1,20 @@
 """Validate Batch: refuse a bad batch input (many AMIs: "recoveryPoints" instead of "recoveryPoint") before anything
 touches AWS.
 
-Event:  {"input": <the execution input, an object with "recoveryPoints">, "executionName": "nightly-dr",
-         "startTime": "2026-11-26T10:00:00Z"}
+Event:  {"execution": "arn:...:execution:<batch state machine>:nightly-dr", "executionName": "nightly-dr",
+         "startTime": "2026-11-26T10:00:00Z"}. The function reads the batch itself (DescribeExecution): this execution's
+         input, or, when that input is only {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": <arn>} (the single-restore
+         state machine handed the batch over), the input of that execution of the single-restore state machine. A batch
+         near Step Functions' 256 KiB input limit is so never copied into a state. ({"input": <the batch>, ...} works
+         too, for `sam local invoke -e`.)
 Result: {"batch": true, "recoveryPointBucket": "my-ami-archive", "restoreRequestDays": 1, "restoreRequestTier": "Standard",
          "requestedTier": "Standard", "amiName": null, "recoveryPoints": [<one execution input per AMI: recoveryPoint,
          recoveryPointBucket and only the fields that differ from the single restore's defaults>], "selector": null,
          "executionName": ..., "startTime": ...}
         or, for a selector, "recoveryPoints": null and "selector": {"amiName": "web-*", "archivedBefore": "2025-03-01",
         "newestOnly": true} (Resolve Selection turns it into the list).
-Raises InvalidInputError naming every field to fix, every bad item by its position and key.
+Raises InvalidInputError naming every field to fix, every bad item by its position and key, or a batch whose states
+would pass Step Functions' 256 KiB (each AMI adds its child's name and wait to the state: about STATE_BYTES_PER_AMI).
 
 The shared values (recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName) follow Validate Input's rules,
 and each item is validated as the single-restore input its child execution will receive: this file carries copies of
@@ -19,6 +24,7 @@ Validate Input's rules (it ships inline, on its own), and tests/static/test_shar
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -31,10 +37,12 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger()
 
 s3 = boto3.client("s3")
+sfn = boto3.client("stepfunctions")
 
 MAX_RESTORE_DAYS = 30  # the temporary copy is billed as S3 Standard for every day it lives
 TIERS = ("Standard", "Bulk", "Expedited")
@@ -59,6 +67,11 @@ SELECTOR_FIELDS = ("amiName", "archivedBefore", "newestOnly")
 NAME_GLOB = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_*?]{1,128}")
 # Buckets the stack may read by tag (ArchiveBucketTag): the tag key is fixed, the template's IAM condition names it.
 BUCKET_TAG_KEY = "ami-archive"
+# Step Functions Developer Guide, service quotas: a state's input or output is at most 256 KiB. The batch's largest state
+# is Plan Batch's output: the items as given, each with its child's name and copy wait (about 250 bytes) and the plan.
+STATE_LIMIT_BYTES = 256 * 1024
+STATE_BYTES_PER_AMI = 250
+STATE_MARGIN_BYTES = 8 * 1024
 
 
 class InvalidInputError(Exception):
@@ -175,11 +188,9 @@ def validate_input(
     values, value_problems = field_values(payload, allowed_bucket, tag_value, tagged)
     problems += value_problems
     request = {"recoveryPoint": key, **values}
-    if STARTED_BY in payload:
-        parent = payload[STARTED_BY]
-        if not isinstance(parent, str) or not EXECUTION_ARN.fullmatch(parent):
-            problems.append(f"{STARTED_BY}: must be the ARN of the execution that started this one, got {parent!r}")
-        request["startedBy"] = parent
+    parent = payload.get(STARTED_BY)
+    if isinstance(parent, str) and EXECUTION_ARN.fullmatch(parent):
+        request["startedBy"] = parent  # a claim: lambda_handler keeps it only if that execution is this one's batch
     return request, problems
 
 
@@ -308,10 +319,37 @@ def bucket_has_tag(s3_client: S3Client, tag_value: str) -> Callable[[str], bool]
     return tagged
 
 
+def state_problem(request: dict[str, Any]) -> str | None:
+    """Would the batch's largest state pass 256 KiB? (None: it fits.)"""
+    items = request.get("recoveryPoints") or []
+    projected = len(json.dumps(request, separators=(",", ":")).encode()) + STATE_BYTES_PER_AMI * len(items)
+    if projected + STATE_MARGIN_BYTES <= STATE_LIMIT_BYTES:
+        return None
+    fits = max(1, len(items) * (STATE_LIMIT_BYTES - STATE_MARGIN_BYTES) // projected)
+    return (
+        f"{BATCH_FIELD}: {len(items):,} AMIs with these keys would make a state of about {projected / 1024:,.0f} KiB, over the "
+        f"{STATE_LIMIT_BYTES // 1024} KiB Step Functions allows: split the batch into batches of at most {fits:,} AMIs"
+    )
+
+
+def read_batch(sfn_client: SFNClient, execution_arn: str, restore_state_machine_arn: str) -> Any:
+    """The batch: this execution's input, or the input of the single restore that handed it over."""
+    given = json.loads(sfn_client.describe_execution(executionArn=execution_arn)["input"])
+    if not (isinstance(given, dict) and set(given) == {STARTED_BY}):
+        return given
+    handed = sfn_client.describe_execution(executionArn=str(given[STARTED_BY]))
+    if handed["stateMachineArn"] != restore_state_machine_arn:
+        raise InvalidInputError(f"{STARTED_BY}: {given[STARTED_BY]} is not an execution of the restore state machine")
+    return json.loads(handed["input"])
+
+
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     tag_value = os.environ.get("ALLOWED_BUCKET_TAG", "")
     tagged = bucket_has_tag(s3, tag_value) if tag_value else None
-    request, problems = validate_batch(event.get("input"), os.environ.get("ALLOWED_BUCKET", "*"), tag_value, tagged)
+    payload = read_batch(sfn, event["execution"], os.environ["RESTORE_STATE_MACHINE_ARN"]) if "execution" in event else event.get("input")
+    request, problems = validate_batch(payload, os.environ.get("ALLOWED_BUCKET", "*"), tag_value, tagged)
+    if not problems and (problem := state_problem(request)) is not None:
+        problems.append(problem)
     if problems:
         logger.info("refused input: %s", problems)
         raise InvalidInputError("; ".join(problems))

@@ -1,18 +1,24 @@
 """Validate Input: refuse a bad single-restore input before anything touches AWS.
 
-Event:  {"input": <the execution input: any JSON but an object with "recoveryPoints", which "Is It A Batch?" sends to
-         Validate Batch>, "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}
+Event:  {"execution": "arn:...:execution:...", "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}: the
+        function reads the execution's input itself (DescribeExecution), any JSON but an object with "recoveryPoints"
+        ("Is It A Batch?" hands those to the batch state machine), so that an input near Step Functions' 256 KiB limit is
+        never copied into a state. ({"input": <the input>, ...} works too, for `sam local invoke -e`.)
 Result: {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive",
          "restoreRequestDays": 1, "restoreRequestTier": "Standard", "requestedTier": "Standard",
          "amiName": null, "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}
-        (+ "startedBy": <parent execution ARN> when a batch started this execution: the input then carries
-        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, the field Step Functions documents for linking a child to its parent)
+        (+ "startedBy": <the batch execution's ARN> when a batch started this execution: the input carries
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, the field Step Functions documents for linking a child to its parent,
+        and that execution is a running execution of the batch state machine whose children are named as this one.
+        Otherwise the field is ignored: a console re-run of a batch's child with the same input emails like any restore.)
 Raises InvalidInputError naming every field to fix.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -24,10 +30,12 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger()
 
 s3 = boto3.client("s3")
+sfn = boto3.client("stepfunctions")
 
 MAX_RESTORE_DAYS = 30  # the temporary copy is billed as S3 Standard for every day it lives
 TIERS = ("Standard", "Bulk", "Expedited")
@@ -163,11 +171,9 @@ def validate_input(
     values, value_problems = field_values(payload, allowed_bucket, tag_value, tagged)
     problems += value_problems
     request = {"recoveryPoint": key, **values}
-    if STARTED_BY in payload:
-        parent = payload[STARTED_BY]
-        if not isinstance(parent, str) or not EXECUTION_ARN.fullmatch(parent):
-            problems.append(f"{STARTED_BY}: must be the ARN of the execution that started this one, got {parent!r}")
-        request["startedBy"] = parent
+    parent = payload.get(STARTED_BY)
+    if isinstance(parent, str) and EXECUTION_ARN.fullmatch(parent):
+        request["startedBy"] = parent  # a claim: lambda_handler keeps it only if that execution is this one's batch
     return request, problems
 
 
@@ -189,11 +195,46 @@ def bucket_has_tag(s3_client: S3Client, tag_value: str) -> Callable[[str], bool]
     return tagged
 
 
+def child_name(parent_arn: str, index: int) -> str:
+    """The name a batch gives its child number `index`: the batch's name (cut to 40 characters), the index, and a hash
+    of the batch's ARN, so that no other execution's name can be taken for it (at most 53 of the 80 characters)."""
+    name = parent_arn.rsplit(":", 1)[1]
+    return f"{name[:40]}-{index}-{hashlib.sha256(parent_arn.encode()).hexdigest()[:8]}"
+
+
+def is_child_of(sfn_client: SFNClient, parent_arn: str, execution_name: str, batch_state_machine_arn: str) -> bool:
+    """Facts, not the claim: is `parent_arn` a running execution of the batch state machine, and this execution named
+    as that batch names its children?"""
+    try:
+        parent = sfn_client.describe_execution(executionArn=parent_arn)
+    except ClientError as error:
+        logger.info("the execution named as this one's batch cannot be read: %s", error.response["Error"]["Code"])
+        return False
+    named = re.fullmatch(r"(.*)-(\d{1,3})-([0-9a-f]{8})", execution_name)
+    return bool(
+        parent["status"] == "RUNNING"
+        and parent["stateMachineArn"] == batch_state_machine_arn
+        and named
+        and execution_name == child_name(parent_arn, int(named.group(2)))
+    )
+
+
+def read_input(sfn_client: SFNClient, execution_arn: str) -> Any:
+    """The execution's own input, as Step Functions keeps it (always JSON: StartExecution refuses anything else)."""
+    return json.loads(sfn_client.describe_execution(executionArn=execution_arn)["input"])
+
+
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     tag_value = os.environ.get("ALLOWED_BUCKET_TAG", "")
     tagged = bucket_has_tag(s3, tag_value) if tag_value else None
-    request, problems = validate_input(event.get("input"), os.environ.get("ALLOWED_BUCKET", "*"), tag_value, tagged)
+    payload = read_input(sfn, event["execution"]) if "execution" in event else event.get("input")
+    request, problems = validate_input(payload, os.environ.get("ALLOWED_BUCKET", "*"), tag_value, tagged)
     if problems:
         logger.info("refused input: %s", problems)
         raise InvalidInputError("; ".join(problems))
+    claimed = request.pop("startedBy", None)
+    if claimed and is_child_of(sfn, claimed, event["executionName"], os.environ["BATCH_STATE_MACHINE_ARN"]):
+        request["startedBy"] = claimed
+    elif claimed:
+        logger.info("%s is not a child of %s: it emails like any restore", event["executionName"], claimed)
     return {**request, "executionName": event["executionName"], "startTime": event["startTime"]}

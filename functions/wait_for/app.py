@@ -7,7 +7,9 @@ for the token until its TimeoutSecondsPath; Resume Waiting sends the token when 
 
 Event:  {"token": $$.Task.Token, "execution": $$.Execution.Id, "enteredAt": $$.State.EnteredTime,
          "subject": {"bucket", "key"} | {"imageId"}, "schedule": {"timeouts", "next", "seconds"}, "deadlineAt",
-         "eventsConfirmed", "since": when the restore was requested (copy waits only)}
+         "eventsConfirmed", "since": when the restore was requested (copy waits only),
+         "wakeOn": only this event type wakes the wait (optional; a batch's "Wait For Copy" waits for "Object Restore
+         Completed" only, its "execution" the batch's ARN and the AMI's index)}
 Result: none (Step Functions ignores it); this function itself sends the token
         ({"wokenBy": "check" | "deadline" | "schedule" | "event", "event", "at"}) when there is nothing to wait for:
         the copy or image is there, the deadline passed, the schedule is used up (the check renews it), or an
@@ -75,6 +77,7 @@ def register(table: str, dynamodb_client: DynamoDBClient, event: dict[str, Any],
                 "token": {"S": event["token"]},
                 "enteredAt": {"S": event["enteredAt"]},
                 "expiresAt": {"N": str(expires)},
+                **({"wakeOn": {"S": event["wakeOn"]}} if event.get("wakeOn") else {}),
             },
             ConditionExpression="attribute_not_exists(#waiter) OR #entered <= :entered",
             ExpressionAttributeNames={"#waiter": "waiter", "#entered": "enteredAt"},

@@ -1,0 +1,214 @@
+"""Release Image Budget: give this restore's GB back to the stack's image-restore budget, and admit whoever waits for it.
+
+Invoked by the "Release Image Budget" state when the restored AMI is available, and by the rule on the state
+machine's ended executions (Step Functions' "Execution Status Change" event: SUCCEEDED, FAILED, TIMED_OUT, ABORTED),
+so that a restore that failed, was stopped by hand or timed out gives its GB back too. Releasing twice changes
+nothing. Then the queue is admitted from its head while the budget has room (first come, first served), each admitted
+execution's wait woken at once (Wait For Image Budget explains the table).
+
+Event:  {"execution": $$.Execution.Id} from the state, or the EventBridge event (detail.executionArn).
+Result: {"execution", "released": <bytes released, 0 if it held none>, "admitted": [<executions admitted>]}.
+No error of the budget's table fails a restore: it is logged, and the lease expires by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_stepfunctions import SFNClient
+
+logger = logging.getLogger()
+
+_config = Config(retries={"mode": "standard", "max_attempts": 5})
+dynamodb = boto3.client("dynamodb", config=_config)
+sfn = boto3.client("stepfunctions", config=_config)
+
+GB = 10**9
+CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+GRANT_ATTEMPTS = 8  # a grant that loses a race to another grant or release reads the budget again
+# Planning figures for CreateRestoreImageTask, as in Check Image State (tests/static checks the copies agree).
+IMAGE_STARTUP_SECONDS = 600
+IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
+MIN_DEADLINE_SECONDS = 24 * 3600
+QUOTA_WAIT_SECONDS = 24 * 3600
+
+
+def image_deadline_seconds(size_bytes: int) -> int:
+    """Check Image State's deadline for the image restore: twice the planned time, at least a day."""
+    return max(MIN_DEADLINE_SECONDS, 2 * (IMAGE_STARTUP_SECONDS + -(-size_bytes // IMAGE_PLANNED_BYTES_PER_SECOND)))
+
+
+def lease_seconds(size_bytes: int) -> int:
+    """How long a lease counts: the image restore's deadline, plus the day Restore Image may wait for EC2's quota."""
+    return QUOTA_WAIT_SECONDS + image_deadline_seconds(size_bytes)
+
+
+def key(kind: str, item_id: str) -> dict[str, Any]:
+    return {"kind": {"S": kind}, "id": {"S": item_id}}
+
+
+def items(dynamodb_client: DynamoDBClient, table: str, kind: str) -> list[dict[str, Any]]:
+    """Every item of a kind, oldest queue ticket first (the sort key starts with the time it was queued)."""
+    found: list[dict[str, Any]] = []
+    pages = dynamodb_client.get_paginator("query").paginate(
+        TableName=table,
+        ConsistentRead=True,
+        KeyConditionExpression="#kind = :kind",
+        ExpressionAttributeNames={"#kind": "kind"},
+        ExpressionAttributeValues={":kind": {"S": kind}},
+    )
+    for page in pages:
+        found += page["Items"]
+    return found
+
+
+def version(dynamodb_client: DynamoDBClient, table: str) -> int | None:
+    got = dynamodb_client.get_item(TableName=table, Key=key("total", "version"), ConsistentRead=True).get("Item")
+    return int(got["version"]["N"]) if got else None
+
+
+def held(leases: list[dict[str, Any]], now: datetime) -> int:
+    """GB in flight: the bytes of every lease that has not expired."""
+    return sum(int(lease["sizeBytes"]["N"]) for lease in leases if int(lease["expiresAt"]["N"]) > now.timestamp())
+
+
+def bump(table: str, seen: int | None) -> TransactWriteItemTypeDef:
+    """The transaction's update of the version item, conditional on the version this call read."""
+    condition = "attribute_not_exists(#v)" if seen is None else "#v = :seen"
+    values: dict[str, Any] = {":next": {"N": str((seen or 0) + 1)}}
+    if seen is not None:
+        values[":seen"] = {"N": str(seen)}
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key("total", "version"),
+            "UpdateExpression": "SET #v = :next",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> bool:
+    """Give the ticket's execution its GB if the budget has room (or holds nothing): its lease, and the ticket gone."""
+    size, execution = int(ticket["sizeBytes"]["N"]), ticket["execution"]["S"]
+    for _ in range(GRANT_ATTEMPTS):
+        seen = version(dynamodb_client, table)
+        leases = items(dynamodb_client, table, "lease")
+        if any(lease["id"]["S"] == execution for lease in leases):  # granted meanwhile, by another call
+            dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))
+            return True
+        in_flight = held(leases, now)
+        if in_flight > 0 and in_flight + size > quota_bytes:
+            return False
+        lease = {
+            **key("lease", execution),
+            "sizeBytes": {"N": str(size)},
+            "acquiredAt": {"S": now.isoformat(timespec="seconds")},
+            "expiresAt": {"N": str(int(now.timestamp()) + lease_seconds(size))},
+        }
+        try:
+            dynamodb_client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": lease}},
+                    {"Delete": {"TableName": table, "Key": key("queue", ticket["id"]["S"])}},
+                    bump(table, seen),
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            continue  # another grant or release changed the budget meanwhile: read it again
+        logger.info("admitted %s (%.1f GB; %.1f GB were in flight)", execution, size / GB, in_flight / GB)
+        return True
+    return False
+
+
+def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> bool:
+    """Send the waiting task its token; False if the task is closed already (it timed out into its next look)."""
+    try:
+        sfn_client.send_task_success(taskToken=token, output=json.dumps(output))
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in CLOSED_TOKEN_CODES:
+            raise
+        return False
+    return True
+
+
+def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, now: datetime) -> list[str]:
+    """Admit the queue from its head while the budget has room, and wake each admitted execution. Nobody overtakes the
+    head: a restore larger than the room waits until enough is released (or, larger than the budget, until none is
+    held). Returns the executions admitted."""
+    admitted: list[str] = []
+    for ticket in items(dynamodb_client, table, "queue"):
+        if int(ticket["expiresAt"]["N"]) <= now.timestamp():
+            dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))  # its execution is gone
+            continue
+        if not grant(dynamodb_client, table, ticket, quota_bytes, now):
+            break
+        admitted.append(ticket["execution"]["S"])
+        if "token" in ticket and not wake(sfn_client, ticket["token"]["S"], {"admitted": True, "heldBy": "release"}):
+            # Its wait timed out into its next look, which finds the lease; if its execution ended, the release on
+            # its end (or the lease's expiry) gives the GB back.
+            logger.info("%s was admitted while its wait was closed; its next look finds the lease", ticket["execution"]["S"])
+    return admitted
+
+
+def release(dynamodb_client: DynamoDBClient, table: str, execution: str) -> int:
+    """Delete the execution's lease and any ticket it left in the queue; the bytes the lease held (0: none)."""
+    released = 0
+    for _ in range(GRANT_ATTEMPTS):
+        lease = dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True).get("Item")
+        if lease is None:
+            break
+        seen = version(dynamodb_client, table)
+        try:
+            dynamodb_client.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": table, "Key": key("lease", execution), "ConditionExpression": "attribute_exists(#id)",
+                                "ExpressionAttributeNames": {"#id": "id"}}},
+                    bump(table, seen),
+                ]
+            )  # fmt: skip
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            continue  # released meanwhile, or the budget changed: look again
+        released = int(lease["sizeBytes"]["N"])
+        logger.info("released %.1f GB of %s", released / GB, execution)
+        break
+    for ticket in items(dynamodb_client, table, "queue"):
+        if ticket["execution"]["S"] == execution:  # it ended while waiting
+            dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))
+    return released
+
+
+def release_image_budget(
+    dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, execution: str, now: datetime
+) -> dict[str, Any]:
+    released = release(dynamodb_client, table, execution)
+    admitted = admit_waiters(dynamodb_client, sfn_client, table, quota_bytes, now)
+    return {"execution": execution, "released": released, "admitted": admitted}
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    execution = event.get("execution") or event["detail"]["executionArn"]
+    quota_bytes = int(float(os.environ["IMAGE_RESTORE_QUOTA_GB"]) * GB)
+    try:
+        return release_image_budget(dynamodb, sfn, os.environ["IMAGE_BUDGET_TABLE"], quota_bytes, execution, datetime.now(UTC))
+    except ClientError as error:
+        # The table cannot be used: the lease expires by itself; the restore is never failed for it.
+        logger.warning("could not release the image-restore budget of %s: %s", execution, error.response["Error"]["Code"])
+        return {"execution": execution, "released": 0, "admitted": [], "error": error.response["Error"]["Code"]}
