@@ -80,6 +80,49 @@ def event(name: str) -> Any:
     return json.loads((ROOT / "events" / name).read_text())
 
 
+# A stand-in for the stack's state machines in handler tests: it holds for $.test.holdSeconds of virtual time (an
+# execution that is still RUNNING), then ends as $.test says: failed with $.test.error and $.test.cause, or succeeded
+# with $.test.output. Its input is otherwise the input a handler reads (DescribeExecution); without "test" it succeeds
+# at once.
+STAND_IN = {
+    "StartAt": "Instructed?",
+    "States": {
+        "Instructed?": {"Type": "Choice", "Choices": [{"Variable": "$.test", "IsPresent": True, "Next": "Hold"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"},
+        "Hold": {"Type": "Wait", "SecondsPath": "$.test.holdSeconds", "Next": "Fails?"},
+        "Fails?": {"Type": "Choice", "Choices": [{"Variable": "$.test.error", "IsPresent": True, "Next": "Fail"}], "Default": "Succeed"},
+        "Fail": {"Type": "Fail", "ErrorPath": "$.test.error", "CausePath": "$.test.cause"},
+        "Succeed": {"Type": "Pass", "OutputPath": "$.test.output", "End": True},
+    },
+}
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def stand_in(aws: Emulator, name: str) -> str:
+    """A state machine of this name running STAND_IN (created once per account): its ARN."""
+    sfn = aws.client("stepfunctions")
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+    if arn not in {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}:
+        sfn.create_state_machine(name=name, definition=json.dumps(STAND_IN), roleArn=f"arn:aws:iam::{ACCOUNT}:role/stand-in")
+    return arn
+
+
+def stand_in_run(aws: Emulator, machine: str, name: str, payload: dict[str, Any], *, hold: int = 0, **test: Any) -> str:
+    """Start an execution of a stand-in machine with `payload` (plus, given any, its "test" instructions: output=...,
+    or error=... and cause=...); with hold=0 it has ended when this returns, else it is RUNNING for `hold` virtual
+    seconds (the virtual clock jumps when every execution waits: hold it still with aws.clock.hold() meanwhile)."""
+    import time
+
+    sfn = aws.client("stepfunctions")
+    given = {**payload, "test": {"holdSeconds": hold, **test}} if hold or test else payload
+    arn: str = sfn.start_execution(stateMachineArn=stand_in(aws, machine), name=name, input=json.dumps(given))["executionArn"]
+    deadline = time.monotonic() + 20
+    while hold == 0 and sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the stand-in is still RUNNING after 20 real seconds"
+        time.sleep(0.01)
+    return arn
+
+
 @dataclass
 class ServerProcess:
     """`python -m tools.server` on a free 127.0.0.1 port: its banner, and every line it printed after it (emails)."""

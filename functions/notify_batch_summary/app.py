@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_sns import SNSClient
@@ -56,10 +57,17 @@ SNS_MESSAGE_BYTES = 256 * 1024  # SNS's largest message
 FAIL_CAUSE_CHARACTERS = 30_000  # a Fail state's Cause is at most 32,768; a single restore that handed the batch adds to it
 SHOWN_ERROR_CHARACTERS = 300
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
-NOT_STARTED = {  # why a child execution did not start, when the task says so
-    "StepFunctions.ExecutionAlreadyExistsException": "its execution's name was taken by another execution: this AMI was not restored",
-    "StepFunctions.ExecutionLimitExceededException": "the account's limit of running executions was reached: this AMI was not restored",
+NOT_STARTED = {  # why a child execution did not start, when the task says so, and what to do
+    "StepFunctions.ExecutionAlreadyExistsException": (
+        "its execution's name was taken by another execution: this AMI was not restored",
+        "Restore this AMI in a new execution (a single restore, or a new batch).",
+    ),
+    "StepFunctions.ExecutionLimitExceededException": (
+        "the account's limit of open executions was reached: this AMI was not restored",
+        "Wait for executions to end (or raise the quota), then restore this AMI in a new execution.",
+    ),
 }
+NOT_STARTED_OTHERWISE = ("its execution could not start: this AMI was not restored", "Restore this AMI in a new execution.")
 # What the summary keeps of each restored AMI's output (its Notify Success summary).
 CHILD_KEYS = (
     "imageId",
@@ -121,16 +129,27 @@ def index_of(name: str) -> int:
 def child_outcome(sfn_client: SFNClient, restore_state_machine_arn: str, batch_arn: str, outcome: dict[str, Any]) -> dict[str, Any]:
     """One AMI's line: the facts of the execution its task ran, or why none ran."""
     arn = f"{restore_state_machine_arn.replace(':stateMachine:', ':execution:')}:{outcome['name']}"
-    if outcome.get("error") not in (None, "States.TaskFailed"):  # the task failed before any child of ours ran
-        cause = NOT_STARTED.get(outcome["error"], "its execution could not start: this AMI was not restored")
-        where = outcome.get("recoveryPoint", "?")
-        return {"recoveryPoint": where, "status": "NOT_STARTED", "error": outcome["error"], "cause": cause, "execution": arn}
-    found = sfn_client.describe_execution(executionArn=arn)
+    noted = f"s3://{outcome.get('recoveryPointBucket', '?')}/{outcome.get('recoveryPoint', '?')}"
+    if str(outcome.get("error", "")).startswith("StepFunctions."):  # StartExecution refused: no child of ours ran
+        cause, advice = NOT_STARTED.get(outcome["error"], NOT_STARTED_OTHERWISE)
+        return {"recoveryPoint": noted, "status": "NOT_STARTED", "error": outcome["error"], "cause": cause, "whatToDo": advice, "execution": None}
+    try:
+        found = sfn_client.describe_execution(executionArn=arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+            raise
+        cause, advice = NOT_STARTED_OTHERWISE
+        return {"recoveryPoint": noted, "status": "NOT_STARTED", "error": outcome.get("error") or "NotStarted", "cause": cause,
+                "whatToDo": advice, "execution": None}  # fmt: skip
     source = json.loads(found["input"])
-    where = f"s3://{source['recoveryPointBucket']}/{source['recoveryPoint']}"
-    line: dict[str, Any] = {"recoveryPoint": where, "status": found["status"], "execution": arn}
-    if source.get(STARTED_BY) != batch_arn:  # a fact check: the execution of that name is this batch's
-        return {**line, "status": "FAILED", "error": "NotThisBatchsExecutionError", "cause": f"{arn} was not started by this batch"}
+    if not isinstance(source, dict) or source.get(STARTED_BY) != batch_arn:  # a fact check: that execution is this batch's
+        cause = f"the execution {arn} was not started by this batch: this AMI was not restored"
+        return {"recoveryPoint": noted, "status": "FAILED", "error": "NotThisBatchsExecutionError", "cause": cause, "execution": None}
+    line: dict[str, Any] = {
+        "recoveryPoint": f"s3://{source['recoveryPointBucket']}/{source['recoveryPoint']}",
+        "status": found["status"],
+        "execution": arn,
+    }
     if found["status"] == "SUCCEEDED":
         summary = json.loads(found.get("output") or "{}")
         return {**line, **{k: summary.get(k) for k in CHILD_KEYS}}
@@ -168,7 +187,7 @@ def batch_summary(sfn_client: SFNClient, restore_state_machine_arn: str, event: 
         listed = ", ".join(f"{a['recoveryPoint']} ({a['error']})" for a in failed)
         summary["Error"] = "BatchRestoreFailedError"
         summary["Cause"] = (
-            f"{len(failed)} of {len(amis)} AMI restores failed: {listed}. The others are restored; the summary was emailed."
+            f"{len(failed)} of {len(amis)} AMI restores failed: {listed}. {len(amis) - len(failed)} restored; the summary was emailed."
         )[:FAIL_CAUSE_CHARACTERS]
     return summary
 
@@ -222,8 +241,8 @@ def render_batch_summary(summary: dict[str, Any], now: datetime) -> tuple[str, s
     if failed:
         lines += ["", "Failed (each restore stopped on its own; the others went on):"]
         for a in failed:
-            advice = WHAT_TO_DO.get(a["error"], "Read the execution's history.")
-            execution = f" Execution: {a['execution']}" if a["status"] != "NOT_STARTED" else ""
+            advice = a.get("whatToDo") or WHAT_TO_DO.get(a["error"], "Read the execution's history.")
+            execution = f" Execution: {a['execution']}" if a.get("execution") else ""
             lines.append(f"- {a['recoveryPoint']}: {a['status']} {a['error']}: {a['cause']} What to do: {advice}{execution}")
     lines += ["", f"Execution: {summary['execution']}"]
     message = "\n".join(lines)

@@ -237,7 +237,7 @@ def render_failure(summary: dict[str, Any]) -> tuple[str, str]:
     return sns_subject(subject), "\n".join(lines)
 
 
-def read_input(sfn_client: SFNClient, execution_arn: str) -> Any:
+def read_input_or_note(sfn_client: SFNClient, execution_arn: str) -> Any:
     """The execution's input, as Step Functions keeps it; a note instead if it cannot be read."""
     try:
         return json.loads(sfn_client.describe_execution(executionArn=execution_arn)["input"])
@@ -246,7 +246,7 @@ def read_input(sfn_client: SFNClient, execution_arn: str) -> Any:
 
 
 def notify_failure(sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
-    summary = failure_summary(event, topic_arn.split(":")[3], read_input(sfn_client, event["executionId"]))
+    summary = failure_summary(event, topic_arn.split(":")[3], read_input_or_note(sfn_client, event["executionId"]))
     if parent := started_by_a_batch(event):
         logger.info("part of batch %s: its summary emails this outcome", parent)
         return {**summary, "messageId": None}

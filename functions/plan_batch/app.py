@@ -158,7 +158,7 @@ def is_archived(facts: dict[str, Any]) -> bool:
     return bool(facts["storageClass"] in ARCHIVED_CLASSES or facts["archiveStatus"] in ARCHIVE_TIERS)
 
 
-def is_readable(facts: dict[str, Any]) -> bool:
+def readable_now(facts: dict[str, Any]) -> bool:
     """Readable now: not archived, or a restored copy (x-amz-restore: ongoing-request="false")."""
     return not is_archived(facts) or 'ongoing-request="false"' in (facts["restore"] or "")
 
@@ -235,7 +235,7 @@ def plan_batch(
         "use Standard (within 12 h) or Bulk (within 48 h)"
         for i in found
         if is_archived(facts[i])
-        and not is_readable(facts[i])
+        and not readable_now(facts[i])
         and is_deep_archive(facts[i]["storageClass"], facts[i]["archiveStatus"])
         and items[i].get("restoreRequestTier") == "Expedited"
     ]
@@ -243,16 +243,16 @@ def plan_batch(
         raise InvalidInputError("; ".join(refused))
 
     sizes = [facts[i]["sizeBytes"] for i in found]
-    ready = [0 if is_readable(facts[i]) else latest_restore(items[i], facts[i]) for i in found]
+    ready = [0 if readable_now(facts[i]) else latest_restore(items[i], facts[i]) for i in found]
     starts = plan_images(sizes, ready, int(quota_gb * GB))
     planned = max(start + slowest_image_seconds(size) for start, size in zip(starts, sizes, strict=True))
     deadline = max(MIN_DEADLINE_SECONDS, 2 * max(image_seconds(size) for size in sizes))  # Check Image State's, at most
     if planned + deadline > PLAN_LIMIT_SECONDS:
         raise InvalidInputError(
-            f"recoveryPoints: {len(found)} AMIs of {sum(sizes) / GB:,.0f} GB could take {planned / DAY:,.0f} days under the "
-            f"{quota_gb:,.0f} GB image-restore budget at the slowest rate planned ({SLOWEST_IMAGE_BYTES_PER_SECOND // 10**6} MB/s), "
-            f"longer than an execution may run ({EXECUTION_SECONDS // DAY} days): split the batch, or raise the account's quota "
-            "(Service Quotas) and the stack's ImageRestoreQuotaGb"
+            f"recoveryPoints: {len(found)} AMIs of {sum(sizes) / GB:,.0f} GB could take {(planned + deadline) / DAY:,.0f} days under the "
+            f"{quota_gb:,.0f} GB image-restore budget at the slowest rate planned ({SLOWEST_IMAGE_BYTES_PER_SECOND // 10**6} MB/s), more "
+            f"than the {PLAN_LIMIT_SECONDS // DAY} days a batch may take (an execution runs at most {EXECUTION_SECONDS // DAY} days): "
+            "split the batch, or raise the account's quota (Service Quotas) and the stack's ImageRestoreQuotaGb"
         )
 
     # Restores up front, paced under S3's request rate (the copies wait for their image restore: Days cover the wait).
@@ -279,7 +279,7 @@ def plan_batch(
         # The batch waits for a copy it requested (or found restoring); a readable one, or one left to the child
         # (Expedited, or refused here), is the child's at once.
         left = n in left_to_child
-        wait = 1 if is_readable(facts[i]) or left else ready[n] + COPY_WAIT_MARGIN_SECONDS
+        wait = 1 if readable_now(facts[i]) or left else ready[n] + COPY_WAIT_MARGIN_SECONDS
         planned_items.append(
             {
                 "index": i,

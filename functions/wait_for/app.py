@@ -127,12 +127,15 @@ def settled(s3_client: S3Client, ec2_client: EC2Client, subject: dict[str, str])
         return False
 
 
-def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> None:
+def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> bool:
+    """Send the waiting task its token; False if the task is closed already (it timed out into its next look)."""
     try:
         sfn_client.send_task_success(taskToken=token, output=json.dumps(output))
     except ClientError as error:
         if error.response["Error"]["Code"] not in CLOSED_TOKEN_CODES:
             raise
+        return False
+    return True
 
 
 def fresh(marker: dict[str, str], event: dict[str, Any]) -> bool:

@@ -15,10 +15,28 @@ from deploy import template
 from tests.support import ROOT
 
 BIN = Path(sys.executable).parent
-DEFINITION = json.loads((ROOT / "statemachine" / "definition.asl.json").read_text())
 TEMPLATE = template.load()
+# Each state machine's logical ID, its definition file and its substitutions (one name in four places: the file is the
+# DefinitionUri of the resource)
+MACHINES = {lid: TEMPLATE["Resources"][lid]["Properties"] for lid in ("RestoreStateMachine", "BatchRestoreStateMachine")}
+FILES = {lid: props["DefinitionUri"] for lid, props in MACHINES.items()}
+DEFINITIONS = {lid: json.loads((ROOT / path).read_text()) for lid, path in FILES.items()}
+DEFINITION, BATCH = DEFINITIONS["RestoreStateMachine"], DEFINITIONS["BatchRestoreStateMachine"]
 FUNCTIONS = {lid: r["Properties"] for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-SUBSTITUTIONS = TEMPLATE["Resources"]["RestoreStateMachine"]["Properties"]["DefinitionSubstitutions"]
+SUBSTITUTIONS = MACHINES["RestoreStateMachine"]["DefinitionSubstitutions"]
+
+
+def states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state of a definition, a Map's own states included (state names are unique across a definition)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        if "ItemProcessor" in state:
+            found |= states(state["ItemProcessor"])
+    return found
+
+
+ALL = {(lid, name): state for lid, definition in DEFINITIONS.items() for name, state in states(definition).items()}
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,21 +88,31 @@ def test_readme_says_what_the_packaged_template_needs_to_deploy() -> None:
         assert "without an artifact bucket" in deploy
 
 
-def test_statelint_accepts_the_definition() -> None:
-    result = run(str(BIN / "statelint"), "--ignore=URI", "statemachine/definition.asl.json")
+def test_the_two_state_machines_are_the_two_definition_files() -> None:
+    assert FILES == {"RestoreStateMachine": "statemachine/definition.asl.json", "BatchRestoreStateMachine": "statemachine/batch.asl.json"}
+    assert sorted(p.name for p in (ROOT / "statemachine").iterdir()) == ["batch.asl.json", "definition.asl.json"]
+
+
+@pytest.mark.parametrize("path", FILES.values())
+def test_statelint_accepts_the_definition(path: str) -> None:
+    result = run(str(BIN / "statelint"), "--ignore=URI", path)
     assert (result.returncode, result.stdout.strip()) == (0, "")
+    assert f"statelint --ignore=URI {path}" in (ROOT / "Makefile").read_text()  # make lint checks it too
 
 
-def test_every_placeholder_is_substituted_and_every_substitution_used() -> None:
-    text = (ROOT / "statemachine" / "definition.asl.json").read_text()
-    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(SUBSTITUTIONS)
+@pytest.mark.parametrize("lid", FILES)
+def test_every_placeholder_is_substituted_and_every_substitution_used(lid: str) -> None:
+    text = (ROOT / FILES[lid]).read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(MACHINES[lid]["DefinitionSubstitutions"])
 
 
-def test_the_definition_takes_its_partition_from_the_template() -> None:
-    # Given the service integrations (arn:<partition>:states:::...) / Then none names a partition: the template's does
-    text = (ROOT / "statemachine" / "definition.asl.json").read_text()
-    assert re.findall(r'"arn:[^:"]*:', text) == ['"arn:${Partition}:'] * 3
-    assert SUBSTITUTIONS["Partition"] == {"Ref": "AWS::Partition"}
+@pytest.mark.parametrize(("lid", "integrations"), [("RestoreStateMachine", 4), ("BatchRestoreStateMachine", 2)])
+def test_the_definition_takes_its_partition_from_the_template(lid: str, integrations: int) -> None:
+    # Given the service integrations (arn:<partition>:states:::...): the three callback waits and the batch's start
+    # (restore), the copy wait and the child's start (batch) / Then none names a partition: the template's does
+    text = (ROOT / FILES[lid]).read_text()
+    assert re.findall(r'"arn:[^:"]*:', text) == ['"arn:${Partition}:'] * integrations
+    assert MACHINES[lid]["DefinitionSubstitutions"]["Partition"] == {"Ref": "AWS::Partition"}
 
 
 def task_function(state: dict[str, Any]) -> str:
@@ -92,7 +120,8 @@ def task_function(state: dict[str, Any]) -> str:
     return str(state["Parameters"]["FunctionName"] if ":states:::lambda:invoke" in state["Resource"] else state["Resource"])
 
 
-TOKEN_WAITS = [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task" and s["Resource"].endswith(".waitForTaskToken")]
+LAMBDA_TASKS = [key for key, s in ALL.items() if s["Type"] == "Task" and s["Resource"].startswith("${")]
+TOKEN_WAITS = [key for key, s in ALL.items() if s["Type"] == "Task" and s["Resource"].endswith(".waitForTaskToken")]
 RULE_TARGETS = {
     target["Arn"]["Fn::GetAtt"][0]
     for r in TEMPLATE["Resources"].values()
@@ -104,38 +133,49 @@ RULE_TARGETS = {
 
 def test_one_name_in_four_places() -> None:
     # functions/check_restore_status <-> CheckRestoreStatusFunction <-> ${CheckRestoreStatusFunctionArn} <-> "Check Restore Status"
-    # (functions/wait_for runs "Wait For Restore" and "Wait For Image"; an EventBridge rule's function has no state)
-    tasks = {name: task_function(s) for name, s in DEFINITION["States"].items() if s["Type"] == "Task"}
+    # (functions/wait_for runs "Wait For Restore", "Wait For Image" and the batch's "Wait For Copy"; a function that only
+    # an EventBridge rule runs has no state; Release Image Budget is both a state and the rule on a restore's end)
     for lid, props in FUNCTIONS.items():
         base = lid.removesuffix("Function")
         folder = re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
         assert props["CodeUri"] == f"functions/{folder}/"
-        assert (ROOT / "events" / f"{folder}.json").is_file()
-        states = [name for name, resource in tasks.items() if resource == f"${{{lid}Arn}}"]
-        if lid in RULE_TARGETS:
-            assert (states, f"{lid}Arn" in SUBSTITUTIONS) == ([], False)
-            continue
-        assert SUBSTITUTIONS[f"{lid}Arn"] == {"Fn::GetAtt": [lid, "Arn"]}
-        assert states and all(name.replace(" ", "").startswith(base) for name in states), (lid, states)
-    assert sorted(RULE_TARGETS) == ["ResumeWaitingFunction"]
+        assert (ROOT / "events" / f"{folder}.json").is_file(), folder
+        runs = {(machine, name) for (machine, name), state in ALL.items() if state["Type"] == "Task" and task_function(state) == f"${{{lid}Arn}}"}
+        substituted = {m for m, props in MACHINES.items() if props["DefinitionSubstitutions"].get(f"{lid}Arn") == {"Fn::GetAtt": [lid, "Arn"]}}
+        assert {m for m, _ in runs} == substituted, lid
+        assert runs or lid in RULE_TARGETS, lid
+        assert all(name.replace(" ", "").startswith(base) for _, name in runs), (lid, runs)
+    assert sorted(RULE_TARGETS) == ["ReleaseImageBudgetFunction", "ReportEndedExecutionFunction", "ResumeWaitingFunction"]
 
 
-@pytest.mark.parametrize("name", [n for n, s in DEFINITION["States"].items() if s["Type"] == "Task" and n not in TOKEN_WAITS])
-def test_every_task_retries_times_out_and_is_caught(name: str) -> None:
-    state = DEFINITION["States"][name]
+@pytest.mark.parametrize("key", [k for k in LAMBDA_TASKS], ids=lambda k: k[1])
+def test_every_task_retries_times_out_and_is_caught(key: tuple[str, str]) -> None:
+    state, name = ALL[key], key[1]
     retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
     assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "States.Timeout"} <= retried
     assert all(r["JitterStrategy"] == "FULL" and r["MaxAttempts"] <= 6 for r in state["Retry"])
     assert state["TimeoutSeconds"] == 60
     assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert state["Catch"][-1]["Next"] == ("Restore Failed" if name == "Notify Failure" else "Notify Failure")
+    # A refusal of the input notes it first (Note The Refusal: the email then shows the input, not a step's progress);
+    # a failed release of the budget still tells the operator their AMI is there (the lease expires by itself)
+    caught = {"Notify Failure": "Restore Failed", "Validate Input": "Note The Refusal", "Validate Batch": "Note The Refusal",
+              "Release Image Budget": "Notify Success"}  # fmt: skip
+    assert state["Catch"][-1]["Next"] == caught.get(name, "Notify Failure")
 
 
-@pytest.mark.parametrize("name", TOKEN_WAITS)
-def test_every_token_wait_times_out_into_its_next_poll(name: str) -> None:
+POLLED_WAITS = {("RestoreStateMachine", "Wait For Restore"): "$.restore", ("RestoreStateMachine", "Wait For Image"): "$.image"}
+
+
+def test_the_token_waits_are_known() -> None:
+    assert sorted(TOKEN_WAITS) == sorted([*POLLED_WAITS, ("RestoreStateMachine", "Wait For Image Budget"), ("BatchRestoreStateMachine", "Wait For Copy")])
+
+
+@pytest.mark.parametrize("key", POLLED_WAITS, ids=lambda k: k[1])
+def test_every_token_wait_times_out_into_its_next_poll(key: tuple[str, str]) -> None:
     # Given a wait for S3's or EC2's event / Then its timeout is the safety net's next poll (a Pass that takes the next
     # timeout, then the wait again), Lambda's own errors are retried, anything else is caught and emailed
-    state, record = DEFINITION["States"][name], "$.restore" if name == "Wait For Restore" else "$.image"
+    name, record = key[1], POLLED_WAITS[key]
+    state = ALL[key]
     schedule = DEFINITION["States"][state["Catch"][0]["Next"]]
     assert (state["TimeoutSecondsPath"], state["Parameters"]["Payload"]["token.$"]) == (f"{record}.wait.seconds", "$$.Task.Token")
     assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.Timeout"], ["States.ALL"]]
@@ -149,14 +189,31 @@ def test_every_token_wait_times_out_into_its_next_poll(name: str) -> None:
     assert state["Next"] == ("Check Restore Status" if name == "Wait For Restore" else "Check Image State")
 
 
-def test_every_choice_has_a_deliberate_default_and_failures_end_failed() -> None:
-    states = DEFINITION["States"]
-    for name, state in states.items():
+def test_the_budget_wait_looks_again_every_two_hours_keeping_the_copy_alive() -> None:
+    # Given the wait for the image-restore budget / Then Release Image Budget's wake is what ends it; the timeout is the
+    # safety net, through Extend Copy (a copy that waited for GB must still outlive its image restore) and back
+    state, extend = DEFINITION["States"]["Wait For Image Budget"], DEFINITION["States"]["Extend Copy"]
+    assert (state["TimeoutSeconds"], state["Parameters"]["Payload"]["token.$"], state["Next"]) == (7200, "$$.Task.Token", "Restore Image")
+    assert [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]] == [(["States.Timeout"], "Extend Copy"), (["States.ALL"], "Notify Failure")]
+    assert extend["Next"] == "Wait For Image Budget"
+    # A queue's deadline is final (a retry would queue it again at the back); a failed call is tried again
+    assert [(r["ErrorEquals"], r["MaxAttempts"]) for r in state["Retry"]] == [
+        (DEFINITION["States"]["Check Storage Class"]["Retry"][0]["ErrorEquals"], 4),
+        (["ImageBudgetDeadlineExceededError"], 0),
+        (["States.TaskFailed"], 3),
+    ]
+
+
+@pytest.mark.parametrize("lid", DEFINITIONS)
+def test_every_choice_has_a_deliberate_default_and_failures_end_failed(lid: str) -> None:
+    found = states(DEFINITIONS[lid])
+    for name, state in found.items():
         if state["Type"] == "Choice":
-            assert name.endswith("?") and state["Default"] in states
-    assert states["Notify Failure"]["Next"] == "Restore Failed"
-    assert states["Restore Failed"]["Type"] == "Fail"
-    assert DEFINITION["TimeoutSeconds"] == 10 * 24 * 3600
+            assert name.endswith("?") and state["Default"] in found
+    assert found["Notify Failure"]["Next"] == "Restore Failed"
+    assert found["Restore Failed"]["Type"] == "Fail"
+    # Standard workflows run at most a year (Step Functions quotas): a batch of the largest size needs it
+    assert DEFINITIONS[lid]["TimeoutSeconds"] == 365 * 24 * 3600
 
 
 def test_the_fault_matrix_matches_the_fault_tests() -> None:
@@ -168,27 +225,35 @@ def test_the_fault_matrix_matches_the_fault_tests() -> None:
 
 def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
     # Given the largest AMI (5,000 GB), its longest restore deadline (Deep Archive Bulk), its image deadline, the
-    # 24 h of quota waits, and every retry back-off at its cap
+    # 24 h of quota waits, and every retry back-off of the single restore's Lambda tasks at its cap
     from tests.support import load_function
 
-    restore, image, restore_image = (
+    restore, image, restore_image, plan = (
         load_function("check_restore_status"),
         load_function("check_image_state"),
         load_function("restore_image"),
+        load_function("plan_batch"),
     )
     largest = 5000 * 10**9
     longest_restore = max(restore.deadline_seconds(restore.window_for(f, None, t, largest), largest) for f, t in restore.WINDOWS)
     retries = 0.0
-    for state in DEFINITION["States"].values():
-        for retry in state.get("Retry", []):
-            interval, cap = retry["IntervalSeconds"], retry.get("MaxDelaySeconds", float("inf"))
-            timeout = state.get("TimeoutSeconds", 60)  # a token wait's Lambda call is retried within its 30 s run time
-            retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + timeout for n in range(retry["MaxAttempts"]))
-    # Then the execution's own timeout (10 days) is longer than all of them together: the deadlines end it first
+    for (lid, _), state in ALL.items():
+        if lid == "RestoreStateMachine" and state["Type"] == "Task" and ".sync" not in state["Resource"]:
+            for retry in state.get("Retry", []):
+                interval, cap = retry["IntervalSeconds"], retry.get("MaxDelaySeconds", float("inf"))
+                timeout = state.get("TimeoutSeconds", 60) if "TimeoutSeconds" in state else 60  # a token wait's call: 30 s
+                retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + min(timeout, 60) for n in range(retry["MaxAttempts"]))
     waits = longest_restore + image.deadline_seconds(largest) + restore_image.QUOTA_WAIT_SECONDS + retries
-    assert waits < DEFINITION["TimeoutSeconds"] == 10 * 24 * 3600
+    # Then a restore's own deadlines end it well within the month a batch's plan keeps free of its year (a batch's
+    # children wait for the budget within the plan; a restore alone waits for it at most its queue deadline)
+    assert waits < plan.EXECUTION_SECONDS - plan.PLAN_LIMIT_SECONDS == 30 * 24 * 3600
+    assert DEFINITION["TimeoutSeconds"] == BATCH["TimeoutSeconds"] == plan.EXECUTION_SECONDS
     # Deep Archive Bulk: 2 x (48 h + 5 TB at 300 MB/s) + 5 TB at 75 MB/s; image: 2 x (10 min + 5 TB at 50 MB/s)
     assert (longest_restore, image.deadline_seconds(largest)) == (2 * (48 * 3600 + 16_667) + 66_667, 2 * (600 + 100_000))
+    # And the batch the single restore hands over, and each child the batch starts, are given all but the last minutes
+    # of their parent's year: the parent outlives them and ends with their outcome
+    handed, child = DEFINITION["States"]["Restore As A Batch"], states(BATCH)["Restore One AMI"]
+    assert handed["TimeoutSeconds"] == child["TimeoutSeconds"] == plan.EXECUTION_SECONDS - 1000
 
 
 def test_the_template_sets_the_log_level_and_no_handler_overrides_it() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
@@ -12,45 +11,49 @@ import pytest
 from moto.sns.models import sns_backends
 
 from emulator.facade import Emulator
-from tests.support import BUCKET, event, load_function
+from tests.support import BUCKET, event, load_function, stand_in_run
 
 GB = 10**9
+HOUR, DAY = 3600, 86400
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+BATCH = event("notify_batch_summary.json")["executionId"]
+RESTORE_MACHINE = "glacier-ami-restore-RestoreStateMachine"
+RESTORE_MACHINE_ARN = f"arn:aws:states:us-east-1:123456789012:stateMachine:{RESTORE_MACHINE}"
 plan = load_function("plan_batch")
 resolve = load_function("resolve_selection")
 notify = load_function("notify_batch_summary")
 
 
+def slowest(size_gb: int) -> int:
+    """An image restore at the slowest rate planned: 10 min, then 20 MB/s."""
+    return 600 + size_gb * GB // (20 * 10**6)
+
+
 @pytest.mark.parametrize(
-    "sizes_gb, lanes_per_round",
+    "budget_gb, sizes_gb, ready, starts",
     [
-        ([100] * 12, [[2] * 6]),  # 600 / 100 = 6 side by side, two each
-        ([590] + [100] * 6, [[1], [1] * 6]),  # the 590 GB alone first, then the six of 100 GB at once
-        ([900, 50], [[1], [1]]),  # larger than the quota: alone (EC2 admits it when nothing else is in flight)
-        ([8, 8, 8], [[1, 1, 1]]),
-        ([0, 100], [[1, 1]]),  # a missing key (size 0) reserves nothing: it fills the idle time of a lane
+        (600, [100] * 12, [0] * 12, [0] * 6 + [slowest(100)] * 6),  # 600 / 100 = 6 at once, the next 6 as the first end
+        (600, [590] + [100] * 6, [0] * 7, [0] + [slowest(590)] * 6),  # the 590 GB first (it came first), then the six
+        (600, [900, 50], [0, 0], [0, slowest(900)]),  # larger than the budget: alone, when nothing else holds any
+        (600, [50, 900], [0, 0], [0, slowest(50)]),  # ...and it waits only for what is in flight, never starves
+        (100, [100, 100], [3600, 0], [slowest(100), 0]),  # readable first, admitted first; the other waits for the GB
+        (100, [100, 100], [7200, 0], [7200, 0]),  # ...unless the GB are free again by the time its copy is readable
     ],
 )
-def test_rounds_keep_the_gb_in_flight_under_the_quota(sizes_gb: list[float], lanes_per_round: list[list[int]]) -> None:
-    sizes = [int(s * GB) for s in sizes_gb]
-    rounds = plan.plan_rounds(sizes, 600 * GB, 20)
-    assert [[len(lane) for lane in lanes] for lanes in rounds] == lanes_per_round
-    assert sorted(i for lanes in rounds for lane in lanes for i in lane) == list(range(len(sizes)))
-    for lanes in rounds:  # a round's lanes, each holding its largest AMI at once, stay under the quota
-        biggest = [max(sizes[i] for i in lane) for lane in lanes]
-        assert sum(biggest) <= 600 * GB or len(lanes) == 1
+def test_image_restores_are_planned_first_come_first_served_under_the_budget(
+    budget_gb: int, sizes_gb: list[int], ready: list[int], starts: list[int]
+) -> None:
+    assert plan.plan_images([s * GB for s in sizes_gb], ready, budget_gb * GB) == starts
 
 
-def test_rounds_never_exceed_the_concurrency_and_deal_the_longest_first() -> None:
-    # 8 small AMIs, 3 lanes at most: longest first, each to the lane that frees up first
-    sizes = [int(s * GB) for s in (10, 20, 30, 40, 50, 5, 5, 5)]
-    assert plan.plan_rounds(sizes, 600 * GB, 3) == [[[4, 5], [3, 0, 6], [2, 1, 7]]]
-
-
-def test_child_names_fit_80_characters_and_stay_apart() -> None:
-    assert plan.child_prefix("nightly-dr") == "nightly-dr"
-    long_a, long_b = "a" * 79 + "1", "a" * 79 + "2"
-    assert len(plan.child_prefix(long_a)) + 1 + 3 <= 80
-    assert plan.child_prefix(long_a) != plan.child_prefix(long_b)
+def test_child_names_are_unique_to_their_batch_and_fit_80_characters() -> None:
+    # Given two batches of one 80-character name on two state machines
+    name = "n" * 80
+    one, two = (f"arn:aws:states:us-east-1:123456789012:execution:{m}:{name}" for m in ("BatchRestore-a", "BatchRestore-b"))
+    # Then a child's name is the batch's name cut to 40, its index and a hash of the batch's ARN: 53 characters at most
+    assert plan.child_name(one, 999) == f"{'n' * 40}-999-{plan.hashlib.sha256(one.encode()).hexdigest()[:8]}"
+    assert (len(plan.child_name(one, 999)), plan.child_name(one, 999) != plan.child_name(two, 999)) == (53, True)
+    assert plan.child_name(BATCH, 0) == "nightly-dr-0-f295ddf6"  # the name events/notify_batch_summary.json carries
 
 
 def put(
@@ -63,39 +66,46 @@ def put(
 
 def test_plan_batch_event_requests_the_archives_restores_up_front(aws: Emulator) -> None:
     # Given events/plan_batch.json: two Deep Archive objects of 120 GB, the second to be restored with Bulk
-    request = event("plan_batch.json")["request"]
+    given = event("plan_batch.json")
+    request = given["request"]
     for item in request["recoveryPoints"]:
         put(aws, item["recoveryPoint"], "DEEP_ARCHIVE", 120)
-    # When planned under a 600 GB quota
-    result = plan.plan_batch(plan.s3, request, 600.0, 20, "nightly-dr")
-    # Then both restores are requested now, with their tier and Days 1: the Standard copy is planned readable at 12 h
-    # and used then; the Bulk one at 48 h, after the first image restore, so it waits for nothing either
+    # When planned under a 600 GB budget at 09:00
+    result = plan.plan_batch(plan.s3, request, 600.0, 40, given["execution"], NOW)
+    # Then both restores are requested now with their tier and Days 1 (neither copy waits for GB: both fit at once)
     assert sorted((c["key"], c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls) == [
         ("ami-0123456789abcdef0.bin", "Standard", 1, 202),
         ("ami-0a1b2c3d4e5f60002.bin", "Bulk", 1, 202),
     ]
-    # ...in the order their copies become readable: one round each
-    first, second = ({"index": i, "input": request["recoveryPoints"][i]} for i in (0, 1))
-    assert result["rounds"] == [[[first]], [[second]]]
-    assert (result["childPrefix"], "recoveryPoints" in result) == ("nightly-dr", False)
+    # ...and each AMI waits for its copy until its latest typical time and an hour: Deep Archive Standard 12 h, Bulk
+    # 48 h, each plus 120 GB at 300 MB/s (400 s), in that order
+    first, second = 12 * HOUR + 400 + HOUR, 48 * HOUR + 400 + HOUR
+    assert result["items"] == [
+        {"index": 0, "name": "nightly-dr-0-f295ddf6", "input": request["recoveryPoints"][0],
+         "copyWait": {"timeouts": [first, 60], "next": 1, "seconds": first}, "copyDeadlineAt": "2026-01-05T22:06:40+00:00"},
+        {"index": 1, "name": "nightly-dr-1-f295ddf6", "input": request["recoveryPoints"][1],
+         "copyWait": {"timeouts": [second, 60], "next": 1, "seconds": second}, "copyDeadlineAt": "2026-01-07T10:06:40+00:00"},
+    ]  # fmt: skip
+    assert (result["notFound"], result["concurrency"], "recoveryPoints" in result) == ([], 40, False)
     assert result["plan"] == {
         "amis": 2,
         "totalGb": 240.0,
         "quotaGb": 600.0,
-        "rounds": [{"lanes": 1, "amis": 1, "largestGb": 120.0}, {"lanes": 1, "amis": 1, "largestGb": 120.0}],
-        "plannedSeconds": 48 * 3600 + 600 + 2400,  # Deep Archive Bulk's latest, then its image restore of 120 GB
+        "plannedSeconds": 48 * HOUR + 400 + slowest(120),  # the Bulk copy, then its image restore at 20 MB/s
         "restoresRequested": 2,
         "restoresLeftToTheirExecution": 0,
+        "notFound": 0,
     }
+    assert result["plan"] == event("notify_batch_summary.json")["request"]["plan"] | {"amis": 2, "notFound": 0}
 
 
-def test_a_copy_that_waits_for_its_lane_gets_the_days_of_its_wait(aws: Emulator) -> None:
-    # Given three Flexible Retrieval AMIs of 400 GB: one at a time under 600 GB; the third starts after two image
-    # restores (2 x (10 min + 400 GB at 50 MB/s) = 4.8 h): 1.5 x 4.8 h rounds up to 1 day more than asked
+def test_a_copy_that_waits_for_the_budget_gets_the_days_of_its_wait(aws: Emulator) -> None:
+    # Given three Flexible Retrieval AMIs of 400 GB under 600 GB: one image restore at a time, each 10 min + 400 GB at
+    # 20 MB/s = 5.7 h; the second copy waits 5.7 h for its GB, the third 11.4 h: 1.5 x that rounds up to a day more
     items = [{"recoveryPoint": f"ami-0000000000000000{n}.bin", "recoveryPointBucket": BUCKET} for n in range(3)]
     for item in items:
         put(aws, item["recoveryPoint"], "GLACIER", 400)
-    plan.plan_batch(plan.s3, {"recoveryPoints": items}, 600.0, 20, "x")
+    plan.plan_batch(plan.s3, {"recoveryPoints": items}, 600.0, 40, BATCH, NOW)
     assert [c["days"] for c in sorted(aws.s3.restore_calls, key=lambda c: c["key"])] == [1, 2, 2]
 
 
@@ -103,11 +113,11 @@ def test_expedited_is_left_to_the_child_and_expedited_deep_archive_is_refused_by
     put(aws, "ami-00000000000000001.bin", "GLACIER", 8)
     put(aws, "ami-00000000000000002.bin", "DEEP_ARCHIVE", 8)
     flexible = {"recoveryPoint": "ami-00000000000000001.bin", "recoveryPointBucket": BUCKET, "restoreRequestTier": "Expedited"}
-    result = plan.plan_batch(plan.s3, {"recoveryPoints": [flexible]}, 600.0, 20, "x")
-    assert (aws.s3.restore_calls, result["plan"]["restoresLeftToTheirExecution"]) == ([], 1)
+    result = plan.plan_batch(plan.s3, {"recoveryPoints": [flexible]}, 600.0, 40, BATCH, NOW)
+    assert (aws.s3.restore_calls, result["plan"]["restoresLeftToTheirExecution"], result["items"][0]["copyWait"]["seconds"]) == ([], 1, 1)
     deep = {**flexible, "recoveryPoint": "ami-00000000000000002.bin"}
     with pytest.raises(plan.InvalidInputError) as refused:
-        plan.plan_batch(plan.s3, {"recoveryPoints": [flexible, deep]}, 600.0, 20, "x")
+        plan.plan_batch(plan.s3, {"recoveryPoints": [flexible, deep]}, 600.0, 40, BATCH, NOW)
     assert str(refused.value) == (
         "recoveryPoints[1] (ami-00000000000000002.bin): restoreRequestTier: Expedited is not offered for Deep Archive "
         "(DEEP_ARCHIVE); use Standard (within 12 h) or Bulk (within 48 h)"
@@ -115,13 +125,46 @@ def test_expedited_is_left_to_the_child_and_expedited_deep_archive_is_refused_by
 
 
 def test_a_batch_longer_than_an_execution_may_run_is_refused_before_any_restore(aws: Emulator) -> None:
-    # 25 AMIs of 2 TB under 600 GB: one at a time, 25 x (10 min + 2 TB at 50 MB/s) + a 5 h restore = 12 days
-    items = [{"recoveryPoint": f"ami-{n:017x}.bin", "recoveryPointBucket": BUCKET} for n in range(25)]
+    # Given 120 AMIs of 5,000 GB under a 600 GB budget: each alone, at 20 MB/s 250,600 s, after their copies (5 h +
+    # 5 TB at 300 MB/s = 34,667 s), and the last one's image deadline (2 x (10 min + 5 TB at 50 MB/s) = 201,200 s):
+    # 34,667 + 120 x 250,600 + 201,200 s = 350.8 days, more than the 335 days a batch may take
+    items = [{"recoveryPoint": f"ami-{n:017x}.bin", "recoveryPointBucket": BUCKET} for n in range(120)]
     for item in items:
-        put(aws, item["recoveryPoint"], "GLACIER", 2000)
-    with pytest.raises(plan.InvalidInputError, match=r"25 AMIs of 50,000 GB would take about 12\.0 days .* split the batch"):
-        plan.plan_batch(plan.s3, {"recoveryPoints": items}, 600.0, 20, "x")
+        put(aws, item["recoveryPoint"], "GLACIER", 5000)
+    with pytest.raises(plan.InvalidInputError) as refused:
+        plan.plan_batch(plan.s3, {"recoveryPoints": items}, 600.0, 40, BATCH, NOW)
+    assert str(refused.value) == (
+        "recoveryPoints: 120 AMIs of 600,000 GB could take 351 days under the 600 GB image-restore budget at the slowest rate "
+        "planned (20 MB/s), more than the 335 days a batch may take (an execution runs at most 365 days): split the batch, or "
+        "raise the account's quota (Service Quotas) and the stack's ImageRestoreQuotaGb"
+    )
     assert aws.s3.restore_calls == []
+
+
+def test_a_missing_bucket_or_a_batch_without_one_existing_key_is_refused_before_any_restore(aws: Emulator) -> None:
+    keys = [{"recoveryPoint": f"ami-0000000000000000{n}.bin", "recoveryPointBucket": BUCKET} for n in range(3)]
+    with pytest.raises(plan.RecoveryPointNotFoundError) as refused:
+        plan.plan_batch(plan.s3, {"recoveryPoints": [{**keys[0], "recoveryPointBucket": "no-such-vault"}]}, 600.0, 40, BATCH, NOW)
+    assert str(refused.value) == "the bucket no-such-vault does not exist: nothing was restored"
+    with pytest.raises(plan.RecoveryPointNotFoundError) as refused:
+        plan.plan_batch(plan.s3, {"recoveryPoints": keys}, 600.0, 40, BATCH, NOW)
+    assert str(refused.value) == (
+        "none of the batch's 3 keys exists (s3://my-ami-archive/ami-00000000000000000.bin, s3://my-ami-archive/ami-00000000000000001.bin, "
+        "s3://my-ami-archive/ami-00000000000000002.bin): nothing was restored; check recoveryPoints and recoveryPointBucket "
+        "(aws s3 ls s3://<bucket>/)"
+    )
+    assert aws.s3.restore_calls == []
+
+
+def test_a_missing_key_is_listed_and_starts_no_execution(aws: Emulator) -> None:
+    keys = [{"recoveryPoint": f"ami-0000000000000000{n}.bin", "recoveryPointBucket": BUCKET} for n in range(3)]
+    put(aws, keys[1]["recoveryPoint"], "GLACIER_IR", 8)
+    result = plan.plan_batch(plan.s3, {"recoveryPoints": keys}, 600.0, 40, BATCH, NOW)
+    assert [(i["index"], i["name"]) for i in result["items"]] == [(1, plan.child_name(BATCH, 1))]
+    assert result["notFound"] == [
+        {"index": n, "recoveryPoint": keys[n]["recoveryPoint"], "recoveryPointBucket": BUCKET, "error": "RecoveryPointNotFoundError"}
+        for n in (0, 2)
+    ]
 
 
 def test_resolve_selection_event_picks_the_newest_archive_of_each_name_before_the_date(aws: Emulator) -> None:
@@ -170,69 +213,71 @@ def sent(aws: Emulator, topic_arn: str) -> list[dict[str, str]]:
     return [{"subject": subject or "", "message": message} for _id, message, subject, _attrs, _group in notifications]
 
 
-def summary_event(aws: Emulator, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-    """A planned batch whose children ended as `outcomes` (each {"status", "output"|"error"/"cause"})."""
-    sfn = aws.client("stepfunctions")
-    done = {"StartAt": "End", "States": {"End": {"Type": "Pass", "Parameters": {"x": 1}, "End": True}}}
-    machine = sfn.create_state_machine(name="children", definition=json.dumps(done), roleArn="arn:aws:iam::123456789012:role/r")[
-        "stateMachineArn"
-    ]
-    items = []
-    for index, outcome in enumerate(outcomes):
-        key = f"ami-0000000000000000{index}.bin"
-        items.append({"index": index, "input": {"recoveryPoint": key, "recoveryPointBucket": BUCKET}})
-        if outcome["status"] != "NOT_STARTED":
-            sfn.start_execution(stateMachineArn=machine, name=f"batch-{index}", input="{}")
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    executions = stepfunctions_parser_backends[aws.account_id][aws.region]._get_executions()
-    deadline = time.monotonic() + 10
-    while any(e.exec_status is None or e.exec_status.value == "RUNNING" for e in executions):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    for execution in executions:
-        outcome = outcomes[int(execution.name.rsplit("-", 1)[1])]
-        if outcome["status"] == "SUCCEEDED":
-            execution.output = outcome["output"]
-        else:
-            execution.exec_status, execution.error, execution.cause = (
-                type(execution.exec_status)(outcome["status"]), outcome["error"], outcome["cause"])  # fmt: skip
-    request = {"rounds": [[items]], "childPrefix": "batch", "plan": None}
-    return {"executionId": "arn:aws:states:us-east-1:123456789012:execution:sm:batch", "stateMachineArn": machine,
-            "startTime": "2026-01-05T09:00:00+00:00", "request": request}  # fmt: skip
-
-
-def test_the_summary_lists_every_ami_with_its_outcome_id_and_times(aws: Emulator) -> None:
+def test_the_summary_reads_each_ami_from_the_execution_its_task_ran(aws: Emulator) -> None:
+    # Given a batch of three: its first child restored its AMI, its second failed on its own, its third could not start
+    # (the account's limit of open executions)
     success = {
         "imageId": "ami-0fedcba9876543210", "imageName": "web-01-restored-20260105-1a2b3c4d", "storageClass": "GLACIER",
         "sizeBytes": 8 * GB, "copyReadyAt": "2026-01-05T13:00:00+00:00", "imageRequestedAt": "2026-01-05T13:00:00+00:00",
-        "imageAvailableAt": "2026-01-05T13:20:00+00:00", "failedImageIds": [],
+        "imageAvailableAt": "2026-01-05T13:20:00+00:00", "failedImageIds": [], "restoreOutcome": "requested",
     }  # fmt: skip
-    cause = json.dumps({"errorMessage": "s3://my-ami-archive/ami-00000000000000001.bin does not exist", "errorType": "X"})
+    cause = json.dumps({"errorMessage": "the restored copy was not readable 10 h after the request", "errorType": "X"})
+    keys = [f"ami-0000000000000000{n}.bin" for n in range(3)]
+    for n, outcome in ((0, {"output": success}), (1, {"error": "RestoreDeadlineExceededError", "cause": cause})):
+        given = {"recoveryPoint": keys[n], "recoveryPointBucket": BUCKET, notify.STARTED_BY: BATCH}
+        stand_in_run(aws, RESTORE_MACHINE, plan.child_name(BATCH, n), given, **outcome)
+    limit = "StepFunctions.ExecutionLimitExceededException"
+    items = [
+        {"name": plan.child_name(BATCH, 0), "status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210"},
+        {"name": plan.child_name(BATCH, 1), "status": "FAILED", "error": "States.TaskFailed", "recoveryPoint": keys[1],
+         "recoveryPointBucket": BUCKET},
+        {"name": plan.child_name(BATCH, 2), "status": "FAILED", "error": limit, "recoveryPoint": keys[2], "recoveryPointBucket": BUCKET},
+    ]  # fmt: skip
     topic_arn = topic(aws)
-    payload = summary_event(
-        aws,
-        [
-            {"status": "SUCCEEDED", "output": success},
-            {"status": "FAILED", "error": "RecoveryPointNotFoundError", "cause": cause},
-            {"status": "NOT_STARTED"},
-        ],
-    )
-    result = notify.notify_batch_summary(notify.sns, notify.stepfunctions, topic_arn, payload)
-    assert {k: result[k] for k in ("status", "restored", "failed", "Error")} == {
-        "status": "FAILED", "restored": 1, "failed": 2, "Error": "BatchRestoreFailedError"}  # fmt: skip
-    assert [a["status"] for a in result["amis"]] == ["SUCCEEDED", "FAILED", "NOT_STARTED"]
+    # When summarised
+    payload = {"executionId": BATCH, "startTime": "2026-01-05T09:00:00+00:00", "request": {"items": items, "notFound": [], "plan": None}}
+    result = notify.notify_batch_summary(notify.sns, notify.stepfunctions, topic_arn, RESTORE_MACHINE_ARN, payload)
+    # Then each line is its execution's facts, or why none ran
+    child = f"arn:aws:states:us-east-1:123456789012:execution:{RESTORE_MACHINE}:{plan.child_name(BATCH, 1)}"
+    assert result["amis"] == [
+        {"recoveryPoint": f"s3://{BUCKET}/{keys[0]}", "status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210"},
+        {"recoveryPoint": f"s3://{BUCKET}/{keys[1]}", "status": "FAILED", "error": "RestoreDeadlineExceededError"},
+        {"recoveryPoint": f"s3://{BUCKET}/{keys[2]}", "status": "NOT_STARTED", "error": limit},
+    ]
     (email,) = sent(aws, topic_arn)
     assert email["subject"] == "AMI batch restore: 1 of 3 restored, 2 failed in us-east-1"
-    lines = email["message"].splitlines()
-    assert (
-        "- ami-0fedcba9876543210 (web-01-restored-20260105-1a2b3c4d) from s3://my-ami-archive/ami-00000000000000000.bin, GLACIER, "
-        "8.0 GB: copy readable 2026-01-05 13:00:00 UTC, image requested 2026-01-05 13:00:00 UTC, available 2026-01-05 13:20:00 UTC"
-    ) in lines
-    assert any(
-        line.startswith("- s3://my-ami-archive/ami-00000000000000001.bin: FAILED RecoveryPointNotFoundError: s3://") for line in lines
-    )
-    assert any(line.startswith("- s3://my-ami-archive/ami-00000000000000002.bin: NOT_STARTED NotStarted") for line in lines)
+    assert email["message"].splitlines()[4:] == [
+        f"- ami-0fedcba9876543210 (web-01-restored-20260105-1a2b3c4d) from s3://{BUCKET}/{keys[0]}, GLACIER, 8.0 GB: copy readable "
+        "2026-01-05 13:00:00 UTC, image requested 2026-01-05 13:00:00 UTC, available 2026-01-05 13:20:00 UTC",
+        "",
+        "Failed (each restore stopped on its own; the others went on):",
+        f"- s3://{BUCKET}/{keys[1]}: FAILED RestoreDeadlineExceededError: the restored copy was not readable 10 h after the request "
+        "What to do: S3 has not finished the restore. Check it with aws s3api head-object; when the Restore header shows "
+        f'ongoing-request="false", start a new execution: it will skip the restore. Execution: {child}',
+        f"- s3://{BUCKET}/{keys[2]}: NOT_STARTED {limit}: the account's limit of open executions was reached: this AMI was not "
+        "restored What to do: Wait for executions to end (or raise the quota), then restore this AMI in a new execution.",
+        "",
+        f"Execution: {BATCH}",
+    ]
+
+
+def test_an_execution_of_the_childs_name_that_this_batch_did_not_start_is_never_its_outcome(aws: Emulator) -> None:
+    # Given an execution with the child's name that restored another object, started by no batch (or another one)
+    other = {"recoveryPoint": "ami-0ffffffffffffffff.bin", "recoveryPointBucket": BUCKET}
+    stand_in_run(aws, RESTORE_MACHINE, plan.child_name(BATCH, 0), other, output={"imageId": "ami-0eeeeeeeeeeeeeeee"})
+    # When the batch's task reports that name failed
+    item = {"name": plan.child_name(BATCH, 0), "status": "FAILED", "error": "States.TaskFailed", "recoveryPoint": "ami-01.bin",
+            "recoveryPointBucket": BUCKET}  # fmt: skip
+    line = notify.child_outcome(notify.stepfunctions, RESTORE_MACHINE_ARN, BATCH, item)
+    # Then the AMI failed, and the other execution's AMI is nowhere
+    assert line == {
+        "recoveryPoint": f"s3://{BUCKET}/ami-01.bin",
+        "status": "FAILED",
+        "error": "NotThisBatchsExecutionError",
+        "cause": f"the execution arn:aws:states:us-east-1:123456789012:execution:{RESTORE_MACHINE}:{plan.child_name(BATCH, 0)} was "
+        "not started by this batch: this AMI was not restored",
+        "execution": None,
+    }
 
 
 def test_the_batch_email_renders_every_ami() -> None:
@@ -241,8 +286,7 @@ def test_the_batch_email_renders_every_ami() -> None:
     summary = {
         "status": "FAILED", "region": "us-east-1", "restored": 2, "failed": 1,
         "selection": "amiName 'web-*', newest archive of each name in s3://vault", "startTime": "2026-01-05T09:00:00Z",
-        "plan": {"totalGb": 1208.0, "quotaGb": 600.0, "restoresRequested": 1,
-                 "rounds": [{"lanes": 2, "amis": 2}, {"lanes": 1, "amis": 1}]},
+        "plan": {"amis": 3, "totalGb": 1208.0, "quotaGb": 600.0, "restoresRequested": 1},
         "amis": [
             {"recoveryPoint": "s3://vault/ami-01.bin", "status": "SUCCEEDED", "imageId": "ami-0f1", "imageName": "web-01-restored",
              "storageClass": "GLACIER", "sizeBytes": 600 * 10**9, "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T13:00:00+00:00",
@@ -262,9 +306,10 @@ def test_the_batch_email_renders_every_ami() -> None:
     # Then
     assert subject == "AMI batch restore: 2 of 3 restored, 1 failed in us-east-1"
     assert message.splitlines() == [
-        "2 of 3 AMIs are restored in us-east-1; 1 failed (below).",
+        "2 of 3 AMIs restored in us-east-1; 1 failed (below).",
         "Selection: amiName 'web-*', newest archive of each name in s3://vault: 3 AMIs.",
-        "Plan: 1,208.0 GB under the 600 GB image-restore quota: 2 in 2 lanes, then 1 in 1 lane; 1 restore requested up front.",
+        "Plan: 3 AMIs, 1,208.0 GB, through the stack's 600 GB image-restore budget (shared with every restore of the stack); 1 "
+        "restore requested up front.",
         "Started 2026-01-05 09:00:00 UTC, summarised 2026-01-05 17:15:00 UTC (8 h 15 min).",
         "",
         "Restored:",
@@ -283,14 +328,20 @@ def test_the_batch_email_renders_every_ami() -> None:
     ]
 
 
-def test_a_child_execution_sends_no_email_of_its_own(aws: Emulator) -> None:
+def test_a_child_execution_sends_no_email_of_its_own_but_a_claim_alone_silences_nothing(aws: Emulator) -> None:
+    # Given a restore whose request names its batch (Validate Input checked it), and one whose input only claims one
     topic_arn = topic(aws)
-    parent = "arn:aws:states:us-east-1:123456789012:execution:sm:batch"
     success, failed = load_function("notify_success"), load_function("notify_failure")
     sample = event("notify_success.json")
-    child = {**sample, "request": {**sample["request"], "startedBy": parent}}
+    child = {**sample, "request": {**sample["request"], "startedBy": BATCH}}
+    claimed = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": BUCKET, notify.STARTED_BY: BATCH}
+    run = stand_in_run(aws, RESTORE_MACHINE, "console-rerun", claimed)
+    # Then the child is silent (the batch's summary tells), the claim emails like any restore
     assert success.notify_success(success.sns, topic_arn, child)["messageId"] is None
-    failure = {"executionId": "x", "progress": {"input": {failed.STARTED_BY: parent}, "failed": {"ValidateInput": {}}}}
-    assert failed.notify_failure(failed.sns, topic_arn, failure)["messageId"] is None
-    assert sent(aws, topic_arn) == []
+    refused = {"failed": {"ValidateInput": {"Error": "InvalidInputError", "Cause": "x"}}}
+    assert failed.notify_failure(failed.sns, failed.sfn, topic_arn, {"executionId": run, "progress": {"request": child["request"], **refused}})[
+        "messageId"
+    ] is None
+    assert failed.notify_failure(failed.sns, failed.sfn, topic_arn, {"executionId": run, "progress": refused})["messageId"] is not None
+    assert [e["subject"] for e in sent(aws, topic_arn)] == ["AMI restore failed: InvalidInputError at Validate Input"]
     assert notify.duration(3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"

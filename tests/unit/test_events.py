@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from moto.sns.models import sns_backends
 
 from emulator.facade import Emulator
-from tests.support import BUCKET, event, load_function
+from tests.support import BUCKET, event, load_function, stand_in_run
 
 KEY = "ami-0123456789abcdef0.bin"  # the key every event names
 HOUR = 3600
@@ -189,9 +189,12 @@ def test_notify_success_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_notify_failure_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the stack's topic and events/notify_failure.json: Restore Image failed on a name another AMI holds, after the
-    # copy of 120 GB became readable (it expires at 00:00 on the 9th)
+    # copy of 120 GB became readable (it expires at 00:00 on the 9th), in the execution the event names, whose input
+    # Notify Failure reads
     topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
+    given = {"recoveryPoint": KEY, "recoveryPointBucket": BUCKET, "restoreRequestDays": "3", "restoreRequestTier": "Standard"}
+    assert stand_in_run(aws, "glacier-ami-restore-RestoreStateMachine", "example-execution", given) == event("notify_failure.json")["executionId"]
     # When invoked
     result = invoke("notify_failure", aws)
     # Then it returns the original error for Restore Failed, and emails the step, the cause, the copy left in place with
@@ -223,43 +226,61 @@ def test_notify_failure_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_notify_batch_summary_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given the stack's topic and events/notify_batch_summary.json (Plan Batch's two rounds), in an account where the
-    # batch never started its two child executions nightly-dr-0 and nightly-dr-1
+    # Given the stack's topic and events/notify_batch_summary.json: the batch nightly-dr restored its first AMI in its
+    # child execution nightly-dr-0-f295ddf6; its second child could not start, its name taken by an execution that
+    # restored another object; its third key does not exist (Plan Batch found it missing)
     topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
+    restore = "glacier-ami-restore-RestoreStateMachine"
+    monkeypatch.setenv("RESTORE_STATE_MACHINE_ARN", f"arn:aws:states:us-east-1:123456789012:stateMachine:{restore}")
+    batch = event("notify_batch_summary.json")["executionId"]
+    output = {"status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210", "imageName": "web-server-2025-01-restored-20260105-06d4351d",
+              "storageClass": "DEEP_ARCHIVE", "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T20:09:36+00:00",
+              "sizeBytes": 120 * 10**9, "imageRequestedAt": "2026-01-05T20:09:36+00:00", "imageAvailableAt": "2026-01-05T20:24:36+00:00",
+              "failedImageIds": []}  # fmt: skip
+    ours = {"recoveryPoint": KEY, "recoveryPointBucket": BUCKET, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": batch}
+    stand_in_run(aws, restore, "nightly-dr-0-f295ddf6", ours, output=output)
+    other = {"recoveryPoint": "ami-0ffffffffffffffff.bin", "recoveryPointBucket": BUCKET}
+    stand_in_run(aws, restore, "nightly-dr-1-f295ddf6", other, output={**output, "imageId": "ami-0eeeeeeeeeeeeeeee"})
     # When invoked at the batch's start time
     result = invoke("notify_batch_summary", aws)
-    # Then each AMI is read from its execution (none exists: not started), and the summary says so for the Fail state
-    execution = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:nightly-dr"
-    first, second = f"s3://{BUCKET}/{KEY}", f"s3://{BUCKET}/ami-0a1b2c3d4e5f60002.bin"
+    # Then the first AMI is read from its own execution; the second is not restored (never the other execution's AMI)
+    first, second, third = (f"s3://{BUCKET}/{k}" for k in (KEY, "ami-0a1b2c3d4e5f60002.bin", "ami-0000000000000dead.bin"))
+    taken = "StepFunctions.ExecutionAlreadyExistsException"
     assert result == {
         "status": "FAILED",
         "region": "us-east-1",
-        "restored": 0,
+        "restored": 1,
         "failed": 2,
         "amis": [
-            {"recoveryPoint": first, "status": "NOT_STARTED", "error": "NotStarted"},
-            {"recoveryPoint": second, "status": "NOT_STARTED", "error": "NotStarted"},
+            {"recoveryPoint": first, "status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210"},
+            {"recoveryPoint": second, "status": "NOT_STARTED", "error": taken},
+            {"recoveryPoint": third, "status": "NOT_STARTED", "error": "RecoveryPointNotFoundError"},
         ],
         "selection": None,
-        "execution": execution,
+        "execution": batch,
         "Error": "BatchRestoreFailedError",
-        "Cause": f"2 of 2 AMI restores failed: {first} (NotStarted), {second} (NotStarted). The others are restored; the summary "
+        "Cause": f"2 of 3 AMI restores failed: {second} ({taken}), {third} (RecoveryPointNotFoundError). 1 restored; the summary "
         "was emailed.",
         "messageId": result["messageId"],
     }
     ((_id, subject, message),) = sent(aws, topic)
-    assert subject == "AMI batch restore: 0 of 2 restored, 2 failed in us-east-1"
+    assert subject == "AMI batch restore: 1 of 3 restored, 2 failed in us-east-1"
     assert message.splitlines() == [
-        "0 of 2 AMIs are restored in us-east-1; 2 failed (below).",
-        "Plan: 240.0 GB under the 600 GB image-restore quota: 1 in 1 lane, then 1 in 1 lane; 2 restores requested up front.",
+        "1 of 3 AMIs restored in us-east-1; 2 failed (below).",
+        "Plan: 3 AMIs, 240.0 GB, through the stack's 600 GB image-restore budget (shared with every restore of the stack); "
+        "2 restores requested up front.",
         "Started 2026-01-05 09:00:00 UTC, summarised 2026-01-05 09:00:00 UTC (0 min).",
         "",
-        "Failed (each restore stopped on its own; the others went on):",
-        f"- {first}: NOT_STARTED NotStarted: the batch could not start its execution What to do: Read the execution's history. "
-        f"Execution: {execution}-0",
-        f"- {second}: NOT_STARTED NotStarted: the batch could not start its execution What to do: Read the execution's history. "
-        f"Execution: {execution}-1",
+        "Restored:",
+        f"- ami-0fedcba9876543210 (web-server-2025-01-restored-20260105-06d4351d) from {first}, DEEP_ARCHIVE, 120.0 GB: copy readable "
+        "2026-01-05 20:09:36 UTC, image requested 2026-01-05 20:09:36 UTC, available 2026-01-05 20:24:36 UTC",
         "",
-        f"Execution: {execution}",
+        "Failed (each restore stopped on its own; the others went on):",
+        f"- {second}: NOT_STARTED {taken}: its execution's name was taken by another execution: this AMI was not restored "
+        "What to do: Restore this AMI in a new execution (a single restore, or a new batch).",
+        f"- {third}: NOT_STARTED RecoveryPointNotFoundError: no such object in the bucket (HeadObject) What to do: Check "
+        "recoveryPoint and recoveryPointBucket (aws s3 ls s3://<bucket>/) and start a new execution.",
+        "",
+        f"Execution: {batch}",
     ]

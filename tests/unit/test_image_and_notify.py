@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator
-from tests.support import BUCKET, event, load_function
+from tests.support import BUCKET, event, load_function, stand_in_run
 from tools import baselines
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:restore:run-1"
@@ -248,10 +248,7 @@ def test_success_email_renders_every_note() -> None:
 
 
 def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str, Any]:
-    return {
-        "executionId": EXECUTION,
-        "progress": {"input": {"restoreRequestTier": "Fast"}, **progress, "failed": {step_key: {"Error": error, "Cause": cause}}},
-    }
+    return {"executionId": EXECUTION, "progress": {**progress, "failed": {step_key: {"Error": error, "Cause": cause}}}}
 
 
 def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
@@ -259,10 +256,11 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     cause = json.dumps(
         {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
     )
+    # of the execution run-1, whose input Notify Failure reads (DescribeExecution)
+    assert stand_in_run(aws, "restore", "run-1", {"restoreRequestTier": "Fast"}) == EXECUTION
     # When Notify Failure sends it
-    sent = load_function("notify_failure").notify_failure(
-        aws.client("sns"), topic(aws), failure("ValidateInput", "InvalidInputError", cause)
-    )
+    app = load_function("notify_failure")
+    sent = app.notify_failure(aws.client("sns"), app.sfn, topic(aws), failure("ValidateInput", "InvalidInputError", cause))
     # Then it names the step and returns the original Error and Cause for the Fail state
     assert (sent["failedStep"], sent["Error"], sent["Cause"], sent["changedNothing"]) == (
         "Validate Input",
@@ -270,7 +268,7 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
         cause,
         True,
     )
-    subject, message = load_function("notify_failure").render_failure(sent)
+    subject, message = app.render_failure(sent)
     assert subject == "AMI restore failed: InvalidInputError at Validate Input"
     assert message.splitlines() == [
         "The restore stopped at 'Validate Input' with InvalidInputError:",
@@ -301,7 +299,7 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
 )
 def test_failed_step_is_the_state_whose_catch_wrote_the_error(key: str, step: str) -> None:
     # Given the key a Task's Catch writes ($.failed.<state name without spaces>) and no other progress
-    summary = load_function("notify_failure").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1")
+    summary = load_function("notify_failure").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1", {})
     # Then the step is that state, whatever else the progress holds
     assert summary["failedStep"] == step
 
@@ -319,7 +317,7 @@ def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() 
         },
     }
     app = load_function("notify_failure")
-    summary = app.failure_summary(failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1")
+    summary = app.failure_summary(failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1", {})
     # Then the copy costs 4,000 GB x $0.023 / 30 = $3.07 a day, and both AMIs get the deregister command
     assert summary["leftInPlace"] == [
         "The temporary restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin: it expires 2026-01-09 00:00:00 UTC; "

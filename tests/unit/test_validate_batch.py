@@ -150,14 +150,15 @@ def test_a_bucket_carrying_the_archive_tag_is_allowed_and_its_tags_read_once() -
     ]
 
 
-def test_a_child_execution_names_its_parent_and_a_batch_item_may_not() -> None:
-    # Given the input a batch passes to a child (the single payload + AWS's parent field) / Then accepted, parent kept
+def test_the_parent_field_is_a_claim_kept_for_checking_and_a_batch_item_may_not_carry_it() -> None:
+    # Given the input a batch passes to a child (the single payload + AWS's parent field) / Then accepted, the claim kept
+    # (Validate Input's handler keeps it only if that execution is a running batch that names its children so)
     request, problems = validate({"recoveryPoint": K1, "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: PARENT})
     assert (problems, request["startedBy"]) == ([], PARENT)
-    # ...but not a made-up value, nor in a batch's item
-    assert validate({"recoveryPoint": K1, "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: "me"})[1] == [
-        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: must be the ARN of the execution that started this one, got 'me'"
-    ]
+    # ...a value that is no execution ARN is no claim at all: no problem, nothing kept (the restore emails as any other)
+    request, problems = validate({"recoveryPoint": K1, "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: "me"})
+    assert (problems, "startedBy" in request) == ([], False)
+    # ...and a batch's item may not carry it
     assert validate({**BATCH, "recoveryPoints": [{"recoveryPoint": K1, app.STARTED_BY: PARENT}]})[1] == [
         f"recoveryPoints[0] ({K1}): AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: not allowed in a batch item"
     ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from tests.support import load_function
+from emulator.facade import Emulator
+from tests.support import load_function, stand_in_run
 
 app = load_function("validate_input")
 VALID = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive"}
@@ -110,3 +113,54 @@ def test_handler_raises_named_error_listing_every_problem() -> None:
 def test_handler_passes_execution_identity_through() -> None:
     result = app.lambda_handler({"input": VALID, "executionName": "run-1", "startTime": "2026-01-05T09:00:00Z"}, None)
     assert (result["executionName"], result["startTime"]) == ("run-1", "2026-01-05T09:00:00Z")
+
+
+# --- AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: a claim, kept only when the facts agree -------------------------------
+
+BATCH_MACHINE = "BatchRestore-3f1c9a52"
+BATCH_MACHINE_ARN = f"arn:aws:states:us-east-1:123456789012:stateMachine:{BATCH_MACHINE}"
+
+
+def test_a_child_is_one_a_running_batch_names_so(aws: Emulator) -> None:
+    # Given a running batch nightly-dr, a finished batch old-dr, and a running execution of another state machine
+    with aws.clock.hold():
+        running = stand_in_run(aws, BATCH_MACHINE, "nightly-dr", {}, hold=3600)
+        ended = stand_in_run(aws, BATCH_MACHINE, "old-dr", {})
+        other = stand_in_run(aws, "someone-elses", "nightly-dr", {}, hold=3600)
+        check_children(aws, running, ended, other)
+
+
+def check_children(aws: Emulator, running: str, ended: str, other: str) -> None:
+    sfn, child = app.sfn, app.child_name
+    # Then only a name the running batch gives its children, claimed by that batch's ARN, is its child
+    assert app.is_child_of(sfn, running, child(running, 7), BATCH_MACHINE_ARN) is True
+    assert child(running, 7) == f"nightly-dr-7-{hashlib.sha256(running.encode()).hexdigest()[:8]}"
+    assert [
+        app.is_child_of(sfn, running, "nightly-dr-7", BATCH_MACHINE_ARN),  # a name of the old form (no hash of the ARN)
+        app.is_child_of(sfn, running, child(other, 7), BATCH_MACHINE_ARN),  # another parent's hash
+        app.is_child_of(sfn, ended, child(ended, 7), BATCH_MACHINE_ARN),  # a console re-run after the batch ended
+        app.is_child_of(sfn, other, child(other, 7), BATCH_MACHINE_ARN),  # not the batch state machine
+        app.is_child_of(sfn, running.replace("nightly-dr", "gone"), child(running, 7), BATCH_MACHINE_ARN),  # no such execution
+    ] == [False] * 5
+
+
+def test_the_handler_keeps_the_claim_only_for_a_real_child(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a running batch, and two single restores claiming it: one named as its child, one re-run from the console
+    monkeypatch.setenv("BATCH_STATE_MACHINE_ARN", BATCH_MACHINE_ARN)
+    with aws.clock.hold():
+        handler_keeps_the_claim_of_a_child_only(aws)
+
+
+def handler_keeps_the_claim_of_a_child_only(aws: Emulator) -> None:
+    parent = stand_in_run(aws, BATCH_MACHINE, "nightly-dr", {}, hold=3600)
+    given = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: parent}
+    for name in (app.child_name(parent, 0), "console-rerun"):
+        stand_in_run(aws, "restore", name, given)
+    runs = {name: f"arn:aws:states:us-east-1:123456789012:execution:restore:{name}" for name in (app.child_name(parent, 0), "console-rerun")}
+    # When Validate Input reads each one's input
+    kept = [
+        app.lambda_handler({"execution": arn, "executionName": name, "startTime": "2026-01-05T09:00:00+00:00"}, None).get("startedBy")
+        for name, arn in runs.items()
+    ]
+    # Then the child keeps its parent (its emails are the batch's summary); the re-run emails like any restore
+    assert kept == [parent, None]
