@@ -101,18 +101,19 @@ def bump(table: str, seen: int | None) -> TransactWriteItemTypeDef:
     }
 
 
-def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> bool:
-    """Give the ticket's execution its GB if the budget has room (or holds nothing): its lease, and the ticket gone."""
+def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> dict[str, Any] | None:
+    """Give the ticket's execution its GB if the budget has room (or holds nothing): its lease, and the ticket gone, in
+    one transaction conditional on the budget's version and on the ticket's token (a wait that renewed its token
+    meanwhile is granted with the new one). Returns the ticket granted (with the token to wake), None if no room."""
     size, execution = int(ticket["sizeBytes"]["N"]), ticket["execution"]["S"]
     for _ in range(GRANT_ATTEMPTS):
         seen = version(dynamodb_client, table)
         leases = items(dynamodb_client, table, "lease")
-        if any(lease["id"]["S"] == execution for lease in leases):  # granted meanwhile, by another call
-            dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))
-            return True
+        if any(lease["id"]["S"] == execution for lease in leases):  # granted meanwhile, by another call: it woke it
+            return None
         in_flight = held(leases, now)
         if in_flight > 0 and in_flight + size > quota_bytes:
-            return False
+            return None
         lease = {
             **key("lease", execution),
             "sizeBytes": {"N": str(size)},
@@ -123,17 +124,23 @@ def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], q
             dynamodb_client.transact_write_items(
                 TransactItems=[
                     {"Put": {"TableName": table, "Item": lease}},
-                    {"Delete": {"TableName": table, "Key": key("queue", ticket["id"]["S"])}},
+                    {"Delete": {"TableName": table, "Key": key("queue", ticket["id"]["S"]), "ConditionExpression": "#token = :token",
+                                "ExpressionAttributeNames": {"#token": "token"}, "ExpressionAttributeValues": {":token": ticket["token"]}}},
                     bump(table, seen),
                 ]
-            )
+            )  # fmt: skip
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            continue  # another grant or release changed the budget meanwhile: read it again
+            # Another grant or release changed the budget, or the wait renewed its token: read both again
+            renewed = dynamodb_client.get_item(TableName=table, Key=key("queue", ticket["id"]["S"]), ConsistentRead=True).get("Item")
+            if renewed is None:
+                return None  # granted by another call, or its execution ended
+            ticket = renewed
+            continue
         logger.info("admitted %s (%.1f GB; %.1f GB were in flight)", execution, size / GB, in_flight / GB)
-        return True
-    return False
+        return ticket
+    return None
 
 
 def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> bool:
@@ -156,13 +163,21 @@ def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table:
         if int(ticket["expiresAt"]["N"]) <= now.timestamp():
             dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))  # its execution is gone
             continue
-        if not grant(dynamodb_client, table, ticket, quota_bytes, now):
+        granted = grant(dynamodb_client, table, ticket, quota_bytes, now)
+        if granted is None:
+            if dynamodb_client.get_item(TableName=table, Key=key("lease", ticket["execution"]["S"]), ConsistentRead=True).get("Item"):
+                continue  # another call granted it (and woke it) meanwhile: look at the next one
             break
-        admitted.append(ticket["execution"]["S"])
-        if "token" in ticket and not wake(sfn_client, ticket["token"]["S"], {"admitted": True, "heldBy": "release"}):
+        admitted.append(granted["execution"]["S"])
+        try:
+            woken = wake(sfn_client, granted["token"]["S"], {"admitted": True, "heldBy": "queue"})
+        except ClientError as error:  # another execution's wake never fails this call: its next look finds the lease
+            logger.warning("could not wake %s: %s", granted["execution"]["S"], error.response["Error"]["Code"])
+            continue
+        if not woken:
             # Its wait timed out into its next look, which finds the lease; if its execution ended, the release on
             # its end (or the lease's expiry) gives the GB back.
-            logger.info("%s was admitted while its wait was closed; its next look finds the lease", ticket["execution"]["S"])
+            logger.info("%s was admitted while its wait was closed; its next look finds the lease", granted["execution"]["S"])
     return admitted
 
 

@@ -9,9 +9,10 @@ Image Budget sends it when GB is released and this restore is first in line with
 restore's behalf). The state's timeout is the safety net: the state runs again and looks for itself.
 
 Event:  {"token": $$.Task.Token, "execution": $$.Execution.Id, "sizeBytes": 107374182400}
-Result: none (Step Functions ignores it); the token's output is {"admitted": true, "heldBy": "lease" | "this call" |
-        "release"} or, when the budget's table cannot be used, {"admitted": false, "reason": "..."}: the restore goes
-        on without it (EC2's own refusal of an image restore over its quota is still handled by Restore Image).
+Result: {"outcome": "held" | "admitted" | "waiting" | "unbudgeted"} (Step Functions ignores it). The token's output
+        is {"admitted": true, "heldBy": "lease" (it held one already) | "queue" (admitted from the queue)} or, when
+        the budget's table cannot be used, {"admitted": false, "reason": "..."}: the restore goes on without it (EC2's
+        own refusal of an image restore over its quota is still handled by Restore Image).
 Raises ImageBudgetDeadlineExceededError when the restore has waited longer than its place in the queue allows.
 
 The table (IMAGE_BUDGET_TABLE) holds one lease per admitted execution ("lease", <execution ARN>) with its size and
@@ -120,18 +121,19 @@ def bump(table: str, seen: int | None) -> TransactWriteItemTypeDef:
     }
 
 
-def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> bool:
-    """Give the ticket's execution its GB if the budget has room (or holds nothing): its lease, and the ticket gone."""
+def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> dict[str, Any] | None:
+    """Give the ticket's execution its GB if the budget has room (or holds nothing): its lease, and the ticket gone, in
+    one transaction conditional on the budget's version and on the ticket's token (a wait that renewed its token
+    meanwhile is granted with the new one). Returns the ticket granted (with the token to wake), None if no room."""
     size, execution = int(ticket["sizeBytes"]["N"]), ticket["execution"]["S"]
     for _ in range(GRANT_ATTEMPTS):
         seen = version(dynamodb_client, table)
         leases = items(dynamodb_client, table, "lease")
-        if any(lease["id"]["S"] == execution for lease in leases):  # granted meanwhile, by another call
-            dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))
-            return True
+        if any(lease["id"]["S"] == execution for lease in leases):  # granted meanwhile, by another call: it woke it
+            return None
         in_flight = held(leases, now)
         if in_flight > 0 and in_flight + size > quota_bytes:
-            return False
+            return None
         lease = {
             **key("lease", execution),
             "sizeBytes": {"N": str(size)},
@@ -142,17 +144,23 @@ def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], q
             dynamodb_client.transact_write_items(
                 TransactItems=[
                     {"Put": {"TableName": table, "Item": lease}},
-                    {"Delete": {"TableName": table, "Key": key("queue", ticket["id"]["S"])}},
+                    {"Delete": {"TableName": table, "Key": key("queue", ticket["id"]["S"]), "ConditionExpression": "#token = :token",
+                                "ExpressionAttributeNames": {"#token": "token"}, "ExpressionAttributeValues": {":token": ticket["token"]}}},
                     bump(table, seen),
                 ]
-            )
+            )  # fmt: skip
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            continue  # another grant or release changed the budget meanwhile: read it again
+            # Another grant or release changed the budget, or the wait renewed its token: read both again
+            renewed = dynamodb_client.get_item(TableName=table, Key=key("queue", ticket["id"]["S"]), ConsistentRead=True).get("Item")
+            if renewed is None:
+                return None  # granted by another call, or its execution ended
+            ticket = renewed
+            continue
         logger.info("admitted %s (%.1f GB; %.1f GB were in flight)", execution, size / GB, in_flight / GB)
-        return True
-    return False
+        return ticket
+    return None
 
 
 def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> bool:
@@ -175,13 +183,21 @@ def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table:
         if int(ticket["expiresAt"]["N"]) <= now.timestamp():
             dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))  # its execution is gone
             continue
-        if not grant(dynamodb_client, table, ticket, quota_bytes, now):
+        granted = grant(dynamodb_client, table, ticket, quota_bytes, now)
+        if granted is None:
+            if dynamodb_client.get_item(TableName=table, Key=key("lease", ticket["execution"]["S"]), ConsistentRead=True).get("Item"):
+                continue  # another call granted it (and woke it) meanwhile: look at the next one
             break
-        admitted.append(ticket["execution"]["S"])
-        if "token" in ticket and not wake(sfn_client, ticket["token"]["S"], {"admitted": True, "heldBy": "release"}):
+        admitted.append(granted["execution"]["S"])
+        try:
+            woken = wake(sfn_client, granted["token"]["S"], {"admitted": True, "heldBy": "queue"})
+        except ClientError as error:  # another execution's wake never fails this call: its next look finds the lease
+            logger.warning("could not wake %s: %s", granted["execution"]["S"], error.response["Error"]["Code"])
+            continue
+        if not woken:
             # Its wait timed out into its next look, which finds the lease; if its execution ended, the release on
             # its end (or the lease's expiry) gives the GB back.
-            logger.info("%s was admitted while its wait was closed; its next look finds the lease", ticket["execution"]["S"])
+            logger.info("%s was admitted while its wait was closed; its next look finds the lease", granted["execution"]["S"])
     return admitted
 
 
@@ -192,32 +208,55 @@ def queue_deadline(queue: list[dict[str, Any]], in_flight: int, size: int, now: 
     return now + timedelta(seconds=ahead / SLOWEST_IMAGE_BYTES_PER_SECOND + QUEUE_MARGIN_SECONDS)
 
 
+def has_lease(dynamodb_client: DynamoDBClient, table: str, execution: str) -> bool:
+    return "Item" in dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True)
+
+
 def wait_for_image_budget(
     dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, event: dict[str, Any], now: datetime
 ) -> str:
     """What this call found: "held" (a lease from before), "admitted", or "waiting"."""
     execution, token, size = event["execution"], event["token"], int(event["sizeBytes"])
-    if dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True).get("Item"):
+    if has_lease(dynamodb_client, table, execution):
         wake(sfn_client, token, {"admitted": True, "heldBy": "lease"})
         return "held"
     queue = items(dynamodb_client, table, "queue")
     mine = next((t for t in queue if t["execution"]["S"] == execution), None)
     if mine is None:
         deadline = queue_deadline(queue, held(items(dynamodb_client, table, "lease"), now), size, now)
-        mine = {
+        ticket = {
             **key("queue", f"{now.isoformat(timespec='microseconds')}#{execution}"),
             "execution": {"S": execution},
             "sizeBytes": {"N": str(size)},
             "deadlineAt": {"S": deadline.isoformat(timespec="seconds")},
             "expiresAt": {"N": str(int(deadline.timestamp()))},
+            "token": {"S": token},
         }
+        dynamodb_client.put_item(TableName=table, Item=ticket)
     elif now >= datetime.fromisoformat(mine["deadlineAt"]["S"]):
         dynamodb_client.delete_item(TableName=table, Key=key("queue", mine["id"]["S"]))
         raise ImageBudgetDeadlineExceededError(
             f"waited for {size / GB:,.1f} GB of the stack's image-restore budget ({quota_bytes / GB:,.0f} GB) until "
             f"{mine['deadlineAt']['S']}, longer than the restores ahead of it should take at the slowest rate planned"
         )
-    dynamodb_client.put_item(TableName=table, Item={**mine, "token": {"S": token}})  # this wait's token: the newest
+    else:
+        try:  # this wait's token, the newest, on the ticket that keeps its place; only while the ticket is there
+            dynamodb_client.update_item(
+                TableName=table,
+                Key=key("queue", mine["id"]["S"]),
+                UpdateExpression="SET #token = :token",
+                ConditionExpression="attribute_exists(#id)",
+                ExpressionAttributeNames={"#token": "token", "#id": "id"},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Granted meanwhile (its wake went to the wait that timed out): the lease is there
+            if has_lease(dynamodb_client, table, execution):
+                wake(sfn_client, token, {"admitted": True, "heldBy": "lease"})
+                return "held"
+            raise
     admitted = admit_waiters(dynamodb_client, sfn_client, table, quota_bytes, now)
     return "admitted" if execution in admitted else "waiting"
 

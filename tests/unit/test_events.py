@@ -5,6 +5,7 @@ are worked out by hand from the event and the pinned durations."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -284,3 +285,68 @@ def test_notify_batch_summary_event(aws: Emulator, monkeypatch: pytest.MonkeyPat
         "",
         f"Execution: {batch}",
     ]
+
+
+def budget_table(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack's ImageBudgetTable (template.yaml's key schema) and the functions' settings for a 600 GB budget."""
+    aws.client("dynamodb").create_table(
+        TableName="image-budget",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}, {"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+    )
+    monkeypatch.setenv("IMAGE_BUDGET_TABLE", "image-budget")
+    monkeypatch.setenv("IMAGE_RESTORE_QUOTA_GB", "600")
+
+
+def test_wait_for_image_budget_and_release_image_budget_events(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an empty 600 GB budget / When events/wait_for_image_budget.json asks for 120 GB at 09:00
+    budget_table(aws, monkeypatch)
+    assert invoke("wait_for_image_budget", aws) == {"outcome": "admitted"}
+    # Then the execution holds a lease of 120 GB for the day of quota waits and a day of image deadline (2 x (10 min +
+    # 120 GB at 50 MB/s) = 100 min, at least a day)
+    execution = event("release_image_budget.json")["execution"]
+    lease = aws.client("dynamodb").get_item(TableName="image-budget", Key={"kind": {"S": "lease"}, "id": {"S": execution}})["Item"]
+    assert (lease["sizeBytes"]["N"], lease["acquiredAt"]["S"], lease["expiresAt"]["N"]) == (
+        "120000000000", "2026-01-05T09:00:00+00:00", str(1767603600 + 2 * 86400))  # fmt: skip
+    # When events/release_image_budget.json releases it / Then the 120 GB are back; nobody was waiting
+    assert invoke("release_image_budget", aws) == {"execution": execution, "released": 120 * 10**9, "admitted": []}
+    assert invoke("release_image_budget", aws) == {"execution": execution, "released": 0, "admitted": []}
+
+
+def test_report_ended_execution_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the execution events/report_ended_execution.json names, stopped by hand at 21:00 after S3 restored its copy
+    # (Standard, Days 3, requested at 09:00: readable at 19:00, it expires at midnight UTC three days later)
+    put_recovery_point(aws)
+    restored(aws, at_hours=12)
+    detail = event("report_ended_execution.json")["detail"]
+    with aws.clock.hold():
+        stand_in_run(aws, "glacier-ami-restore-RestoreStateMachine", "example-execution", json.loads(detail["input"]), hold=60)
+        aws.client("stepfunctions").stop_execution(executionArn=detail["executionArn"])
+    topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
+    queue = aws.client("sqs").create_queue(QueueName="failed-executions")["QueueUrl"]
+    for name, value in (("TOPIC_ARN", topic), ("FAILED_EXECUTION_QUEUE_URL", queue), ("RESTORE_STATE_MACHINE_ARN", detail["stateMachineArn"]),
+                        ("BATCH_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:BatchRestore-x")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    # When the rule on ended executions delivers its event
+    result = invoke("report_ended_execution", aws)
+    # Then one email names what the execution left in AWS, read from AWS now (120 GB x $0.023 / 30 = $0.092 a day)
+    subject = "AMI restore ended ABORTED: example-execution"
+    assert result == {"execution": detail["executionArn"], "reported": True, "why": subject}
+    ((_id, sent_subject, message),) = sent(aws, topic)
+    assert (sent_subject, message.splitlines()) == (subject, [
+        "The AMI restore execution example-execution ended ABORTED, without its own email.",
+        "",
+        f"Recovery point: s3://{BUCKET}/{KEY}",
+        "",
+        "Left in place (read from AWS now):",
+        f"- A restored copy of s3://{BUCKET}/{KEY} exists until 2026-01-09T00:00:00Z: about $0.092 per day (120.0 GB at S3 Standard).",
+        "",
+        "What to do: start a new execution with the same input if you still need the AMI (it reuses a restored copy).",
+        "",
+        f"Execution: {detail['executionArn']}",
+        f"Console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{detail['executionArn']}",
+    ])  # fmt: skip
+    # And the same message waits in the queue, whatever SNS does
+    (body,) = [json.loads(m["Body"]) for m in aws.client("sqs").receive_message(QueueUrl=queue)["Messages"]]
+    assert body == {"subject": subject, "message": message, "execution": detail["executionArn"]}
