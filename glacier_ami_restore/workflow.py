@@ -29,11 +29,13 @@ STAGES = {
         "Request Restore", "Fall Back To Standard Tier", "Check Restore Status", "Wait For Restore", "Schedule Next Copy Check",
         "Is Copy Readable?",
     ),
+    # Every image restore of the stack takes its GB from one budget (ImageRestoreQuotaGb), first come first served.
+    "waiting for image-restore budget": ("Wait For Image Budget",),
     "restoring the image": ("Restore Image", "Check Image State", "Wait For Image", "Schedule Next Image Check", "Is Image Available?"),
-    # A batch's own execution; each AMI's child execution shows the stages above.
+    # A batch's own execution (and the single restore that handed it over); each AMI's child execution shows the stages above.
     "restoring the batch": (
-        "Resolve Selection", "Plan Batch", "Restore In Rounds", "Restore Lanes", "Restore Lane", "Restore One AMI", "Note The Failure",
-        "Notify Batch Summary", "Did Every AMI Restore?",
+        "Restore As A Batch", "Resolve Selection", "Plan Batch", "Restore Each AMI", "Wait For Copy", "Restore One AMI",
+        "Note The Failure", "Notify Batch Summary", "Did Every AMI Restore?",
     ),
     "done": ("Notify Success", "Restore Succeeded", "Batch Succeeded"),
 }  # fmt: skip
@@ -301,6 +303,8 @@ def eta(progress: Progress, events: list[dict[str, Any]]) -> tuple[datetime, dat
     """Earliest and latest time the AMI should be available: the tier's window and the image time by size."""
     size = progress.size_bytes or 0
     image = timedelta(seconds=image_seconds(size, prices()))
+    if progress.stage == "waiting for image-restore budget":
+        return None  # its turn depends on the restores ahead of it in the stack's queue
     if progress.stage == "restoring the image":
         since = entered_at(events, ("Restore Image",)) or progress.now
         return since + image, since + image

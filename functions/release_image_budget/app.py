@@ -1,14 +1,15 @@
-"""Release Image Budget: give this restore's GB back to the stack's image-restore budget, and admit whoever waits for it.
+"""Release Image Budget: give an ended restore's GB back to the stack's image-restore budget, and admit whoever waits.
 
-Invoked by the "Release Image Budget" state when the restored AMI is available, and by the rule on the state
-machine's ended executions (Step Functions' "Execution Status Change" event: SUCCEEDED, FAILED, TIMED_OUT, ABORTED),
-so that a restore that failed, was stopped by hand or timed out gives its GB back too. Releasing twice changes
-nothing. Then the queue is admitted from its head while the budget has room (first come, first served), each admitted
-execution's wait woken at once (Wait For Image Budget explains the table).
+Invoked by RestoreEndedRule on Step Functions' "Step Functions Execution Status Change" event of the restore state
+machine (SUCCEEDED, FAILED, TIMED_OUT, ABORTED): a restore gives its GB back however it ended, its AMI available or
+failed, stopped by hand or timed out. Releasing twice changes nothing. Then the queue is admitted from its head while
+the budget has room (first come, first served), each admitted execution's wait woken at once (Wait For Image Budget
+explains the table). The event is best effort: a waiting restore's every look also releases the leases of executions
+that have ended (read from Step Functions), and a lease expires by itself.
 
-Event:  {"execution": $$.Execution.Id} from the state, or the EventBridge event (detail.executionArn).
+Event:  the EventBridge event (detail.executionArn), or {"execution": <ARN>} (sam local invoke).
 Result: {"execution", "released": <bytes released, 0 if it held none>, "admitted": [<executions admitted>]}.
-No error of the budget's table fails a restore: it is logged, and the lease expires by itself.
+No error of the budget's table fails anything: it is logged, and the lease is released later or expires.
 """
 
 from __future__ import annotations
@@ -154,6 +155,14 @@ def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> bool:
     return True
 
 
+def ended(sfn_client: SFNClient, execution: str) -> bool:
+    """Has the execution ended? A fact from Step Functions (False when it cannot be read: the lease then expires)."""
+    try:
+        return sfn_client.describe_execution(executionArn=execution)["status"] != "RUNNING"
+    except ClientError as error:
+        return error.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
 def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, now: datetime) -> list[str]:
     """Admit the queue from its head while the budget has room, and wake each admitted execution. Nobody overtakes the
     head: a restore larger than the room waits until enough is released (or, larger than the budget, until none is
@@ -174,9 +183,10 @@ def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table:
         except ClientError as error:  # another execution's wake never fails this call: its next look finds the lease
             logger.warning("could not wake %s: %s", granted["execution"]["S"], error.response["Error"]["Code"])
             continue
-        if not woken:
-            # Its wait timed out into its next look, which finds the lease; if its execution ended, the release on
-            # its end (or the lease's expiry) gives the GB back.
+        if not woken and ended(sfn_client, granted["execution"]["S"]):  # it ended while queued (its end event lost)
+            release(dynamodb_client, table, granted["execution"]["S"])
+            admitted.pop()
+        elif not woken:  # its wait timed out into its next look, which finds the lease
             logger.info("%s was admitted while its wait was closed; its next look finds the lease", granted["execution"]["S"])
     return admitted
 

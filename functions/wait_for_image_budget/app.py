@@ -6,7 +6,9 @@ a batch or started alone, passes here: the budget (ImageRestoreQuotaGb, EC2's in
 other tools need) bounds the GB of image restores in flight, so EC2 never has to refuse one. This function sends the
 task token itself when the budget admits the restore at once; otherwise the token waits in the queue, and Release
 Image Budget sends it when GB is released and this restore is first in line with room for it (it takes the GB on the
-restore's behalf). The state's timeout is the safety net: the state runs again and looks for itself.
+restore's behalf) when RestoreEndedRule tells it a restore ended. Every look here also releases the leases of
+executions that have ended without that event reaching the stack (DescribeExecution). The state's timeout is the
+safety net: every 2 h the state runs again (through Extend Copy) and looks for itself.
 
 Event:  {"token": $$.Task.Token, "execution": $$.Execution.Id, "sizeBytes": 107374182400}
 Result: {"outcome": "held" | "admitted" | "waiting" | "unbudgeted"} (Step Functions ignores it). The token's output
@@ -174,6 +176,14 @@ def wake(sfn_client: SFNClient, token: str, output: dict[str, Any]) -> bool:
     return True
 
 
+def ended(sfn_client: SFNClient, execution: str) -> bool:
+    """Has the execution ended? A fact from Step Functions (False when it cannot be read: the lease then expires)."""
+    try:
+        return sfn_client.describe_execution(executionArn=execution)["status"] != "RUNNING"
+    except ClientError as error:
+        return error.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
 def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, now: datetime) -> list[str]:
     """Admit the queue from its head while the budget has room, and wake each admitted execution. Nobody overtakes the
     head: a restore larger than the room waits until enough is released (or, larger than the budget, until none is
@@ -194,11 +204,52 @@ def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table:
         except ClientError as error:  # another execution's wake never fails this call: its next look finds the lease
             logger.warning("could not wake %s: %s", granted["execution"]["S"], error.response["Error"]["Code"])
             continue
-        if not woken:
-            # Its wait timed out into its next look, which finds the lease; if its execution ended, the release on
-            # its end (or the lease's expiry) gives the GB back.
+        if not woken and ended(sfn_client, granted["execution"]["S"]):  # it ended while queued (its end event lost)
+            release(dynamodb_client, table, granted["execution"]["S"])
+            admitted.pop()
+        elif not woken:  # its wait timed out into its next look, which finds the lease
             logger.info("%s was admitted while its wait was closed; its next look finds the lease", granted["execution"]["S"])
     return admitted
+
+
+def release(dynamodb_client: DynamoDBClient, table: str, execution: str) -> int:
+    """Delete the execution's lease and any ticket it left in the queue; the bytes the lease held (0: none)."""
+    released = 0
+    for _ in range(GRANT_ATTEMPTS):
+        lease = dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True).get("Item")
+        if lease is None:
+            break
+        seen = version(dynamodb_client, table)
+        try:
+            dynamodb_client.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": table, "Key": key("lease", execution), "ConditionExpression": "attribute_exists(#id)",
+                                "ExpressionAttributeNames": {"#id": "id"}}},
+                    bump(table, seen),
+                ]
+            )  # fmt: skip
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            continue  # released meanwhile, or the budget changed: look again
+        released = int(lease["sizeBytes"]["N"])
+        logger.info("released %.1f GB of %s", released / GB, execution)
+        break
+    for ticket in items(dynamodb_client, table, "queue"):
+        if ticket["execution"]["S"] == execution:  # it ended while waiting
+            dynamodb_client.delete_item(TableName=table, Key=key("queue", ticket["id"]["S"]))
+    return released
+
+
+def release_ended(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, now: datetime) -> list[str]:
+    """Release the leases whose execution has ended (its end event not delivered yet, or lost), read from Step
+    Functions: every look of a waiting restore is a reason to check. Returns the executions released."""
+    found = []
+    for lease in items(dynamodb_client, table, "lease"):
+        if int(lease["expiresAt"]["N"]) > now.timestamp() and ended(sfn_client, lease["id"]["S"]):
+            release(dynamodb_client, table, lease["id"]["S"])
+            found.append(lease["id"]["S"])
+    return found
 
 
 def queue_deadline(queue: list[dict[str, Any]], in_flight: int, size: int, now: datetime) -> datetime:
@@ -220,6 +271,7 @@ def wait_for_image_budget(
     if has_lease(dynamodb_client, table, execution):
         wake(sfn_client, token, {"admitted": True, "heldBy": "lease"})
         return "held"
+    release_ended(dynamodb_client, sfn_client, table, now)
     queue = items(dynamodb_client, table, "queue")
     mine = next((t for t in queue if t["execution"]["S"] == execution), None)
     if mine is None:

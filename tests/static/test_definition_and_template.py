@@ -134,7 +134,7 @@ RULE_TARGETS = {
 def test_one_name_in_four_places() -> None:
     # functions/check_restore_status <-> CheckRestoreStatusFunction <-> ${CheckRestoreStatusFunctionArn} <-> "Check Restore Status"
     # (functions/wait_for runs "Wait For Restore", "Wait For Image" and the batch's "Wait For Copy"; a function that only
-    # an EventBridge rule runs has no state; Release Image Budget is both a state and the rule on a restore's end)
+    # an EventBridge rule runs has no state)
     for lid, props in FUNCTIONS.items():
         base = lid.removesuffix("Function")
         folder = re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
@@ -156,10 +156,8 @@ def test_every_task_retries_times_out_and_is_caught(key: tuple[str, str]) -> Non
     assert all(r["JitterStrategy"] == "FULL" and r["MaxAttempts"] <= 6 for r in state["Retry"])
     assert state["TimeoutSeconds"] == 60
     assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
-    # A refusal of the input notes it first (Note The Refusal: the email then shows the input, not a step's progress);
-    # a failed release of the budget still tells the operator their AMI is there (the lease expires by itself)
-    caught = {"Notify Failure": "Restore Failed", "Validate Input": "Note The Refusal", "Validate Batch": "Note The Refusal",
-              "Release Image Budget": "Notify Success"}  # fmt: skip
+    # A refusal of the input notes it first (Note The Refusal: the email then shows the input, not a step's progress)
+    caught = {"Notify Failure": "Restore Failed", "Validate Input": "Note The Refusal", "Validate Batch": "Note The Refusal"}
     assert state["Catch"][-1]["Next"] == caught.get(name, "Notify Failure")
 
 
@@ -240,9 +238,12 @@ def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
     for (lid, _), state in ALL.items():
         if lid == "RestoreStateMachine" and state["Type"] == "Task" and ".sync" not in state["Resource"]:
             for retry in state.get("Retry", []):
+                if retry["MaxAttempts"] == 0:
+                    continue  # an error never retried
                 interval, cap = retry["IntervalSeconds"], retry.get("MaxDelaySeconds", float("inf"))
-                timeout = state.get("TimeoutSeconds", 60) if "TimeoutSeconds" in state else 60  # a token wait's call: 30 s
-                retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + min(timeout, 60) for n in range(retry["MaxAttempts"]))
+                # each attempt: its back-off and the call (a Lambda task's 60 s; a token wait's call is retried within
+                # its function's 30 s: its wait is counted with the deadlines)
+                retries += sum(min(cap, interval * retry["BackoffRate"] ** n) + 60 for n in range(retry["MaxAttempts"]))
     waits = longest_restore + image.deadline_seconds(largest) + restore_image.QUOTA_WAIT_SECONDS + retries
     # Then a restore's own deadlines end it well within the month a batch's plan keeps free of its year (a batch's
     # children wait for the budget within the plan; a restore alone waits for it at most its queue deadline)

@@ -300,16 +300,19 @@ def budget_table(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_wait_for_image_budget_and_release_image_budget_events(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given an empty 600 GB budget / When events/wait_for_image_budget.json asks for 120 GB at 09:00
+    # Given an empty 600 GB budget and the running execution the event names
     budget_table(aws, monkeypatch)
-    assert invoke("wait_for_image_budget", aws) == {"outcome": "admitted"}
+    with aws.clock.hold():
+        stand_in_run(aws, "glacier-ami-restore-RestoreStateMachine", "example-execution", {}, hold=60)
+        # When events/wait_for_image_budget.json asks for 120 GB at 09:00 / Then it is admitted at once
+        assert invoke("wait_for_image_budget", aws) == {"outcome": "admitted"}
     # Then the execution holds a lease of 120 GB for the day of quota waits and a day of image deadline (2 x (10 min +
     # 120 GB at 50 MB/s) = 100 min, at least a day)
-    execution = event("release_image_budget.json")["execution"]
+    execution = event("release_image_budget.json")["detail"]["executionArn"]
     lease = aws.client("dynamodb").get_item(TableName="image-budget", Key={"kind": {"S": "lease"}, "id": {"S": execution}})["Item"]
     assert (lease["sizeBytes"]["N"], lease["acquiredAt"]["S"], lease["expiresAt"]["N"]) == (
         "120000000000", "2026-01-05T09:00:00+00:00", str(1767603600 + 2 * 86400))  # fmt: skip
-    # When events/release_image_budget.json releases it / Then the 120 GB are back; nobody was waiting
+    # When it ends (events/release_image_budget.json: its SUCCEEDED event) / Then the 120 GB are back; nobody waited
     assert invoke("release_image_budget", aws) == {"execution": execution, "released": 120 * 10**9, "admitted": []}
     assert invoke("release_image_budget", aws) == {"execution": execution, "released": 0, "admitted": []}
 

@@ -21,11 +21,16 @@ wait, release = load_function("wait_for_image_budget"), load_function("release_i
 
 
 class TaskTokens:
-    """SendTaskSuccess as the tests need it: records (token, output); a token named in `closed` has timed out."""
+    """Step Functions as the budget uses it: SendTaskSuccess records (token, output), a token named in `closed` has
+    timed out; DescribeExecution answers RUNNING but for the executions named in `ended`."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.closed: set[str] = set()
+        self.ended: set[str] = set()
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument names
+        return {"executionArn": executionArn, "status": "ABORTED" if executionArn in self.ended else "RUNNING"}
 
     def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument names
         if taskToken in self.closed:
@@ -134,6 +139,31 @@ def test_a_lease_never_released_stops_counting_at_its_expiry(budget: Any) -> Non
     # Then a restore asking a second before that waits; one asking at the expiry is admitted
     assert ask(budget, tokens, "b", 100, at=NOW + timedelta(days=2, seconds=-1)) == "waiting"
     assert ask(budget, tokens, "b", 100, at=NOW + timedelta(days=2)) == "admitted"
+
+
+def test_a_restore_that_ended_without_its_event_gives_its_gb_back_at_a_waiters_next_look(budget: Any) -> None:
+    tokens = TaskTokens()
+    # Given 600 GB held by a restore stopped by hand whose end event never reached the stack, and one waiting
+    ask(budget, tokens, "stopped", 600)
+    ask(budget, tokens, "b", 100, token="b-1")
+    tokens.ended.add(arn("stopped"))
+    tokens.closed.add("b-1")
+    # When b's wait times out and it looks again / Then Step Functions says the holder ended: its lease goes, b runs
+    assert ask(budget, tokens, "b", 100, token="b-2", at=NOW + timedelta(hours=2)) == "admitted"
+    assert tokens.sent[-1] == ("b-2", {"admitted": True, "heldBy": "queue"})
+
+
+def test_a_waiting_restore_that_ended_is_passed_over_when_its_turn_comes(budget: Any) -> None:
+    tokens = TaskTokens()
+    # Given 600 GB in flight, then b and c waiting; b is stopped by hand and its end event is lost
+    ask(budget, tokens, "a", 600)
+    ask(budget, tokens, "b", 500)
+    ask(budget, tokens, "c", 500)
+    tokens.ended.add(arn("b"))
+    tokens.closed.add("b")
+    # When a's GB are released / Then b's turn finds it ended: its GB go at once to c
+    assert done(budget, tokens, "a")["admitted"] == [arn("c")]
+    assert [token for token, _ in tokens.sent] == ["a", "c"]
 
 
 def test_a_place_in_the_queue_has_a_deadline_from_the_gb_ahead_of_it(budget: Any) -> None:
