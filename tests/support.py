@@ -123,6 +123,17 @@ def stand_in_run(aws: Emulator, machine: str, name: str, payload: dict[str, Any]
     return arn
 
 
+def until_entered(aws: Emulator, arn: str, state: str, times: int = 1) -> None:
+    """Wait (real time, at most 20 s) until the execution has entered `state` `times` times: with the virtual clock held
+    (aws.clock.hold()), the execution then stands there while the test acts (stops it, starts another...)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while sum(1 for e in aws.history(arn) if e.get("stateEnteredEventDetails", {}).get("name") == state) < times:
+        assert time.monotonic() < deadline, f"{arn} never entered {state!r} within 20 real seconds"
+        time.sleep(0.01)
+
+
 @dataclass
 class ServerProcess:
     """`python -m tools.server` on a free 127.0.0.1 port: its banner, and every line it printed after it (emails)."""

@@ -10,10 +10,14 @@ s3:ListBucket: adapters/s3.py). The rules added here:
 - DynamoDB item actions are authorized against the table ARN, and SendTaskSuccess/Failure/Heartbeat against the
   state machine of the token's execution (the resource types the Service Authorization Reference lists; moto
   compares both against "*", so a policy scoped as AWS advises would be refused).
+- TransactWriteItems is authorized as the actions it holds, each against its table: PutItem, UpdateItem, DeleteItem,
+  ConditionCheckItem (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions"; IAM has no
+  dynamodb:TransactWriteItems action, which moto would check).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
@@ -86,6 +90,29 @@ def _dynamodb_resource(self: Any) -> str:
     return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}" if table else "*"
 
 
+# A transaction's item kinds and the actions IAM authorizes them as (DynamoDB Developer Guide, transactions and IAM).
+TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def _as_action(item_action: str, **request: Any) -> IAMRequest:
+    """moto's IAM request for `item_action` instead of the action the request names."""
+    return IAMRequest(**{**request, "action": item_action})
+
+
+def _dynamodb_authorize(original: Any) -> Any:
+    def authorize_action(self: Any, resource: str = "*") -> None:
+        if self._get_action() != "TransactWriteItems":
+            return original(self, resource)
+        for item in self._get_param("TransactItems") or []:
+            ((kind, body),) = item.items()
+            table = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{body.get('TableName')}"
+            # moto's own check (signature, then policies), with the item's action instead of the request's
+            self._authenticate_and_authorize_action(functools.partial(_as_action, TRANSACTION_ACTIONS[kind]), table)
+        return None
+
+    return authorize_action
+
+
 CALLBACK_ACTIONS = ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
 
 
@@ -108,4 +135,6 @@ def install() -> None:
     # moto authorizes SNS, DynamoDB and Step Functions actions against "*": against the resource they name, as AWS does.
     SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
     DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
+    # moto checks TransactWriteItems as an action of its own: AWS checks the actions the transaction holds.
+    DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize(DynamoHandler._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
     StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]

@@ -23,6 +23,8 @@ PRIVATE_NAMES = {
     "_get_param": "ec2.py, iam.py, stepfunctions.py: a request's parameters",
     "_get_action": "iam.py: the Step Functions action being authorized",
     "_determine_resource": "iam.py: the resource SNS, DynamoDB and Step Functions actions are authorized against",
+    "_authenticate_and_authorize_normal_action": "iam.py: TransactWriteItems authorized as the actions it holds",
+    "_authenticate_and_authorize_action": "iam.py: moto's own check, with a transaction item's action",
     "_load_amis": "ec2.py: ten public AMIs instead of 1,300",
     "_get_executions": "backends.py, iam.py, sfn_children.py: an execution by ARN",
     "moto.moto_api._internal": "backends.py: mock_random, seeded per emulator",

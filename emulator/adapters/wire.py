@@ -3,6 +3,7 @@ sees them (so a faulted request has no side effect), and emulated errors carry t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -43,6 +44,23 @@ def _error_model(original: Any) -> Any:
     return get_error_model
 
 
+# JSON-protocol services answer a request IAM denies with their own error document (HTTP 400, AccessDeniedException:
+# the DynamoDB and Step Functions API References, "Common Errors"); moto answers every service with IAM's XML.
+_JSON_DENIALS = {"dynamodb": "com.amazonaws.dynamodb.v20120810#AccessDeniedException", "sfn": "AccessDeniedException"}
+
+
+def _as_the_service_denies(service: str, response: AWSResponse | None) -> AWSResponse | None:
+    if response is None or service not in _JSON_DENIALS or response.status_code != 403:
+        return response
+    text = response.content.decode(errors="replace")
+    if "<Code>AccessDenied</Code>" not in text:
+        return response
+    message = text.split("<Message>", 1)[1].split("</Message>", 1)[0] if "<Message>" in text else "Access denied"
+    body = json.dumps({"__type": _JSON_DENIALS[service], "message": message})
+    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "emulated"}
+    return AWSResponse(response.url, 400, headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+
 def _stubber_call(original: Any) -> Any:
     def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
         if not self.enabled:
@@ -55,7 +73,7 @@ def _stubber_call(original: Any) -> Any:
         body = request.body.decode(errors="replace") if isinstance(request.body, bytes) else str(request.body or "")
         fault = emulator.faults.take_request(operation, body)
         if fault is None:
-            return original(self, event_name, request, **kwargs)  # type: ignore[no-any-return]
+            return _as_the_service_denies(operation.split(".")[0], original(self, event_name, request, **kwargs))
         # S3 answers HEAD errors with no body: the SDK then reports the status ("403", "404", "503") as the code.
         service = operation.split(".")[0]
         text = "" if request.method == "HEAD" else _ERROR_BODIES[service].format(code=fault.code, message=fault.message)

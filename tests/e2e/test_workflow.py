@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator, Run
-from tests.support import BUCKET, archive, event, images
+from tests.support import BUCKET, archive, event, images, until_entered
 from tools import baselines
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
@@ -196,22 +196,25 @@ def test_a_restore_in_progress_is_joined_not_repeated(aws: Emulator) -> None:
     assert (run.output["restoreOutcome"], run.count("Request Restore"), len(images(aws))) == ("joined-restore-in-progress", 0, 1)
 
 
-def test_twenty_100_gb_restores_under_the_600_gb_quota_all_succeed(aws: Emulator) -> None:
-    # Given 20 AMIs of 100 GB, readable, whose image restores take 40 min each, and EC2's 600 GB in-progress quota
+def test_twenty_100_gb_restores_started_at_once_take_turns_under_the_600_gb_budget(aws: Emulator) -> None:
+    # Given 20 AMIs of 100 GB, readable, whose image restores take 40 min each, and the stack's 600 GB budget
     stack = aws.deploy()
     keys = [archive(aws, "GLACIER_IR", size_gb=100, image_minutes=40, name=f"web-{n:02d}") for n in range(20)]
+    started = aws.clock.now()
     # When 20 executions start at the same instant
     with aws.clock.hold():
         arns = [aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET}) for key in keys]
     runs = [aws.wait(stack, arn) for arn in arns]
-    # Then 6 start at once, the others wait for room and start later; all succeed with one AMI each, none failed
+    # Then 6 image restores start at once, and 6 more each time 6 end: 40 min, EC2's event 5 s later ends the restore,
+    # and Step Functions' event of its end 5 s later releases its GB and wakes the next ones. EC2 refuses none.
     assert [r.status for r in runs] == ["SUCCEEDED"] * 20
-    refused = [c for c in aws.ec2.restore_image_calls if c.get("error") == "ResourceLimitExceeded"]
-    accepted = [c for c in aws.ec2.restore_image_calls if "imageId" in c]
-    assert (len(accepted), len({c["key"] for c in accepted})) == (20, 20)
-    assert len(refused) >= 14
+    calls = aws.ec2.restore_image_calls
+    assert sorted((c["at"] - started).total_seconds() for c in calls) == [0.0] * 6 + [2410.0] * 6 + [4820.0] * 6 + [7230.0] * 2
+    assert (len(calls), len({c["key"] for c in calls}), [c for c in calls if "imageId" not in c]) == (20, 20, [])
     assert sorted(i["State"] for i in images(aws)) == ["available"] * 20
-    assert max(sum(1 for r in aws.ec2.image_restores.values() if r.started_at <= c["at"] < r.ready_at) for c in accepted) == 6
+    aws.clock.advance(60)  # the last two restores' end events (5 s)
+    table = stack.physical["ImageBudgetTable"]
+    assert [i["kind"]["S"] for i in aws.client("dynamodb").scan(TableName=table)["Items"]] == ["total"]  # no lease, no ticket left
 
 
 @pytest.mark.parametrize(
@@ -242,7 +245,7 @@ def test_input_that_is_not_even_an_object_is_refused_by_email(aws: Emulator) -> 
     stack = aws.deploy()
     run = aws.run(stack, "ami-0123456789abcdef0.bin")
     assert (run.status, run.error, len(run.emails)) == ("FAILED", "InvalidInputError", 1)
-    assert run.states_entered() == ["Receive Request", "Is It A Batch?", "Validate Input", "Notify Failure", "Restore Failed"]
+    assert run.states_entered() == ["Is It A Batch?", "Validate Input", "Note The Refusal", "Notify Failure", "Restore Failed"]
 
 
 def test_missing_object_fails_named(aws: Emulator) -> None:
@@ -334,87 +337,56 @@ def test_fixed_60s_profile_polls_every_minute(aws: Emulator) -> None:
 
 
 ACCOUNT = "123456789012"
-STATE_MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:glacier-ami-restore-RestoreStateMachine"
-FAILED_EXECUTION_MESSAGE = {
-    "InputPathsMap": {"name": "$.detail.name", "status": "$.detail.status", "execution": "$.detail.executionArn", "region": "$.region"},
-    "InputTemplate": '"AMI restore execution <name> ended <status>. The workflow may not have emailed its outcome. Execution: '
-    '<execution> - console: https://<region>.console.aws.amazon.com/states/home?region=<region>#/v2/executions/details/<execution>"',
-}
 
 
-def status_change(status: str, name: str, state_machine: str = STATE_MACHINE) -> dict[str, Any]:
-    """A Step Functions "Execution Status Change" event as EventBridge receives it (AWS sends these itself; moto lets
-    a client put one with an aws.* source)."""
-    execution = state_machine.replace(":stateMachine:", ":execution:") + f":{name}"
-    detail = {"executionArn": execution, "stateMachineArn": state_machine, "name": name, "status": status}
-    return {
-        "Source": "aws.states",
-        "DetailType": "Step Functions Execution Status Change",
-        "Detail": json.dumps(detail),
-        "Resources": [execution],
-    }
-
-
-def test_failed_timed_out_and_aborted_executions_reach_the_operator_once_each(aws: Emulator) -> None:
+def test_an_execution_that_ended_without_its_email_is_reported_once_from_facts(aws: Emulator) -> None:
     # Given the deployed stack
     stack = aws.deploy()
     events, sqs = aws.client("events"), aws.client("sqs")
-    rule = events.describe_rule(Name=stack.physical["FailedExecutionRule"])
+    rule = events.describe_rule(Name=stack.physical["ExecutionEndedRule"])
     queue, undelivered = stack.attributes["FailedExecutionQueue"], stack.attributes["UndeliveredEventQueue"]
-    # Then one rule matches this state machine's executions that end FAILED, TIMED_OUT or ABORTED
+    # Then one rule matches the executions of both state machines that end FAILED, TIMED_OUT or ABORTED, and runs
+    # Report Ended Execution, retried by EventBridge, its undelivered events kept in a queue only the rules may use
+    batch_machine = stack.attributes["BatchRestoreStateMachine"]["Arn"]
     assert json.loads(rule["EventPattern"]) == {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [STATE_MACHINE]},
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [stack.state_machine_arn, batch_machine]},
     }
-    assert rule["State"] == "ENABLED"
-    # ...and sends one readable message to the email topic and to a queue that does not depend on SNS, with a DLQ
-    targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-    assert targets == [
-        {"Id": "EmailTheOperator", "Arn": stack.topic_arn, "InputTransformer": FAILED_EXECUTION_MESSAGE,
-         "DeadLetterConfig": {"Arn": undelivered["Arn"]}},
-        {"Id": "KeepForTheOperator", "Arn": queue["Arn"], "InputTransformer": FAILED_EXECUTION_MESSAGE,
-         "DeadLetterConfig": {"Arn": undelivered["Arn"]}},
-    ]  # fmt: skip
-    # ...and only that rule may publish to the topic and send to the queues
-    only_the_rule = {"ArnEquals": {"aws:SourceArn": rule["Arn"]}}
-    topic = aws.client("sns").get_topic_attributes(TopicArn=stack.topic_arn)["Attributes"]
-    alarm = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{stack.physical['UnprocessedEventAlarm']}"
-    assert [(s["Principal"], s["Action"], s["Condition"]) for s in json.loads(topic["Policy"])["Statement"]] == [
-        ({"Service": "events.amazonaws.com"}, "sns:Publish", only_the_rule),
-        ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish", {"ArnEquals": {"aws:SourceArn": alarm}}),
+    assert [(t["Id"], t["Arn"], t["DeadLetterConfig"]["Arn"]) for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]] == [
+        ("ReportEndedExecution", stack.attributes["ReportEndedExecutionFunction"]["Arn"], undelivered["Arn"])
     ]
     for url in (queue["QueueUrl"], undelivered["QueueUrl"]):
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        statements = json.loads(attributes["Policy"])["Statement"]
-        rules = [rule["Arn"], stack.attributes["RestoreEventRule"]["Arn"], stack.attributes["ImageEventRule"]["Arn"]]
-        expected = (
-            {"Service": "events.amazonaws.com"},
-            "sqs:SendMessage",
-            [queue["Arn"], undelivered["Arn"]],
-            {"ArnEquals": {"aws:SourceArn": rules}},
-        )
-        assert [(s["Principal"], s["Action"], s["Resource"], s["Condition"]) for s in statements] == [expected]
         assert (attributes["KmsMasterKeyId"], attributes["MessageRetentionPeriod"]) == (stack.physical["EncryptionKey"], "1209600")
 
-    # When executions of this state machine end FAILED, TIMED_OUT, ABORTED and SUCCEEDED, and one of another fails
-    other = STATE_MACHINE.replace("glacier-ami-restore-RestoreStateMachine", "someone-else")
-    ended = [("FAILED", "nightly-restore"), ("TIMED_OUT", "slow-restore"), ("ABORTED", "stopped-restore")]
-    sent = [status_change(*e) for e in ended] + [status_change("SUCCEEDED", "done"), status_change("FAILED", "x", other)]
-    assert events.put_events(Entries=sent)["FailedEntryCount"] == 0
-    aws.clock.advance(400)  # EventBridge delivers within seconds, sometimes minutes (the emulator draws the delay)
-    # Then the topic emails and the queue keeps one message per failed, timed-out or aborted execution, readable
-    prefix = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:glacier-ami-restore-RestoreStateMachine"
-    messages = [
-        f'"AMI restore execution {name} ended {status}. The workflow may not have emailed its outcome. Execution: '
-        f'{prefix}:{name} - console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/{prefix}:{name}"'
-        for status, name in ended
+    # When one restore fails on a missing key (it emails its failure), one is stopped by hand while S3 restores its copy,
+    # and one succeeds
+    key = archive(aws, "GLACIER", restore_hours=4)
+    failed = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": "ami-00000000000000000.bin"})
+    with aws.clock.hold():
+        stopped = aws.start(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key}, name="stopped-restore")
+        until_entered(aws, stopped, "Wait For Restore")
+        aws.client("stepfunctions").stop_execution(executionArn=stopped)
+    assert aws.wait(stack, stopped).status == "ABORTED"
+    aws.clock.advance(600)  # EventBridge delivers within seconds, sometimes minutes (the emulator draws the delay)
+    restored = aws.run(stack, {**event("executions/glacier-standard.json"), "recoveryPoint": key})
+    # Then the failed one's own email and the success are all they sent; the stopped one is reported once, with what
+    # it left in AWS read from AWS (S3 still restoring its copy), in the email and in the queue that keeps it
+    assert (failed.status, restored.status, len(failed.emails), len(restored.emails)) == ("FAILED", "SUCCEEDED", 1, 1)
+    reports = [e for e in aws.emails(stack) if e["subject"].startswith("AMI restore ended")]
+    assert [e["subject"] for e in reports] == ["AMI restore ended ABORTED: stopped-restore"]
+    assert reports[0]["message"].splitlines()[:7] == [
+        "The AMI restore execution stopped-restore ended ABORTED, without its own email.",
+        "",
+        f"Recovery point: s3://{BUCKET}/{key}",
+        "",
+        "Left in place (read from AWS now):",
+        f"- S3 is restoring a copy of s3://{BUCKET}/{key}: when it is done, it lives the restore's Days at S3 Standard's price.",
+        "",
     ]
-    received = sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
-    assert sorted(m["Body"] for m in received) == sorted(messages)
-    # (in no particular order: EventBridge does not keep one)
-    assert sorted(m["message"] for m in aws.emails(stack)) == sorted(messages)
-    assert {m["subject"] for m in aws.emails(stack)} == {""}
+    kept = sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["subject"] for m in kept] == ["AMI restore ended ABORTED: stopped-restore"]
     assert "Messages" not in sqs.receive_message(QueueUrl=undelivered["QueueUrl"], MaxNumberOfMessages=10)
 
 

@@ -1,0 +1,55 @@
+"""IAM as AWS applies it where moto does not (emulator/adapters/iam.py), with enforcement on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from emulator.adapters import process
+from emulator.facade import Emulator
+
+TABLE = "budget"
+KEY = {"kind": {"S": "lease"}, "id": {"S": "x"}}
+
+
+@pytest.fixture
+def writer(aws: Emulator) -> Iterator[Any]:
+    """A user allowed PutItem and UpdateItem on the table, not DeleteItem; and IAM enforced."""
+    aws.client("dynamodb").create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}, {"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
+    )
+    iam = aws.client("iam")
+    iam.create_user(UserName="writer")
+    table = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": table}]}
+    iam.put_user_policy(UserName="writer", PolicyName="write", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="writer")["AccessKey"]
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    process.enforce_iam(True)
+    try:
+        yield client
+    finally:
+        process.enforce_iam(False)
+
+
+def test_a_transaction_is_authorized_as_the_actions_it_holds(writer: Any) -> None:
+    # Given a user allowed PutItem and UpdateItem (IAM has no dynamodb:TransactWriteItems action to grant)
+    put = {"Put": {"TableName": TABLE, "Item": {**KEY, "n": {"N": "1"}}}}
+    update = {"Update": {"TableName": TABLE, "Key": KEY, "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "2"}}}}
+    # When it writes a transaction of a Put / Then allowed; of an Update and a Delete / Then refused for the Delete
+    writer.transact_write_items(TransactItems=[put])
+    with pytest.raises(ClientError) as refused:
+        writer.transact_write_items(TransactItems=[update, {"Delete": {"TableName": TABLE, "Key": {**KEY, "id": {"S": "y"}}}}])
+    error = refused.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (400, "AccessDeniedException")
+    assert error["Error"]["Message"] == "User: arn:aws:iam::123456789012:user/writer is not authorized to perform: dynamodb:DeleteItem"
+    # And an Update alone is allowed
+    writer.transact_write_items(TransactItems=[update])
