@@ -143,7 +143,8 @@ class Emulator:
         )
         self.requests: Counter[str] = Counter()  # "s3.HeadObject": HTTP requests sent, SDK retries included
         self.functions: dict[str, DeployedFunction] = {}
-        self.invoker_credentials: Credentials | None = None  # with IAM enforced: who the state machine invokes as
+        # with IAM enforced: the credentials of each state machine's role (its ARN), as which its executions act
+        self.invokers: dict[str, Credentials] = {}
         self.runtime_writes: list[tuple[str, str, bool]] = []  # (function, action, allowed) the Lambda runtime tried
         self.credentials = {"AWS_ACCESS_KEY_ID": FAKE_KEY, "AWS_SECRET_ACCESS_KEY": FAKE_KEY}
         self._mock = backends.MockSession()
@@ -225,7 +226,7 @@ class Emulator:
 
     def enforce_iam(self, stack: cloudformation.Stack) -> None:
         """From now on IAM decides, as on AWS: the handlers act as the Lambda role (with the policies template.yaml
-        attached to it), the state machine invokes them as its own role, and this harness acts as an administrator."""
+        attached to it), each state machine's executions act as its own role, and this harness as an administrator."""
         iam_client, sts = self.client("iam"), self.client("sts")
         function_role = self.function_role(stack)
         iam_client.create_user(UserName="operator")
@@ -245,8 +246,9 @@ class Emulator:
                 "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
             }  # fmt: skip
             function.module = awslambda.load_handler(function.source, f"{function.name}.as-role", function.environment)
-        invoker = assume(stack.attributes["RestoreStateMachineRole"]["Arn"])
-        self.invoker_credentials = (invoker["AccessKeyId"], invoker["SessionToken"])
+        for lid in ("RestoreStateMachineRole", "BatchRestoreStateMachineRole"):  # each state machine acts as its own role
+            invoker = assume(stack.attributes[lid]["Arn"])
+            self.invokers[stack.attributes[lid]["Arn"]] = (invoker["AccessKeyId"], invoker["SessionToken"])
         self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         os.environ.update(self.credentials)
         self._enforced = True

@@ -128,8 +128,18 @@ def until_entered(aws: Emulator, arn: str, state: str, times: int = 1) -> None:
     (aws.clock.hold()), the execution then stands there while the test acts (stops it, starts another...)."""
     import time
 
+    from botocore.exceptions import ClientError
+
+    def entered() -> int:
+        try:
+            return sum(1 for e in aws.history(arn) if e.get("stateEnteredEventDetails", {}).get("name") == state)
+        except ClientError as error:  # an execution another one starts may not be there yet
+            if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
+            return 0
+
     deadline = time.monotonic() + 20
-    while sum(1 for e in aws.history(arn) if e.get("stateEnteredEventDetails", {}).get("name") == state) < times:
+    while entered() < times:
         assert time.monotonic() < deadline, f"{arn} never entered {state!r} within 20 real seconds"
         time.sleep(0.01)
 

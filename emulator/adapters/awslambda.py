@@ -183,8 +183,8 @@ def _interpreter_invoke(original: Any) -> Any:
         function = account.functions.get(arn.rsplit(":function:", 1)[-1].split(":")[0]) if account else None
         if account is None or function is None:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
-        invoker = account.invoker_credentials
-        if invoker and enforcing() and not iam.authorize(invoker, "lambda:InvokeFunction", arn, region, account.account_id):
+        invoker = account.invokers.get(getattr(state_credentials, "role_arn", ""))  # the execution's state machine's role
+        if enforcing() and account.invokers and not (invoker and iam.authorize(invoker, "lambda:InvokeFunction", arn, region, account.account_id)):
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": f"not authorized to invoke {arn}"}}, "Invoke")
         fault = account.faults.take_lambda(function.logical_id)
         if fault is not None and fault.error != "Sandbox.Timedout":

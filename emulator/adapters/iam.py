@@ -123,9 +123,9 @@ def _stepfunctions_resource(self: Any) -> str:
         return str(self._get_param("executionArn") or self._get_param("stateMachineArn") or "*")
     token = self._get_param("taskToken")
     for execution in stepfunctions_parser_backends[self.current_account][self.region]._get_executions():
-        worker = execution.exec_worker
-        if worker is not None and worker.env.callback_pool_manager.get(token) is not None:
-            return str(execution.state_machine_arn)
+        env = getattr(execution.exec_worker, "env", None)  # None until the execution's thread has set it up
+        if env is not None and env.callback_pool_manager.get(token) is not None:
+            return str(execution.state_machine.arn)
     return "*"
 
 

@@ -35,7 +35,8 @@ class Account(Protocol):
     faults: Faults
     requests: Counter[str]  # "s3.HeadObject": HTTP requests sent, SDK retries included
     functions: dict[str, DeployedFunction]  # by function name
-    invoker_credentials: Credentials | None  # with IAM enforced: who the state machine invokes as
+    # with IAM enforced: the credentials of each state machine's role (its ARN), as which its executions act
+    invokers: dict[str, Credentials]
     runtime_writes: list[tuple[str, str, bool]]  # (function, action, allowed) the Lambda runtime tried
 
 

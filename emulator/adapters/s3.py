@@ -260,6 +260,9 @@ def install() -> None:
     key_cls.status = property(_status_get, lambda key, value: None)  # type: ignore[assignment]
     # moto shows no Intelligent-Tiering archive status or restore: both headers from the world.
     key_cls.response_dict = _response_dict(key_cls.response_dict)  # type: ignore[method-assign]
+    # moto authorizes HeadBucket as s3:HeadBucket, an action IAM does not have: S3 authorizes it as s3:ListBucket (S3 API
+    # Reference, HeadBucket: "you must have permissions to perform the s3:ListBucket action").
+    s3_responses.ACTION_MAP["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
     response = s3_responses.S3Response
     # moto's RestoreObject completes at once, ignores the tier and never answers 409: the world's restore.
     response._key_response_post = _key_response_post(response._key_response_post)  # type: ignore[method-assign]

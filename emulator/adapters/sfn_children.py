@@ -79,14 +79,17 @@ def _denied(action: str, resource: str) -> ClientError:
     return _client_error("AccessDenied", f"User is not authorized to perform: {action} on resource: {resource}", action)
 
 
-def _authorize(account: str, region: str, action: str, resource: str) -> bool:
+def _authorize(role: str, account: str, region: str, action: str, resource: str) -> bool:
+    """May an execution of the state machine whose role is `role` do this (IAM enforced)?"""
     emulated = bound(account)
-    invoker = emulated.invoker_credentials if emulated is not None else None
-    return not (invoker and enforcing()) or iam.authorize(invoker, action, resource, region, account)
+    if emulated is None or not emulated.invokers or not enforcing():
+        return True
+    invoker = emulated.invokers.get(role)
+    return invoker is not None and iam.authorize(invoker, action, resource, region, account)
 
 
-def _require(account: str, region: str, action: str, resource: str) -> None:
-    if not _authorize(account, region, action, resource):
+def _require(role: str, account: str, region: str, action: str, resource: str) -> None:
+    if not _authorize(role, account, region, action, resource):
         raise _denied(action, resource)
 
 
@@ -105,11 +108,12 @@ def _eval_service_task(original: Any) -> Any:
             return
         state_machine_arn = str(normalised_parameters["StateMachineArn"])
         region, account = _region_account(state_machine_arn)
-        _require(account, region, "states:StartExecution", state_machine_arn)
+        role = env.aws_execution_details.role_arn
+        _require(role, account, region, "states:StartExecution", state_machine_arn)
         if self.resource.condition in (ResourceCondition.Sync, ResourceCondition.Sync2):
             rule = f"arn:aws:events:{region}:{account}:rule/{MANAGED_RULE}"
             for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
-                _require(account, region, action, rule)
+                _require(role, account, region, action, rule)
         raw_input = normalised_parameters.get("Input", "{}")
         child_input = raw_input if isinstance(raw_input, str) else json.dumps(raw_input, separators=(",", ":"))
         backend = stepfunctions_parser_backends[account][region]
@@ -128,7 +132,7 @@ def _eval_service_task(original: Any) -> Any:
 def stop_children(root: Environment) -> None:
     """StopExecution of a parent also stops the children its `.sync` tasks wait for, whatever its tasks are doing."""
     for child in list(getattr(root, "emulated_children", [])):
-        _stop_child(child)
+        _stop_child(root.aws_execution_details.role_arn, child)
 
 
 def describe(execution: Execution, as_json: bool) -> dict[str, Any]:
@@ -157,9 +161,9 @@ def describe(execution: Execution, as_json: bool) -> dict[str, Any]:
     return found
 
 
-def _stop_child(execution: Execution) -> None:
+def _stop_child(role: str, execution: Execution) -> None:
     region, account = _region_account(execution.exec_arn)
-    if execution.exec_status == ExecutionStatus.RUNNING and _authorize(account, region, "states:StopExecution", execution.exec_arn):
+    if execution.exec_status == ExecutionStatus.RUNNING and _authorize(role, account, region, "states:StopExecution", execution.exec_arn):
         ended = threading.Event()  # StopExecution answers once the execution is ABORTED
         execution.emulated_waiters.append(ended)  # type: ignore[attr-defined]
         deadline = time.monotonic() + STOP_SECONDS
@@ -182,12 +186,12 @@ def _eval_sync(original: Any) -> Any:
                 sleep(timeout_seconds if timeout_seconds is not None else EXECUTION_MAX_SECONDS, wake)
         if execution.exec_status not in _CLOSED:
             if not running(env):
-                _stop_child(execution)
+                _stop_child(env.aws_execution_details.role_arn, execution)
                 return None
-            _stop_child(execution)
+            _stop_child(env.aws_execution_details.role_arn, execution)
             raise EvalTimeoutError()
         region, account = _region_account(execution.exec_arn)
-        _require(account, region, "states:DescribeExecution", execution.exec_arn)
+        _require(env.aws_execution_details.role_arn, account, region, "states:DescribeExecution", execution.exec_arn)
         result = describe(execution, as_json=self.resource.condition == ResourceCondition.Sync2)
         if execution.exec_status == ExecutionStatus.SUCCEEDED:
             return result

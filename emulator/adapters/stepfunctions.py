@@ -39,7 +39,10 @@ from moto.stepfunctions.parser.api import (
     ExecutionFailedEventDetails,
     ExecutionStatus,
     HistoryEventType,
+    InvalidToken,
     LambdaFunctionFailedEventDetails,
+    TaskDoesNotExist,
+    TaskTimedOut,
     TaskTimedOutEventDetails,
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -54,7 +57,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import br
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint, HeartbeatTimeoutError
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackConsumerTimeout,
+    CallbackEndpoint,
+    CallbackNotifyConsumerError,
+    CallbackOutcomeFailure,
+    CallbackOutcomeSuccess,
+    HeartbeatEndpoint,
+    HeartbeatTimeoutError,
+)
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
@@ -283,6 +294,37 @@ def _send_task_failure(self: Any) -> Any:
     return EmptyResult()
 
 
+def _notify_callback(self: Any, token: str, notify: Any) -> None:
+    """Deliver a callback (`notify(callback_pool_manager)` is True when it held the token) as moto does, skipping the
+    executions whose thread has not set up its environment yet (moto fails the whole call on them: a token sent while
+    another execution starts raised AttributeError)."""
+    for execution in self._get_executions():
+        env = getattr(execution.exec_worker, "env", None)
+        if env is None:
+            continue
+        try:
+            if notify(env.callback_pool_manager):
+                return
+        except CallbackNotifyConsumerError as consumer_error:
+            raise TaskTimedOut() if isinstance(consumer_error, CallbackConsumerTimeout) else TaskDoesNotExist() from consumer_error
+    raise InvalidToken()
+
+
+def _backend_send_task_success(self: Any, task_token: str, outcome: str) -> None:
+    result = CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
+    _notify_callback(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+
+
+def _backend_send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
+    result = CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+    _notify_callback(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+    return EmptyResult()
+
+
+def _backend_send_task_heartbeat(self: Any, task_token: str) -> None:
+    _notify_callback(self, task_token, lambda pool: pool.heartbeat(callback_id=task_token))
+
+
 def _describe_execution(original: Any) -> Any:
     """DescribeExecution of a TIMED_OUT execution has its stopDate, as every closed execution's (moto leaves it out)."""
 
@@ -425,6 +467,10 @@ def install() -> None:
     HeartbeatEndpoint.clear_and_wait = _heartbeat_wait  # type: ignore[method-assign]
     callback_task = state_task_service_callback.StateTaskServiceCallback
     callback_task._from_error = _heartbeat_error(callback_task._from_error)  # type: ignore[method-assign]
+    # moto's callbacks fail on an execution that has just started (its environment not set up yet): skipped.
+    StepFunctionsParserBackend.send_task_success = _backend_send_task_success  # type: ignore[method-assign]
+    StepFunctionsParserBackend.send_task_failure = _backend_send_task_failure  # type: ignore[method-assign]
+    StepFunctionsParserBackend.send_task_heartbeat = _backend_send_task_heartbeat  # type: ignore[method-assign]
     # moto's SendTaskFailure drops the cause.
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
     # moto's DescribeExecution leaves out a TIMED_OUT execution's stopDate.

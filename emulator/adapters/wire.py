@@ -61,6 +61,14 @@ def _as_the_service_denies(service: str, response: AWSResponse | None) -> AWSRes
     return AWSResponse(response.url, 400, headers, MockRawResponse(body))  # type: ignore[arg-type]
 
 
+def _without_a_body_on_head(method: str, response: AWSResponse | None) -> AWSResponse | None:
+    """A HEAD response has no body (HTTP), so the SDK reports an error's status as its code ("403", "404"); moto sends
+    an error document, which the SDK would read as the code."""
+    if response is None or method != "HEAD" or response.status_code < 400 or not response.content:
+        return response
+    return AWSResponse(response.url, response.status_code, dict(response.headers), MockRawResponse(""))  # type: ignore[arg-type]
+
+
 def _stubber_call(original: Any) -> Any:
     def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
         if not self.enabled:
@@ -73,7 +81,8 @@ def _stubber_call(original: Any) -> Any:
         body = request.body.decode(errors="replace") if isinstance(request.body, bytes) else str(request.body or "")
         fault = emulator.faults.take_request(operation, body)
         if fault is None:
-            return _as_the_service_denies(operation.split(".")[0], original(self, event_name, request, **kwargs))
+            answered = original(self, event_name, request, **kwargs)
+            return _without_a_body_on_head(request.method, _as_the_service_denies(operation.split(".")[0], answered))
         # S3 answers HEAD errors with no body: the SDK then reports the status ("403", "404", "503") as the code.
         service = operation.split(".")[0]
         text = "" if request.method == "HEAD" else _ERROR_BODIES[service].format(code=fault.code, message=fault.message)

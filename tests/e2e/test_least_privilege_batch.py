@@ -1,13 +1,13 @@
 """Least privilege for batches, proven as tests/e2e/test_least_privilege.py proves the rest: with IAM enforced (the
-functions as the stack's own role, the state machine as its role), batch scenarios pass with the policies as
-declared, and each action of the batch policies, removed in turn, changes a scenario. The stack lists two archive
-buckets (ArchiveBucketName "my-ami-archive,second-vault"): the functions may read exactly those."""
+functions as the stack's own role, each state machine as its own role), batch scenarios pass with the policies as
+declared, and each grant only batches use, removed in turn, changes a scenario. The stack lists two archive buckets
+(ArchiveBucketName "my-ami-archive,second-vault"): the functions may read exactly those. Every batch starts as the
+console user starts it: on the restore state machine, which hands it over to the batch state machine."""
 
 from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,14 +16,25 @@ import pytest
 from emulator.adapters import awslambda
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator
-from tests.support import BUCKET
+from tests.support import BUCKET, until_entered
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
-BATCH_POLICIES = ("glacier-ami-restore-batch-functions", "glacier-ami-restore-batches")
 SECOND, THIRD = "second-vault", "third-vault"
 MISSING = "ami-00000000000000000.bin"
 _names = itertools.count()
+# The functions' grants only batches use (the rest: tests/e2e/test_least_privilege.py), and the restore state machine's
+# policy for handing a batch over
+FUNCTION_GRANTS = {"glacier-ami-restore-executions": ("FindTheChildrenOfAnEndedBatch", "WakeWaitingBatches")}
+HAND_OVER = "glacier-ami-restore-hand-over-batches"
+# The batch state machine role's log delivery and X-Ray statements serve its Logging and Tracing configuration, which
+# no execution uses (as for the restore state machine's)
+NOT_EXERCISED = ("DeliverLogs", "WriteTraces")
+
+
+def proven_by_batches(policy: str, statement: dict[str, Any]) -> bool:
+    """Is this statement of the functions' or the restore state machine's role proven here (used by batches only)?"""
+    return policy == HAND_OVER or statement.get("Sid") in FUNCTION_GRANTS.get(policy, ())
 
 
 @pytest.fixture(scope="module")
@@ -43,61 +54,66 @@ def readable(aws: Emulator, prefix: str, bucket: str = BUCKET) -> str:
     return key
 
 
-def children(aws: Emulator, stack: Stack, parent: str) -> list[str]:
+def batch_of(stack: Stack, name: str) -> str:
+    """The batch execution the restore state machine's execution `name` handed its batch to (it keeps the name)."""
+    return f"{stack.attributes['BatchRestoreStateMachine']['Arn'].replace(':stateMachine:', ':execution:')}:{name}"
+
+
+def children(aws: Emulator, stack: Stack, batch: str) -> list[str]:
     sfn = aws.client("stepfunctions")
     found = []
     for item in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]:
         described = sfn.describe_execution(executionArn=item["executionArn"])
-        if json.loads(described["input"]).get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID") == parent:
+        if json.loads(described["input"]).get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID") == batch:
             found.append(described["status"])
     return sorted(found)
 
 
+def subjects(aws: Emulator, stack: Stack, name: str) -> list[str]:
+    return [e["subject"] for e in aws.emails(stack) if name in e["message"]]
+
+
 def keys_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
-    """A missing key (the cheapest child: it fails at Check Storage Class): the batch FAILED with one summary; the
-    batch's own view of its child (its child task failed or not) counts too. The selector scenario restores one."""
-    run = aws.run(stack, {"recoveryPoints": [MISSING], "recoveryPointBucket": BUCKET})
-    return run.status, run.error, [e["subject"] for e in run.emails], children(aws, stack, run.arn), run.count("Note The Failure")
+    """A readable AMI and a missing key: one child restores its AMI, the missing key starts none; one summary."""
+    name = f"lp-keys-{next(_names)}"
+    run = aws.run(stack, {"recoveryPoints": [readable(aws, "lp-keys"), MISSING], "recoveryPointBucket": BUCKET}, name=name)
+    return run.status, run.error, subjects(aws, stack, name), children(aws, stack, batch_of(stack, name))
 
 
 def selector_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
     name = f"lp-sel-{next(_names)}"
     key = aws.archive_ami(name, BUCKET, "GLACIER_IR", size_gb=8)
     aws.world.image_seconds[key] = 300
-    run = aws.run(stack, {"recoveryPoints": {"amiName": name}, "recoveryPointBucket": BUCKET})
-    return run.status, run.error, run.output.get("restored"), run.count("Note The Failure")
+    run = aws.run(stack, {"recoveryPoints": {"amiName": name}, "recoveryPointBucket": BUCKET}, name=name)
+    return run.status, run.error, subjects(aws, stack, name)
 
 
-def stopped_batch(aws: Emulator, stack: Stack) -> list[str]:
-    """A batch stopped while its AMI's restore is in progress: Step Functions stops the child execution too."""
-    key = aws.archive_ami(f"lp-stop-{next(_names)}", BUCKET, "GLACIER", size_gb=8)
-    aws.world.restore_seconds[key] = 4 * 3600
-    sfn = aws.client("stepfunctions")
-    deadline = time.monotonic() + 20
+def refused_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
+    """A batch whose only key does not exist: refused before any side effect, in one email."""
+    name = f"lp-refused-{next(_names)}"
+    run = aws.run(stack, {"recoveryPoints": [MISSING], "recoveryPointBucket": BUCKET}, name=name)
+    return run.status, run.error, subjects(aws, stack, name)
+
+
+def stopped_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
+    """A batch stopped by hand while its AMI's image restore runs: Step Functions stops the batch and its child; the
+    batch's end is reported from facts."""
+    name = f"lp-stop-{next(_names)}"
     with aws.clock.hold():
-        arn = aws.start(stack, {"recoveryPoints": [key], "recoveryPointBucket": BUCKET})
-        while not children(aws, stack, arn):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        sfn.stop_execution(executionArn=arn)
+        arn = aws.start(stack, {"recoveryPoints": [readable(aws, "lp-stop")], "recoveryPointBucket": BUCKET}, name=name)
+        until_entered(aws, batch_of(stack, name), "Restore One AMI")
+        aws.client("stepfunctions").stop_execution(executionArn=arn)
     aws.wait(stack, arn)
-    statuses = children(aws, stack, arn)
-    for item in sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")["executions"]:
-        sfn.stop_execution(executionArn=item["executionArn"])  # a child left running must not outlive its scenario
-    return statuses
+    aws.clock.advance(600)  # the end events' delivery
+    return children(aws, stack, batch_of(stack, name)), [s.removesuffix(f" ({name})") for s in subjects(aws, stack, name)]
 
 
-SCENARIOS = {"keys": keys_batch, "selector": selector_batch, "stop": stopped_batch}
+SCENARIOS = {"keys": keys_batch, "selector": selector_batch, "refused": refused_batch, "stop": stopped_batch}
 BASELINE = {
-    "keys": (
-        "FAILED",
-        "BatchRestoreFailedError",
-        ["AMI batch restore: 0 of 1 restored, 1 failed in us-east-1"],
-        ["FAILED"],
-        1,
-    ),
-    "selector": ("SUCCEEDED", None, 1, 0),
-    "stop": ["ABORTED"],
+    "keys": ("FAILED", "BatchRestoreFailedError", ["AMI batch restore: 1 of 2 restored, 1 failed in us-east-1"], ["SUCCEEDED"]),
+    "selector": ("SUCCEEDED", None, ["AMI batch restore: the AMI is restored in us-east-1"]),
+    "refused": ("FAILED", "RecoveryPointNotFoundError", ["AMI batch restore failed: RecoveryPointNotFoundError at Plan Batch"]),
+    "stop": (["ABORTED"], ["AMI batch restore ended ABORTED: 0 of 1 AMIs restored"]),
 }
 
 
@@ -110,37 +126,60 @@ def test_declared_batch_policies_are_enough(enforced: tuple[Emulator, Stack]) ->
     assert outcomes(aws, stack) == BASELINE
 
 
-# Which scenario shows each grant is needed (the others would change too; one is enough and keeps this cheap).
-NEEDED_BY = {
-    ("glacier-ami-restore-batch-functions", "states:DescribeExecution"): "keys",  # the summary reads each AMI's outcome
-    ("glacier-ami-restore-batches", "lambda:InvokeFunction"): "keys",
-    ("glacier-ami-restore-batches", "states:StartExecution"): "keys",
-    ("glacier-ami-restore-batches", "states:DescribeExecution"): "selector",  # the child task reads its child's end
-    ("glacier-ami-restore-batches", "states:StopExecution"): "stop",
-    ("glacier-ami-restore-batches", "events:PutTargets"): "keys",
-    ("glacier-ami-restore-batches", "events:PutRule"): "keys",
-    ("glacier-ami-restore-batches", "events:DescribeRule"): "keys",
-}
-
-
-def batch_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str]]:
+def batch_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str, str]]:
+    """(role, policy, statement index, action, what it is for) of every grant only batches use: the functions' and
+    the restore state machine's named above, and all of the batch state machine's but its logs and traces (a Lambda
+    invoke grant is for the function it names)."""
     iam = aws.client("iam")
+    functions = {arn: lid for lid, arn in ((lid, stack.attributes[lid]["Arn"]) for lid in stack.functions)}
     found = []
-    for role in (aws.function_role(stack).rsplit("/", 1)[1], stack.physical["RestoreStateMachineRole"]):
-        for name in sorted(set(iam.list_role_policies(RoleName=role)["PolicyNames"]) & set(BATCH_POLICIES)):
+    roles = (aws.function_role(stack).rsplit("/", 1)[1], stack.physical["RestoreStateMachineRole"], stack.physical["BatchRestoreStateMachineRole"])
+    for role in roles:
+        for name in sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]):
             for index, statement in enumerate(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]):
+                batch_role = role == stack.physical["BatchRestoreStateMachineRole"]
+                if not (proven_by_batches(name, statement) or batch_role) or statement.get("Sid") in NOT_EXERCISED:
+                    continue
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                found += [(role, name, index, action) for action in actions]
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                # (SAM's LambdaInvokePolicy grants the function and its versions: <function ARN>*)
+                what = statement.get("Sid") or "Invoke " + ", ".join(functions.get(r.removesuffix("*"), r) for r in resources)
+                found += [(role, name, index, action, what) for action in actions]
     return found
+
+
+# Which scenario shows each grant is needed (others may change too; one is enough and keeps this cheap).
+NEEDED_BY = {
+    ("FindTheChildrenOfAnEndedBatch", "states:ListExecutions"): "stop",  # the report of a stopped batch finds its children
+    ("WakeWaitingBatches", "states:SendTaskSuccess"): "keys",  # Wait For Copy, for a readable copy, ends itself
+    ("StartBatches", "states:StartExecution"): "keys",
+    ("FollowAndStopBatches", "states:DescribeExecution"): "keys",
+    ("FollowAndStopBatches", "states:StopExecution"): "stop",
+    ("LearnWhenBatchesEnd", "events:PutTargets"): "keys",
+    ("LearnWhenBatchesEnd", "events:PutRule"): "keys",
+    ("LearnWhenBatchesEnd", "events:DescribeRule"): "keys",
+    ("Invoke ValidateBatchFunction", "lambda:InvokeFunction"): "keys",
+    ("Invoke ResolveSelectionFunction", "lambda:InvokeFunction"): "selector",
+    ("Invoke PlanBatchFunction", "lambda:InvokeFunction"): "keys",
+    ("Invoke WaitForFunction", "lambda:InvokeFunction"): "keys",
+    ("Invoke NotifyBatchSummaryFunction", "lambda:InvokeFunction"): "keys",
+    ("Invoke NotifyFailureFunction", "lambda:InvokeFunction"): "refused",
+    ("StartChildExecutions", "states:StartExecution"): "keys",
+    ("FollowAndStopChildExecutions", "states:DescribeExecution"): "keys",
+    ("FollowAndStopChildExecutions", "states:StopExecution"): "stop",
+    ("LearnWhenChildExecutionsEnd", "events:PutTargets"): "keys",
+    ("LearnWhenChildExecutionsEnd", "events:PutRule"): "keys",
+    ("LearnWhenChildExecutionsEnd", "events:DescribeRule"): "keys",
+}
 
 
 def test_every_batch_grant_is_needed(enforced: tuple[Emulator, Stack]) -> None:
     aws, stack = enforced
     iam = aws.client("iam")
     grants = batch_grants(aws, stack)
-    assert sorted((name, action) for _, name, _, action in grants) == sorted(NEEDED_BY)
+    assert sorted((what, action) for *_, action, what in grants) == sorted(NEEDED_BY)
     unused = []
-    for role, name, index, action in grants:
+    for role, name, index, action, what in grants:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         reduced = json.loads(json.dumps(document))
         statement = reduced["Statement"][index]
@@ -153,31 +192,13 @@ def test_every_batch_grant_is_needed(enforced: tuple[Emulator, Stack]) -> None:
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
         else:
             iam.delete_role_policy(RoleName=role, PolicyName=name)
-        scenario = NEEDED_BY[(name, action)]
+        scenario = NEEDED_BY[(what, action)]
         try:
             if outcomes(aws, stack, (scenario,)) == {scenario: BASELINE[scenario]}:
-                unused.append(action)
+                unused.append((what, action))
         finally:
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
     assert unused == []
-
-
-def test_each_batch_function_the_state_machine_may_invoke_is_needed(enforced: tuple[Emulator, Stack]) -> None:
-    # Given the one statement granting lambda:InvokeFunction on Validate Batch, Resolve Selection, Plan Batch and Notify
-    # Batch Summary / When each resource is removed in turn / Then the scenario that calls it changes
-    aws, stack = enforced
-    iam = aws.client("iam")
-    role, name = stack.physical["RestoreStateMachineRole"], "glacier-ami-restore-batches"
-    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    (index,) = [i for i, s in enumerate(document["Statement"]) if s["Sid"] == "InvokeBatchFunctions"]
-    for resource, scenario in zip(document["Statement"][index]["Resource"], ("keys", "selector", "keys", "keys"), strict=True):
-        reduced = json.loads(json.dumps(document))
-        reduced["Statement"][index]["Resource"] = [r for r in reduced["Statement"][index]["Resource"] if r != resource]
-        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
-        try:
-            assert outcomes(aws, stack, (scenario,)) != {scenario: BASELINE[scenario]}, resource
-        finally:
-            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
 
 
 def test_the_functions_may_read_exactly_the_listed_buckets(enforced: tuple[Emulator, Stack]) -> None:

@@ -112,3 +112,39 @@ def test_stop_execution_ends_a_task_waiting_for_its_token() -> None:
             sfn.stop_execution(executionArn=arn, error="Operator", cause="restore not needed any more")
         run = finished(aws, arn)
         assert (run.status, run.stopped - run.started) == ("ABORTED", timedelta(0))
+
+
+def test_a_token_reaches_its_task_while_another_execution_is_starting() -> None:
+    # Given an execution whose thread has not set up its environment yet (started before, so moto meets it first: it
+    # made SendTaskSuccess fail with AttributeError on it), and a task waiting for its token
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    with Emulator() as aws:
+        machine, url = waiting_machine(aws)
+        sfn = aws.client("stepfunctions")
+        with aws.clock.hold():
+            other = sfn.start_execution(stateMachineArn=machine, name="starting")["executionArn"]
+            arn = sfn.start_execution(stateMachineArn=machine, name="waiting")["executionArn"]
+            deadline = time.monotonic() + 10
+            while queued(aws, url) < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            tokens = [json.loads(m["Body"])["token"] for m in aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]]
+            backend = stepfunctions_parser_backends[aws.account_id][aws.region]
+            starting = next(e for e in backend._get_executions() if e.exec_arn == other)
+            saved, starting.exec_worker.env = starting.exec_worker.env, None
+            try:
+                # When both tokens are sent / Then the waiting task's is delivered (the other's is unknown for now)
+                answers = []
+                for sent in tokens:
+                    try:
+                        sfn.send_task_success(taskToken=sent, output='{"done": true}')
+                        answers.append("delivered")
+                    except sfn.exceptions.InvalidToken:
+                        answers.append("InvalidToken")
+            finally:
+                starting.exec_worker.env = saved
+            assert sorted(answers) == ["InvalidToken", "delivered"]
+            sfn.stop_execution(executionArn=other)
+        run = finished(aws, arn)
+        assert (run.status, json.loads(sfn.describe_execution(executionArn=arn)["output"])) == ("SUCCEEDED", {"done": True})

@@ -53,3 +53,24 @@ def test_a_transaction_is_authorized_as_the_actions_it_holds(writer: Any) -> Non
     assert error["Error"]["Message"] == "User: arn:aws:iam::123456789012:user/writer is not authorized to perform: dynamodb:DeleteItem"
     # And an Update alone is allowed
     writer.transact_write_items(TransactItems=[update])
+
+
+def test_head_bucket_is_authorized_as_list_bucket(aws: Emulator) -> None:
+    # Given a user allowed s3:ListBucket on one bucket only (S3 authorizes HeadBucket as that action)
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="other-vault")
+    iam = aws.client("iam")
+    iam.create_user(UserName="lister")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::my-ami-archive"}]}
+    iam.put_user_policy(UserName="lister", PolicyName="list", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="lister")["AccessKey"]
+    lister = boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    process.enforce_iam(True)
+    try:
+        # When it asks HeadBucket of both / Then its own bucket answers, the other is forbidden
+        assert lister.head_bucket(Bucket="my-ami-archive")["ResponseMetadata"]["HTTPStatusCode"] == 200
+        with pytest.raises(ClientError) as refused:
+            lister.head_bucket(Bucket="other-vault")
+        assert refused.value.response["Error"]["Code"] == "403"
+    finally:
+        process.enforce_iam(False)

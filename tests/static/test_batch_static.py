@@ -86,5 +86,8 @@ def test_the_single_restore_hands_a_batch_over_before_any_validation() -> None:
         "Name.$": "$$.Execution.Name",
         "Input": {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"},
     }
-    assert (handed.get("End"), [c["Next"] for c in handed["Catch"]]) == (True, ["Batch Restore Failed", "Note The Batch Refusal"])
-    assert found["Batch Restore Failed"]["Type"] == "Fail"
+    assert (handed.get("End"), [c["Next"] for c in handed["Catch"]]) == (True, ["Read The Batch Outcome", "Note The Batch Refusal"])
+    # A failed batch's own error and cause end this execution too (the task's Cause is the batch's description)
+    assert found["Read The Batch Outcome"]["Parameters"] == {"batch.$": "States.StringToJson($.batch.Cause)"}
+    failed = found["Batch Restore Failed"]
+    assert (failed["Type"], failed["ErrorPath"], failed["CausePath"]) == ("Fail", "$.batch.Error", "$.batch.Cause")
