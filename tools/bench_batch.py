@@ -121,6 +121,7 @@ def run(job: tuple[str, int]) -> Row:
         for n, (storage_class, tier, size_gb) in enumerate(amis):
             keys.append(aws.archive_ami(f"fleet-{n:03d}", BUCKET, storage_class, size_gb=size_gb))
             tiers.append(tier)
+        aws.send_bucket_events(BUCKET)  # the deployed behaviour: the bucket sends its events, as the README advises
         started = aws.clock.now()
         if scenario.startswith("batch"):
             items = [{"recoveryPoint": k, "restoreRequestTier": t} for k, t in zip(keys, tiers, strict=True)]
@@ -132,8 +133,12 @@ def run(job: tuple[str, int]) -> Row:
                 arns = [aws.start(stack, {**single, "recoveryPoint": k, "restoreRequestTier": t}) for k, t in zip(keys, tiers, strict=True)]
         runs = [aws.wait(stack, arn, timeout=1800) for arn in arns]
         sfn = aws.client("stepfunctions")
-        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.state_machine_arn)
-        every = [e["executionArn"] for page in pages for e in page["executions"]]
+        every = [
+            e["executionArn"]
+            for machine in (stack.state_machine_arn, stack.attributes["BatchRestoreStateMachine"]["Arn"])
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+            for e in page["executions"]
+        ]
         histories = {arn: aws.events(arn) for arn in every}
         children = [h for arn, h in histories.items() if arn not in arns]
         if scenario.startswith("batch"):

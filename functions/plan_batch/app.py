@@ -55,18 +55,20 @@ DAY, HOUR = 24 * 3600, 3600
 ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")  # Intelligent-Tiering's ArchiveStatus values
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
-# The latest typical restore of each class and tier, as Check Restore Status plans it (tests/static checks they agree).
-LATEST_RESTORE_SECONDS = {
-    ("GLACIER", "Expedited"): 5 * 60,
-    ("GLACIER", "Standard"): 5 * HOUR,
-    ("GLACIER", "Bulk"): 12 * HOUR,
-    ("DEEP_ARCHIVE", "Standard"): 12 * HOUR,
-    ("DEEP_ARCHIVE", "Bulk"): 48 * HOUR,
+# The typical restore of each class and tier, earliest and latest, as Check Restore Status plans it (tests/static
+# checks they agree).
+WINDOWS = {
+    ("GLACIER", "Expedited"): (60, 5 * 60),
+    ("GLACIER", "Standard"): (3 * HOUR, 5 * HOUR),
+    ("GLACIER", "Bulk"): (5 * HOUR, 12 * HOUR),
+    ("DEEP_ARCHIVE", "Standard"): (9 * HOUR, 12 * HOUR),
+    ("DEEP_ARCHIVE", "Bulk"): (24 * HOUR, 48 * HOUR),
 }
 # AWS: archived objects over 250 MB are restored at up to 300 MB/s (Check Restore Status adds the transfer too).
 LARGE_OBJECT_BYTES = 250 * 10**6
 BEST_BYTES_PER_SECOND = 300 * 10**6
-# The batch waits for a copy until its latest typical time and this margin; then the child follows the restore itself.
+# The batch waits for a copy for S3's event until its latest typical time and this margin; then (or at once, from the
+# earliest typical time, when the bucket sends no events to EventBridge) the child follows the restore itself.
 COPY_WAIT_MARGIN_SECONDS = HOUR
 # Planning figures for CreateRestoreImageTask, as in Check Image State (tests/static checks they agree), and the slowest
 # rate we plan for, as Wait For Image Budget does: AWS documents no throughput.
@@ -172,13 +174,24 @@ def is_deep_archive(storage_class: str, archive_status: str | None) -> bool:
     return storage_class == "DEEP_ARCHIVE" or archive_status == "DEEP_ARCHIVE_ACCESS"
 
 
-def latest_restore(item: dict[str, Any], facts: dict[str, Any]) -> int:
-    """When the copy of an archived AMI is readable at the latest, typically (seconds from the request)."""
+def copy_window(item: dict[str, Any], facts: dict[str, Any]) -> tuple[int, int]:
+    """When the copy of an archived AMI is readable, typically: (earliest, latest) seconds from the request."""
     family = "DEEP_ARCHIVE" if is_deep_archive(facts["storageClass"], facts["archiveStatus"]) else "GLACIER"
-    latest = LATEST_RESTORE_SECONDS[(family, item.get("restoreRequestTier", "Standard"))]
+    earliest, latest = WINDOWS[(family, item.get("restoreRequestTier", "Standard"))]
     if facts["sizeBytes"] > LARGE_OBJECT_BYTES:
-        latest += math.ceil(facts["sizeBytes"] / BEST_BYTES_PER_SECOND)
-    return latest
+        transfer = math.ceil(facts["sizeBytes"] / BEST_BYTES_PER_SECOND)
+        earliest, latest = earliest + transfer, latest + transfer
+    return earliest, latest
+
+
+def bucket_sends_events(s3_client: S3Client, bucket: str) -> bool:
+    """Does the bucket send its events to EventBridge (S3's Object Restore Completed wakes the batch's copy waits)?"""
+    try:
+        return "EventBridgeConfiguration" in s3_client.get_bucket_notification_configuration(Bucket=bucket)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in THROTTLING_CODES:
+            raise ThrottledError(f"S3 throttled GetBucketNotificationConfiguration on {bucket}") from error
+        return False  # not readable: the children follow their restores themselves
 
 
 def plan_images(sizes: list[int], ready: list[int], quota_bytes: int) -> list[int]:
@@ -243,7 +256,9 @@ def plan_batch(
         raise InvalidInputError("; ".join(refused))
 
     sizes = [facts[i]["sizeBytes"] for i in found]
-    ready = [0 if readable_now(facts[i]) else latest_restore(items[i], facts[i]) for i in found]
+    windows = [(0, 0) if readable_now(facts[i]) else copy_window(items[i], facts[i]) for i in found]
+    ready = [latest for _, latest in windows]
+    events = {bucket: bucket_sends_events(s3_client, bucket) for bucket in sorted({items[i]["recoveryPointBucket"] for i in found})}
     starts = plan_images(sizes, ready, int(quota_gb * GB))
     planned = max(start + slowest_image_seconds(size) for start, size in zip(starts, sizes, strict=True))
     deadline = max(MIN_DEADLINE_SECONDS, 2 * max(image_seconds(size) for size in sizes))  # Check Image State's, at most
@@ -276,10 +291,15 @@ def plan_batch(
     planned_items = []
     for n in sorted(range(len(found)), key=lambda n: (ready[n], found[n])):
         i = found[n]
-        # The batch waits for a copy it requested (or found restoring); a readable one, or one left to the child
-        # (Expedited, or refused here), is the child's at once.
-        left = n in left_to_child
-        wait = 1 if readable_now(facts[i]) or left else ready[n] + COPY_WAIT_MARGIN_SECONDS
+        # The batch waits for a copy it requested (or found restoring): for S3's event, until the latest typical time
+        # and a margin; without events, until the earliest typical time, then the child follows it. A readable copy,
+        # or one left to the child (Expedited, or refused here), is the child's at once.
+        if readable_now(facts[i]) or n in left_to_child:
+            wait = 1
+        elif events[items[i]["recoveryPointBucket"]]:
+            wait = ready[n] + COPY_WAIT_MARGIN_SECONDS
+        else:
+            wait = windows[n][0]
         planned_items.append(
             {
                 "index": i,

@@ -18,7 +18,8 @@ Result: {"outcome": "held" | "admitted" | "waiting" | "unbudgeted"} (Step Functi
 Raises ImageBudgetDeadlineExceededError when the restore has waited longer than its place in the queue allows.
 
 The table (IMAGE_BUDGET_TABLE) holds one lease per admitted execution ("lease", <execution ARN>) with its size and
-expiry, one ticket per waiting execution ("queue", <enqueued at>#<execution ARN>) with its task token, and one
+expiry, one ticket per waiting execution ("queue", <queued at, to the second>#<size>#<execution ARN>: first come,
+first served, the smallest first within a second) with its task token, and one
 version item ("total", "version") that every grant and release changes, so that two of them never both see the same
 room (optimistic concurrency: a transaction conditional on the version read). GB in flight is the sum of the leases
 that have not expired: a lease whose execution vanished without releasing it stops counting at its expiry.
@@ -259,6 +260,12 @@ def queue_deadline(queue: list[dict[str, Any]], in_flight: int, size: int, now: 
     return now + timedelta(seconds=ahead / SLOWEST_IMAGE_BYTES_PER_SECOND + QUEUE_MARGIN_SECONDS)
 
 
+def ticket_id(now: datetime, size: int, execution: str) -> str:
+    """A ticket's place: the second it was queued, then its size (the queue is read in this order: first come, first
+    served; of the restores that came in the same second, the smallest first, so that more AMIs are ready sooner)."""
+    return f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}#{size:016d}#{execution}"
+
+
 def has_lease(dynamodb_client: DynamoDBClient, table: str, execution: str) -> bool:
     return "Item" in dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True)
 
@@ -277,7 +284,7 @@ def wait_for_image_budget(
     if mine is None:
         deadline = queue_deadline(queue, held(items(dynamodb_client, table, "lease"), now), size, now)
         ticket = {
-            **key("queue", f"{now.isoformat(timespec='microseconds')}#{execution}"),
+            **key("queue", ticket_id(now, size, execution)),
             "execution": {"S": execution},
             "sizeBytes": {"N": str(size)},
             "deadlineAt": {"S": deadline.isoformat(timespec="seconds")},

@@ -16,7 +16,7 @@ import pytest
 from emulator.adapters import awslambda
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator
-from tests.support import BUCKET, until_entered
+from tests.support import BUCKET, EVENT_DELAY, archive, until_entered
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
@@ -74,10 +74,16 @@ def subjects(aws: Emulator, stack: Stack, name: str) -> list[str]:
 
 
 def keys_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
-    """A readable AMI and a missing key: one child restores its AMI, the missing key starts none; one summary."""
+    """An archived AMI whose copy S3 restores in 1 h, and a missing key: the AMI's child starts when S3's event wakes
+    the batch's wait for the copy, and restores it; the missing key starts none; one summary."""
     name = f"lp-keys-{next(_names)}"
-    run = aws.run(stack, {"recoveryPoints": [readable(aws, "lp-keys"), MISSING], "recoveryPointBucket": BUCKET}, name=name)
-    return run.status, run.error, subjects(aws, stack, name), children(aws, stack, batch_of(stack, name))
+    key = archive(aws, "GLACIER", restore_hours=1, image_minutes=5, name=name)
+    run = aws.run(stack, {"recoveryPoints": [key, MISSING], "recoveryPointBucket": BUCKET}, name=name)
+    sfn = aws.client("stepfunctions")
+    started = [sfn.describe_execution(executionArn=e["executionArn"])["startDate"]
+               for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] if e["name"].startswith(f"{name}-")]  # fmt: skip
+    waited = [(at - run.started).total_seconds() for at in started]
+    return run.status, run.error, subjects(aws, stack, name), children(aws, stack, batch_of(stack, name)), waited
 
 
 def selector_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
@@ -110,7 +116,8 @@ def stopped_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
 
 SCENARIOS = {"keys": keys_batch, "selector": selector_batch, "refused": refused_batch, "stop": stopped_batch}
 BASELINE = {
-    "keys": ("FAILED", "BatchRestoreFailedError", ["AMI batch restore: 1 of 2 restored, 1 failed in us-east-1"], ["SUCCEEDED"]),
+    # (the copy is readable at 1 h, S3's event reaches the stack EVENT_DELAY later and starts the AMI's child)
+    "keys": ("FAILED", "BatchRestoreFailedError", ["AMI batch restore: 1 of 2 restored, 1 failed in us-east-1"], ["SUCCEEDED"], [3600.0 + EVENT_DELAY]),
     "selector": ("SUCCEEDED", None, ["AMI batch restore: the AMI is restored in us-east-1"]),
     "refused": ("FAILED", "RecoveryPointNotFoundError", ["AMI batch restore failed: RecoveryPointNotFoundError at Plan Batch"]),
     "stop": (["ABORTED"], ["AMI batch restore ended ABORTED: 0 of 1 AMIs restored"]),
@@ -151,7 +158,7 @@ def batch_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str, 
 # Which scenario shows each grant is needed (others may change too; one is enough and keeps this cheap).
 NEEDED_BY = {
     ("FindTheChildrenOfAnEndedBatch", "states:ListExecutions"): "stop",  # the report of a stopped batch finds its children
-    ("WakeWaitingBatches", "states:SendTaskSuccess"): "keys",  # Wait For Copy, for a readable copy, ends itself
+    ("WakeWaitingBatches", "states:SendTaskSuccess"): "keys",  # Resume Waiting wakes Wait For Copy on S3's event
     ("StartBatches", "states:StartExecution"): "keys",
     ("FollowAndStopBatches", "states:DescribeExecution"): "keys",
     ("FollowAndStopBatches", "states:StopExecution"): "stop",

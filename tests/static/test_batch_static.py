@@ -27,10 +27,6 @@ def states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_planning_figures_agree_with_the_single_restore_handlers() -> None:
-    assert {k: latest for k, (_, latest) in load_function("check_restore_status").WINDOWS.items()} == plan.LATEST_RESTORE_SECONDS
-
-
 def test_every_child_name_of_the_largest_batch_is_one_its_checks_recognise() -> None:
     # Given the largest batch (1,000 AMIs) with an 80-character name / Then each child's name fits Step Functions' 80
     # characters and is the one Validate Input and Report Ended Execution check a claimed parent against

@@ -65,11 +65,13 @@ def put(
 
 
 def test_plan_batch_event_requests_the_archives_restores_up_front(aws: Emulator) -> None:
-    # Given events/plan_batch.json: two Deep Archive objects of 120 GB, the second to be restored with Bulk
+    # Given events/plan_batch.json: two Deep Archive objects of 120 GB, the second to be restored with Bulk, in a bucket
+    # that sends its events to EventBridge
     given = event("plan_batch.json")
     request = given["request"]
     for item in request["recoveryPoints"]:
         put(aws, item["recoveryPoint"], "DEEP_ARCHIVE", 120)
+    aws.send_bucket_events(BUCKET)
     # When planned under a 600 GB budget at 09:00
     result = plan.plan_batch(plan.s3, request, 600.0, 40, given["execution"], NOW)
     # Then both restores are requested now with their tier and Days 1 (neither copy waits for GB: both fit at once)
@@ -77,8 +79,8 @@ def test_plan_batch_event_requests_the_archives_restores_up_front(aws: Emulator)
         ("ami-0123456789abcdef0.bin", "Standard", 1, 202),
         ("ami-0a1b2c3d4e5f60002.bin", "Bulk", 1, 202),
     ]
-    # ...and each AMI waits for its copy until its latest typical time and an hour: Deep Archive Standard 12 h, Bulk
-    # 48 h, each plus 120 GB at 300 MB/s (400 s), in that order
+    # ...and each AMI waits for S3's event of its copy until its latest typical time and an hour: Deep Archive Standard
+    # 12 h, Bulk 48 h, each plus 120 GB at 300 MB/s (400 s), in that order
     first, second = 12 * HOUR + 400 + HOUR, 48 * HOUR + 400 + HOUR
     assert result["items"] == [
         {"index": 0, "name": "nightly-dr-0-f295ddf6", "input": request["recoveryPoints"][0],
@@ -97,6 +99,20 @@ def test_plan_batch_event_requests_the_archives_restores_up_front(aws: Emulator)
         "notFound": 0,
     }
     assert result["plan"] == event("notify_batch_summary.json")["request"]["plan"] | {"amis": 2, "notFound": 0}
+
+
+def test_without_the_buckets_events_a_child_follows_its_copy_from_the_earliest_typical_time(aws: Emulator) -> None:
+    # Given the same two Deep Archive objects in a bucket that sends no events to EventBridge
+    given = event("plan_batch.json")
+    for item in given["request"]["recoveryPoints"]:
+        put(aws, item["recoveryPoint"], "DEEP_ARCHIVE", 120)
+    # When planned / Then each child starts at its copy's earliest typical time (Standard 9 h, Bulk 24 h, each + 400 s)
+    # and follows the restore with its own polls, as a single restore would
+    result = plan.plan_batch(plan.s3, given["request"], 600.0, 40, given["execution"], NOW)
+    assert [(i["copyWait"]["seconds"], i["copyDeadlineAt"]) for i in result["items"]] == [
+        (9 * HOUR + 400, "2026-01-05T18:06:40+00:00"),
+        (24 * HOUR + 400, "2026-01-06T09:06:40+00:00"),
+    ]
 
 
 def test_a_copy_that_waits_for_the_budget_gets_the_days_of_its_wait(aws: Emulator) -> None:

@@ -71,8 +71,9 @@ def done(dynamodb: Any, tokens: TaskTokens, name: str, at: datetime = NOW) -> di
 
 def test_first_come_first_served_and_nobody_overtakes_the_head(budget: Any) -> None:
     tokens = TaskTokens()
-    # Given 400 GB in flight, then 300 GB and 100 GB asking (the 100 GB would fit, but comes after the 300 GB)
-    assert [ask(budget, tokens, "a", 400), ask(budget, tokens, "b", 300), ask(budget, tokens, "c", 100)] == ["admitted", "waiting", "waiting"]
+    # Given 400 GB in flight, then 300 GB and, a second later, 100 GB asking (the 100 GB would fit, but came after)
+    asked = [ask(budget, tokens, "a", 400), ask(budget, tokens, "b", 300), ask(budget, tokens, "c", 100, at=NOW + timedelta(seconds=1))]
+    assert asked == ["admitted", "waiting", "waiting"]
     assert tokens.sent == [("a", {"admitted": True, "heldBy": "queue"})]
     # When the 400 GB are released
     released = done(budget, tokens, "a")
@@ -81,10 +82,20 @@ def test_first_come_first_served_and_nobody_overtakes_the_head(budget: Any) -> N
     assert [token for token, _ in tokens.sent] == ["a", "b", "c"]
 
 
+def test_of_restores_that_came_in_the_same_second_the_smallest_goes_first(budget: Any) -> None:
+    tokens = TaskTokens()
+    # Given 600 GB in flight, then 300 GB, 100 GB and 200 GB asking within the same second
+    ask(budget, tokens, "a", 600)
+    assert [ask(budget, tokens, name, size) for name, size in (("b", 300), ("c", 100), ("d", 200))] == ["waiting"] * 3
+    # When the 600 GB are released / Then they are admitted smallest first (all three fit)
+    assert done(budget, tokens, "a")["admitted"] == [arn("c"), arn("d"), arn("b")]
+
+
 def test_an_ami_larger_than_the_budget_runs_alone_and_does_not_starve(budget: Any) -> None:
     tokens = TaskTokens()
-    # Given 100 GB in flight, then a 900 GB AMI (over the 600 GB budget) and a 50 GB one behind it
-    assert [ask(budget, tokens, "a", 100), ask(budget, tokens, "big", 900), ask(budget, tokens, "c", 50)] == ["admitted", "waiting", "waiting"]
+    # Given 100 GB in flight, then a 900 GB AMI (over the 600 GB budget) and, a second later, a 50 GB one behind it
+    asked = [ask(budget, tokens, "a", 100), ask(budget, tokens, "big", 900), ask(budget, tokens, "c", 50, at=NOW + timedelta(seconds=1))]
+    assert asked == ["admitted", "waiting", "waiting"]
     # When the 100 GB are released / Then the 900 GB runs, alone: the 50 GB waits behind it
     assert done(budget, tokens, "a")["admitted"] == [arn("big")]
     # And when the 900 GB are released, the 50 GB runs
