@@ -144,6 +144,31 @@ def until_entered(aws: Emulator, arn: str, state: str, times: int = 1) -> None:
         time.sleep(0.01)
 
 
+@contextlib.contextmanager
+def paused_at(aws: Emulator, seconds: float) -> Iterator[None]:
+    """Let virtual time run `seconds` further, then keep it still while the test acts (stops an execution at that
+    instant...): a participant of the clock that sleeps until then and stays awake until the block ends."""
+    clock, reached, release = aws.clock, threading.Event(), threading.Event()
+
+    def holder() -> None:
+        clock.enter()
+        try:
+            clock.sleep(seconds)
+            reached.set()
+            release.wait()
+        finally:
+            clock.leave()
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    assert reached.wait(20), f"virtual time did not reach +{seconds} s within 20 real seconds"
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
 @dataclass
 class ServerProcess:
     """`python -m tools.server` on a free 127.0.0.1 port: its banner, and every line it printed after it (emails)."""

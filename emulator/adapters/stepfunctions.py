@@ -52,7 +52,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.program.program import Program
-from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component, job
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component, iteration_worker, job
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker, branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
@@ -69,7 +69,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -258,6 +258,18 @@ def _lambda_error(original: Any) -> Any:
     return from_error
 
 
+def _iteration_error_name(error_name: Any = None, **kwargs: Any) -> Any:
+    """A Map iteration's error as its parent's: a States.* name is one of the language's (moto made every one a custom
+    name, which refuses the States. prefix: an execution that timed out in a Map failed States.Runtime instead)."""
+    name = error_name if error_name is not None else kwargs.get("error_name")
+    if isinstance(name, str) and name.startswith("States."):
+        try:
+            return StatesErrorName(typ=StatesErrorNameType.from_name(name))
+        except ValueError:
+            pass
+    return CustomErrorName(error_name=name)
+
+
 def _callback_wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
     sleep(timeout if timeout is not None else EXECUTION_MAX_SECONDS, self._notify_event)  # no TimeoutSeconds: up to a year
     return self._outcome
@@ -339,7 +351,7 @@ def _describe_execution(original: Any) -> Any:
 
 def _stop_wins(original: Any) -> Any:
     def set_error(self: Any, error: Any) -> None:
-        if isinstance(self.program_state(), ProgramStopped | ProgramError):
+        if isinstance(self.program_state(), ProgramStopped | ProgramError | ProgramTimedOut):
             return
         original(self, error)
 
@@ -471,6 +483,8 @@ def install() -> None:
     StepFunctionsParserBackend.send_task_success = _backend_send_task_success  # type: ignore[method-assign]
     StepFunctionsParserBackend.send_task_failure = _backend_send_task_failure  # type: ignore[method-assign]
     StepFunctionsParserBackend.send_task_heartbeat = _backend_send_task_heartbeat  # type: ignore[method-assign]
+    # moto names a Map iteration's States.* error as a custom one, which the language refuses.
+    iteration_worker.CustomErrorName = _iteration_error_name  # type: ignore[assignment,attr-defined]
     # moto's SendTaskFailure drops the cause.
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
     # moto's DescribeExecution leaves out a TIMED_OUT execution's stopDate.

@@ -234,13 +234,13 @@ def children(sfn_client: SFNClient, restore_state_machine_arn: str, batch_arn: s
 
 
 def batch_report(
-    sfn_client: SFNClient,
-    ec2_client: EC2Client,
+    clients: dict[str, Any],
     restore_state_machine_arn: str,
     detail: dict[str, Any],
     events: list[dict[str, Any]],
     region: str,
 ) -> tuple[str, str]:
+    sfn_client, ec2_client, s3_client = clients["sfn"], clients["ec2"], clients["s3"]
     arn, status = detail["executionArn"], detail["status"]
     planned = next((r for r in results(events) if isinstance(r, dict) and "plan" in r and "items" in r), None)
     total = planned["plan"]["amis"] if planned else None
@@ -256,7 +256,15 @@ def batch_report(
         left = image_lines(images_of(ec2_client, child["executionArn"]), region)
         state = child["status"] + (f" {child['error']}" if child.get("error") else "")
         stopped.append(f"{where}: {state}" + ("; " + "; ".join(left) if left else "; no AMI of it is left"))
-    not_started = (total - len(started)) if total is not None else None
+    # The AMIs the batch never started (their turn never came), and the copies its up-front restores leave
+    ran = {child["index"] for child in started}
+    never = [item["input"] for item in (planned or {}).get("items", []) if item["index"] not in ran]
+    never_lines = []
+    for n, item in enumerate(never):
+        where = f"s3://{item['recoveryPointBucket']}/{item['recoveryPoint']}"
+        copy = copy_line(s3_client, item["recoveryPointBucket"], item["recoveryPoint"]) if n < SHOWN_ITEMS else None
+        never_lines.append(f"{where}" + (f": {copy}" if copy else ""))
+    missing = (planned or {}).get("notFound", [])
     why = f" with {detail['error']}" if detail.get("error") else ""
     counted = f"{len(restored)} of {total}" if total is not None else f"{len(restored)}"
     subject = f"AMI batch restore ended {status}: {counted} AMIs restored ({detail['name']})"
@@ -269,14 +277,19 @@ def batch_report(
         *([f"- ... and {len(restored) - SHOWN_ITEMS} more"] if len(restored) > SHOWN_ITEMS else []),
     ]
     if stopped:
+        lines += ["", f"Not restored ({len(stopped)}): stopped with the batch, or failed:"]
+        lines += [f"- {line}" for line in stopped[:SHOWN_ITEMS]]
+    if never:
         lines += [
             "",
-            f"Not restored ({len(stopped)}): stopped with the batch, or failed:",
-            *(f"- {line}" for line in stopped[:SHOWN_ITEMS]),
+            f"Never started ({len(never)}): the batch ended before their turn; restore them in a new batch:",
+            *(f"- {line}" for line in never_lines[:SHOWN_ITEMS]),
+            *([f"- ... and {len(never) - SHOWN_ITEMS} more"] if len(never) > SHOWN_ITEMS else []),
         ]
-    if not_started:
-        lines += ["", f"Never started: {not_started} of the batch's AMIs (start a new batch for them)."]
-    elif total is None:
+    if missing:
+        lines += ["", f"Not found ({len(missing)}): no such object in the bucket:",
+                  *(f"- s3://{m['recoveryPointBucket']}/{m['recoveryPoint']}" for m in missing[:SHOWN_ITEMS])]  # fmt: skip
+    if total is None:
         lines += ["", "The batch ended before it planned its AMIs: none was started."]
     lines += ["", f"Execution: {arn}", f"Console:   {console_url(region, arn)}"]
     return sns_subject(subject), "\n".join(lines)
@@ -308,7 +321,7 @@ def report_ended_execution(clients: dict[str, Any], environment: dict[str, str],
     if status == "FAILED" and emailed(events):
         return {**outcome, "why": "the workflow emailed its failure"}
     if machine == environment["BATCH_STATE_MACHINE_ARN"]:
-        subject, message = batch_report(clients["sfn"], clients["ec2"], environment["RESTORE_STATE_MACHINE_ARN"], detail, events, region)
+        subject, message = batch_report(clients, environment["RESTORE_STATE_MACHINE_ARN"], detail, events, region)
     else:
         subject, message = single_report(clients["sfn"], clients["ec2"], clients["s3"], detail, region)
     deliver(clients["sns"], clients["sqs"], environment["TOPIC_ARN"], environment["FAILED_EXECUTION_QUEUE_URL"], subject, message, arn)

@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,7 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger()
@@ -49,10 +52,15 @@ logger = logging.getLogger()
 _config = Config(retries={"mode": "standard", "max_attempts": 5})
 dynamodb = boto3.client("dynamodb", config=_config)
 sfn = boto3.client("stepfunctions", config=_config)
+ec2 = boto3.client("ec2", config=_config)
 
 GB = 10**9
+TAG_PREFIX = "glacier-ami-restore:"  # Restore Image tags each AMI with the execution that made it
 CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
-GRANT_ATTEMPTS = 8  # a grant that loses a race to another grant or release reads the budget again
+# A grant or release that loses a race to another reads the budget again, after a short random pause (restores that
+# reach the budget together, a batch's children, contend for the version item)
+GRANT_ATTEMPTS = 30
+RACE_PAUSE_SECONDS = 0.02
 # Planning figures for CreateRestoreImageTask, as in Check Image State (tests/static checks the copies agree).
 IMAGE_STARTUP_SECONDS = 600
 IMAGE_PLANNED_BYTES_PER_SECOND = 50 * 10**6
@@ -129,7 +137,9 @@ def grant(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], q
     one transaction conditional on the budget's version and on the ticket's token (a wait that renewed its token
     meanwhile is granted with the new one). Returns the ticket granted (with the token to wake), None if no room."""
     size, execution = int(ticket["sizeBytes"]["N"]), ticket["execution"]["S"]
-    for _ in range(GRANT_ATTEMPTS):
+    for attempt in range(GRANT_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, RACE_PAUSE_SECONDS))  # noqa: S311 - a pause, not a secret
         seen = version(dynamodb_client, table)
         leases = items(dynamodb_client, table, "lease")
         if any(lease["id"]["S"] == execution for lease in leases):  # granted meanwhile, by another call: it woke it
@@ -185,7 +195,9 @@ def ended(sfn_client: SFNClient, execution: str) -> bool:
         return error.response["Error"]["Code"] == "ExecutionDoesNotExist"
 
 
-def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, now: datetime) -> list[str]:
+def admit_waiters(
+    dynamodb_client: DynamoDBClient, sfn_client: SFNClient, ec2_client: EC2Client, table: str, quota_bytes: int, now: datetime
+) -> list[str]:
     """Admit the queue from its head while the budget has room, and wake each admitted execution. Nobody overtakes the
     head: a restore larger than the room waits until enough is released (or, larger than the budget, until none is
     held). Returns the executions admitted."""
@@ -206,7 +218,7 @@ def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table:
             logger.warning("could not wake %s: %s", granted["execution"]["S"], error.response["Error"]["Code"])
             continue
         if not woken and ended(sfn_client, granted["execution"]["S"]):  # it ended while queued (its end event lost)
-            release(dynamodb_client, table, granted["execution"]["S"])
+            release_ended_lease(dynamodb_client, ec2_client, table, granted["execution"]["S"])
             admitted.pop()
         elif not woken:  # its wait timed out into its next look, which finds the lease
             logger.info("%s was admitted while its wait was closed; its next look finds the lease", granted["execution"]["S"])
@@ -216,7 +228,9 @@ def admit_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table:
 def release(dynamodb_client: DynamoDBClient, table: str, execution: str) -> int:
     """Delete the execution's lease and any ticket it left in the queue; the bytes the lease held (0: none)."""
     released = 0
-    for _ in range(GRANT_ATTEMPTS):
+    for attempt in range(GRANT_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, RACE_PAUSE_SECONDS))  # noqa: S311 - a pause, not a secret
         lease = dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True).get("Item")
         if lease is None:
             break
@@ -242,13 +256,50 @@ def release(dynamodb_client: DynamoDBClient, table: str, execution: str) -> int:
     return released
 
 
-def release_ended(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, now: datetime) -> list[str]:
-    """Release the leases whose execution has ended (its end event not delivered yet, or lost), read from Step
-    Functions: every look of a waiting restore is a reason to check. Returns the executions released."""
+def image_in_progress(ec2_client: EC2Client, execution: str) -> str | None:
+    """The AMI the execution's image restore is still making (EC2 counts its GB against its quota until the image is
+    available or failed, whatever became of the execution): read from EC2 by the tag Restore Image gives it."""
+    found = ec2_client.describe_images(
+        Owners=["self"], Filters=[{"Name": f"tag:{TAG_PREFIX}execution", "Values": [execution]}, {"Name": "state", "Values": ["pending"]}]
+    )["Images"]
+    return str(found[0]["ImageId"]) if found else None
+
+
+def hold_for_image(dynamodb_client: DynamoDBClient, table: str, execution: str, image_id: str) -> None:
+    """Keep the ended execution's lease until its image is available or failed (EC2's AMI State Change releases it)."""
+    try:
+        dynamodb_client.update_item(
+            TableName=table,
+            Key=key("lease", execution),
+            UpdateExpression="SET #image = :image",
+            ConditionExpression="attribute_exists(#id)",
+            ExpressionAttributeNames={"#image": "imageId", "#id": "id"},
+            ExpressionAttributeValues={":image": {"S": image_id}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def release_ended_lease(dynamodb_client: DynamoDBClient, ec2_client: EC2Client, table: str, execution: str) -> int:
+    """An execution ended: release its lease, unless its image restore is still in progress (then the lease waits for
+    the image). The bytes released."""
+    image_id = image_in_progress(ec2_client, execution)
+    if image_id is not None:
+        hold_for_image(dynamodb_client, table, execution, image_id)
+        logger.info("%s ended while %s is still being restored: its GB are released when the image is", execution, image_id)
+        return 0
+    return release(dynamodb_client, table, execution)
+
+
+def release_ended(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, ec2_client: EC2Client, table: str, now: datetime) -> list[str]:
+    """Release the leases whose execution has ended (its end event not delivered yet, or lost) and whose image restore
+    is not in progress, read from Step Functions and EC2: every look of a waiting restore is a reason to check.
+    Returns the executions released."""
     found = []
     for lease in items(dynamodb_client, table, "lease"):
-        if int(lease["expiresAt"]["N"]) > now.timestamp() and ended(sfn_client, lease["id"]["S"]):
-            release(dynamodb_client, table, lease["id"]["S"])
+        live = int(lease["expiresAt"]["N"]) > now.timestamp()
+        if live and ended(sfn_client, lease["id"]["S"]) and release_ended_lease(dynamodb_client, ec2_client, table, lease["id"]["S"]):
             found.append(lease["id"]["S"])
     return found
 
@@ -270,15 +321,14 @@ def has_lease(dynamodb_client: DynamoDBClient, table: str, execution: str) -> bo
     return "Item" in dynamodb_client.get_item(TableName=table, Key=key("lease", execution), ConsistentRead=True)
 
 
-def wait_for_image_budget(
-    dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, quota_bytes: int, event: dict[str, Any], now: datetime
-) -> str:
+def wait_for_image_budget(clients: dict[str, Any], table: str, quota_bytes: int, event: dict[str, Any], now: datetime) -> str:
     """What this call found: "held" (a lease from before), "admitted", or "waiting"."""
+    dynamodb_client, sfn_client, ec2_client = clients["dynamodb"], clients["sfn"], clients["ec2"]
     execution, token, size = event["execution"], event["token"], int(event["sizeBytes"])
     if has_lease(dynamodb_client, table, execution):
         wake(sfn_client, token, {"admitted": True, "heldBy": "lease"})
         return "held"
-    release_ended(dynamodb_client, sfn_client, table, now)
+    release_ended(dynamodb_client, sfn_client, ec2_client, table, now)
     queue = items(dynamodb_client, table, "queue")
     mine = next((t for t in queue if t["execution"]["S"] == execution), None)
     if mine is None:
@@ -316,14 +366,15 @@ def wait_for_image_budget(
                 wake(sfn_client, token, {"admitted": True, "heldBy": "lease"})
                 return "held"
             raise
-    admitted = admit_waiters(dynamodb_client, sfn_client, table, quota_bytes, now)
+    admitted = admit_waiters(dynamodb_client, sfn_client, ec2_client, table, quota_bytes, now)
     return "admitted" if execution in admitted else "waiting"
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, str]:
     quota_bytes = int(float(os.environ["IMAGE_RESTORE_QUOTA_GB"]) * GB)
     try:
-        found = wait_for_image_budget(dynamodb, sfn, os.environ["IMAGE_BUDGET_TABLE"], quota_bytes, event, datetime.now(UTC))
+        clients = {"dynamodb": dynamodb, "sfn": sfn, "ec2": ec2}
+        found = wait_for_image_budget(clients, os.environ["IMAGE_BUDGET_TABLE"], quota_bytes, event, datetime.now(UTC))
     except ClientError as error:
         if error.response["Error"]["Code"] in CLOSED_TOKEN_CODES or error.operation_name == "SendTaskSuccess":
             raise

@@ -126,6 +126,15 @@ def test_a_failed_child_fails_the_task_states_task_failed_with_its_description_a
     assert "Output" not in cause
 
 
+def test_a_child_name_already_taken_fails_the_task_as_step_functions_names_it(aws: Emulator) -> None:
+    # Given a child state machine whose execution child-0 has already run (with another input)
+    child = machine(aws, "child-taken", CHILD)
+    aws.client("stepfunctions").start_execution(stateMachineArn=child, name="child-0", input=json.dumps({"wait": 1, "fail": False}))
+    # When a parent starts its child child-0 / Then the task fails with StartExecution's error, as the integration names it
+    _, output, _ = run(aws, parent(child), [{"wait": 60, "fail": False}])
+    assert [o["Error"] for o in output] == ["StepFunctions.ExecutionAlreadyExistsException"]
+
+
 def test_sync_1_returns_strings_and_request_response_returns_the_start(aws: Emulator) -> None:
     child = machine(aws, "child-c", CHILD)
     _, output, _ = run(aws, parent(child, "states:startExecution.sync"), [{"wait": 60, "fail": False}])
@@ -180,3 +189,13 @@ def test_stopping_the_parent_stops_its_children(aws: Emulator) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert (found["status"], found["stopDate"] - found["startDate"]) == ("ABORTED", timedelta(0))
+
+
+def test_an_execution_that_times_out_in_a_map_ends_timed_out_and_stops_its_children(aws: Emulator) -> None:
+    # Given a parent that may run 10 min, whose Map waits for a child of an hour
+    child = machine(aws, "child-slow", CHILD)
+    definition = {**parent(child), "TimeoutSeconds": 600}
+    # When it runs / Then it ends TIMED_OUT at 10 min (not FAILED by its iteration's interruption), its child stopped
+    done, _, children = run(aws, definition, [{"wait": 3600, "fail": False}])
+    assert (done.status, (done.stopped - done.started).total_seconds()) == ("TIMED_OUT", 600)
+    assert [c["status"] for c in children] == ["ABORTED"]

@@ -1,5 +1,6 @@
 """Wait For Image Budget and Release Image Budget: the stack's GB budget for image restores, first come first served,
-on the emulator's DynamoDB, with a stand-in for Step Functions' SendTaskSuccess that records each wake-up."""
+on the emulator's DynamoDB, with stand-ins for Step Functions (each wake-up recorded, ended executions named) and for
+EC2 (the images still being restored, by execution)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ class TaskTokens:
         return {}
 
 
+class PendingImages:
+    """DescribeImages as the budget asks it (Owners self, the execution's tag, state pending): `pending` maps an
+    execution to the AMI EC2 still makes for it."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}
+
+    def describe_images(self, Owners: list[str], Filters: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        wanted = {f["Name"]: f["Values"] for f in Filters}
+        assert (Owners, wanted["state"]) == (["self"], ["pending"])
+        (execution,) = wanted["tag:glacier-ami-restore:execution"]
+        return {"Images": [{"ImageId": self.pending[execution], "State": "pending"}] if execution in self.pending else []}
+
+
 @pytest.fixture
 def budget(aws: Emulator) -> Any:
     """The ImageBudgetTable of template.yaml (its key schema), empty."""
@@ -49,23 +64,24 @@ def budget(aws: Emulator) -> Any:
         AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}, {"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
     )
-    return dynamodb
+    return {"dynamodb": dynamodb, "ec2": PendingImages()}
 
 
 def arn(name: str) -> str:
     return f"arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:{name}"
 
 
-def ask(dynamodb: Any, tokens: TaskTokens, name: str, size_gb: int, *, token: str | None = None, at: datetime = NOW) -> str:
+def ask(clients: Any, tokens: TaskTokens, name: str, size_gb: int, *, token: str | None = None, at: datetime = NOW) -> str:
     """Restore `name` reaches Wait For Image Budget for `size_gb` (its wait's token: `token`, else the name)."""
     event = {"token": token or name, "execution": arn(name), "sizeBytes": size_gb * GB}
-    outcome: str = wait.wait_for_image_budget(dynamodb, tokens, TABLE, BUDGET, event, at)
+    outcome: str = wait.wait_for_image_budget({**clients, "sfn": tokens}, TABLE, BUDGET, event, at)
     return outcome
 
 
-def done(dynamodb: Any, tokens: TaskTokens, name: str, at: datetime = NOW) -> dict[str, Any]:
-    """Restore `name` ends (its image available, or its execution ended): Release Image Budget."""
-    result: dict[str, Any] = release.release_image_budget(dynamodb, tokens, TABLE, BUDGET, arn(name), at)
+def done(clients: Any, tokens: TaskTokens, name: str, at: datetime = NOW, status: str = "SUCCEEDED") -> dict[str, Any]:
+    """Restore `name` ends `status` (SUCCEEDED: its image is available): Release Image Budget, on the end event."""
+    event = {"detail-type": "Step Functions Execution Status Change", "detail": {"executionArn": arn(name), "status": status}}
+    result: dict[str, Any] = release.release_image_budget({**clients, "sfn": tokens}, TABLE, BUDGET, event, at)
     return result
 
 
@@ -177,6 +193,20 @@ def test_a_waiting_restore_that_ended_is_passed_over_when_its_turn_comes(budget:
     assert [token for token, _ in tokens.sent] == ["a", "c"]
 
 
+def test_a_restore_stopped_while_ec2_makes_its_image_keeps_its_gb_until_the_image_settles(budget: Any) -> None:
+    tokens = TaskTokens()
+    # Given 600 GB held by a restore whose image EC2 is making, and one waiting
+    ask(budget, tokens, "stopped", 600)
+    ask(budget, tokens, "b", 100)
+    budget["ec2"].pending[arn("stopped")] = "ami-0aaaaaaaaaaaaaaaa"
+    # When the first is stopped by hand / Then its GB stay held: EC2 counts them against its quota until the image settles
+    assert done(budget, tokens, "stopped", status="ABORTED") == {"execution": arn("stopped"), "released": 0, "admitted": []}
+    # When EC2's AMI State Change says the image is available / Then the GB come back, and b runs
+    event = {"detail-type": "EC2 AMI State Change", "detail": {"ImageId": "ami-0aaaaaaaaaaaaaaaa", "State": "available"}}
+    result = release.release_image_budget({**budget, "sfn": tokens}, TABLE, BUDGET, event, NOW + timedelta(hours=1))
+    assert result == {"image": "ami-0aaaaaaaaaaaaaaaa", "released": [arn("stopped")], "admitted": [arn("b")]}
+
+
 def test_a_place_in_the_queue_has_a_deadline_from_the_gb_ahead_of_it(budget: Any) -> None:
     tokens = TaskTokens()
     # Given 600 GB in flight, and 100 GB asking: 700 GB at the slowest rate planned (20 MB/s) = 35,000 s, and a day
@@ -198,6 +228,7 @@ def test_without_its_table_a_restore_goes_on_unbudgeted(aws: Emulator, monkeypat
     # Given no budget table (deleted, or DynamoDB failing) / When a restore asks for GB
     tokens = TaskTokens()
     monkeypatch.setattr(wait, "sfn", tokens)
+    monkeypatch.setattr(wait, "ec2", PendingImages())
     monkeypatch.setenv("IMAGE_BUDGET_TABLE", "no-such-table")
     monkeypatch.setenv("IMAGE_RESTORE_QUOTA_GB", "600")
     outcome = wait.lambda_handler({"token": "t", "execution": arn("a"), "sizeBytes": 100 * GB}, None)
@@ -206,6 +237,7 @@ def test_without_its_table_a_restore_goes_on_unbudgeted(aws: Emulator, monkeypat
     assert tokens.sent == [("t", {"admitted": False, "reason": "the budget's table answered GetItem: ResourceNotFoundException"})]
     # And a release without its table fails nothing either
     monkeypatch.setattr(release, "sfn", tokens)
+    monkeypatch.setattr(release, "ec2", PendingImages())
     monkeypatch.setenv("IMAGE_BUDGET_TABLE", "no-such-table")
-    assert release.lambda_handler({"detail": {"executionArn": arn("a")}}, None) == {
+    assert release.lambda_handler({"detail": {"executionArn": arn("a"), "status": "SUCCEEDED"}}, None) == {
         "execution": arn("a"), "released": 0, "admitted": [], "error": "ResourceNotFoundException"}  # fmt: skip
