@@ -15,7 +15,7 @@ from tools import bench_report
 DOC = ROOT / "docs" / "benchmark.md"
 PROFILES = ["fixed-60s", "tiered", "events", "events-10%-lost", "events-all-lost"]
 CASES = ["Instant Retrieval", "Flexible, Expedited", "Flexible, Standard", "Flexible, Bulk", "Deep Archive, Standard", "Deep Archive, Bulk"]
-SCENARIOS = ["batch-100", "batch-50", "singles-50", "singles-50-failed-image"]
+SCENARIOS = ["batch-100", "batch-50", "singles-50"]
 NUMBER = r"-?[\d,]+(\.\d+)?"
 
 
