@@ -184,7 +184,11 @@ def _interpreter_invoke(original: Any) -> Any:
         if account is None or function is None:
             return original(parameters=parameters, region=region, state_credentials=state_credentials)
         invoker = account.invokers.get(getattr(state_credentials, "role_arn", ""))  # the execution's state machine's role
-        if enforcing() and account.invokers and not (invoker and iam.authorize(invoker, "lambda:InvokeFunction", arn, region, account.account_id)):
+        if (
+            enforcing()
+            and account.invokers
+            and not (invoker and iam.authorize(invoker, "lambda:InvokeFunction", arn, region, account.account_id))
+        ):
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": f"not authorized to invoke {arn}"}}, "Invoke")
         fault = account.faults.take_lambda(function.logical_id)
         if fault is not None and fault.error != "Sandbox.Timedout":

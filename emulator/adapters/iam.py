@@ -102,7 +102,8 @@ def _as_action(item_action: str, **request: Any) -> IAMRequest:
 def _dynamodb_authorize(original: Any) -> Any:
     def authorize_action(self: Any, resource: str = "*") -> None:
         if self._get_action() != "TransactWriteItems":
-            return original(self, resource)
+            original(self, resource)
+            return None
         for item in self._get_param("TransactItems") or []:
             ((kind, body),) = item.items()
             table = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{body.get('TableName')}"

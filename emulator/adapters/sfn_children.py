@@ -120,7 +120,9 @@ def _eval_service_task(original: Any) -> Any:
         try:
             execution = backend.start_execution(state_machine_arn, normalised_parameters.get("Name"), child_input)  # type: ignore[arg-type]
         except Exception as error:  # moto's service errors (ExecutionAlreadyExists, ...), as AWS names them
-            code = str(getattr(error, "TYPE", None) or getattr(error, "code", None) or type(error).__name__)  # moto's AWSError: TYPE (its code is the status)
+            code = str(
+                getattr(error, "TYPE", None) or getattr(error, "code", None) or type(error).__name__
+            )  # moto's AWSError: TYPE (its code is the status)
             raise _client_error(code.removesuffix("Exception"), str(error), "StartExecution") from error
         if self.resource.condition in (ResourceCondition.Sync, ResourceCondition.Sync2):
             root_of(env).__dict__.setdefault("emulated_children", []).append(execution)  # stopped with their parent

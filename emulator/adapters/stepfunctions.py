@@ -318,8 +318,10 @@ def _notify_callback(self: Any, token: str, notify: Any) -> None:
             if notify(env.callback_pool_manager):
                 return
         except CallbackNotifyConsumerError as consumer_error:
-            raise TaskTimedOut() if isinstance(consumer_error, CallbackConsumerTimeout) else TaskDoesNotExist() from consumer_error
-    raise InvalidToken()
+            # (moto's exceptions, as its own SendTaskSuccess raises them)
+            closed = TaskTimedOut() if isinstance(consumer_error, CallbackConsumerTimeout) else TaskDoesNotExist()  # type: ignore[call-arg]
+            raise closed from consumer_error
+    raise InvalidToken()  # type: ignore[no-untyped-call]
 
 
 def _backend_send_task_success(self: Any, task_token: str, outcome: str) -> None:
@@ -480,9 +482,9 @@ def install() -> None:
     callback_task = state_task_service_callback.StateTaskServiceCallback
     callback_task._from_error = _heartbeat_error(callback_task._from_error)  # type: ignore[method-assign]
     # moto's callbacks fail on an execution that has just started (its environment not set up yet): skipped.
-    StepFunctionsParserBackend.send_task_success = _backend_send_task_success  # type: ignore[method-assign]
+    StepFunctionsParserBackend.send_task_success = _backend_send_task_success  # type: ignore[method-assign,assignment]
     StepFunctionsParserBackend.send_task_failure = _backend_send_task_failure  # type: ignore[method-assign]
-    StepFunctionsParserBackend.send_task_heartbeat = _backend_send_task_heartbeat  # type: ignore[method-assign]
+    StepFunctionsParserBackend.send_task_heartbeat = _backend_send_task_heartbeat  # type: ignore[method-assign,assignment]
     # moto names a Map iteration's States.* error as a custom one, which the language refuses.
     iteration_worker.CustomErrorName = _iteration_error_name  # type: ignore[assignment,attr-defined]
     # moto's SendTaskFailure drops the cause.

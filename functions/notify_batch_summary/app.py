@@ -132,8 +132,8 @@ def child_outcome(sfn_client: SFNClient, restore_state_machine_arn: str, batch_a
     noted = f"s3://{outcome.get('recoveryPointBucket', '?')}/{outcome.get('recoveryPoint', '?')}"
     if str(outcome.get("error", "")).startswith("StepFunctions."):  # StartExecution refused: no child of ours ran
         cause, advice = NOT_STARTED.get(outcome["error"], NOT_STARTED_OTHERWISE)
-        line = {"recoveryPoint": noted, "status": "NOT_STARTED", "error": outcome["error"], "cause": cause, "whatToDo": advice}
-        return {**line, "execution": None}
+        refused = {"recoveryPoint": noted, "status": "NOT_STARTED", "error": outcome["error"], "cause": cause, "whatToDo": advice}
+        return {**refused, "execution": None}
     try:
         found = sfn_client.describe_execution(executionArn=arn)
     except ClientError as error:

@@ -213,6 +213,6 @@ def test_every_waiting_state_of_the_definition_has_a_stage() -> None:
     staged = {state for names in workflow.STAGES.values() for state in names}
     unstaged = {"Validate Input", "Note The Refusal", "Validate Batch", "Check Storage Class", "Is Recovery Point Readable?",
                 "Extend Copy", "Extend Copy After Quota Wait", "Has Image Restore Started?", "Wait For Quota", "Notify Failure",
-                "Restore Failed", "Is It A Batch?",
-                "Note The Batch Refusal", "Read The Batch Outcome", "Did The Batch Say Why?", "Batch Restore Failed", "Batch Restore Ended", "Is It A Selection?", "Batch Failed"}  # fmt: skip
+                "Restore Failed", "Is It A Batch?", "Note The Batch Refusal", "Read The Batch Outcome", "Did The Batch Say Why?",
+                "Batch Restore Failed", "Batch Restore Ended", "Is It A Selection?", "Batch Failed"}  # fmt: skip
     assert states - unstaged == staged

@@ -98,16 +98,17 @@ def test_a_batch_with_a_missing_key_restores_the_others_and_ends_failed_with_the
     # Then the two are restored, the missing key starts no execution, and the batch (and the execution that handed it
     # over) ends FAILED naming it
     assert (run.status, run.error) == ("FAILED", "BatchRestoreFailedError")
-    assert run.cause == f"1 of 3 AMI restores failed: s3://{BUCKET}/{missing} (RecoveryPointNotFoundError). 2 restored; the summary was emailed."
+    assert (
+        run.cause
+        == f"1 of 3 AMI restores failed: s3://{BUCKET}/{missing} (RecoveryPointNotFoundError). 2 restored; the summary was emailed."
+    )
     assert sorted(i["State"] for i in images(aws)) == ["available"] * 2
     # ...the restores were requested up front, once each, with the item's tier; the children found the copies readable
     assert sorted((c["key"], c["tier"], c["status"]) for c in aws.s3.restore_calls) == sorted(
         [(standard, "Standard", 202), (bulk, "Bulk", 202)]
     )
     children = child_runs(aws, stack, batch_of(stack, "dr-drill"))
-    assert [(c["name"], c["status"]) for c in children] == [
-        (plan.child_name(batch_of(stack, "dr-drill"), n), "SUCCEEDED") for n in (0, 1)
-    ]
+    assert [(c["name"], c["status"]) for c in children] == [(plan.child_name(batch_of(stack, "dr-drill"), n), "SUCCEEDED") for n in (0, 1)]
     # ...each child started when S3's event told the batch its copy was readable (3.05 h and 5.05 h, 5 s later)
     assert [(c["startDate"] - run.started).total_seconds() for c in children] == [3.05 * 3600 + EVENT_DELAY, 5.05 * 3600 + EVENT_DELAY]
     # ...and one email says all of it
@@ -289,7 +290,12 @@ def test_a_batch_stopped_by_hand_is_reported_with_every_ami_it_made(aws: Emulato
     (report,) = aws.emails(stack)
     assert report["subject"] == "AMI batch restore ended ABORTED: 2 of 3 AMIs restored (drill)"
     lines = report["message"].splitlines()
-    assert lines[:4] == ["The batch restore drill ended ABORTED, before its summary email.", "What its child executions did, read from AWS now:", "", "Restored (2):"]
+    assert lines[:4] == [
+        "The batch restore drill ended ABORTED, before its summary email.",
+        "What its child executions did, read from AWS now:",
+        "",
+        "Restored (2):",
+    ]
     assert sorted(line.split(" ")[1] for line in lines[4:6]) == made
     # ...and the one whose turn never came, with the copy its up-front restore is making
     assert lines[6:9] == [

@@ -71,7 +71,10 @@ def scenarios(aws: Emulator, stack: Stack) -> Iterator[tuple[str, Any]]:
         aws.client("stepfunctions").stop_execution(executionArn=stopped)
     aws.clock.advance(600)  # the end event's delivery
     kept = drained(aws, stack.attributes["FailedExecutionQueue"]["QueueUrl"])
-    yield "stopped", ([e["subject"].split(":")[0] for e in aws.emails(stack, stopped)], [json.loads(m)["execution"] for m in kept] == [stopped])
+    yield (
+        "stopped",
+        ([e["subject"].split(":")[0] for e in aws.emails(stack, stopped)], [json.loads(m)["execution"] for m in kept] == [stopped]),
+    )
     aws.faults.lambda_error("ResumeWaitingFunction", "Unhandled", times=3)
     detail = json.dumps({"ImageId": "ami-0123456789abcdef0", "State": "available"})
     entry = {"Source": "aws.ec2", "DetailType": "EC2 AMI State Change", "Resources": [], "Detail": detail}

@@ -80,8 +80,8 @@ def keys_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
     key = archive(aws, "GLACIER", restore_hours=1, image_minutes=5, name=name)
     run = aws.run(stack, {"recoveryPoints": [key, MISSING], "recoveryPointBucket": BUCKET}, name=name)
     sfn = aws.client("stepfunctions")
-    started = [sfn.describe_execution(executionArn=e["executionArn"])["startDate"]
-               for e in sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] if e["name"].startswith(f"{name}-")]  # fmt: skip
+    listed = sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
+    started = [sfn.describe_execution(executionArn=e["executionArn"])["startDate"] for e in listed if e["name"].startswith(f"{name}-")]
     waited = [(at - run.started).total_seconds() for at in started]
     return run.status, run.error, subjects(aws, stack, name), children(aws, stack, batch_of(stack, name)), waited
 
@@ -117,7 +117,13 @@ def stopped_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
 SCENARIOS = {"keys": keys_batch, "selector": selector_batch, "refused": refused_batch, "stop": stopped_batch}
 BASELINE = {
     # (the copy is readable at 1 h, S3's event reaches the stack EVENT_DELAY later and starts the AMI's child)
-    "keys": ("FAILED", "BatchRestoreFailedError", ["AMI batch restore: 1 of 2 restored, 1 failed in us-east-1"], ["SUCCEEDED"], [3600.0 + EVENT_DELAY]),
+    "keys": (
+        "FAILED",
+        "BatchRestoreFailedError",
+        ["AMI batch restore: 1 of 2 restored, 1 failed in us-east-1"],
+        ["SUCCEEDED"],
+        [3600.0 + EVENT_DELAY],
+    ),
     "selector": ("SUCCEEDED", None, ["AMI batch restore: the AMI is restored in us-east-1"]),
     "refused": ("FAILED", "RecoveryPointNotFoundError", ["AMI batch restore failed: RecoveryPointNotFoundError at Plan Batch"]),
     "stop": (["ABORTED"], ["AMI batch restore ended ABORTED: 0 of 1 AMIs restored"]),
@@ -138,9 +144,13 @@ def batch_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str, 
     the restore state machine's named above, and all of the batch state machine's but its logs and traces (a Lambda
     invoke grant is for the function it names)."""
     iam = aws.client("iam")
-    functions = {arn: lid for lid, arn in ((lid, stack.attributes[lid]["Arn"]) for lid in stack.functions)}
+    functions: dict[str, str] = {stack.attributes[lid]["Arn"]: lid for lid in stack.functions}
     found = []
-    roles = (aws.function_role(stack).rsplit("/", 1)[1], stack.physical["RestoreStateMachineRole"], stack.physical["BatchRestoreStateMachineRole"])
+    roles = (
+        aws.function_role(stack).rsplit("/", 1)[1],
+        stack.physical["RestoreStateMachineRole"],
+        stack.physical["BatchRestoreStateMachineRole"],
+    )
     for role in roles:
         for name in sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]):
             for index, statement in enumerate(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]):
@@ -150,7 +160,7 @@ def batch_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str, 
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
                 # (SAM's LambdaInvokePolicy grants the function and its versions: <function ARN>*)
-                what = statement.get("Sid") or "Invoke " + ", ".join(functions.get(r.removesuffix("*"), r) for r in resources)
+                what = statement.get("Sid") or "Invoke " + ", ".join(functions.get(str(r).removesuffix("*"), str(r)) for r in resources)
                 found += [(role, name, index, action, what) for action in actions]
     return found
 

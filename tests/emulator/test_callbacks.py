@@ -129,7 +129,9 @@ def test_a_token_reaches_its_task_while_another_execution_is_starting() -> None:
             while queued(aws, url) < 2:
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-            tokens = [json.loads(m["Body"])["token"] for m in aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]]
+            tokens = [
+                json.loads(m["Body"])["token"] for m in aws.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+            ]
             backend = stepfunctions_parser_backends[aws.account_id][aws.region]
             starting = next(e for e in backend._get_executions() if e.exec_arn == other)
             saved, starting.exec_worker.env = starting.exec_worker.env, None

@@ -29,10 +29,15 @@ def writer(aws: Emulator) -> Iterator[Any]:
     iam = aws.client("iam")
     iam.create_user(UserName="writer")
     table = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": table}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": table}],
+    }
     iam.put_user_policy(UserName="writer", PolicyName="write", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName="writer")["AccessKey"]
-    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
     process.enforce_iam(True)
     try:
         yield client
@@ -61,7 +66,10 @@ def test_head_bucket_is_authorized_as_list_bucket(aws: Emulator) -> None:
     s3.create_bucket(Bucket="other-vault")
     iam = aws.client("iam")
     iam.create_user(UserName="lister")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::my-ami-archive"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::my-ami-archive"}],
+    }
     iam.put_user_policy(UserName="lister", PolicyName="list", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName="lister")["AccessKey"]
     lister = boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])

@@ -51,11 +51,18 @@ def test_the_template_matches_the_handlers_limits() -> None:
 def test_the_map_runs_the_planned_items_up_to_the_concurrency_and_keeps_only_their_outcomes() -> None:
     (name, each), = [(n, s) for n, s in states(BATCH).items() if s["Type"] == "Map"]  # fmt: skip
     assert name == "Restore Each AMI"
-    assert (each["ItemsPath"], each["MaxConcurrencyPath"], each["ResultPath"]) == ("$.request.items", "$.request.concurrency", "$.request.items")
+    assert (each["ItemsPath"], each["MaxConcurrencyPath"], each["ResultPath"]) == (
+        "$.request.items",
+        "$.request.concurrency",
+        "$.request.items",
+    )
     assert each["ItemProcessor"]["StartAt"] == "Wait For Copy"
     # A copy wait never fails the AMI: its end, whatever it is, starts the child (which follows the restore itself)
     wait = states(BATCH)["Wait For Copy"]
-    assert (wait["Next"], [(c["ErrorEquals"], c["Next"]) for c in wait["Catch"]]) == ("Restore One AMI", [(["States.ALL"], "Restore One AMI")])
+    assert (wait["Next"], [(c["ErrorEquals"], c["Next"]) for c in wait["Catch"]]) == (
+        "Restore One AMI",
+        [(["States.ALL"], "Restore One AMI")],
+    )
 
 
 def test_the_child_task_starts_the_restore_state_machine_by_its_own_name_and_keeps_the_tasks_facts() -> None:

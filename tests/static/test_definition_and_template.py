@@ -140,8 +140,14 @@ def test_one_name_in_four_places() -> None:
         folder = re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
         assert props["CodeUri"] == f"functions/{folder}/"
         assert (ROOT / "events" / f"{folder}.json").is_file(), folder
-        runs = {(machine, name) for (machine, name), state in ALL.items() if state["Type"] == "Task" and task_function(state) == f"${{{lid}Arn}}"}
-        substituted = {m for m, props in MACHINES.items() if props["DefinitionSubstitutions"].get(f"{lid}Arn") == {"Fn::GetAtt": [lid, "Arn"]}}
+        runs = {
+            (machine, name)
+            for (machine, name), state in ALL.items()
+            if state["Type"] == "Task" and task_function(state) == f"${{{lid}Arn}}"
+        }
+        substituted = {
+            m for m, props in MACHINES.items() if props["DefinitionSubstitutions"].get(f"{lid}Arn") == {"Fn::GetAtt": [lid, "Arn"]}
+        }
         assert {m for m, _ in runs} == substituted, lid
         assert runs or lid in RULE_TARGETS, lid
         assert all(name.replace(" ", "").startswith(base) for _, name in runs), (lid, runs)
@@ -165,7 +171,9 @@ POLLED_WAITS = {("RestoreStateMachine", "Wait For Restore"): "$.restore", ("Rest
 
 
 def test_the_token_waits_are_known() -> None:
-    assert sorted(TOKEN_WAITS) == sorted([*POLLED_WAITS, ("RestoreStateMachine", "Wait For Image Budget"), ("BatchRestoreStateMachine", "Wait For Copy")])
+    assert sorted(TOKEN_WAITS) == sorted(
+        [*POLLED_WAITS, ("RestoreStateMachine", "Wait For Image Budget"), ("BatchRestoreStateMachine", "Wait For Copy")]
+    )
 
 
 @pytest.mark.parametrize("key", POLLED_WAITS, ids=lambda k: k[1])
@@ -192,7 +200,10 @@ def test_the_budget_wait_looks_again_every_two_hours_keeping_the_copy_alive() ->
     # safety net, through Extend Copy (a copy that waited for GB must still outlive its image restore) and back
     state, extend = DEFINITION["States"]["Wait For Image Budget"], DEFINITION["States"]["Extend Copy"]
     assert (state["TimeoutSeconds"], state["Parameters"]["Payload"]["token.$"], state["Next"]) == (7200, "$$.Task.Token", "Restore Image")
-    assert [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]] == [(["States.Timeout"], "Extend Copy"), (["States.ALL"], "Notify Failure")]
+    assert [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]] == [
+        (["States.Timeout"], "Extend Copy"),
+        (["States.ALL"], "Notify Failure"),
+    ]
     assert extend["Next"] == "Wait For Image Budget"
     # A queue's deadline is final (a retry would queue it again at the back); a failed call is tried again
     assert [(r["ErrorEquals"], r["MaxAttempts"]) for r in state["Retry"]] == [

@@ -33,11 +33,15 @@ def batch(key_bytes: int, count: int = 1000, shape: str = "overrides") -> dict[s
     for n in range(count):
         ami = f"ami-{n:017x}.bin"
         key = f"{'p' * (key_bytes - len(ami) - 1)}/{ami}"
-        items.append(
-            {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestDays": 29, "restoreRequestTier": "Expedited", "amiName": AMI_NAME}
-            if shape == "overrides" else key
-        )  # fmt: skip
-    return {"recoveryPoints": items, "recoveryPointBucket": BUCKET, "restoreRequestDays": 30, "restoreRequestTier": "Bulk", "amiName": AMI_NAME}
+        own = {"recoveryPointBucket": BUCKET, "restoreRequestDays": 29, "restoreRequestTier": "Expedited", "amiName": AMI_NAME}
+        items.append({"recoveryPoint": key, **own} if shape == "overrides" else key)
+    return {
+        "recoveryPoints": items,
+        "recoveryPointBucket": BUCKET,
+        "restoreRequestDays": 30,
+        "restoreRequestTier": "Bulk",
+        "amiName": AMI_NAME,
+    }
 
 
 def problems_of(payload: dict[str, Any]) -> list[str]:
@@ -45,7 +49,7 @@ def problems_of(payload: dict[str, Any]) -> list[str]:
     request, problems = validate.validate_batch(payload, "*")
     if not problems and (problem := validate.state_problem(request)) is not None:
         problems.append(problem)
-    return problems
+    return list(problems)
 
 
 def longest_key(shape: str, accepted: Any) -> int:
@@ -101,7 +105,10 @@ def test_every_state_of_the_largest_batch_validate_batch_accepts_stays_under_256
                "recoveryPoint": planned["items"][-1]["input"]["recoveryPoint"], "recoveryPointBucket": BUCKET}  # fmt: skip
     after_map = {"request": {**planned, "items": [outcome] * count}}
     summary_parameters = {"executionId": BATCH, "startTime": "2026-01-05T09:00:00.000Z", "request": after_map["request"]}
-    failure_parameters = {"executionId": BATCH, "progress": {**after_plan, "failed": {"PlanBatch": {"Error": "X" * 100, "Cause": "c" * 4000}}}}
+    failure_parameters = {
+        "executionId": BATCH,
+        "progress": {**after_plan, "failed": {"PlanBatch": {"Error": "X" * 100, "Cause": "c" * 4000}}},
+    }
     # Then each is under Step Functions' 256 KiB
     sizes = {
         "after Validate Batch": size(after_validate),
@@ -131,7 +138,10 @@ def test_the_issues_thousand_amis_named_45_characters_are_refused_before_any_res
     # Given 1,000 AMIs of the usual keys in one bucket, each with its own amiName of 45 characters (the batch that once
     # reached 257-269 KiB after Plan Batch, its restores already requested)
     def named(count: int) -> dict[str, Any]:
-        items = [{"recoveryPoint": f"ami-{n:017x}.bin", "amiName": f"{'web-server-production-eu-west-1-replica':<41}{n:04d}"} for n in range(count)]
+        items = [
+            {"recoveryPoint": f"ami-{n:017x}.bin", "amiName": f"{'web-server-production-eu-west-1-replica':<41}{n:04d}"}
+            for n in range(count)
+        ]
         return {"recoveryPoints": items, "recoveryPointBucket": "my-ami-archive"}
 
     # Then Validate Batch refuses it, before Plan Batch requests anything, saying how many such AMIs a batch may hold

@@ -195,7 +195,10 @@ def test_notify_failure_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) ->
     topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
     given = {"recoveryPoint": KEY, "recoveryPointBucket": BUCKET, "restoreRequestDays": "3", "restoreRequestTier": "Standard"}
-    assert stand_in_run(aws, "glacier-ami-restore-RestoreStateMachine", "example-execution", given) == event("notify_failure.json")["executionId"]
+    assert (
+        stand_in_run(aws, "glacier-ami-restore-RestoreStateMachine", "example-execution", given)
+        == event("notify_failure.json")["executionId"]
+    )
     # When invoked
     result = invoke("notify_failure", aws)
     # Then it returns the original error for Restore Failed, and emails the step, the cause, the copy left in place with
@@ -328,8 +331,9 @@ def test_report_ended_execution_event(aws: Emulator, monkeypatch: pytest.MonkeyP
         aws.client("stepfunctions").stop_execution(executionArn=detail["executionArn"])
     topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
     queue = aws.client("sqs").create_queue(QueueName="failed-executions")["QueueUrl"]
-    for name, value in (("TOPIC_ARN", topic), ("FAILED_EXECUTION_QUEUE_URL", queue), ("RESTORE_STATE_MACHINE_ARN", detail["stateMachineArn"]),
-                        ("BATCH_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:BatchRestore-x")):  # fmt: skip
+    settings = {"TOPIC_ARN": topic, "FAILED_EXECUTION_QUEUE_URL": queue, "RESTORE_STATE_MACHINE_ARN": detail["stateMachineArn"],
+                "BATCH_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:BatchRestore-x"}  # fmt: skip
+    for name, value in settings.items():
         monkeypatch.setenv(name, value)
     # When the rule on ended executions delivers its event
     result = invoke("report_ended_execution", aws)

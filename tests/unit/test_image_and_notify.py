@@ -317,7 +317,9 @@ def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() 
         },
     }
     app = load_function("notify_failure")
-    summary = app.failure_summary(failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1", {})
+    summary = app.failure_summary(
+        failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1", {}
+    )
     # Then the copy costs 4,000 GB x $0.023 / 30 = $3.07 a day, and both AMIs get the deregister command
     assert summary["leftInPlace"] == [
         "The temporary restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin: it expires 2026-01-09 00:00:00 UTC; "

@@ -30,10 +30,10 @@ class TaskTokens:
         self.closed: set[str] = set()
         self.ended: set[str] = set()
 
-    def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument names
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
         return {"executionArn": executionArn, "status": "ABORTED" if executionArn in self.ended else "RUNNING"}
 
-    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument names
+    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:
         if taskToken in self.closed:
             raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "timed out"}}, "SendTaskSuccess")
         self.sent.append((taskToken, json.loads(output)))
@@ -47,7 +47,7 @@ class PendingImages:
     def __init__(self) -> None:
         self.pending: dict[str, str] = {}
 
-    def describe_images(self, Owners: list[str], Filters: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def describe_images(self, Owners: list[str], Filters: list[dict[str, Any]]) -> dict[str, Any]:
         wanted = {f["Name"]: f["Values"] for f in Filters}
         assert (Owners, wanted["state"]) == (["self"], ["pending"])
         (execution,) = wanted["tag:glacier-ami-restore:execution"]

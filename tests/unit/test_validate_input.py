@@ -156,7 +156,9 @@ def handler_keeps_the_claim_of_a_child_only(aws: Emulator) -> None:
     given = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: parent}
     for name in (app.child_name(parent, 0), "console-rerun"):
         stand_in_run(aws, "restore", name, given)
-    runs = {name: f"arn:aws:states:us-east-1:123456789012:execution:restore:{name}" for name in (app.child_name(parent, 0), "console-rerun")}
+    runs = {
+        name: f"arn:aws:states:us-east-1:123456789012:execution:restore:{name}" for name in (app.child_name(parent, 0), "console-rerun")
+    }
     # When Validate Input reads each one's input
     kept = [
         app.lambda_handler({"execution": arn, "executionName": name, "startTime": "2026-01-05T09:00:00+00:00"}, None).get("startedBy")
