@@ -46,41 +46,41 @@ def most_gb_in_flight(aws: Emulator) -> float:
     return max(sum(o.size for o in restores if o.started_at <= r.started_at < ends[o.image_id]) for r in restores) / GB
 
 
-def test_twelve_100_gb_amis_under_the_600_gb_budget_all_restore_with_no_refusal_and_one_summary(aws: Emulator) -> None:
-    # Given 12 readable AMIs of 100 GB (image restores of 3 min), EC2 answering an image restore over its 600 GB quota
+def test_eight_150_gb_amis_under_the_600_gb_budget_all_restore_with_no_refusal_and_one_summary(aws: Emulator) -> None:
+    # Given 8 readable AMIs of 150 GB (image restores of 3 min), EC2 answering an image restore over its 600 GB quota
     # with an accepted task whose image fails (the form that would leave failed AMIs behind)
     aws.world.quota_answer = "failed-image"
     stack = aws.deploy()
-    keys = [archive(aws, "GLACIER_IR", size_gb=100, image_minutes=3, name=f"web-{n:02d}") for n in range(12)]
+    keys = [archive(aws, "GLACIER_IR", size_gb=150, image_minutes=3, name=f"web-{n:02d}") for n in range(8)]
     # When one execution restores them all
     run = aws.run(stack, {"recoveryPoints": keys, "recoveryPointBucket": BUCKET}, name="nightly")
-    # Then all succeed: 12 AMIs, available, none failed, no CreateRestoreImageTask refused, never over 600 GB in flight
+    # Then all succeed: 8 AMIs, available, none failed, no CreateRestoreImageTask refused, never over 600 GB in flight
     assert (run.status, run.error) == ("SUCCEEDED", None)
-    assert sorted(i["State"] for i in images(aws)) == ["available"] * 12
-    assert [c.get("error") for c in aws.ec2.restore_image_calls] == [None] * 12
+    assert sorted(i["State"] for i in images(aws)) == ["available"] * 8
+    assert [c.get("error") for c in aws.ec2.restore_image_calls] == [None] * 8
     assert most_gb_in_flight(aws) == 600
     # ...every child started at once (BatchConcurrency 40), each through the single-restore states; the budget admitted
-    # six image restores, and six more when they ended (3 min, EC2's event 5 s later ends each child, Step Functions'
+    # four image restores, and four more when they ended (3 min, EC2's event 5 s later ends each child, Step Functions'
     # event of its end 5 s later gives its GB back)
     children = child_runs(aws, stack, batch_of(stack, "nightly"))
-    assert [(c["status"], (c["startDate"] - run.started).total_seconds()) for c in children] == [("SUCCEEDED", 0.0)] * 12
-    assert sorted((c["at"] - run.started).total_seconds() for c in aws.ec2.restore_image_calls) == [0.0] * 6 + [180.0 + 2 * EVENT_DELAY] * 6
+    assert [(c["status"], (c["startDate"] - run.started).total_seconds()) for c in children] == [("SUCCEEDED", 0.0)] * 8
+    assert sorted((c["at"] - run.started).total_seconds() for c in aws.ec2.restore_image_calls) == [0.0] * 4 + [180.0 + 2 * EVENT_DELAY] * 4
     entered = [e["stateEnteredEventDetails"]["name"] for e in aws.history(children[0]["executionArn"]) if "stateEnteredEventDetails" in e]
     assert entered[:5] == ["Is It A Batch?", "Validate Input", "Check Storage Class", "Is Recovery Point Readable?", "Extend Copy"]
     # ...and one email: the summary, naming every AMI id; the children send none of their own
     (email,) = aws.emails(stack)
-    assert email["subject"] == "AMI batch restore: all 12 restored in us-east-1"
+    assert email["subject"] == "AMI batch restore: all 8 restored in us-east-1"
     assert all(i["ImageId"] in email["message"] for i in images(aws))
     assert (
-        "Plan: 12 AMIs, 1,200.0 GB, through the stack's 600 GB image-restore budget (shared with every restore of the stack); 0 "
+        "Plan: 8 AMIs, 1,200.0 GB, through the stack's 600 GB image-restore budget (shared with every restore of the stack); 0 "
         "restores requested up front."
     ) in email["message"]
-    assert (run.output["restored"], run.output["failed"], len(run.output["amis"])) == (12, 0, 12)
+    assert (run.output["restored"], run.output["failed"], len(run.output["amis"])) == (8, 0, 8)
     # The batch's history: 14 events per AMI (its Map iteration's start and end, and two tasks of 6: the copy wait and
     # the child) and 27 of its own; each AMI's own states are in its child's history. The 25,000 events an execution
     # may have are reached at about 1,780 AMIs, above the 1,000 a batch may hold. The execution that handed the batch
     # over has 10.
-    assert (len(aws.history(batch_of(stack, "nightly"))), len(run.history)) == (14 * 12 + 27, 10)
+    assert (len(aws.history(batch_of(stack, "nightly"))), len(run.history)) == (14 * 8 + 27, 10)
 
 
 def test_a_batch_with_a_missing_key_restores_the_others_and_ends_failed_with_the_summary(aws: Emulator) -> None:
