@@ -151,7 +151,6 @@ def paused_at(aws: Emulator, seconds: float) -> Iterator[None]:
     clock, reached, release = aws.clock, threading.Event(), threading.Event()
 
     def holder() -> None:
-        clock.enter()
         try:
             clock.sleep(seconds)
             reached.set()
@@ -159,6 +158,9 @@ def paused_at(aws: Emulator, seconds: float) -> Iterator[None]:
         finally:
             clock.leave()
 
+    # It counts from here, in the caller's thread: a thread that entered only once it ran could let time jump past
+    # `seconds` while it was being started (when nothing else is awake).
+    clock.enter()
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
     assert reached.wait(20), f"virtual time did not reach +{seconds} s within 20 real seconds"
