@@ -313,10 +313,10 @@ def test_expedited_refused_for_deep_archive(server: Server) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--tier", "Fast"], "--tier must be one of Standard, Bulk, Expedited (got 'Fast')"),
+        (["--tier", "Fast"], "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Fast')"),
         (["--days", "٣"], "--days must be a whole number from 1 to 30 (got '٣')"),
         (["--days", "31", "--tier", "Rapid"],
-         "--tier must be one of Standard, Bulk, Expedited (got 'Rapid'); --days must be a whole number from 1 to 30 (got '31')"),
+         "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Rapid'); --days must be a whole number from 1 to 30 (got '31')"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_before_any_aws_call(arguments: list[str], message: str) -> None:

@@ -33,7 +33,7 @@ def test_validation_rules_agree_with_validate_input() -> None:
     # Given the Validate Input handler and the command line's copy of its rules
     app = handler("validate_input")
     # Then every constant is the same
-    for name in ("MAX_RESTORE_DAYS", "TIERS", "FIELDS", "AMI_NAME_SUFFIX_LENGTH", "BUCKET_PREFIXES", "BUCKET_SUFFIXES"):
+    for name in ("MAX_RESTORE_DAYS", "TIERS", "FIELDS", "AMI_NAME_SUFFIX_LENGTH", "BUCKET_PREFIXES", "BUCKET_SUFFIXES", "MAX_KEY_BYTES"):
         assert getattr(validation, name) == getattr(app, name), name
     for name in ("AMI_NAME_PATTERN", "BUCKET_PATTERN", "ASCII_DIGITS"):
         assert getattr(validation, name).pattern == getattr(app, name).pattern, name
@@ -195,6 +195,8 @@ def test_input_rules_refuse_what_validate_input_refuses() -> None:
     assert validation.key_problem("ami-0123456789abcdef0.txt") == (
         "'ami-0123456789abcdef0.txt' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
     )
+    assert validation.key_problem("a" * 1996 + ".bin") == "the object key is too long: 2,000 bytes, where an S3 key has at most 1,024"
+    assert validation.tier_problem("Fast") == "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Fast')"
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", workflow.execution_name(workflow.payload(ami(1, key="ä ö/ü.bin"), "Bulk", "2", None)))
 
 

@@ -152,7 +152,7 @@ def test_a_bad_batch_fails_before_any_side_effect_naming_each_bad_item(aws: Emul
     flexible = archive(aws, "GLACIER", name="app-01")
     if payload == "invalid-batch":
         body, step = event("executions/invalid-batch.json"), "Validate Batch"
-        expected = ["recoveryPoints[1] (backup.tar)", "recoveryPoints[2] (ami-0a1b2c3d4e5f60001.bin): listed twice", "recoveryPoints[3]"]
+        expected = ["recoveryPoints[1] (backup.tar)", "recoveryPoints[2] (ami-5a0f3616665c35d46.bin): listed twice", "recoveryPoints[3]"]
     else:  # only HeadObject can tell: Plan Batch refuses it before requesting any restore
         body = {"recoveryPoints": [flexible, deep], "recoveryPointBucket": BUCKET, "restoreRequestTier": "Expedited"}
         step, expected = "Plan Batch", [f"recoveryPoints[1] ({deep}): restoreRequestTier: Expedited is not offered for Deep Archive"]

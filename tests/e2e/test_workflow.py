@@ -218,7 +218,7 @@ def test_twenty_100_gb_restores_under_the_600_gb_quota_all_succeed(aws: Emulator
     "payload, storage_class, message",
     [
         ("invalid-tier-and-days", "GLACIER", "restoreRequestDays: must be a whole number from 1 to 30"),
-        ("invalid-bucket-and-key", "GLACIER", "recoveryPoint: 'backup.tar' is not an AMI object"),
+        ("invalid-bucket-and-key", "GLACIER", 'recoveryPoint: "backup.tar" is not an AMI object'),
         ("invalid-expedited-deep-archive", "DEEP_ARCHIVE", "restoreRequestTier: Expedited is not offered for Deep Archive"),
     ],
 )

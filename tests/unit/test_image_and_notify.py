@@ -257,7 +257,7 @@ def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str,
 def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     # Given the error Validate Input's Catch wrote under $.failed.ValidateInput
     cause = json.dumps(
-        {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
+        {"errorMessage": 'restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"', "errorType": "InvalidInputError"}
     )
     # When Notify Failure sends it
     sent = load_function("notify_failure").notify_failure(
@@ -274,7 +274,7 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     assert subject == "AMI restore failed: InvalidInputError at Validate Input"
     assert message.splitlines() == [
         "The restore stopped at 'Validate Input' with InvalidInputError:",
-        "  restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'",
+        '  restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"',
         "",
         "Nothing was changed in AWS.",
         "",
