@@ -40,10 +40,10 @@ EXPECTED: list[tuple[str, str, str | None, Any]] = [
     # (storageClass, archiveStatus, restoreTier, restoreOutcome, copyExpiresAt)
     ("deep-archive-bulk", "SUCCEEDED", None, ("DEEP_ARCHIVE", None, "Bulk", "requested", "2026-01-08T00:00:00+00:00")),
     ("deep-archive-standard", "SUCCEEDED", None, ("DEEP_ARCHIVE", None, "Standard", "restored-before-this-run", "2026-01-08T00:00:00+00:00")),
-    ("glacier-bulk", "SUCCEEDED", None, ("GLACIER", None, "Bulk", "requested", "2026-01-08T00:00:00+00:00")),
-    ("glacier-expedited", "SUCCEEDED", None, ("GLACIER", None, "Expedited", "restored-before-this-run", "2026-01-08T00:00:00+00:00")),
+    ("glacier-bulk", "SUCCEEDED", None, ("GLACIER", None, "Bulk", "requested", "2026-01-09T00:00:00+00:00")),
+    ("glacier-expedited", "SUCCEEDED", None, ("GLACIER", None, "Expedited", "restored-before-this-run", "2026-01-09T00:00:00+00:00")),
     ("glacier-instant-retrieval", "SUCCEEDED", None, ("GLACIER_IR", None, None, "not-needed", None)),
-    ("glacier-standard", "SUCCEEDED", None, ("GLACIER", None, "Standard", "restored-before-this-run", "2026-01-08T00:00:00+00:00")),
+    ("glacier-standard", "SUCCEEDED", None, ("GLACIER", None, "Standard", "restored-before-this-run", "2026-01-09T00:00:00+00:00")),
     ("intelligent-tiering-archive", "SUCCEEDED", None, ("INTELLIGENT_TIERING", "ARCHIVE_ACCESS", "Bulk", "requested", None)),
     # (restored, failed, the recovery points)
     ("batch-keys", "SUCCEEDED", None, (3, 0, ["ami-5a0f3616665c35d46.bin", "ami-2cd9c84cb0cfd39d3.bin", "ami-8f3423abe0c0ecf02.bin"])),
