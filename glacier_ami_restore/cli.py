@@ -1,17 +1,20 @@
 """glacier-ami-restore: find, price, restore and watch EC2 AMIs archived in S3 by CreateStoreImageTask.
 
-Exit codes: 0 success, 1 the restore failed, 2 bad usage or input (including AWS errors the operator must fix).
-Errors go to stderr in one line that says what to do.
+Exit codes: 0 success, 1 the restore failed, 2 bad usage or input (including AWS errors the operator must fix: no
+credentials, an endpoint that is not a URL or does not answer), 3 a bug (GLACIER_AMI_RESTORE_DEBUG=1 shows its
+traceback). Errors go to stderr in one line that says what to do.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
@@ -20,12 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from glacier_ami_restore import archive, estimate, notifications, progress, validation, workflow
-from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError
+from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError, origin
 
 PROG = "glacier-ami-restore"
 F = TypeVar("F", bound=Callable[..., Any])
 PLAIN_WIDTH = 200  # not a terminal: wide enough that no table wraps
 RIGHT_ALIGNED = ("SIZE", "TOTAL", "SNS", "SQS", "LAMBDA")
+DEBUG_VARIABLE = "GLACIER_AMI_RESTORE_DEBUG"
 
 
 def one_line(text: str) -> str:
@@ -56,7 +60,9 @@ class Cli(click.Group):
             click.echo(f"{PROG}: no AWS credentials found: run `aws configure`, pass --profile, or set AWS_ACCESS_KEY_ID", err=True)
             code = 2
         except EndpointConnectionError as error:
-            click.echo(f"{PROG}: cannot reach {error.kwargs.get('endpoint_url')}: check --endpoint-url, --region and the network", err=True)
+            where = origin(str(error.kwargs.get("endpoint_url") or ""))
+            hint = " (is `make emulator` running?)" if urlsplit(where).hostname in ("127.0.0.1", "localhost", "::1") else ""
+            click.echo(f"{PROG}: cannot reach {where}{hint}: check --endpoint-url, --region and the network", err=True)
             code = 2
         except ClientError as error:
             details = error.response.get("Error", {})
@@ -70,6 +76,11 @@ class Cli(click.Group):
         except BotoCoreError as error:
             click.echo(f"{PROG}: {one_line(str(error))}", err=True)
             code = 2
+        except Exception as error:  # a bug: still one line, and the traceback on request
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            click.echo(f"{PROG}: unexpected error {type(error).__name__}: {one_line(str(error))} (a bug: {DEBUG_VARIABLE}=1 shows where)", err=True)
+            code = 3
         if standalone_mode:
             sys.exit(code)
         return code

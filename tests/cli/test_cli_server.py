@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from glacier_ami_restore import aws, cli
 from tests.cli.support import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
 from tests.support import ROOT
 
@@ -359,3 +360,57 @@ def test_bad_usage_is_one_line() -> None:
     # Then click's usage error is one line with where to look, exit 2
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == "glacier-ami-restore: No such option: --colour (see `glacier-ami-restore list --help`)\n"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "message"),
+    [
+        (["--endpoint-url", "localhost:4599"], {},
+         "--endpoint-url: the endpoint 'localhost:4599' is not a URL: give its scheme and host, e.g. http://127.0.0.1:4599"),
+        ([], {"AWS_ENDPOINT_URL": "localhost:4599"},
+         "AWS_ENDPOINT_URL (or the profile's endpoint_url): the endpoint 'localhost:4599' is not a URL: give its scheme and host, "
+         "e.g. http://127.0.0.1:4599"),
+    ],
+)  # fmt: skip
+def test_an_endpoint_without_its_scheme_is_one_line_exit_2(arguments: list[str], env: dict[str, str], message: str) -> None:
+    # Given an endpoint written without http:// (botocore refuses it with a ValueError)
+    # When the operator lists the archive through it
+    result = run(*arguments, "list", env=env)
+    # Then one line says how to write it, exit 2 (usage), no traceback
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"glacier-ami-restore: {message}\n")
+
+
+def test_an_endpoint_that_does_not_answer_is_reported_after_one_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an endpoint where nothing listens (the SDK would try 5 times with back-off: 12 to 27 s)
+    made: list[aws.Aws] = []
+
+    class Recorded(aws.Aws):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(cli, "Aws", Recorded)
+    # When the operator lists the archive
+    result = run("--endpoint-url", "http://127.0.0.1:9", "list")
+    # Then one line names the endpoint as given (not the SDK's request URL with its query string), exit 2, after one
+    # request
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: cannot reach http://127.0.0.1:9 (is `make emulator` running?): check --endpoint-url, --region and the network\n"
+    )
+    assert [a.requests for a in made] == [1]
+
+
+def test_a_bug_is_one_line_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a command that fails where no error was foreseen
+    def broken(*_: Any) -> None:
+        raise RuntimeError("list index out of range")
+
+    monkeypatch.setattr(cli.archive, "list_archive", broken)
+    # When the operator runs it
+    result = run("--endpoint-url", "http://127.0.0.1:9", "list", "--bucket", SAMPLES)
+    # Then one line, exit 3 (neither a failed restore nor bad usage)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        "glacier-ami-restore: unexpected error RuntimeError: list index out of range (a bug: GLACIER_AMI_RESTORE_DEBUG=1 shows where)\n"
+    )
