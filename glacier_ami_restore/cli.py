@@ -125,8 +125,10 @@ def settings(ctx: click.Context, /, given: dict[str, Any]) -> Settings:
 
 
 def console() -> Console:
+    """rich wraps a long line with hard newlines at the terminal's width, which breaks a URL or an ARN for the mouse and
+    for `tmux capture-pane -J`: lines are printed whole (the terminal folds them); tables still fit the width."""
     terminal = sys.stdout.isatty()
-    return Console(width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
+    return Console(width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=True)
 
 
 def print_table(out: Console, table: Table) -> None:  # also a Table.grid
@@ -339,14 +341,40 @@ def report(config: Settings, final: workflow.Progress, out: Console) -> int:
     return 1
 
 
+def names_exactly(reference: str, ami: archive.ArchivedAmi) -> bool:
+    """The AMI's exact name, key, AMI id or recovery point (s3://bucket/key): not a prefix or a glob of its name."""
+    return reference in (ami.name, ami.key, ami.image_id, f"s3://{ami.bucket}/{ami.key}")
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_partial_name(reference: str, ami: archive.ArchivedAmi, what: str) -> None:
+    """A restore is billed: one found by a prefix or a glob starts only once the operator said yes."""
+    if not stdin_is_terminal():
+        raise CliError(
+            f"'{reference}' matches {ami.name} only as a prefix or a pattern: nothing started; restore it by its full name "
+            f"({PROG} restore {ami.name}), its key or AMI id, or pass --yes"
+        )
+    if not click.confirm(f"'{reference}' is not a full name: restore {what}?", default=False, err=True):
+        raise CliError(f"nothing started: restore it by its full name ({PROG} restore {ami.name})")
+
+
 @cli.command("restore")
 @click.argument("reference", metavar="NAME|KEY|AMI-ID")
 @click.option("--tier", default="Standard", show_default=True, help="Standard, Bulk or Expedited (not for Deep Archive).")
-@click.option("--days", default="1", show_default=True, help="Days the temporary copy lives (1-30; Deep Archive Bulk: 3 or more).")
+@click.option(
+    "--days",
+    default="1",
+    show_default=True,
+    help="Days the temporary copy lives (1-30, any class and tier: the workflow lengthens the copy when the image restore needs it).",
+)
 @click.option("--ami-name", default=None, help="Name for the restored AMI (a suffix keeps it unique).")
 @click.option("--bucket", "buckets", multiple=True, help="Bucket to search (repeatable).")
 @click.option("--wait", is_flag=True, help="Then follow the restore as `watch` does.")
 @click.option("--again", is_flag=True, help="Start a new restore even if this same request ran before.")
+@click.option("--yes", is_flag=True, help="Start without asking when NAME is a prefix or a glob of the AMI's name.")
 @stack_option
 @interval_option
 @aws_options
@@ -361,11 +389,14 @@ def restore_command(
     buckets: tuple[str, ...],
     wait: bool,
     again: bool,
+    yes: bool,
     stack: str | None,
     interval: float | None,
     **given: Any,
 ) -> int:
-    """Start the stack's state machine for the newest archived object of NAME (or KEY, or AMI-ID), once."""
+    """Start the stack's state machine, once, for the newest archived object of NAME (or KEY, AMI-ID, s3://BUCKET/KEY).
+
+    A prefix or a glob naming one AMI asks first on a terminal, and is refused elsewhere without --yes."""
     config = settings(ctx, given)
     # Refuse bad input before any AWS call, with Validate Input's rules.
     checked_tier = check_tier_and_days(tier, days) or "Standard"
@@ -382,13 +413,15 @@ def restore_command(
     if (problem := validation.bucket_problem(ami.bucket)) is not None:
         raise CliError(f"bucket '{ami.bucket}' {problem}")
     body = workflow.payload(ami, checked_tier, days, ami_name)
+    what = f"{ami.name} (s3://{ami.bucket}/{ami.key}, {ami.class_label}, {checked_tier}, {days} d)"
+    if not yes and not names_exactly(reference, ami):
+        confirm_partial_name(reference, ami, what)
     arn, started = workflow.start(aws, machine, body, workflow.stamp(aws.now()) if again else None)
     out = console()
     if config.json and not wait:
         emit_json({"executionArn": arn, "consoleUrl": workflow.console_url(aws.region, arn), "started": started, "input": body})
         return 0
     if not config.json:
-        what = f"{ami.name} (s3://{ami.bucket}/{ami.key}, {ami.class_label}, {checked_tier}, {days} d)"
         if started:
             out.print(f"Started the restore of {what}.")
         else:

@@ -194,11 +194,12 @@ def test_status_and_history_by_name(server: Server) -> None:
         "tier": "Standard",
         "etaEarliest": None,
         "etaLatest": None,
-        "copyExpiresAt": output["copyExpiresAt"],
+        "copyExpiresAt": output["copyExpiresAt"].replace("+00:00", "Z"),  # ISO 8601 as every time (the output's own)
         "imageId": output["imageId"],
         "error": None,
         "cause": None,
     }
+    assert re.fullmatch(r"2026-01-\d\dT00:00:00\+00:00", output["copyExpiresAt"])  # S3's midnight, not its HTTP date
     row = next(r for r in json.loads(history.stdout) if r["executionArn"] == execution["executionArn"])
     assert {k: row[k] for k in ("status", "imageId", "storageClass", "tier", "startedAt", "durationSeconds", "error")} == {
         "status": "SUCCEEDED",
@@ -262,6 +263,10 @@ def test_live_progress_on_a_terminal(server: Server) -> None:
     assert re.search(r"ETA +(\d{4}-\d\d-\d\d )?\d\d:\d\d – (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(in [^)]+\)", text), text
     # And the last frame is the finished restore with its AMI
     assert re.search(r"AMI ami-[0-9a-f]{17} is available \(restored in ", text)
+    # And the console URL, 230 characters wide, is one line: the terminal folds it, no newline breaks it
+    execution = r"arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:cli-ami-[0-9a-f]{17}-[0-9a-f]{16}"
+    url = rf"https://us-east-1\.console\.aws\.amazon\.com/states/home\?region=us-east-1#/v2/executions/details/{execution}"
+    assert re.search(rf"\nExecution: {execution}\r?\nConsole:   {url}\r?\n", text), text
 
 
 def test_no_stack(server: Server) -> None:
@@ -414,3 +419,58 @@ def test_a_bug_is_one_line_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.stderr == (
         "glacier-ami-restore: unexpected error RuntimeError: list index out of range (a bug: GLACIER_AMI_RESTORE_DEBUG=1 shows where)\n"
     )
+
+
+@pytest.fixture
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """Every restore the command would start (none is: the server's AMIs stay as the other tests expect them)."""
+    started: list[dict[str, str]] = []
+
+    def start(_aws: Any, machine: str, body: dict[str, str], _again: str | None = None) -> tuple[str, bool]:
+        started.append(body)
+        return f"{machine.replace(':stateMachine:', ':execution:')}:fake", True
+
+    monkeypatch.setattr(cli.workflow, "start", start)
+    return started
+
+
+def test_a_prefix_starts_nothing_off_a_terminal_without_yes(server: Server, starts: list[dict[str, str]]) -> None:
+    # Given a prefix of exactly one archived AMI's name, in a script (stdin is not a terminal)
+    # When the operator restores it, then again with --yes
+    refused = run("--endpoint-url", server.endpoint, "restore", "db-serv")
+    accepted = run("--endpoint-url", server.endpoint, "restore", "db-serv", "--yes")
+    # Then without --yes nothing starts, exit 2, and one line says how to name it; with --yes it starts
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        "glacier-ami-restore: 'db-serv' matches db-server-2023-06 only as a prefix or a pattern: nothing started; restore it by "
+        "its full name (glacier-ami-restore restore db-server-2023-06), its key or AMI id, or pass --yes\n"
+    )
+    key = server.keys["DEEP_ARCHIVE"]
+    assert (accepted.exit_code, starts) == (0, [{"recoveryPoint": key, "recoveryPointBucket": SAMPLES, "restoreRequestDays": "1",
+                                                 "restoreRequestTier": "Standard"}])  # fmt: skip
+
+
+REFUSED = "glacier-ami-restore: nothing started: restore it by its full name (glacier-ami-restore restore web-server-2025-01)\n"
+
+
+@pytest.mark.parametrize(("answer", "code", "started", "after"), [("n\n", 2, 0, REFUSED), ("y\n", 0, 1, "")])
+def test_a_prefix_asks_first_on_a_terminal(
+    server: Server, starts: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch, answer: str, code: int, started: int, after: str
+) -> None:
+    # Given an operator at a terminal
+    monkeypatch.setattr(cli, "stdin_is_terminal", lambda: True)
+    # When they restore a prefix and answer the question
+    result = run("--endpoint-url", server.endpoint, "restore", "web-", "--tier", "Bulk", answer=answer)
+    # Then the question names the AMI, and only a yes starts it
+    key = server.keys["GLACIER_IR"]
+    question = f"'web-' is not a full name: restore web-server-2025-01 (s3://{SAMPLES}/{key}, GLACIER_IR, Bulk, 1 d)? [y/N]:"
+    assert result.stderr == question + after  # (click's runner drops the prompt's last space and echoes the answer on stdout)
+    assert (result.exit_code, len(starts)) == (code, started)
+
+
+def test_restore_help_gives_the_days_rule_that_holds() -> None:
+    # Given the restore command's help / Then --days says 1-30 for every class and tier (no "Deep Archive Bulk: 3 or more")
+    result = run("restore", "--help")
+    help_text = " ".join(result.stdout.split())
+    assert "--days TEXT Days the temporary copy lives (1-30, any class and tier: the workflow lengthens the copy when the" in help_text
+    assert "3 or more" not in help_text
