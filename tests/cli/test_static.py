@@ -216,3 +216,27 @@ def test_every_waiting_state_of_the_definition_has_a_stage() -> None:
                 "Extend Copy", "Has Image Restore Started?", "Wait For Quota", "Notify Failure", "Restore Failed", "Is It A Batch?",
                 "Is It A Selection?", "Batch Failed"}  # fmt: skip
     assert states - unstaged == staged
+
+
+def test_status_writes_the_class_as_list_does_and_the_expiry_in_iso_8601() -> None:
+    from glacier_ami_restore import progress
+
+    # Given a finished Intelligent-Tiering restore whose output gives the class and the tier apart, and the expiry of an
+    # execution that ran before the records kept it in ISO 8601 (S3's HTTP date)
+    started = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    found = workflow.Progress(
+        arn="arn:x", name="x", status="SUCCEEDED", stage="done", state=None, started=started, now=started, stopped=started,
+        request={"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "vault"}, storage_class="INTELLIGENT_TIERING",
+        archive_status="ARCHIVE_ACCESS", tier="Bulk", copy_expiry=workflow.parse_time("Thu, 08 Jan 2026 00:00:00 GMT"),
+    )  # fmt: skip
+    # Then the table labels the class as `list` does, and the expiry reads as every other time, in the table and its JSON
+    rows = dict(progress.rows(found))
+    assert (rows["Recovery point"], rows["Copy expires"]) == (
+        "s3://vault/ami-0123456789abcdef0.bin (INTELLIGENT_TIERING/ARCHIVE_ACCESS, Bulk)",
+        "2026-01-08 00:00Z",
+    )
+    assert (found.as_json()["storageClass"], found.as_json()["archiveStatus"], found.as_json()["copyExpiresAt"]) == (
+        "INTELLIGENT_TIERING",
+        "ARCHIVE_ACCESS",
+        "2026-01-08T00:00:00Z",
+    )
