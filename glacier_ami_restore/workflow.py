@@ -256,7 +256,7 @@ def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] 
         stopped=described["stopDate"].astimezone(UTC) if described.get("stopDate") else None,
         request=request if isinstance(request, dict) else {},
         tier=facts.get("restoreTier") or facts.get("tier") or (request.get("restoreRequestTier") if isinstance(request, dict) else None),
-        copy_expiry=parse_time(facts.get("copyExpiresAt") or facts.get("restoreExpiry")),
+        copy_expiry=read_time(facts.get("copyExpiresAt") or facts.get("restoreExpiry")),
         image_id=facts.get("imageId") if status == "SUCCEEDED" else None,
         error=described.get("error"),
         cause=readable_cause(described.get("cause")),
@@ -310,12 +310,12 @@ def eta(progress: Progress, events: list[dict[str, Any]]) -> tuple[datetime, dat
         return progress.started + image, progress.started + image
     tier = progress.tier if progress.tier and (kind, progress.tier) in WINDOWS else "Standard"
     requested = progress.facts.get("requestedAt")
-    since = (parse_time(requested) if isinstance(requested, str) else None) or progress.started
+    since = (read_time(requested) if isinstance(requested, str) else None) or progress.started
     earliest, latest = restore_window(kind, tier, size)
     return since + timedelta(seconds=earliest) + image, since + timedelta(seconds=latest) + image
 
 
-def parse_time(value: Any) -> datetime | None:
+def read_time(value: Any) -> datetime | None:
     """A time as the workflow's records keep it (ISO 8601), or as S3's headers and records older than that did
     (RFC 1123: Thu, 08 Jan 2026 00:00:00 GMT)."""
     if not isinstance(value, str):

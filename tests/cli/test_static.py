@@ -227,7 +227,7 @@ def test_status_writes_the_class_as_list_does_and_the_expiry_in_iso_8601() -> No
     found = workflow.Progress(
         arn="arn:x", name="x", status="SUCCEEDED", stage="done", state=None, started=started, now=started, stopped=started,
         request={"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "vault"}, storage_class="INTELLIGENT_TIERING",
-        archive_status="ARCHIVE_ACCESS", tier="Bulk", copy_expiry=workflow.parse_time("Thu, 08 Jan 2026 00:00:00 GMT"),
+        archive_status="ARCHIVE_ACCESS", tier="Bulk", copy_expiry=workflow.read_time("Thu, 08 Jan 2026 00:00:00 GMT"),
     )  # fmt: skip
     # Then the table labels the class as `list` does, and the expiry reads as every other time, in the table and its JSON
     rows = dict(progress.rows(found))
