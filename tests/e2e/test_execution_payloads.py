@@ -85,3 +85,17 @@ def test_every_payload_shows_the_outcome_its_name_promises(readme_server: Server
         seen.append((name, described["status"], described.get("error"), outcome(described)))
     # Then each ends as its name says: the invalid ones refused with their reason, the others restored as requested
     assert seen == [tuple(row) for row in EXPECTED]
+
+
+def test_the_stacks_queue_urls_name_the_emulator_not_aws(readme_server: ServerProcess) -> None:
+    # Given `make emulator` and the stack's outputs as `aws cloudformation describe-stacks` shows them
+    cloudformation: Any = boto3.client(
+        "cloudformation", endpoint_url=readme_server.endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cloudformation.describe_stacks(StackName="glacier-ami-restore")["Stacks"][0]["Outputs"]}
+    # Then the queues' URLs are the server's own (moto's SQS builds a URL from the host the request went to), so
+    # `aws sqs receive-message --queue-url <output>` reaches the emulator even without --endpoint-url
+    assert (outputs["FailedExecutionQueueUrl"], outputs["UnprocessedEventQueueUrl"]) == (
+        f"{readme_server.endpoint}/123456789012/glacier-ami-restore-FailedExecutionQueue",
+        f"{readme_server.endpoint}/123456789012/glacier-ami-restore-UnprocessedEventQueue",
+    )
