@@ -79,7 +79,9 @@ class Cli(click.Group):
         except Exception as error:  # a bug: still one line, and the traceback on request
             if os.environ.get(DEBUG_VARIABLE):
                 raise
-            click.echo(f"{PROG}: unexpected error {type(error).__name__}: {one_line(str(error))} (a bug: {DEBUG_VARIABLE}=1 shows where)", err=True)
+            click.echo(
+                f"{PROG}: unexpected error {type(error).__name__}: {one_line(str(error))} (a bug: {DEBUG_VARIABLE}=1 shows where)", err=True
+            )
             code = 3
         if standalone_mode:
             sys.exit(code)

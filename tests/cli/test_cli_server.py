@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from glacier_ami_restore import aws, cli
+from glacier_ami_restore import archive, aws, cli, workflow
 from tests.cli.support import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
 from tests.support import ROOT
 
@@ -322,7 +322,8 @@ def test_expedited_refused_for_deep_archive(server: Server) -> None:
         (["--tier", "Fast"], "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Fast')"),
         (["--days", "٣"], "--days must be a whole number from 1 to 30 (got '٣')"),
         (["--days", "31", "--tier", "Rapid"],
-         "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Rapid'); --days must be a whole number from 1 to 30 (got '31')"),
+         "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Rapid'); "
+         "--days must be a whole number from 1 to 30 (got '31')"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_before_any_aws_call(arguments: list[str], message: str) -> None:
@@ -401,7 +402,8 @@ def test_an_endpoint_that_does_not_answer_is_reported_after_one_attempt(monkeypa
     # request
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (
-        "glacier-ami-restore: cannot reach http://127.0.0.1:9 (is `make emulator` running?): check --endpoint-url, --region and the network\n"
+        "glacier-ami-restore: cannot reach http://127.0.0.1:9 (is `make emulator` running?): "
+        "check --endpoint-url, --region and the network\n"
     )
     assert [a.requests for a in made] == [1]
 
@@ -411,7 +413,7 @@ def test_a_bug_is_one_line_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: Any) -> None:
         raise RuntimeError("list index out of range")
 
-    monkeypatch.setattr(cli.archive, "list_archive", broken)
+    monkeypatch.setattr(archive, "list_archive", broken)
     # When the operator runs it
     result = run("--endpoint-url", "http://127.0.0.1:9", "list", "--bucket", SAMPLES)
     # Then one line, exit 3 (neither a failed restore nor bad usage)
@@ -430,7 +432,7 @@ def starts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
         started.append(body)
         return f"{machine.replace(':stateMachine:', ':execution:')}:fake", True
 
-    monkeypatch.setattr(cli.workflow, "start", start)
+    monkeypatch.setattr(workflow, "start", start)
     return started
 
 

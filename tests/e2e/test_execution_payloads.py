@@ -39,7 +39,8 @@ EXPECTED: list[tuple[str, str, str | None, Any]] = [
      "must be one of Standard, Bulk, Expedited (any letter case), got \"Fast\""),
     # (storageClass, archiveStatus, restoreTier, restoreOutcome, copyExpiresAt)
     ("deep-archive-bulk", "SUCCEEDED", None, ("DEEP_ARCHIVE", None, "Bulk", "requested", "2026-01-08T00:00:00+00:00")),
-    ("deep-archive-standard", "SUCCEEDED", None, ("DEEP_ARCHIVE", None, "Standard", "restored-before-this-run", "2026-01-08T00:00:00+00:00")),
+    ("deep-archive-standard", "SUCCEEDED", None,
+     ("DEEP_ARCHIVE", None, "Standard", "restored-before-this-run", "2026-01-08T00:00:00+00:00")),
     ("glacier-bulk", "SUCCEEDED", None, ("GLACIER", None, "Bulk", "requested", "2026-01-09T00:00:00+00:00")),
     ("glacier-expedited", "SUCCEEDED", None, ("GLACIER", None, "Expedited", "restored-before-this-run", "2026-01-09T00:00:00+00:00")),
     ("glacier-instant-retrieval", "SUCCEEDED", None, ("GLACIER_IR", None, None, "not-needed", None)),
@@ -58,6 +59,14 @@ def readme_server() -> Iterator[ServerProcess]:
         yield process
 
 
+def client(server: ServerProcess, service: str) -> Any:
+    """A client of the server, as the README's `export AWS_ENDPOINT_URL=... AWS_ACCESS_KEY_ID=testing ...` makes one."""
+    make: Any = boto3.client
+    return make(
+        service, endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 def outcome(described: dict[str, Any]) -> Any:
     if described["status"] != "SUCCEEDED":
         return json.loads(described["cause"])["errorMessage"]
@@ -71,9 +80,7 @@ def test_every_payload_shows_the_outcome_its_name_promises(readme_server: Server
     # Given `make emulator` and every payload of events/executions/
     found = re.search(r"state machine: (\S+)", readme_server.banner)
     assert found is not None
-    sfn: Any = boto3.client(
-        "stepfunctions", endpoint_url=readme_server.endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    sfn = client(readme_server, "stepfunctions")
     assert sorted(p.stem for p in PAYLOADS.glob("*.json")) == sorted(name for name, *_ in EXPECTED)
     # When each is started as `aws stepfunctions start-execution --input file://events/executions/<name>.json` would
     seen = []
@@ -89,10 +96,10 @@ def test_every_payload_shows_the_outcome_its_name_promises(readme_server: Server
 
 def test_the_stacks_queue_urls_name_the_emulator_not_aws(readme_server: ServerProcess) -> None:
     # Given `make emulator` and the stack's outputs as `aws cloudformation describe-stacks` shows them
-    cloudformation: Any = boto3.client(
-        "cloudformation", endpoint_url=readme_server.endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in cloudformation.describe_stacks(StackName="glacier-ami-restore")["Stacks"][0]["Outputs"]}
+    cloudformation = client(readme_server, "cloudformation")
+    outputs = {
+        o["OutputKey"]: o["OutputValue"] for o in cloudformation.describe_stacks(StackName="glacier-ami-restore")["Stacks"][0]["Outputs"]
+    }
     # Then the queues' URLs are the server's own (moto's SQS builds a URL from the host the request went to), so
     # `aws sqs receive-message --queue-url <output>` reaches the emulator even without --endpoint-url
     assert (outputs["FailedExecutionQueueUrl"], outputs["UnprocessedEventQueueUrl"]) == (

@@ -245,8 +245,8 @@ def test_the_batch_email_renders_every_ami() -> None:
                  "rounds": [{"lanes": 2, "amis": 2}, {"lanes": 1, "amis": 1}]},
         "amis": [
             {"recoveryPoint": "s3://vault/ami-01.bin", "status": "SUCCEEDED", "imageId": "ami-0f1", "imageName": "web-01-restored",
-             "storageClass": "INTELLIGENT_TIERING", "archiveStatus": "ARCHIVE_ACCESS", "sizeBytes": 600 * 10**9, "restoreOutcome": "requested",
-             "copyReadyAt": "2026-01-05T13:00:00+00:00",
+             "storageClass": "INTELLIGENT_TIERING", "archiveStatus": "ARCHIVE_ACCESS", "sizeBytes": 600 * 10**9,
+             "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T13:00:00+00:00",
              "imageRequestedAt": "2026-01-05T13:00:00+00:00", "imageAvailableAt": "2026-01-05T16:30:00+00:00",
              "failedImageIds": ["ami-0e1"], "execution": "arn:x:batch-0"},
             {"recoveryPoint": "s3://vault/ami-02.bin", "status": "SUCCEEDED", "imageId": "ami-0f2", "imageName": "web-02-restored",

@@ -257,7 +257,10 @@ def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str,
 def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     # Given the error Validate Input's Catch wrote under $.failed.ValidateInput
     cause = json.dumps(
-        {"errorMessage": 'restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"', "errorType": "InvalidInputError"}
+        {
+            "errorMessage": 'restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"',
+            "errorType": "InvalidInputError",
+        }
     )
     # When Notify Failure sends it
     sent = load_function("notify_failure").notify_failure(

@@ -100,9 +100,11 @@ def invalid_payloads(draw: st.DrawFn) -> tuple[Any, ...]:
     kind = draw(st.sampled_from(["field", "missing", "extra", "not-an-object"]))
     payload: dict[str, Any] = draw(valid_payloads())
     if kind == "not-an-object":
-        return draw(
-            st.one_of(not_strings.filter(lambda v: not isinstance(v, dict)), st.text(max_size=20))
-        ), "the input must be a JSON object", "(recoveryPoints instead of recoveryPoint for many AMIs), got "
+        return (
+            draw(st.one_of(not_strings.filter(lambda v: not isinstance(v, dict)), st.text(max_size=20))),
+            "the input must be a JSON object",
+            "(recoveryPoints instead of recoveryPoint for many AMIs), got ",
+        )
     if kind == "missing":
         field = draw(st.sampled_from(["recoveryPoint", "recoveryPointBucket"]))
         del payload[field]

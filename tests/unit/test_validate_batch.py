@@ -119,7 +119,7 @@ def test_a_bad_selector_names_each_field() -> None:
     selector = {"amiName": "", "archivedBefore": "March 2025", "newestOnly": "yes", "bucket": "x"}
     assert validate({**BATCH, "recoveryPoints": selector})[1] == [
         "recoveryPoints.bucket: unknown selector field (allowed: amiName, archivedBefore, newestOnly)",
-        "recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any characters), got \"\"",
+        'recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any characters), got ""',
         'recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got "March 2025"',
         'recoveryPoints.newestOnly: must be true or false, got "yes"',
     ]
@@ -128,7 +128,7 @@ def test_a_bad_selector_names_each_field() -> None:
 def test_a_bucket_outside_the_listed_ones_is_refused_with_how_to_allow_it() -> None:
     payload = {"recoveryPoints": [K1, {"recoveryPoint": K2, "recoveryPointBucket": "other-vault"}], "recoveryPointBucket": "vault-a"}
     assert validate(payload, allowed="vault-a,vault-b")[1] == [
-        f"recoveryPoints[1] ({K2}): recoveryPointBucket: \"other-vault\" is not a bucket this stack may read (ArchiveBucketName: "
+        f'recoveryPoints[1] ({K2}): recoveryPointBucket: "other-vault" is not a bucket this stack may read (ArchiveBucketName: '
         "vault-a, vault-b): add it to ArchiveBucketName (comma-separated) and update the stack; the functions' code does not change"
     ]
 
@@ -156,7 +156,7 @@ def test_a_child_execution_names_its_parent_and_a_batch_item_may_not() -> None:
     assert (problems, request["startedBy"]) == ([], PARENT)
     # ...but not a made-up value, nor in a batch's item
     assert validate({"recoveryPoint": K1, "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: "me"})[1] == [
-        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: must be the ARN of the execution that started this one, got \"me\""
+        'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: must be the ARN of the execution that started this one, got "me"'
     ]
     assert validate({**BATCH, "recoveryPoints": [{"recoveryPoint": K1, app.STARTED_BY: PARENT}]})[1] == [
         f"recoveryPoints[0] ({K1}): AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: not allowed in a batch item"

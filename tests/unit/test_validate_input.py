@@ -115,7 +115,7 @@ def test_a_missing_key_is_required() -> None:
 def test_unknown_fields_and_bad_ami_name_are_all_listed() -> None:
     assert problems({**VALID, "restoreRequestTeir": "Bulk", "amiName": "x"}) == [
         "restoreRequestTeir: unknown field (allowed: recoveryPoint, recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName)",
-        "amiName: must be 3-101 characters of letters, digits, spaces and ()[]./-'@_ (leave it out for the original name), got \"x\"",
+        'amiName: must be 3-101 characters of letters, digits, spaces and ()[]./-\'@_ (leave it out for the original name), got "x"',
     ]
 
 
