@@ -100,8 +100,9 @@ def test_the_stacks_queue_urls_name_the_emulator_not_aws(readme_server: ServerPr
     outputs = {
         o["OutputKey"]: o["OutputValue"] for o in cloudformation.describe_stacks(StackName="glacier-ami-restore")["Stacks"][0]["Outputs"]
     }
-    # Then the queues' URLs are the server's own (moto's SQS builds a URL from the host the request went to), so
-    # `aws sqs receive-message --queue-url <output>` reaches the emulator even without --endpoint-url
+    # Then the queues' URLs are the server's own (moto's SQS builds a URL from the host the request went to), as on AWS
+    # they are SQS's. (The AWS CLI still sends `aws sqs` to queue.amazonaws.com unless given --endpoint-url: its
+    # customization for SQS's certificate names ignores AWS_ENDPOINT_URL and the queue URL's host.)
     assert (outputs["FailedExecutionQueueUrl"], outputs["UnprocessedEventQueueUrl"]) == (
         f"{readme_server.endpoint}/123456789012/glacier-ami-restore-FailedExecutionQueue",
         f"{readme_server.endpoint}/123456789012/glacier-ami-restore-UnprocessedEventQueue",
