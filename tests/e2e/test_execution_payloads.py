@@ -3,7 +3,8 @@
 The server is started as the Makefile starts it (`python -m tools.server`, no other option: seed 0, its four samples),
 and each payload goes through the AWS API (StartExecution) as its file reads, one after the other. The invalid
 payloads go first: Expedited is refused for Deep Archive only while the object has no readable copy (a readable copy
-needs no retrieval, so any tier works), and the Deep Archive payloads below make one.
+needs no retrieval, so any tier works), and the Deep Archive payloads below make one. The same server also answers the
+README's other commands: the stack's queue URLs, and one function invoked with its event.
 """
 
 from __future__ import annotations
@@ -106,4 +107,27 @@ def test_the_stacks_queue_urls_name_the_emulator_not_aws(readme_server: ServerPr
     assert (outputs["FailedExecutionQueueUrl"], outputs["UnprocessedEventQueueUrl"]) == (
         f"{readme_server.endpoint}/123456789012/glacier-ami-restore-FailedExecutionQueue",
         f"{readme_server.endpoint}/123456789012/glacier-ami-restore-UnprocessedEventQueue",
+    )
+
+
+def test_a_function_invoked_through_the_emulator_runs_its_handler_with_the_stacks_environment(readme_server: ServerProcess) -> None:
+    # Given the README's way to run one handler without a container runtime or an AWS account:
+    # `aws lambda invoke --function-name glacier-ami-restore-ValidateInputFunction --payload fileb://events/validate_input.json`
+    awslambda = client(readme_server, "lambda")
+    payload = (ROOT / "events" / "validate_input.json").read_bytes()
+    # When it is invoked
+    answer = awslambda.invoke(FunctionName="glacier-ami-restore-ValidateInputFunction", Payload=payload)
+    # Then the real handler answered with Validate Input's result for that event
+    assert (answer.get("FunctionError"), json.loads(answer["Payload"].read())) == (
+        None,
+        {
+            "recoveryPoint": "ami-0123456789abcdef0.bin",
+            "recoveryPointBucket": "my-ami-archive",
+            "restoreRequestDays": 3,
+            "restoreRequestTier": "Standard",
+            "requestedTier": "Standard",
+            "amiName": None,
+            "executionName": "example-execution",
+            "startTime": "2026-01-05T09:00:00+00:00",
+        },
     )
