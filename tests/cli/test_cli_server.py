@@ -201,10 +201,11 @@ def test_status_and_history_by_name(server: Server) -> None:
     }
     assert re.fullmatch(r"2026-01-\d\dT00:00:00\+00:00", output["copyExpiresAt"])  # S3's midnight, not its HTTP date
     row = next(r for r in json.loads(history.stdout) if r["executionArn"] == execution["executionArn"])
-    assert {k: row[k] for k in ("status", "imageId", "storageClass", "tier", "startedAt", "durationSeconds", "error")} == {
+    assert {k: row[k] for k in ("status", "imageId", "storageClass", "archiveStatus", "tier", "startedAt", "durationSeconds", "error")} == {
         "status": "SUCCEEDED",
         "imageId": output["imageId"],
         "storageClass": "GLACIER",
+        "archiveStatus": None,
         "tier": "Standard",
         "startedAt": started,
         "durationSeconds": seconds,
