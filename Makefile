@@ -1,11 +1,11 @@
-# make demo | make test | make lint | make validate | make package | make emulator | make bench | make bench-list
+# make demo | make test | make lint | make validate | make package | make deploy | make emulator | make bench | make bench-list
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 REGION := us-east-1
 export AWS_DEFAULT_REGION := $(REGION)
 
-.PHONY: demo test lint package validate emulator bench bench-list clean
+.PHONY: demo test lint package validate deploy emulator bench bench-list clean
 
 $(BIN)/.installed: requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ validate: $(BIN)/.installed
 package: $(BIN)/.installed
 	$(BIN)/python -m deploy.package template.yaml > packaged.yaml
 	@echo "wrote packaged.yaml ($$(wc -c < packaged.yaml) bytes, all code inline; over 51,200 bytes, so it deploys through S3): sam deploy --template-file packaged.yaml --guided"
+
+# The SAM CLI the set-up installed (not one on PATH): build, then deploy to the account of the current credentials,
+# asking for the parameters (samconfig.toml keeps the answers).
+deploy: $(BIN)/.installed
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam build && SAM_CLI_TELEMETRY=0 $(BIN)/sam deploy --guided
 
 emulator: $(BIN)/.installed
 	$(BIN)/python -m tools.server --port $(or $(PORT),4599)

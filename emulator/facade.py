@@ -51,16 +51,18 @@ FAKE_KEY = "testing"
 ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four months before the restore
 
 
-def _client(service: str, region: str, key: str, secret: str, token: str | None) -> Any:
+def _client(service: str, region: str, key: str, secret: str, token: str | None, endpoint: str | None = None) -> Any:
     """Clients hold no emulator state (moto intercepts them per account): one per service, Region and credentials
     serves every emulator in the process (remembered, with one session for its cache of botocore's service models)."""
     models = speed.remember("boto3-session", "models", boto3.session.Session)
     make: Any = models.client  # any service by name (the stubs type each literal name)
 
     def made() -> Any:
-        return make(service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token)
+        return make(
+            service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token, endpoint_url=endpoint
+        )
 
-    return speed.remember("client", (service, region, key, secret, token), made, keep=128)
+    return speed.remember("client", (service, region, key, secret, token, endpoint), made, keep=128)
 
 
 def trust_lambda(iam_client: Any) -> None:
@@ -199,17 +201,24 @@ class Emulator:
         self._server = serving.serve(self, port)
         return self._server.endpoint
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, endpoint: str | None = None) -> Any:
         c = self.credentials
-        return _client(service, self.region, c["AWS_ACCESS_KEY_ID"], c["AWS_SECRET_ACCESS_KEY"], c.get("AWS_SESSION_TOKEN"))
+        return _client(service, self.region, c["AWS_ACCESS_KEY_ID"], c["AWS_SECRET_ACCESS_KEY"], c.get("AWS_SESSION_TOKEN"), endpoint)
 
     def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> cloudformation.Stack:
         """The stack with its own functions' role; `deploy(LambdaExecutionRoleName=LAMBDA_ROLE)` uses the existing one."""
         values = {"UserEmail": USER_EMAIL, **parameters}
         # CloudFormation draws a UUID for each stack's id: here one from the stack's name and the deployments before it.
         stack_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}:{self.region}:{stack_name}:{self._deployments}"))
+        # moto's SQS, as SQS, answers a queue's URL with the host the request went to: while serving, the queues are made
+        # through the server, so the stack's outputs (FailedExecutionQueueUrl) name it, not sqs.<region>.amazonaws.com.
+        served = self._server.endpoint if self._server is not None else None
+
+        def client(service: str) -> Any:
+            return self.client(service, served if service == "sqs" else None)
+
         stack = cloudformation.deploy(
-            stack_name, self.region, self.account_id, values, self.client, function_environment=self.credentials, stack_uuid=stack_uuid
+            stack_name, self.region, self.account_id, values, client, function_environment=self.credentials, stack_uuid=stack_uuid
         )
         self.functions.update({f.name: f for f in stack.functions.values()})
         # Every resource the deployment made drew ids from moto's seeded random. Whatever is made next (the AMIs a test

@@ -1,17 +1,20 @@
 """glacier-ami-restore: find, price, restore and watch EC2 AMIs archived in S3 by CreateStoreImageTask.
 
-Exit codes: 0 success, 1 the restore failed, 2 bad usage or input (including AWS errors the operator must fix).
-Errors go to stderr in one line that says what to do.
+Exit codes: 0 success, 1 the restore failed, 2 bad usage or input (including AWS errors the operator must fix: no
+credentials, an endpoint that is not a URL or does not answer), 3 a bug (GLACIER_AMI_RESTORE_DEBUG=1 shows its
+traceback). Errors go to stderr in one line that says what to do.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
@@ -20,12 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from glacier_ami_restore import archive, estimate, notifications, progress, validation, workflow
-from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError
+from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError, origin
 
 PROG = "glacier-ami-restore"
 F = TypeVar("F", bound=Callable[..., Any])
 PLAIN_WIDTH = 200  # not a terminal: wide enough that no table wraps
 RIGHT_ALIGNED = ("SIZE", "TOTAL", "SNS", "SQS", "LAMBDA")
+DEBUG_VARIABLE = "GLACIER_AMI_RESTORE_DEBUG"
 
 
 def one_line(text: str) -> str:
@@ -56,7 +60,9 @@ class Cli(click.Group):
             click.echo(f"{PROG}: no AWS credentials found: run `aws configure`, pass --profile, or set AWS_ACCESS_KEY_ID", err=True)
             code = 2
         except EndpointConnectionError as error:
-            click.echo(f"{PROG}: cannot reach {error.kwargs.get('endpoint_url')}: check --endpoint-url, --region and the network", err=True)
+            where = origin(str(error.kwargs.get("endpoint_url") or ""))
+            hint = " (is `make emulator` running?)" if urlsplit(where).hostname in ("127.0.0.1", "localhost", "::1") else ""
+            click.echo(f"{PROG}: cannot reach {where}{hint}: check --endpoint-url, --region and the network", err=True)
             code = 2
         except ClientError as error:
             details = error.response.get("Error", {})
@@ -70,6 +76,13 @@ class Cli(click.Group):
         except BotoCoreError as error:
             click.echo(f"{PROG}: {one_line(str(error))}", err=True)
             code = 2
+        except Exception as error:  # a bug: still one line, and the traceback on request
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            click.echo(
+                f"{PROG}: unexpected error {type(error).__name__}: {one_line(str(error))} (a bug: {DEBUG_VARIABLE}=1 shows where)", err=True
+            )
+            code = 3
         if standalone_mode:
             sys.exit(code)
         return code
@@ -114,8 +127,10 @@ def settings(ctx: click.Context, /, given: dict[str, Any]) -> Settings:
 
 
 def console() -> Console:
+    """rich wraps a long line with hard newlines at the terminal's width, which breaks a URL or an ARN for the mouse and
+    for `tmux capture-pane -J`: lines are printed whole (the terminal folds them); tables still fit the width."""
     terminal = sys.stdout.isatty()
-    return Console(width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=not terminal)
+    return Console(width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=True)
 
 
 def print_table(out: Console, table: Table) -> None:  # also a Table.grid
@@ -328,14 +343,40 @@ def report(config: Settings, final: workflow.Progress, out: Console) -> int:
     return 1
 
 
+def names_exactly(reference: str, ami: archive.ArchivedAmi) -> bool:
+    """The AMI's exact name, key, AMI id or recovery point (s3://bucket/key): not a prefix or a glob of its name."""
+    return reference in (ami.name, ami.key, ami.image_id, f"s3://{ami.bucket}/{ami.key}")
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_partial_name(reference: str, ami: archive.ArchivedAmi, what: str) -> None:
+    """A restore is billed: one found by a prefix or a glob starts only once the operator said yes."""
+    if not stdin_is_terminal():
+        raise CliError(
+            f"'{reference}' matches {ami.name} only as a prefix or a pattern: nothing started; restore it by its full name "
+            f"({PROG} restore {ami.name}), its key or AMI id, or pass --yes"
+        )
+    if not click.confirm(f"'{reference}' is not a full name: restore {what}?", default=False, err=True):
+        raise CliError(f"nothing started: restore it by its full name ({PROG} restore {ami.name})")
+
+
 @cli.command("restore")
 @click.argument("reference", metavar="NAME|KEY|AMI-ID")
 @click.option("--tier", default="Standard", show_default=True, help="Standard, Bulk or Expedited (not for Deep Archive).")
-@click.option("--days", default="1", show_default=True, help="Days the temporary copy lives (1-30; Deep Archive Bulk: 3 or more).")
+@click.option(
+    "--days",
+    default="1",
+    show_default=True,
+    help="Days the temporary copy lives (1-30, any class and tier: the workflow lengthens the copy when the image restore needs it).",
+)
 @click.option("--ami-name", default=None, help="Name for the restored AMI (a suffix keeps it unique).")
 @click.option("--bucket", "buckets", multiple=True, help="Bucket to search (repeatable).")
 @click.option("--wait", is_flag=True, help="Then follow the restore as `watch` does.")
 @click.option("--again", is_flag=True, help="Start a new restore even if this same request ran before.")
+@click.option("--yes", is_flag=True, help="Start without asking when NAME is a prefix or a glob of the AMI's name.")
 @stack_option
 @interval_option
 @aws_options
@@ -350,11 +391,14 @@ def restore_command(
     buckets: tuple[str, ...],
     wait: bool,
     again: bool,
+    yes: bool,
     stack: str | None,
     interval: float | None,
     **given: Any,
 ) -> int:
-    """Start the stack's state machine for the newest archived object of NAME (or KEY, or AMI-ID), once."""
+    """Start the stack's state machine, once, for the newest archived object of NAME (or KEY, AMI-ID, s3://BUCKET/KEY).
+
+    A prefix or a glob naming one AMI asks first on a terminal, and is refused elsewhere without --yes."""
     config = settings(ctx, given)
     # Refuse bad input before any AWS call, with Validate Input's rules.
     checked_tier = check_tier_and_days(tier, days) or "Standard"
@@ -371,13 +415,15 @@ def restore_command(
     if (problem := validation.bucket_problem(ami.bucket)) is not None:
         raise CliError(f"bucket '{ami.bucket}' {problem}")
     body = workflow.payload(ami, checked_tier, days, ami_name)
+    what = f"{ami.name} (s3://{ami.bucket}/{ami.key}, {ami.class_label}, {checked_tier}, {days} d)"
+    if not yes and not names_exactly(reference, ami):
+        confirm_partial_name(reference, ami, what)
     arn, started = workflow.start(aws, machine, body, workflow.stamp(aws.now()) if again else None)
     out = console()
     if config.json and not wait:
         emit_json({"executionArn": arn, "consoleUrl": workflow.console_url(aws.region, arn), "started": started, "input": body})
         return 0
     if not config.json:
-        what = f"{ami.name} (s3://{ami.bucket}/{ami.key}, {ami.class_label}, {checked_tier}, {days} d)"
         if started:
             out.print(f"Started the restore of {what}.")
         else:
@@ -454,6 +500,7 @@ def history_row(aws: Aws, listed: dict[str, Any]) -> dict[str, Any]:
         "recoveryPointBucket": request.get("recoveryPointBucket"),
         "imageId": facts.get("imageId") if described["status"] == "SUCCEEDED" else None,
         "storageClass": facts.get("storageClass"),
+        "archiveStatus": facts.get("archiveStatus"),
         "tier": facts.get("restoreTier") or facts.get("tier") or request.get("restoreRequestTier", "Standard"),
         "startedAt": workflow.stamp(started),
         "stoppedAt": workflow.stamp(stopped) if stopped else None,
@@ -495,7 +542,7 @@ def history_command(ctx: click.Context, /, limit: int, stack: str | None, **give
             f"s3://{row['recoveryPointBucket']}/{row['recoveryPoint']}",
             outcome,
             row["imageId"] or "-",
-            row["storageClass"] or "-",
+            (row["storageClass"] or "-") + (f"/{row['archiveStatus']}" if row["archiveStatus"] else ""),
             row["tier"] or "-",
             took(row["durationSeconds"]),
             took(row["copySeconds"]),

@@ -60,7 +60,7 @@ def rows(progress: Progress) -> list[tuple[str, str]]:
         ("Stage", progress.stage + (f" ({progress.state})" if progress.state and progress.status == "RUNNING" else "")),
         ("Elapsed", duration(progress.elapsed.total_seconds())),
         ("ETA", eta_text(progress)),
-        ("Copy expires", progress.copy_expiry or "-"),
+        ("Copy expires", f"{progress.copy_expiry:%Y-%m-%d %H:%M}Z" if progress.copy_expiry else "-"),
     ]
     if progress.image_id:
         found.append(("AMI", progress.image_id))

@@ -18,6 +18,7 @@ BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
 ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_KEY_BYTES = 1024  # S3 object keys
 
 
 def bucket_problem(name: str) -> str | None:
@@ -36,7 +37,7 @@ def bucket_problem(name: str) -> str | None:
 
 def tier_problem(tier: str) -> str | None:
     if tier not in TIERS:
-        return f"--tier must be one of {', '.join(TIERS)} (got {tier!r})"
+        return f"--tier must be one of {', '.join(TIERS)}, in any letter case (got {tier!r})"
     return None
 
 
@@ -54,8 +55,11 @@ def ami_name_problem(name: str) -> str | None:
 
 
 def key_problem(key: str) -> str | None:
-    if not 1 <= len(key.encode("utf-8", "surrogatepass")) <= 1024:
-        return "the object key must be 1-1024 bytes"
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size == 0:
+        return "the object key must not be empty"
+    if size > MAX_KEY_BYTES:
+        return f"the object key is too long: {size:,} bytes, where an S3 key has at most {MAX_KEY_BYTES:,}"
     if not key.endswith(".bin"):
         return f"'{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
     try:

@@ -12,6 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,7 @@ class Progress:
     archive_status: str | None = None
     size_bytes: int | None = None
     tier: str | None = None
-    copy_expiry: str | None = None
+    copy_expiry: datetime | None = None
     image_id: str | None = None
     eta: tuple[datetime, datetime] | None = None
     error: str | None = None
@@ -173,7 +174,7 @@ class Progress:
             "tier": self.tier,
             "etaEarliest": stamp(self.eta[0]) if self.eta else None,
             "etaLatest": stamp(self.eta[1]) if self.eta else None,
-            "copyExpiresAt": self.copy_expiry,
+            "copyExpiresAt": stamp(self.copy_expiry) if self.copy_expiry else None,
             "imageId": self.image_id,
             "error": self.error,
             "cause": self.cause,
@@ -257,7 +258,7 @@ def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] 
         stopped=described["stopDate"].astimezone(UTC) if described.get("stopDate") else None,
         request=request if isinstance(request, dict) else {},
         tier=facts.get("restoreTier") or facts.get("tier") or (request.get("restoreRequestTier") if isinstance(request, dict) else None),
-        copy_expiry=facts.get("copyExpiresAt") or facts.get("restoreExpiry"),
+        copy_expiry=read_time(facts.get("copyExpiresAt") or facts.get("restoreExpiry")),
         image_id=facts.get("imageId") if status == "SUCCEEDED" else None,
         error=described.get("error"),
         cause=readable_cause(described.get("cause")),
@@ -273,7 +274,7 @@ def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] 
             progress.archive_status = progress.archive_status or ami.archive_status
             progress.size_bytes = ami.size_bytes if progress.size_bytes is None else progress.size_bytes
             if progress.copy_expiry is None and ami.restore_expiry is not None:
-                progress.copy_expiry = stamp(ami.restore_expiry)
+                progress.copy_expiry = ami.restore_expiry
     if status == "RUNNING":
         progress.eta = eta(progress, events)
     return progress
@@ -313,16 +314,23 @@ def eta(progress: Progress, events: list[dict[str, Any]]) -> tuple[datetime, dat
         return progress.started + image, progress.started + image
     tier = progress.tier if progress.tier and (kind, progress.tier) in WINDOWS else "Standard"
     requested = progress.facts.get("requestedAt")
-    since = (_parse(requested) if isinstance(requested, str) else None) or progress.started
+    since = (read_time(requested) if isinstance(requested, str) else None) or progress.started
     earliest, latest = restore_window(kind, tier, size)
     return since + timedelta(seconds=earliest) + image, since + timedelta(seconds=latest) + image
 
 
-def _parse(value: str) -> datetime | None:
+def read_time(value: Any) -> datetime | None:
+    """A time as the workflow's records keep it (ISO 8601), or as S3's headers and records older than that did
+    (RFC 1123: Thu, 08 Jan 2026 00:00:00 GMT)."""
+    if not isinstance(value, str):
+        return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return None
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -165,15 +165,18 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
+def spread(values: list[float]) -> str:
+    """mean / p95 / max in whole seconds. round() gives an int: a lag of -0.1 s (the lag and the delay are each to 0.1 s)
+    reads 0, where format(-0.1, ".0f") wrote "-0"."""
+    return f"{round(statistics.mean(values))} / {round(p95(values))} / {round(max(values))}" if values else "-"
+
+
 def summary(rows: list[Row]) -> tuple[str, list[str]]:
     lines = [
         f"{'class':<13}{'tier':<10}{'profile':<16}{'ok':>6}{'restore lag s mean/p95/max':>28}{'image lag s mean/p95/max':>26}"
         f"{'transitions':>12}{'events max':>11}{'cost USD':>10}"
     ]
     missed: list[str] = []
-
-    def dist(values: list[float]) -> str:
-        return f"{statistics.mean(values):.0f} / {p95(values):.0f} / {max(values):.0f}" if values else "-"
 
     for storage_class, tier in CASES:
         for profile in PROFILES:
@@ -182,7 +185,7 @@ def summary(rows: list[Row]) -> tuple[str, list[str]]:
             rl = [r.restore_lag_s for r in ok if r.restore_lag_s is not None]
             il = [r.image_lag_s for r in ok if r.image_lag_s is not None]
             lines.append(
-                f"{storage_class:<13}{tier:<10}{profile:<16}{len(ok):>3}/{len(group):<2}{dist(rl):>28}{dist(il):>26}"
+                f"{storage_class:<13}{tier:<10}{profile:<16}{len(ok):>3}/{len(group):<2}{spread(rl):>28}{spread(il):>26}"
                 f"{statistics.mean(r.transitions for r in group):>12,.0f}{max(r.history_events for r in group):>11,}"
                 f"{statistics.mean(r.cost_usd for r in group):>10.4f}"
             )

@@ -85,6 +85,11 @@ def main(argv: list[str]) -> int:
             f'  --input \'{{"recoveryPoint": "{keys[1][0]}", "recoveryPointBucket": "{BUCKET}", '
             '"restoreRequestDays": "1", "restoreRequestTier": "Standard"}\''
         )
+        queue = stack.outputs["FailedExecutionQueueUrl"]
+        print(f"aws --endpoint-url {endpoint} sqs receive-message --queue-url {queue}")
+        print("  (the AWS CLI sends `aws sqs` to AWS unless --endpoint-url is given: there it ignores AWS_ENDPOINT_URL)")
+        if args.seed == 0:
+            print("The payloads of events/executions/ name these objects (seed 0): --input file://events/executions/<payload>.json")
         print("Ctrl-C stops the emulator.", flush=True)
         try:
             while True:

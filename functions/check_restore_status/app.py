@@ -26,6 +26,7 @@ import logging
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -120,12 +121,13 @@ def poll_schedule(window: tuple[int, int], elapsed: float, size_bytes: int, conf
 
 
 def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
-    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'."""
+    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'.
+    The expiry comes back in ISO 8601 (2012-12-21T00:00:00+00:00), as every time the restore record keeps."""
     if not header:
         return False, None
     ongoing = 'ongoing-request="true"' in header
     expiry = header.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in header else None
-    return ongoing, expiry
+    return ongoing, parsedate_to_datetime(expiry).isoformat(timespec="seconds") if expiry else None
 
 
 def is_readable(head: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -58,12 +59,13 @@ def is_deep_archive(storage_class: str, archive_status: str | None) -> bool:
 
 
 def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
-    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'."""
+    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'.
+    The expiry comes back in ISO 8601 (2012-12-21T00:00:00+00:00), as every time the restore record keeps."""
     if not header:
         return False, None
     ongoing = 'ongoing-request="true"' in header
     expiry = header.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in header else None
-    return ongoing, expiry
+    return ongoing, parsedate_to_datetime(expiry).isoformat(timespec="seconds") if expiry else None
 
 
 def original_ami_name(s3_client: S3Client, bucket: str, key: str) -> str | None:

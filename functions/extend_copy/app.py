@@ -48,12 +48,13 @@ class ThrottledError(Exception):
 
 
 def parse_restore_header(header: str | None) -> tuple[bool, str | None]:
-    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'."""
+    """x-amz-restore: 'ongoing-request="true"' or 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'.
+    The expiry comes back in ISO 8601 (2012-12-21T00:00:00+00:00), as every time the restore record keeps."""
     if not header:
         return False, None
     ongoing = 'ongoing-request="true"' in header
     expiry = header.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in header else None
-    return ongoing, expiry
+    return ongoing, parsedate_to_datetime(expiry).isoformat(timespec="seconds") if expiry else None
 
 
 def needed_seconds(size_bytes: int) -> int:
@@ -84,7 +85,7 @@ def extend_copy(s3_client: S3Client, request: dict[str, Any], restore: dict[str,
             f"the restored copy of s3://{bucket}/{key} is gone (it expired); start a new execution to restore it again"
         )
     needed = needed_seconds(restore["sizeBytes"])
-    if parsedate_to_datetime(expiry) - now >= timedelta(seconds=needed):
+    if datetime.fromisoformat(expiry) - now >= timedelta(seconds=needed):
         return {**restore, "restoreExpiry": expiry, "copyExtension": "long-enough"}
     days = -(-needed // DAY)  # S3 rounds now + Days up to midnight UTC: at least `needed` from now, longer than today's
     try:

@@ -73,6 +73,7 @@ CHILD_KEYS = (
     "imageId",
     "imageName",
     "storageClass",
+    "archiveStatus",
     "sizeBytes",
     "restoreOutcome",
     "copyReadyAt",
@@ -234,7 +235,8 @@ def render_batch_summary(summary: dict[str, Any], now: datetime) -> tuple[str, s
                 copy = f"copy readable {when(a['copyReadyAt'])}, "
             size = human_size(a["sizeBytes"]) if a.get("sizeBytes") is not None else "-"
             lines.append(
-                f"- {a['imageId']} ({a['imageName']}) from {a['recoveryPoint']}, {a['storageClass']}, {size}: {copy}"
+                f"- {a['imageId']} ({a['imageName']}) from {a['recoveryPoint']}, {a['storageClass']}"
+                f"{'/' + a['archiveStatus'] if a.get('archiveStatus') else ''}, {size}: {copy}"
                 f"image requested {when(a['imageRequestedAt'])}, available {when(a['imageAvailableAt'])}"
             )
             if a.get("failedImageIds"):

@@ -4,7 +4,8 @@ Event:  {"executionId": "arn:...", "request": <Validate Input's result>, "restor
          "image": <Check Image State's result, state "available">}
 Result: the summary that was emailed (the execution's output), plus "messageId":
         {"status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210", "imageName": "...", "region": "us-east-1",
-         "recoveryPoint": "s3://my-ami-archive/ami-0123456789abcdef0.bin", "storageClass": "DEEP_ARCHIVE", ...,
+         "recoveryPoint": "s3://my-ami-archive/ami-0123456789abcdef0.bin", "storageClass": "DEEP_ARCHIVE",
+         "archiveStatus": null, ..., "copyExpiresAt": "2026-01-08T00:00:00+00:00", ...,
          "consoleUrl": "https://...", "execution": "arn:...", "messageId": "..."}
 An execution that a batch started (Validate Input kept its parent as request.startedBy) sends no email of its own:
 the summary is its output, "messageId" is null, and the batch emails one summary of all its AMIs.
@@ -58,6 +59,22 @@ def when(stamp: str | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
+def iso_time(stamp: str | None) -> str | None:
+    """A time of the output in ISO 8601. The restore record keeps S3's expiry so; a record made before it did (an
+    execution that ran through a stack update) may still hold S3's RFC 1123 date."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp).isoformat(timespec="seconds")
+    except ValueError:
+        return parsedate_to_datetime(stamp).isoformat(timespec="seconds")
+
+
+def class_label(storage_class: str, archive_status: str | None) -> str:
+    """INTELLIGENT_TIERING/ARCHIVE_ACCESS, as the command line and the refusal of Expedited write it."""
+    return f"{storage_class}/{archive_status}" if archive_status else storage_class
+
+
 def sns_subject(text: str) -> str:
     """SNS subjects: at most 100 printable ASCII characters, no line breaks."""
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:100]
@@ -95,15 +112,16 @@ def success_summary(event: dict[str, Any]) -> dict[str, Any]:
         "imageName": image["imageName"],
         "region": image["region"],
         "recoveryPoint": f"s3://{request['recoveryPointBucket']}/{request['recoveryPoint']}",
-        "storageClass": restore["storageClass"] + (f" ({restore['archiveStatus']})" if restore["archiveStatus"] else ""),
+        "storageClass": restore["storageClass"],
+        "archiveStatus": restore["archiveStatus"],
         "restoreTier": restore["tier"],
         "tierNote": tier_note,
         "restoreOutcome": restore["requestOutcome"],
         "restoreSummary": restore_text(restore),
         "restoreRequestedAt": restore["requestedAt"],
         "copyReadyAt": restore["readyAt"],
-        "copyExpiresAt": restore["restoreExpiry"],
-        "copyExtendedFrom": restore.get("copyExtendedFrom"),
+        "copyExpiresAt": iso_time(restore["restoreExpiry"]),
+        "copyExtendedFrom": iso_time(restore.get("copyExtendedFrom")),
         "sizeBytes": restore["sizeBytes"],
         "imageRequestedAt": image["requestedAt"],
         "imageAvailableAt": image["availableAt"],
@@ -134,7 +152,7 @@ def render_success(summary: dict[str, Any]) -> tuple[str, str]:
         f"The recovery point {summary['recoveryPoint']} is restored as {summary['imageId']} "
         f"({summary['imageName']}) in {summary['region']}.",
         "",
-        f"Storage class:         {summary['storageClass']}",
+        f"Storage class:         {class_label(summary['storageClass'], summary['archiveStatus'])}",
         f"Size:                  {human_size(summary['sizeBytes'])}",
         f"Restore:               {summary['restoreSummary']}",
     ]

@@ -54,6 +54,7 @@ BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
 ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_KEY_BYTES = 1024  # S3 object keys
 
 # Step Functions Developer Guide, "Start workflow executions from a task state": a parent passes its execution ID
 # under this name to associate the child execution with it.
@@ -76,6 +77,16 @@ STATE_MARGIN_BYTES = 8 * 1024
 
 class InvalidInputError(Exception):
     """The execution input cannot be used; the message says what to fix."""
+
+
+def shown(value: Any) -> str:
+    """A value as the input spelled it, in JSON (null, true, "0"), cut to 100 characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escaped, as JSON may spell it
+        text = json.dumps(value, default=str)
+    return text if len(text) <= 100 else f"{text[:99]}…"
 
 
 def bucket_problem(name: str) -> str | None:
@@ -117,10 +128,10 @@ def access_problem(bucket: str, allowed_bucket: str, tag_value: str, tagged: Cal
         return None
     by_tag = f", or tag the bucket {BUCKET_TAG_KEY}={tag_value}" if tag_value else ""
     if len(names) == 1 and not tag_value:
-        return f"'{bucket}' is not the bucket this stack may read ({names[0]}); redeploy with ArchiveBucketName set to it"
+        return f"{shown(bucket)} is not the bucket this stack may read ({names[0]}); redeploy with ArchiveBucketName set to it"
     listed = ", ".join(names) if names else "none"
     return (
-        f"'{bucket}' is not a bucket this stack may read (ArchiveBucketName: {listed}"
+        f"{shown(bucket)} is not a bucket this stack may read (ArchiveBucketName: {listed}"
         f"{f'; ArchiveBucketTag: {BUCKET_TAG_KEY}={tag_value}' if tag_value else ''}): add it to ArchiveBucketName "
         f"(comma-separated) and update the stack{by_tag}; the functions' code does not change"
     )
@@ -133,28 +144,33 @@ def field_values(
     problems: list[str] = []
     bucket = payload.get("recoveryPointBucket")
     if not isinstance(bucket, str):
-        problems.append("recoveryPointBucket: required, the name of the bucket holding the recovery point")
+        problems.append(
+            "recoveryPointBucket: required, the name of the bucket holding the recovery point"
+            + (f", got {shown(bucket)}" if "recoveryPointBucket" in payload else "")
+        )
     elif (problem := bucket_problem(bucket)) is not None:
-        problems.append(f"recoveryPointBucket: '{bucket}' {problem}")
+        problems.append(f"recoveryPointBucket: {shown(bucket)} {problem}")
     elif (problem := access_problem(bucket, allowed_bucket, tag_value, tagged)) is not None:
         problems.append(f"recoveryPointBucket: {problem}")
 
+    # A field given as null is refused like any other wrong value: left out, it takes its default.
     days = parse_days(payload.get("restoreRequestDays", DEFAULT_DAYS))
     if days is None or not 1 <= days <= MAX_RESTORE_DAYS:
         problems.append(
             f"restoreRequestDays: must be a whole number from 1 to {MAX_RESTORE_DAYS} "
-            f"(number or string of digits), got {payload.get('restoreRequestDays')!r}"
+            f"(number or string of digits), got {shown(payload.get('restoreRequestDays'))}"
         )
 
     raw_tier = payload.get("restoreRequestTier", DEFAULT_TIER)
     tier = next((t for t in TIERS if isinstance(raw_tier, str) and raw_tier.lower() == t.lower()), None)
     if tier is None:
-        problems.append(f"restoreRequestTier: must be one of {', '.join(TIERS)}, got {raw_tier!r}")
+        problems.append(f"restoreRequestTier: must be one of {', '.join(TIERS)} (any letter case), got {shown(raw_tier)}")
 
     ami_name = payload.get("amiName")
-    if ami_name is not None and (not isinstance(ami_name, str) or not AMI_NAME_PATTERN.fullmatch(ami_name)):
+    if "amiName" in payload and (not isinstance(ami_name, str) or not AMI_NAME_PATTERN.fullmatch(ami_name)):
         problems.append(
-            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_, got {ami_name!r}"
+            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_ "
+            f"(leave it out for the original name), got {shown(ami_name)}"
         )
     values = {
         "recoveryPointBucket": bucket,
@@ -171,14 +187,23 @@ def validate_input(
 ) -> tuple[dict[str, Any], list[str]]:
     """Return the normalised single-restore request and the list of problems (empty when valid)."""
     if not isinstance(payload, dict):
-        return {}, [f"the input must be a JSON object with the fields {', '.join(FIELDS)}"]
+        return {}, [
+            f"the input must be a JSON object with the fields {', '.join(FIELDS)} "
+            f"({BATCH_FIELD} instead of recoveryPoint for many AMIs), got {shown(payload)}"
+        ]
     problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
 
     key = payload.get("recoveryPoint")
-    if not isinstance(key, str) or not 1 <= len(key.encode("utf-8", "surrogatepass")) <= 1024:
-        problems.append("recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin")
+    size = len(key.encode("utf-8", "surrogatepass")) if isinstance(key, str) else 0
+    if not isinstance(key, str) or size == 0:
+        problems.append(
+            "recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin"
+            + (f", got {shown(key)}" if "recoveryPoint" in payload else "")
+        )
+    elif size > MAX_KEY_BYTES:
+        problems.append(f"recoveryPoint: too long: {size:,} bytes, where an S3 key has at most {MAX_KEY_BYTES:,}")
     elif not key.endswith(".bin"):
-        problems.append(f"recoveryPoint: '{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
+        problems.append(f"recoveryPoint: {shown(key)} is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
     else:
         try:
             key.encode("utf-8")
@@ -227,14 +252,14 @@ def selector_problems(selector: dict[str, Any]) -> list[str]:
     if not isinstance(name, str) or not NAME_GLOB.fullmatch(name):
         found.append(
             "recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any "
-            f"characters), got {name!r}"
+            f"characters), got {shown(name)}"
         )
     before = selector.get("archivedBefore")
     if before is not None and (not isinstance(before, str) or parse_date(before) is None):
-        found.append(f"recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got {before!r}")
+        found.append(f"recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got {shown(before)}")
     newest = selector.get("newestOnly", True)
     if not isinstance(newest, bool):
-        found.append(f"recoveryPoints.newestOnly: must be true or false, got {newest!r}")
+        found.append(f"recoveryPoints.newestOnly: must be true or false, got {shown(newest)}")
     return found
 
 
@@ -243,7 +268,7 @@ def validate_batch(
 ) -> tuple[dict[str, Any], list[str]]:
     """Return the normalised batch request and the list of problems (empty when valid)."""
     if not isinstance(payload, dict):
-        return {}, [f"the input must be a JSON object with the fields {', '.join(BATCH_FIELDS)}"]
+        return {}, [f"the input must be a JSON object with the fields {', '.join(BATCH_FIELDS)}, got {shown(payload)}"]
     problems = [f"{key}: unknown field in a batch (allowed: {', '.join(BATCH_FIELDS)})" for key in payload if key not in BATCH_FIELDS]
     if "recoveryPoint" in payload:
         problems = [
@@ -280,7 +305,7 @@ def validate_batch(
         elif isinstance(point, dict):
             item_payload = {**given, **point}
         else:
-            problems.append(f"{BATCH_FIELD}[{index}]: must be an object key or an object with recoveryPoint, got {point!r}")
+            problems.append(f"{BATCH_FIELD}[{index}]: must be an object key or an object with recoveryPoint, got {shown(point)}")
             continue
         label = f"{BATCH_FIELD}[{index}]" + (
             f" ({item_payload['recoveryPoint']})" if isinstance(item_payload.get("recoveryPoint"), str) else ""

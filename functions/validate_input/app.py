@@ -47,18 +47,30 @@ BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
 ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_KEY_BYTES = 1024  # S3 object keys
 
 # Step Functions Developer Guide, "Start workflow executions from a task state": a parent passes its execution ID
 # under this name to associate the child execution with it.
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}")
 DEFAULT_DAYS, DEFAULT_TIER = 1, "Standard"
+BATCH_FIELD = "recoveryPoints"  # instead of recoveryPoint: a batch, which Validate Batch checks
 # Buckets the stack may read by tag (ArchiveBucketTag): the tag key is fixed, the template's IAM condition names it.
 BUCKET_TAG_KEY = "ami-archive"
 
 
 class InvalidInputError(Exception):
     """The execution input cannot be used; the message says what to fix."""
+
+
+def shown(value: Any) -> str:
+    """A value as the input spelled it, in JSON (null, true, "0"), cut to 100 characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: escaped, as JSON may spell it
+        text = json.dumps(value, default=str)
+    return text if len(text) <= 100 else f"{text[:99]}…"
 
 
 def bucket_problem(name: str) -> str | None:
@@ -100,10 +112,10 @@ def access_problem(bucket: str, allowed_bucket: str, tag_value: str, tagged: Cal
         return None
     by_tag = f", or tag the bucket {BUCKET_TAG_KEY}={tag_value}" if tag_value else ""
     if len(names) == 1 and not tag_value:
-        return f"'{bucket}' is not the bucket this stack may read ({names[0]}); redeploy with ArchiveBucketName set to it"
+        return f"{shown(bucket)} is not the bucket this stack may read ({names[0]}); redeploy with ArchiveBucketName set to it"
     listed = ", ".join(names) if names else "none"
     return (
-        f"'{bucket}' is not a bucket this stack may read (ArchiveBucketName: {listed}"
+        f"{shown(bucket)} is not a bucket this stack may read (ArchiveBucketName: {listed}"
         f"{f'; ArchiveBucketTag: {BUCKET_TAG_KEY}={tag_value}' if tag_value else ''}): add it to ArchiveBucketName "
         f"(comma-separated) and update the stack{by_tag}; the functions' code does not change"
     )
@@ -116,28 +128,33 @@ def field_values(
     problems: list[str] = []
     bucket = payload.get("recoveryPointBucket")
     if not isinstance(bucket, str):
-        problems.append("recoveryPointBucket: required, the name of the bucket holding the recovery point")
+        problems.append(
+            "recoveryPointBucket: required, the name of the bucket holding the recovery point"
+            + (f", got {shown(bucket)}" if "recoveryPointBucket" in payload else "")
+        )
     elif (problem := bucket_problem(bucket)) is not None:
-        problems.append(f"recoveryPointBucket: '{bucket}' {problem}")
+        problems.append(f"recoveryPointBucket: {shown(bucket)} {problem}")
     elif (problem := access_problem(bucket, allowed_bucket, tag_value, tagged)) is not None:
         problems.append(f"recoveryPointBucket: {problem}")
 
+    # A field given as null is refused like any other wrong value: left out, it takes its default.
     days = parse_days(payload.get("restoreRequestDays", DEFAULT_DAYS))
     if days is None or not 1 <= days <= MAX_RESTORE_DAYS:
         problems.append(
             f"restoreRequestDays: must be a whole number from 1 to {MAX_RESTORE_DAYS} "
-            f"(number or string of digits), got {payload.get('restoreRequestDays')!r}"
+            f"(number or string of digits), got {shown(payload.get('restoreRequestDays'))}"
         )
 
     raw_tier = payload.get("restoreRequestTier", DEFAULT_TIER)
     tier = next((t for t in TIERS if isinstance(raw_tier, str) and raw_tier.lower() == t.lower()), None)
     if tier is None:
-        problems.append(f"restoreRequestTier: must be one of {', '.join(TIERS)}, got {raw_tier!r}")
+        problems.append(f"restoreRequestTier: must be one of {', '.join(TIERS)} (any letter case), got {shown(raw_tier)}")
 
     ami_name = payload.get("amiName")
-    if ami_name is not None and (not isinstance(ami_name, str) or not AMI_NAME_PATTERN.fullmatch(ami_name)):
+    if "amiName" in payload and (not isinstance(ami_name, str) or not AMI_NAME_PATTERN.fullmatch(ami_name)):
         problems.append(
-            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_, got {ami_name!r}"
+            f"amiName: must be 3-{128 - AMI_NAME_SUFFIX_LENGTH} characters of letters, digits, spaces and ()[]./-'@_ "
+            f"(leave it out for the original name), got {shown(ami_name)}"
         )
     values = {
         "recoveryPointBucket": bucket,
@@ -154,14 +171,23 @@ def validate_input(
 ) -> tuple[dict[str, Any], list[str]]:
     """Return the normalised single-restore request and the list of problems (empty when valid)."""
     if not isinstance(payload, dict):
-        return {}, [f"the input must be a JSON object with the fields {', '.join(FIELDS)}"]
+        return {}, [
+            f"the input must be a JSON object with the fields {', '.join(FIELDS)} "
+            f"({BATCH_FIELD} instead of recoveryPoint for many AMIs), got {shown(payload)}"
+        ]
     problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
 
     key = payload.get("recoveryPoint")
-    if not isinstance(key, str) or not 1 <= len(key.encode("utf-8", "surrogatepass")) <= 1024:
-        problems.append("recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin")
+    size = len(key.encode("utf-8", "surrogatepass")) if isinstance(key, str) else 0
+    if not isinstance(key, str) or size == 0:
+        problems.append(
+            "recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin"
+            + (f", got {shown(key)}" if "recoveryPoint" in payload else "")
+        )
+    elif size > MAX_KEY_BYTES:
+        problems.append(f"recoveryPoint: too long: {size:,} bytes, where an S3 key has at most {MAX_KEY_BYTES:,}")
     elif not key.endswith(".bin"):
-        problems.append(f"recoveryPoint: '{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
+        problems.append(f"recoveryPoint: {shown(key)} is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
     else:
         try:
             key.encode("utf-8")

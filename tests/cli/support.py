@@ -62,9 +62,10 @@ class Result:
     stderr: str
 
 
-def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
-    """The command line in this process (click's runner): stdout is not a terminal, so plain output."""
-    result = CliRunner(mix_stderr=False).invoke(cli, list(args), env={**ISOLATED, **FAKE, **(env or {})}, catch_exceptions=False)
+def run(*args: str, env: Mapping[str, str | None] | None = None, answer: str | None = None) -> Result:
+    """The command line in this process (click's runner): stdout is not a terminal, so plain output; `answer` is typed."""
+    environment = {**ISOLATED, **FAKE, **(env or {})}
+    result = CliRunner(mix_stderr=False).invoke(cli, list(args), input=answer, env=environment, catch_exceptions=False)
     return Result(result.exit_code, result.stdout, result.stderr)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from glacier_ami_restore import archive, aws, cli, workflow
 from tests.cli.support import FAKE, ISOLATED, OWN_BUCKET, REGION, Server, golden, normalise_ids, run
 from tests.support import ROOT
 
@@ -193,16 +194,18 @@ def test_status_and_history_by_name(server: Server) -> None:
         "tier": "Standard",
         "etaEarliest": None,
         "etaLatest": None,
-        "copyExpiresAt": output["copyExpiresAt"],
+        "copyExpiresAt": output["copyExpiresAt"].replace("+00:00", "Z"),  # ISO 8601 as every time (the output's own)
         "imageId": output["imageId"],
         "error": None,
         "cause": None,
     }
+    assert re.fullmatch(r"2026-01-\d\dT00:00:00\+00:00", output["copyExpiresAt"])  # S3's midnight, not its HTTP date
     row = next(r for r in json.loads(history.stdout) if r["executionArn"] == execution["executionArn"])
-    assert {k: row[k] for k in ("status", "imageId", "storageClass", "tier", "startedAt", "durationSeconds", "error")} == {
+    assert {k: row[k] for k in ("status", "imageId", "storageClass", "archiveStatus", "tier", "startedAt", "durationSeconds", "error")} == {
         "status": "SUCCEEDED",
         "imageId": output["imageId"],
         "storageClass": "GLACIER",
+        "archiveStatus": None,
         "tier": "Standard",
         "startedAt": started,
         "durationSeconds": seconds,
@@ -261,6 +264,10 @@ def test_live_progress_on_a_terminal(server: Server) -> None:
     assert re.search(r"ETA +(\d{4}-\d\d-\d\d )?\d\d:\d\d – (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(in [^)]+\)", text), text
     # And the last frame is the finished restore with its AMI
     assert re.search(r"AMI ami-[0-9a-f]{17} is available \(restored in ", text)
+    # And the console URL, 230 characters wide, is one line: the terminal folds it, no newline breaks it
+    execution = r"arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:cli-ami-[0-9a-f]{17}-[0-9a-f]{16}"
+    url = rf"https://us-east-1\.console\.aws\.amazon\.com/states/home\?region=us-east-1#/v2/executions/details/{execution}"
+    assert re.search(rf"\nExecution: {execution}\r?\nConsole:   {url}\r?\n", text), text
 
 
 def test_no_stack(server: Server) -> None:
@@ -313,10 +320,11 @@ def test_expedited_refused_for_deep_archive(server: Server) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--tier", "Fast"], "--tier must be one of Standard, Bulk, Expedited (got 'Fast')"),
+        (["--tier", "Fast"], "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Fast')"),
         (["--days", "٣"], "--days must be a whole number from 1 to 30 (got '٣')"),
         (["--days", "31", "--tier", "Rapid"],
-         "--tier must be one of Standard, Bulk, Expedited (got 'Rapid'); --days must be a whole number from 1 to 30 (got '31')"),
+         "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Rapid'); "
+         "--days must be a whole number from 1 to 30 (got '31')"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_before_any_aws_call(arguments: list[str], message: str) -> None:
@@ -359,3 +367,113 @@ def test_bad_usage_is_one_line() -> None:
     # Then click's usage error is one line with where to look, exit 2
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == "glacier-ami-restore: No such option: --colour (see `glacier-ami-restore list --help`)\n"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "message"),
+    [
+        (["--endpoint-url", "localhost:4599"], {},
+         "--endpoint-url: the endpoint 'localhost:4599' is not a URL: give its scheme and host, e.g. http://127.0.0.1:4599"),
+        ([], {"AWS_ENDPOINT_URL": "localhost:4599"},
+         "AWS_ENDPOINT_URL (or the profile's endpoint_url): the endpoint 'localhost:4599' is not a URL: give its scheme and host, "
+         "e.g. http://127.0.0.1:4599"),
+    ],
+)  # fmt: skip
+def test_an_endpoint_without_its_scheme_is_one_line_exit_2(arguments: list[str], env: dict[str, str], message: str) -> None:
+    # Given an endpoint written without http:// (botocore refuses it with a ValueError)
+    # When the operator lists the archive through it
+    result = run(*arguments, "list", env=env)
+    # Then one line says how to write it, exit 2 (usage), no traceback
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"glacier-ami-restore: {message}\n")
+
+
+def test_an_endpoint_that_does_not_answer_is_reported_after_one_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an endpoint where nothing listens (the SDK would try 5 times with back-off: 12 to 27 s)
+    made: list[aws.Aws] = []
+
+    class Recorded(aws.Aws):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(cli, "Aws", Recorded)
+    # When the operator lists the archive
+    result = run("--endpoint-url", "http://127.0.0.1:9", "list")
+    # Then one line names the endpoint as given (not the SDK's request URL with its query string), exit 2, after one
+    # request
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "glacier-ami-restore: cannot reach http://127.0.0.1:9 (is `make emulator` running?): "
+        "check --endpoint-url, --region and the network\n"
+    )
+    assert [a.requests for a in made] == [1]
+
+
+def test_a_bug_is_one_line_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a command that fails where no error was foreseen
+    def broken(*_: Any) -> None:
+        raise RuntimeError("list index out of range")
+
+    monkeypatch.setattr(archive, "list_archive", broken)
+    # When the operator runs it
+    result = run("--endpoint-url", "http://127.0.0.1:9", "list", "--bucket", SAMPLES)
+    # Then one line, exit 3 (neither a failed restore nor bad usage)
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == (
+        "glacier-ami-restore: unexpected error RuntimeError: list index out of range (a bug: GLACIER_AMI_RESTORE_DEBUG=1 shows where)\n"
+    )
+
+
+@pytest.fixture
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """Every restore the command would start (none is: the server's AMIs stay as the other tests expect them)."""
+    started: list[dict[str, str]] = []
+
+    def start(_aws: Any, machine: str, body: dict[str, str], _again: str | None = None) -> tuple[str, bool]:
+        started.append(body)
+        return f"{machine.replace(':stateMachine:', ':execution:')}:fake", True
+
+    monkeypatch.setattr(workflow, "start", start)
+    return started
+
+
+def test_a_prefix_starts_nothing_off_a_terminal_without_yes(server: Server, starts: list[dict[str, str]]) -> None:
+    # Given a prefix of exactly one archived AMI's name, in a script (stdin is not a terminal)
+    # When the operator restores it, then again with --yes
+    refused = run("--endpoint-url", server.endpoint, "restore", "db-serv")
+    accepted = run("--endpoint-url", server.endpoint, "restore", "db-serv", "--yes")
+    # Then without --yes nothing starts, exit 2, and one line says how to name it; with --yes it starts
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        "glacier-ami-restore: 'db-serv' matches db-server-2023-06 only as a prefix or a pattern: nothing started; restore it by "
+        "its full name (glacier-ami-restore restore db-server-2023-06), its key or AMI id, or pass --yes\n"
+    )
+    key = server.keys["DEEP_ARCHIVE"]
+    assert (accepted.exit_code, starts) == (0, [{"recoveryPoint": key, "recoveryPointBucket": SAMPLES, "restoreRequestDays": "1",
+                                                 "restoreRequestTier": "Standard"}])  # fmt: skip
+
+
+REFUSED = "glacier-ami-restore: nothing started: restore it by its full name (glacier-ami-restore restore web-server-2025-01)\n"
+
+
+@pytest.mark.parametrize(("answer", "code", "started", "after"), [("n\n", 2, 0, REFUSED), ("y\n", 0, 1, "")])
+def test_a_prefix_asks_first_on_a_terminal(
+    server: Server, starts: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch, answer: str, code: int, started: int, after: str
+) -> None:
+    # Given an operator at a terminal
+    monkeypatch.setattr(cli, "stdin_is_terminal", lambda: True)
+    # When they restore a prefix and answer the question
+    result = run("--endpoint-url", server.endpoint, "restore", "web-", "--tier", "Bulk", answer=answer)
+    # Then the question names the AMI, and only a yes starts it
+    key = server.keys["GLACIER_IR"]
+    question = f"'web-' is not a full name: restore web-server-2025-01 (s3://{SAMPLES}/{key}, GLACIER_IR, Bulk, 1 d)? [y/N]:"
+    assert result.stderr == question + after  # (click's runner drops the prompt's last space and echoes the answer on stdout)
+    assert (result.exit_code, len(starts)) == (code, started)
+
+
+def test_restore_help_gives_the_days_rule_that_holds() -> None:
+    # Given the restore command's help / Then --days says 1-30 for every class and tier (no "Deep Archive Bulk: 3 or more")
+    result = run("restore", "--help")
+    help_text = " ".join(result.stdout.split())
+    assert "--days TEXT Days the temporary copy lives (1-30, any class and tier: the workflow lengthens the copy when the" in help_text
+    assert "3 or more" not in help_text

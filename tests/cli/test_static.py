@@ -33,7 +33,7 @@ def test_validation_rules_agree_with_validate_input() -> None:
     # Given the Validate Input handler and the command line's copy of its rules
     app = handler("validate_input")
     # Then every constant is the same
-    for name in ("MAX_RESTORE_DAYS", "TIERS", "FIELDS", "AMI_NAME_SUFFIX_LENGTH", "BUCKET_PREFIXES", "BUCKET_SUFFIXES"):
+    for name in ("MAX_RESTORE_DAYS", "TIERS", "FIELDS", "AMI_NAME_SUFFIX_LENGTH", "BUCKET_PREFIXES", "BUCKET_SUFFIXES", "MAX_KEY_BYTES"):
         assert getattr(validation, name) == getattr(app, name), name
     for name in ("AMI_NAME_PATTERN", "BUCKET_PATTERN", "ASCII_DIGITS"):
         assert getattr(validation, name).pattern == getattr(app, name).pattern, name
@@ -195,6 +195,8 @@ def test_input_rules_refuse_what_validate_input_refuses() -> None:
     assert validation.key_problem("ami-0123456789abcdef0.txt") == (
         "'ami-0123456789abcdef0.txt' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
     )
+    assert validation.key_problem("a" * 1996 + ".bin") == "the object key is too long: 2,000 bytes, where an S3 key has at most 1,024"
+    assert validation.tier_problem("Fast") == "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Fast')"
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", workflow.execution_name(workflow.payload(ami(1, key="ä ö/ü.bin"), "Bulk", "2", None)))
 
 
@@ -216,3 +218,27 @@ def test_every_waiting_state_of_the_definition_has_a_stage() -> None:
                 "Restore Failed", "Is It A Batch?", "Note The Batch Refusal", "Read The Batch Outcome", "Did The Batch Say Why?",
                 "Batch Restore Failed", "Batch Restore Ended", "Is It A Selection?", "Batch Failed"}  # fmt: skip
     assert states - unstaged == staged
+
+
+def test_status_writes_the_class_as_list_does_and_the_expiry_in_iso_8601() -> None:
+    from glacier_ami_restore import progress
+
+    # Given a finished Intelligent-Tiering restore whose output gives the class and the tier apart, and the expiry of an
+    # execution that ran before the records kept it in ISO 8601 (S3's HTTP date)
+    started = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    found = workflow.Progress(
+        arn="arn:x", name="x", status="SUCCEEDED", stage="done", state=None, started=started, now=started, stopped=started,
+        request={"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "vault"}, storage_class="INTELLIGENT_TIERING",
+        archive_status="ARCHIVE_ACCESS", tier="Bulk", copy_expiry=workflow.read_time("Thu, 08 Jan 2026 00:00:00 GMT"),
+    )  # fmt: skip
+    # Then the table labels the class as `list` does, and the expiry reads as every other time, in the table and its JSON
+    rows = dict(progress.rows(found))
+    assert (rows["Recovery point"], rows["Copy expires"]) == (
+        "s3://vault/ami-0123456789abcdef0.bin (INTELLIGENT_TIERING/ARCHIVE_ACCESS, Bulk)",
+        "2026-01-08 00:00Z",
+    )
+    assert (found.as_json()["storageClass"], found.as_json()["archiveStatus"], found.as_json()["copyExpiresAt"]) == (
+        "INTELLIGENT_TIERING",
+        "ARCHIVE_ACCESS",
+        "2026-01-08T00:00:00Z",
+    )

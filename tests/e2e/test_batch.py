@@ -193,7 +193,7 @@ def test_a_batch_that_cannot_work_fails_before_any_side_effect_in_one_email(aws:
     missing = [f"ami-{n:017x}.bin" for n in range(3)]
     if payload == "invalid-batch":
         body, step, error = event("executions/invalid-batch.json"), "Validate Batch", "InvalidInputError"
-        expected = ["recoveryPoints[1] (backup.tar)", "recoveryPoints[2] (ami-0a1b2c3d4e5f60001.bin): listed twice", "recoveryPoints[3]"]
+        expected = ["recoveryPoints[1] (backup.tar)", "recoveryPoints[2] (ami-5a0f3616665c35d46.bin): listed twice", "recoveryPoints[3]"]
     elif payload == "expedited-deep-archive":  # only HeadObject can tell: Plan Batch refuses it before requesting any restore
         body = {"recoveryPoints": [flexible, deep], "recoveryPointBucket": BUCKET, "restoreRequestTier": "Expedited"}
         step, error = "Plan Batch", "InvalidInputError"

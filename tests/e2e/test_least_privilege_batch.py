@@ -247,9 +247,9 @@ def test_a_second_listed_bucket_works_and_another_is_refused_saying_how_to_allow
     refused = aws.run(stack, {"recoveryPoints": [readable(aws, "lp-third", THIRD)], "recoveryPointBucket": THIRD})
     assert (refused.status, refused.error, aws.requests["s3.HeadObject"]) == ("FAILED", "InvalidInputError", requests)
     assert (
-        "recoveryPointBucket: 'third-vault' is not a bucket this stack may read (ArchiveBucketName: my-ami-archive, second-vault): "
+        'recoveryPointBucket: "third-vault" is not a bucket this stack may read (ArchiveBucketName: my-ami-archive, second-vault): '
         "add it to ArchiveBucketName (comma-separated) and update the stack; the functions' code does not change"
-    ) in (refused.cause or "")
+    ) in json.loads(refused.cause or "{}")["errorMessage"]
     # The list reaches the functions as configuration only: one variable of Validate Input and of Validate Batch (and the
     # policy above)
     assert stack.functions["ValidateInputFunction"].environment["ALLOWED_BUCKET"] == f"{BUCKET},{SECOND}"

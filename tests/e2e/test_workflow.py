@@ -90,6 +90,7 @@ def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
         for k in (
             "status",
             "storageClass",
+            "archiveStatus",
             "restoreTier",
             "restoreOutcome",
             "restoreRequestedAt",
@@ -100,11 +101,12 @@ def test_output_is_the_summary_that_was_emailed(aws: Emulator) -> None:
     } == {
         "status": "SUCCEEDED",
         "storageClass": "DEEP_ARCHIVE",
+        "archiveStatus": None,
         "restoreTier": "Bulk",
         "restoreOutcome": "requested",
         "restoreRequestedAt": "2026-01-05T09:00:00+00:00",
         "copyReadyAt": "2026-01-06T21:00:05+00:00",  # 36 h, and S3's event 5 s later
-        "copyExpiresAt": "Thu, 08 Jan 2026 00:00:00 GMT",  # ready at 21:00 on the 6th + 1 day, next midnight
+        "copyExpiresAt": "2026-01-08T00:00:00+00:00",  # ready at 21:00 on the 6th + 1 day, next midnight
         "sizeBytes": 8_000_000_000,
     }
     assert run.output["imageName"].startswith("db-server-restored-20260105-")  # amiName from the payload
@@ -138,8 +140,8 @@ def test_a_4_tb_ami_extends_its_copy_and_outlives_a_24_hour_image_deadline(aws: 
     assert [(c["tier"], c["days"], c["status"]) for c in aws.s3.restore_calls] == [("Bulk", 1, 202), ("Bulk", 2, 200)]
     assert (run.status, run.error) == ("SUCCEEDED", None)
     assert (run.output["copyExpiresAt"], run.output["copyExtendedFrom"]) == (
-        "Thu, 08 Jan 2026 00:00:00 GMT",
-        "Wed, 07 Jan 2026 00:00:00 GMT",
+        "2026-01-08T00:00:00+00:00",
+        "2026-01-07T00:00:00+00:00",
     )
     assert "Note: the copy was extended from 2026-01-07 00:00:00 UTC so that it outlives the image restore." in run.emails[0]["message"]
     # and the image restore ran for 30 h, past the old fixed 24 h deadline (4 TB: 44.8 h)
@@ -181,8 +183,8 @@ def test_a_copy_found_close_to_its_expiry_is_extended_before_the_image_restore(a
     assert [(c["days"], c["status"]) for c in aws.s3.restore_calls] == [(1, 202), (1, 200)]
     assert (run.status, run.output["copyExtendedFrom"], run.output["copyExpiresAt"]) == (
         "SUCCEEDED",
-        "Wed, 07 Jan 2026 00:00:00 GMT",
-        "Thu, 08 Jan 2026 00:00:00 GMT",
+        "2026-01-07T00:00:00+00:00",
+        "2026-01-08T00:00:00+00:00",
     )
 
 
@@ -221,7 +223,7 @@ def test_thirteen_100_gb_restores_started_at_once_take_turns_under_the_600_gb_bu
     "payload, storage_class, message",
     [
         ("invalid-tier-and-days", "GLACIER", "restoreRequestDays: must be a whole number from 1 to 30"),
-        ("invalid-bucket-and-key", "GLACIER", "recoveryPoint: 'backup.tar' is not an AMI object"),
+        ("invalid-bucket-and-key", "GLACIER", 'recoveryPoint: "backup.tar" is not an AMI object'),
         ("invalid-expedited-deep-archive", "DEEP_ARCHIVE", "restoreRequestTier: Expedited is not offered for Deep Archive"),
     ],
 )
@@ -233,7 +235,7 @@ def test_invalid_input_fails_with_an_email_and_no_side_effect(aws: Emulator, pay
         body["recoveryPoint"] = key
     run = aws.run(stack, body)
     assert (run.status, run.error) == ("FAILED", "InvalidInputError")
-    assert message in (run.cause or "")
+    assert message in json.loads(run.cause or "{}")["errorMessage"]
     (email,) = run.emails
     step = "Check Storage Class" if payload == "invalid-expedited-deep-archive" else "Validate Input"
     assert email["subject"] == f"AMI restore failed: InvalidInputError at {step}"

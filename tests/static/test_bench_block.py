@@ -125,3 +125,11 @@ def test_a_page_without_its_markers_is_refused() -> None:
         bench_report.replace_block("no markers here\n", "single", "figures")
     with pytest.raises(ValueError, match="must each appear once"):
         bench_report.replace_block("<!-- bench:single:end -->\n<!-- bench:single:begin -->\n", "single", "figures")
+
+
+def test_the_benchmarks_summary_never_prints_minus_zero() -> None:
+    from tools.bench import spread
+
+    # Given lags a tenth of a second below zero (the lag and the event's delay are each rounded to 0.1 s)
+    # Then they read 0, not -0; others round to whole seconds (mean 11.4; the p95 of three values is the highest)
+    assert (spread([-0.1, -0.2, -0.1]), spread([1.4, 2.6, 30.2]), spread([])) == ("0 / 0 / 0", "11 / 30 / 30", "-")

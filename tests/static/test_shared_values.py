@@ -233,7 +233,8 @@ def test_the_copy_check_catches_a_planted_disagreement() -> None:
 
 
 def test_the_restore_header_parser_reads_both_forms() -> None:
-    # (its three copies are one source: test_every_copy_of_a_name_is_the_same_but_the_reasoned_differences)
+    # (its three copies are one source: test_every_copy_of_a_name_is_the_same_but_the_reasoned_differences); the expiry
+    # in ISO 8601, as every time of the restore record
     parse = load_function("extend_copy").parse_restore_header
-    assert parse('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"') == (False, "Fri, 21 Dec 2012 00:00:00 GMT")
+    assert parse('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"') == (False, "2012-12-21T00:00:00+00:00")
     assert (parse('ongoing-request="true"'), parse(None)) == ((True, None), (False, None))

@@ -304,7 +304,8 @@ def test_the_batch_email_renders_every_ami() -> None:
         "plan": {"amis": 3, "totalGb": 1208.0, "quotaGb": 600.0, "restoresRequested": 1},
         "amis": [
             {"recoveryPoint": "s3://vault/ami-01.bin", "status": "SUCCEEDED", "imageId": "ami-0f1", "imageName": "web-01-restored",
-             "storageClass": "GLACIER", "sizeBytes": 600 * 10**9, "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T13:00:00+00:00",
+             "storageClass": "INTELLIGENT_TIERING", "archiveStatus": "ARCHIVE_ACCESS", "sizeBytes": 600 * 10**9,
+             "restoreOutcome": "requested", "copyReadyAt": "2026-01-05T13:00:00+00:00",
              "imageRequestedAt": "2026-01-05T13:00:00+00:00", "imageAvailableAt": "2026-01-05T16:30:00+00:00",
              "failedImageIds": ["ami-0e1"], "execution": "arn:x:batch-0"},
             {"recoveryPoint": "s3://vault/ami-02.bin", "status": "SUCCEEDED", "imageId": "ami-0f2", "imageName": "web-02-restored",
@@ -328,8 +329,8 @@ def test_the_batch_email_renders_every_ami() -> None:
         "Started 2026-01-05 09:00:00 UTC, summarised 2026-01-05 17:15:00 UTC (8 h 15 min).",
         "",
         "Restored:",
-        "- ami-0f1 (web-01-restored) from s3://vault/ami-01.bin, GLACIER, 600.0 GB: copy readable 2026-01-05 13:00:00 UTC, image "
-        "requested 2026-01-05 13:00:00 UTC, available 2026-01-05 16:30:00 UTC",
+        "- ami-0f1 (web-01-restored) from s3://vault/ami-01.bin, INTELLIGENT_TIERING/ARCHIVE_ACCESS, 600.0 GB: copy readable "
+        "2026-01-05 13:00:00 UTC, image requested 2026-01-05 13:00:00 UTC, available 2026-01-05 16:30:00 UTC",
         "  Note: ami-0e1 failed over EC2's in-progress quota and were left in place.",
         "- ami-0f2 (web-02-restored) from s3://vault/ami-02.bin, GLACIER_IR, 8.0 GB: no restore needed, image requested "
         "2026-01-05 09:00:05 UTC, available 2026-01-05 09:20:05 UTC",

@@ -63,3 +63,24 @@ def test_a_failed_state_shows_its_error_name() -> None:
         ("Validate Input", "failed: InvalidInputError", True),
         ("Restore Failed", "FAILED (InvalidInputError)", True),
     ]
+
+
+def test_a_loop_with_scheduled_checks_stays_one_line_with_its_number_of_checks() -> None:
+    # Given an image checked at 0 min, then waits that timed out and were scheduled again (the safety net's polls
+    # between checks), then a check that finds it available at 11 min
+    history = [
+        entered("Check Image State", 0),
+        exited("Check Image State", 0, {"image": {"state": "pending"}}),
+        entered("Is Image Available?", 0),
+        entered("Wait For Image", 0),
+        entered("Schedule Next Image Check", 3),
+        entered("Wait For Image", 3),
+        entered("Check Image State", 11),
+        exited("Check Image State", 11, {"image": {"state": "available"}}),
+        entered("Is Image Available?", 11),
+        entered("Notify Success", 11),
+    ]
+    # Then the loop is one line counting its two checks (not a line "x0" per scheduled poll)
+    assert [(line.state, line.text) for line in lines(*visits(history), START)][:1] == [
+        ("Check Image State x2", "+0:00:00 ... +0:11:00 (available at +0:11:00)")
+    ]

@@ -97,7 +97,7 @@ def test_check_restore_status_event(aws: Emulator) -> None:
     assert {k: result[k] for k in ("status", "readyAt", "restoreExpiry", "checks", "nextCheckSeconds")} == {
         "status": "ready-to-restore",
         "readyAt": "2026-01-05T20:00:00+00:00",
-        "restoreExpiry": "Fri, 09 Jan 2026 00:00:00 GMT",
+        "restoreExpiry": "2026-01-09T00:00:00+00:00",
         "checks": 2,
         "nextCheckSeconds": 0,
     }
@@ -109,7 +109,7 @@ def test_extend_copy_event(aws: Emulator) -> None:
     put_recovery_point(aws)
     restored(aws, at_hours=11)
     result = invoke("extend_copy", aws)
-    assert (result["copyExtension"], result["restoreExpiry"]) == ("long-enough", "Fri, 09 Jan 2026 00:00:00 GMT")
+    assert (result["copyExtension"], result["restoreExpiry"]) == ("long-enough", "2026-01-09T00:00:00+00:00")
     assert len(aws.s3.restore_calls) == 1
 
 

@@ -214,7 +214,7 @@ def test_success_email_renders_every_note() -> None:
     summary = {
         "status": "SUCCEEDED", "imageId": "ami-0fedcba9876543210", "imageName": "web-restored-20260105-06d4351d",
         "region": "eu-west-1", "recoveryPoint": "s3://vault/ami-0123456789abcdef0.bin",
-        "storageClass": "INTELLIGENT_TIERING (ARCHIVE_ACCESS)", "restoreTier": "Standard",
+        "storageClass": "INTELLIGENT_TIERING", "archiveStatus": "ARCHIVE_ACCESS", "restoreTier": "Standard",
         "tierNote": "Expedited capacity was not available; the restore used Standard.", "restoreOutcome": "requested",
         "restoreSummary": "requested at 2026-01-05 09:00:00 UTC, Standard tier", "copyReadyAt": "2026-01-05T13:00:00+00:00",
         "copyExpiresAt": None, "copyExtendedFrom": None, "sizeBytes": 8 * 10**9, "imageRequestedAt": "2026-01-05T13:00:05+00:00",
@@ -229,7 +229,7 @@ def test_success_email_renders_every_note() -> None:
         "The recovery point s3://vault/ami-0123456789abcdef0.bin is restored as ami-0fedcba9876543210 "
         "(web-restored-20260105-06d4351d) in eu-west-1.",
         "",
-        "Storage class:         INTELLIGENT_TIERING (ARCHIVE_ACCESS)",
+        "Storage class:         INTELLIGENT_TIERING/ARCHIVE_ACCESS",
         "Size:                  8.0 GB",
         "Restore:               requested at 2026-01-05 09:00:00 UTC, Standard tier",
         "Readable at:           2026-01-05 13:00:00 UTC",
@@ -254,7 +254,10 @@ def failure(step_key: str, error: str, cause: str, **progress: Any) -> dict[str,
 def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     # Given the error Validate Input's Catch wrote under $.failed.ValidateInput
     cause = json.dumps(
-        {"errorMessage": "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'", "errorType": "InvalidInputError"}
+        {
+            "errorMessage": 'restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"',
+            "errorType": "InvalidInputError",
+        }
     )
     # of the execution run-1, whose input Notify Failure reads (DescribeExecution)
     assert stand_in_run(aws, "restore", "run-1", {"restoreRequestTier": "Fast"}) == EXECUTION
@@ -272,7 +275,7 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     assert subject == "AMI restore failed: InvalidInputError at Validate Input"
     assert message.splitlines() == [
         "The restore stopped at 'Validate Input' with InvalidInputError:",
-        "  restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'",
+        '  restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"',
         "",
         "Nothing was changed in AWS.",
         "",
@@ -327,3 +330,18 @@ def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() 
         "AMIs ami-0000000000000000a, ami-0000000000000000b failed over EC2's in-progress restore quota: deregister each with "
         "aws ec2 deregister-image --region eu-west-1 --image-id <id>.",
     ]
+
+
+def test_the_output_keeps_the_class_and_the_archive_tier_apart_and_every_time_in_iso_8601() -> None:
+    # Given an Intelligent-Tiering record, and a record made before the restore record kept S3's expiry in ISO 8601 (an
+    # execution that ran through a stack update: S3's RFC 1123 dates)
+    sample = event("notify_success.json")
+    app = load_function("notify_success")
+    tiering = {**sample["restore"], "storageClass": "INTELLIGENT_TIERING", "archiveStatus": "ARCHIVE_ACCESS", "restoreExpiry": None}
+    older = {**sample["restore"], "restoreExpiry": "Thu, 08 Jan 2026 00:00:00 GMT", "copyExtendedFrom": "Wed, 07 Jan 2026 00:00:00 GMT"}
+    # When each is summarised
+    first, second = (app.success_summary({**sample, "restore": r}) for r in (tiering, older))
+    # Then the class and the archive tier are two fields, as `glacier-ami-restore list --output json` gives them
+    assert (first["storageClass"], first["archiveStatus"]) == ("INTELLIGENT_TIERING", "ARCHIVE_ACCESS")
+    # And the copy's times are ISO 8601, as every other time of the output
+    assert (second["copyExpiresAt"], second["copyExtendedFrom"]) == ("2026-01-08T00:00:00+00:00", "2026-01-07T00:00:00+00:00")

@@ -117,7 +117,7 @@ def test_restore_in_progress_is_joined_and_finished_restore_is_reused(aws: Emula
     assert (after["status"], after["requestOutcome"], after["restoreExpiry"]) == (
         "ready-to-restore",
         "restored-before-this-run",
-        "Fri, 09 Jan 2026 00:00:00 GMT",
+        "2026-01-09T00:00:00+00:00",
     )
 
 
@@ -207,7 +207,7 @@ def test_check_restore_status_follows_the_copy_until_readable(aws: Emulator) -> 
     assert (ready["status"], ready["readyAt"], ready["restoreExpiry"], ready["checks"]) == (
         "ready-to-restore",
         "2026-01-05T13:00:00+00:00",
-        "Fri, 09 Jan 2026 00:00:00 GMT",
+        "2026-01-09T00:00:00+00:00",
         3,
     )
 

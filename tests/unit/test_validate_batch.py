@@ -65,11 +65,11 @@ def test_every_bad_item_is_named_by_position_and_key() -> None:
         "recoveryPointBucket": "my-ami-archive",
     }
     assert validate(payload)[1] == [
-        "recoveryPoints[1] (backup.tar): recoveryPoint: 'backup.tar' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)",
-        f"recoveryPoints[2] ({K3}): restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'",
+        'recoveryPoints[1] (backup.tar): recoveryPoint: "backup.tar" is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)',
+        f'recoveryPoints[2] ({K3}): restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"',
         f"recoveryPoints[3] ({K1}): listed twice (also at recoveryPoints[0]): each AMI is restored once",
         "recoveryPoints[4]: must be an object key or an object with recoveryPoint, got 42",
-        "recoveryPoints[5]: recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin",
+        "recoveryPoints[5]: recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin",
     ]
 
 
@@ -101,7 +101,7 @@ def test_shared_problems_are_reported_once_not_per_item() -> None:
     assert validate(payload)[1] == [
         "restoreRequestTeir: unknown field in a batch (allowed: recoveryPoints, recoveryPointBucket, restoreRequestDays, "
         "restoreRequestTier, amiName)",
-        "recoveryPointBucket: 'Bad_Bucket' must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
+        "recoveryPointBucket: \"Bad_Bucket\" must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
         "restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got 0",
     ]
 
@@ -119,16 +119,16 @@ def test_a_bad_selector_names_each_field() -> None:
     selector = {"amiName": "", "archivedBefore": "March 2025", "newestOnly": "yes", "bucket": "x"}
     assert validate({**BATCH, "recoveryPoints": selector})[1] == [
         "recoveryPoints.bucket: unknown selector field (allowed: amiName, archivedBefore, newestOnly)",
-        "recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any characters), got ''",
-        "recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got 'March 2025'",
-        "recoveryPoints.newestOnly: must be true or false, got 'yes'",
+        'recoveryPoints.amiName: required, the original AMI name to match (1-128 characters; * and ? match any characters), got ""',
+        'recoveryPoints.archivedBefore: must be a date (YYYY-MM-DD) or an ISO 8601 time with its offset, got "March 2025"',
+        'recoveryPoints.newestOnly: must be true or false, got "yes"',
     ]
 
 
 def test_a_bucket_outside_the_listed_ones_is_refused_with_how_to_allow_it() -> None:
     payload = {"recoveryPoints": [K1, {"recoveryPoint": K2, "recoveryPointBucket": "other-vault"}], "recoveryPointBucket": "vault-a"}
     assert validate(payload, allowed="vault-a,vault-b")[1] == [
-        f"recoveryPoints[1] ({K2}): recoveryPointBucket: 'other-vault' is not a bucket this stack may read (ArchiveBucketName: "
+        f'recoveryPoints[1] ({K2}): recoveryPointBucket: "other-vault" is not a bucket this stack may read (ArchiveBucketName: '
         "vault-a, vault-b): add it to ArchiveBucketName (comma-separated) and update the stack; the functions' code does not change"
     ]
 
@@ -144,7 +144,7 @@ def test_a_bucket_carrying_the_archive_tag_is_allowed_and_its_tags_read_once() -
     assert validate(payload, allowed="vault-a", tag="dr", tagged=tagged)[1] == []
     _, problems = validate({**payload, "recoveryPointBucket": "untagged"}, allowed="vault-a", tag="dr", tagged=tagged)
     assert problems == [
-        "recoveryPointBucket: 'untagged' is not a bucket this stack may read (ArchiveBucketName: vault-a; ArchiveBucketTag: "
+        'recoveryPointBucket: "untagged" is not a bucket this stack may read (ArchiveBucketName: vault-a; ArchiveBucketTag: '
         "ami-archive=dr): add it to ArchiveBucketName (comma-separated) and update the stack, or tag the bucket ami-archive=dr; "
         "the functions' code does not change"
     ]

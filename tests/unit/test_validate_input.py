@@ -31,10 +31,16 @@ def test_days_accepts_integers_and_ascii_digit_strings(days: object, expected: i
     assert (found, request["restoreRequestDays"]) == ([], expected)
 
 
-@pytest.mark.parametrize("days", ["0", 0, 31, "31", "١", "1.5", 1.0, True, "", " 1", None, "-1", "9999999"])
-def test_days_outside_1_to_30_or_not_whole_ascii_is_refused(days: object) -> None:
+@pytest.mark.parametrize(
+    "days, echoed",
+    [("0", '"0"'), (0, "0"), (31, "31"), ("31", '"31"'), ("١", '"١"'), ("1.5", '"1.5"'), (1.0, "1.0"), (True, "true"), ("", '""'),
+     (" 1", '" 1"'), (None, "null"), ("-1", '"-1"'), ("9999999", '"9999999"')],
+)  # fmt: skip
+def test_days_outside_1_to_30_or_not_whole_ascii_is_refused_echoing_the_json_value(days: object, echoed: str) -> None:
+    # Given a Days value that is not a whole number from 1 to 30 (null too: a field left out takes its default, null does not)
+    # When validated / Then the refusal echoes the value as the input's JSON spelled it
     assert problems({**VALID, "restoreRequestDays": days}) == [
-        f"restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got {days!r}"
+        f"restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got {echoed}"
     ]
 
 
@@ -44,8 +50,20 @@ def test_tier_is_normalised(tier: str, expected: str) -> None:
     assert (found, request["restoreRequestTier"], request["requestedTier"]) == ([], expected, expected)
 
 
-def test_unknown_tier_is_refused() -> None:
-    assert problems({**VALID, "restoreRequestTier": "Fast"}) == ["restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'"]
+@pytest.mark.parametrize("tier, echoed", [("Fast", '"Fast"'), (None, "null"), (1, "1")])
+def test_unknown_tier_is_refused_saying_that_any_letter_case_works(tier: object, echoed: str) -> None:
+    # Given a tier that is none of the three in any letter case, or null / When validated / Then it is refused
+    assert problems({**VALID, "restoreRequestTier": tier}) == [
+        f"restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got {echoed}"
+    ]
+
+
+def test_a_null_ami_name_is_refused_as_null_days_and_tier_are() -> None:
+    # Given amiName null (one rule for every optional field: leave it out for its default)
+    # When validated / Then it is refused, saying so
+    assert problems({**VALID, "amiName": None}) == [
+        "amiName: must be 3-101 characters of letters, digits, spaces and ()[]./-'@_ (leave it out for the original name), got null"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -61,40 +79,54 @@ def test_unknown_tier_is_refused() -> None:
     ],
 )
 def test_bucket_names_follow_s3_rules(bucket: str, reason: str) -> None:
-    assert problems({**VALID, "recoveryPointBucket": bucket}) == [f"recoveryPointBucket: '{bucket}' {reason}"]
+    assert problems({**VALID, "recoveryPointBucket": bucket}) == [f'recoveryPointBucket: "{bucket}" {reason}']
 
 
 def test_bucket_outside_the_stack_scope_is_refused_with_the_fix() -> None:
     assert problems(VALID, allowed="other-bucket") == [
-        "recoveryPointBucket: 'my-ami-archive' is not the bucket this stack may read (other-bucket); "
+        'recoveryPointBucket: "my-ami-archive" is not the bucket this stack may read (other-bucket); '
         "redeploy with ArchiveBucketName set to it"
     ]
 
 
 def test_key_must_be_a_stored_ami_object() -> None:
     assert problems({**VALID, "recoveryPoint": "backup.tar"}) == [
-        "recoveryPoint: 'backup.tar' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
+        'recoveryPoint: "backup.tar" is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)'
     ]
 
 
-def test_key_over_1024_bytes_is_refused() -> None:
-    assert problems({**VALID, "recoveryPoint": "é" * 511 + ".bin"}) == [
-        "recoveryPoint: required, the S3 key of the stored AMI (1-1024 bytes), e.g. ami-0123456789abcdef0.bin"
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("é" * 511 + ".bin", "recoveryPoint: too long: 1,026 bytes, where an S3 key has at most 1,024"),
+        ("a" * 1996 + ".bin", "recoveryPoint: too long: 2,000 bytes, where an S3 key has at most 1,024"),
+        ("", 'recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin, got ""'),
+        (None, "recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin, got null"),
+    ],
+)
+def test_a_key_over_1024_bytes_is_too_long_and_an_empty_one_missing(key: object, message: str) -> None:
+    # Given a key of 1,026 or 2,000 bytes, an empty one, null / When validated / Then each is refused for what it is
+    assert problems({**VALID, "recoveryPoint": key}) == [message]
+
+
+def test_a_missing_key_is_required() -> None:
+    assert problems({"recoveryPointBucket": "my-ami-archive"}) == [
+        "recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin"
     ]
 
 
 def test_unknown_fields_and_bad_ami_name_are_all_listed() -> None:
     assert problems({**VALID, "restoreRequestTeir": "Bulk", "amiName": "x"}) == [
         "restoreRequestTeir: unknown field (allowed: recoveryPoint, recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName)",
-        "amiName: must be 3-101 characters of letters, digits, spaces and ()[]./-'@_, got 'x'",
+        'amiName: must be 3-101 characters of letters, digits, spaces and ()[]./-\'@_ (leave it out for the original name), got "x"',
     ]
 
 
-@pytest.mark.parametrize("payload", ["ami-0123.bin", ["a"], None, 42])
-def test_input_that_is_not_an_object_is_refused(payload: object) -> None:
+@pytest.mark.parametrize("payload, echoed", [("ami-0123.bin", '"ami-0123.bin"'), (["a"], '["a"]'), (None, "null"), (42, "42")])
+def test_input_that_is_not_an_object_is_refused_naming_the_batch_field_too(payload: object, echoed: str) -> None:
     assert problems(payload) == [
-        "the input must be a JSON object with the fields "
-        "recoveryPoint, recoveryPointBucket, restoreRequestDays, restoreRequestTier, amiName"
+        "the input must be a JSON object with the fields recoveryPoint, recoveryPointBucket, restoreRequestDays, "
+        f"restoreRequestTier, amiName (recoveryPoints instead of recoveryPoint for many AMIs), got {echoed}"
     ]
 
 
@@ -105,8 +137,8 @@ def test_handler_raises_named_error_listing_every_problem() -> None:
             {"input": {**VALID, "restoreRequestDays": "0", "restoreRequestTier": "Fast"}, "executionName": "x", "startTime": "t"}, None
         )
     assert str(raised.value) == (
-        "restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got '0'; "
-        "restoreRequestTier: must be one of Standard, Bulk, Expedited, got 'Fast'"
+        'restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got "0"; '
+        'restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"'
     )
 
 
