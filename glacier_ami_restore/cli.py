@@ -322,12 +322,28 @@ def interval_option(function: F) -> F:
     return click.option("--interval", type=float, default=None, help="Seconds between polls (default: 0.2 s rising to 30 s).")(function)
 
 
-def watch(config: Settings, arn: str, interval: float | None) -> int:
+def batch_machine(aws: Aws, stack: str | None) -> Callable[[], str | None]:
+    """The batch state machine's ARN (the stack's output), looked up once and only when a batch is shown."""
+    found: list[str | None] = []
+
+    def arn() -> str | None:
+        if not found:
+            try:
+                found.append(workflow.stack_outputs(aws, stack or workflow.default_stack()).get(workflow.BATCH_OUTPUT_KEY))
+            except CliError:  # no such stack: the batch is shown without its AMIs
+                found.append(None)
+        return found[0]
+
+    return arn
+
+
+def watch(config: Settings, arn: str, interval: float | None, stack: str | None) -> int:
     aws = config.aws()
     cache: dict[str, archive.ArchivedAmi | None] = {}
     out = console()
     mode = "quiet" if config.json else ("live" if out.is_terminal else "lines")
-    final = progress.follow(lambda: workflow.read_progress(aws, arn, cache), out, interval, mode)
+    batch = batch_machine(aws, stack)
+    final = progress.follow(lambda: workflow.read_progress(aws, arn, cache, batch), out, interval, mode)
     return report(config, final, out)
 
 
@@ -335,6 +351,10 @@ def report(config: Settings, final: workflow.Progress, out: Console) -> int:
     """The outcome, and the exit code: 0 succeeded (or still running, for status), 1 failed."""
     if config.json:
         emit_json(final.as_json())
+    elif final.status == "SUCCEEDED" and final.batch is not None:
+        made = [a.image_id for a in final.batch.amis if a.image_id]
+        took = estimate.duration(final.elapsed.total_seconds())
+        out.print(f"{len(made)} of {len(final.batch.amis)} AMIs are available (the batch took {took}): {', '.join(made) or '-'}.")
     elif final.status == "SUCCEEDED":
         out.print(f"AMI {final.image_id} is available (restored in {estimate.duration(final.elapsed.total_seconds())}).")
     if final.status in ("SUCCEEDED", "RUNNING"):
@@ -432,7 +452,7 @@ def restore_command(
         out.print(f"Execution: {arn}")
         out.print(f"Console:   {workflow.console_url(aws.region, arn)}")
     if wait:
-        return watch(config, arn, interval)
+        return watch(config, arn, interval, stack)
     return 0
 
 
@@ -448,7 +468,7 @@ def status_command(ctx: click.Context, /, reference: str | None, stack: str | No
     arn = reference if reference and reference.startswith("arn:") else None
     if arn is None:
         arn = workflow.find_execution(aws, workflow.state_machine_arn(aws, stack or workflow.default_stack()), reference)
-    found = workflow.read_progress(aws, arn)
+    found = workflow.read_progress(aws, arn, batch_machine=batch_machine(aws, stack))
     out = console()
     if not config.json:
         print_table(out, progress.table(found))
@@ -469,7 +489,7 @@ def watch_command(ctx: click.Context, /, reference: str | None, stack: str | Non
     arn = reference if reference and reference.startswith("arn:") else None
     if arn is None:
         arn = workflow.find_execution(aws, workflow.state_machine_arn(aws, stack or workflow.default_stack()), reference)
-    return watch(config, arn, interval)
+    return watch(config, arn, interval, stack)
 
 
 # --- history ----------------------------------------------------------------------------------------------------------
@@ -492,6 +512,25 @@ def history_row(aws: Aws, listed: dict[str, Any]) -> dict[str, Any]:
         return int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds())
 
     request = request if isinstance(request, dict) else {}
+    if "recoveryPoints" in request:  # a batch: its AMIs' outcomes are in its summary (the execution's output)
+        points, amis = request.get("recoveryPoints"), facts.get("amis")
+        return {
+            "executionArn": listed["executionArn"],
+            "name": listed["name"],
+            "status": described["status"],
+            "batch": {
+                "recoveryPoints": len(points) if isinstance(points, list) else None,  # None: a selection
+                "restored": sum(1 for a in amis if a.get("status") == "SUCCEEDED") if isinstance(amis, list) else None,
+                "amis": len(amis) if isinstance(amis, list) else None,
+                "imageIds": [a["imageId"] for a in amis if a.get("imageId")] if isinstance(amis, list) else [],
+            },
+            "recoveryPointBucket": request.get("recoveryPointBucket"),
+            "tier": workflow.requested_tier(request),
+            "startedAt": workflow.stamp(started),
+            "stoppedAt": workflow.stamp(stopped) if stopped else None,
+            "durationSeconds": int((stopped - started).total_seconds()) if stopped else None,
+            "error": described.get("error"),
+        }
     return {
         "executionArn": listed["executionArn"],
         "name": listed["name"],
@@ -501,7 +540,7 @@ def history_row(aws: Aws, listed: dict[str, Any]) -> dict[str, Any]:
         "imageId": facts.get("imageId") if described["status"] == "SUCCEEDED" else None,
         "storageClass": facts.get("storageClass"),
         "archiveStatus": facts.get("archiveStatus"),
-        "tier": facts.get("restoreTier") or facts.get("tier") or request.get("restoreRequestTier", "Standard"),
+        "tier": facts.get("restoreTier") or facts.get("tier") or workflow.requested_tier(request),
         "startedAt": workflow.stamp(started),
         "stoppedAt": workflow.stamp(stopped) if stopped else None,
         "durationSeconds": int((stopped - started).total_seconds()) if stopped else None,
@@ -537,6 +576,20 @@ def history_command(ctx: click.Context, /, limit: int, stack: str | None, **give
 
     for row in found:
         outcome = row["status"] + (f" {row['error']}" if row["error"] else "")
+        if "batch" in row:
+            batch, asked = row["batch"], row["batch"]["recoveryPoints"]
+            table.add_row(
+                row["startedAt"].replace("T", " ")[:16] + "Z",
+                f"batch of {asked if asked is not None else 'a selection'} in s3://{row['recoveryPointBucket']}",
+                outcome,
+                f"{batch['restored']} of {batch['amis']} AMIs" if batch["amis"] is not None else "-",
+                "-",
+                row["tier"] or "-",
+                took(row["durationSeconds"]),
+                "-",
+                "-",
+            )
+            continue
         table.add_row(
             row["startedAt"].replace("T", " ")[:16] + "Z",
             f"s3://{row['recoveryPointBucket']}/{row['recoveryPoint']}",

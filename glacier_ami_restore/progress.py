@@ -47,7 +47,32 @@ def eta_text(progress: Progress) -> str:
     return f"{when} ({within})"
 
 
+def batch_rows(progress: Progress) -> list[tuple[str, str]]:
+    """A batch: its AMIs by stage and one row per AMI; no ETA (each AMI's child execution has its own)."""
+    batch = progress.batch
+    points = progress.request.get("recoveryPoints")
+    asked = f"{len(points)} recovery points" if isinstance(points, list) else "a selection"
+    found = [
+        ("Execution", progress.name),
+        ("Batch", f"{asked} in s3://{progress.request.get('recoveryPointBucket')} ({progress.tier or '?'})"),
+        ("Status", progress.status),
+        ("Stage", progress.stage + (f" ({progress.state})" if progress.state and progress.status == "RUNNING" else "")),
+        ("Elapsed", duration(progress.elapsed.total_seconds())),
+        ("AMIs", batch.summary() if batch is not None else "unknown (the stack's BatchStateMachineArn output was not found)"),
+    ]
+    for ami in batch.amis if batch is not None else []:
+        if ami.status in (None, "RUNNING"):
+            found.append((f"  {ami.recovery_point}", ami.stage))
+        else:
+            found.append((f"  {ami.recovery_point}", f"{str(ami.status).lower()} {ami.image_id or ami.error or ''}".rstrip()))
+    if progress.error:
+        found += [("Error", progress.error), ("Cause", progress.cause or "-"), ("What to do", progress.advice)]
+    return found
+
+
 def rows(progress: Progress) -> list[tuple[str, str]]:
+    if progress.batch is not None or "recoveryPoints" in progress.request:
+        return batch_rows(progress)
     request = progress.request
     what = f"s3://{request.get('recoveryPointBucket')}/{request.get('recoveryPoint')}"
     kind = progress.storage_class or "?"
@@ -80,6 +105,8 @@ def table(progress: Progress) -> Table:
 
 def line(progress: Progress) -> str:
     eta = f"ETA {eta_text(progress)}" if progress.status == "RUNNING" else progress.status
+    if progress.batch is not None:
+        eta = f"{progress.batch.summary()}" + ("" if progress.status == "RUNNING" else f"; {progress.status}")
     return f"{progress.now:%Y-%m-%d %H:%M:%S}Z  {progress.stage:<20}  elapsed {duration(progress.elapsed.total_seconds()):<12}  {eta}"
 
 
@@ -94,11 +121,12 @@ def follow(read: Callable[[], Progress], console: Console, interval: float | Non
                 progress = read()
                 display.update(table(progress), refresh=True)
         return progress
-    shown = None
+    shown: tuple[str, str, str | None] | None = None
     while True:
-        if mode == "lines" and (progress.stage, progress.status) != shown:
+        seen = (progress.stage, progress.status, progress.batch.summary() if progress.batch is not None else None)
+        if mode == "lines" and seen != shown:
             console.print(line(progress), highlight=False, soft_wrap=True)
-            shown = (progress.stage, progress.status)
+            shown = seen
         if progress.status != "RUNNING":
             return progress
         time.sleep(next(intervals))

@@ -10,6 +10,8 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -24,6 +26,8 @@ from glacier_ami_restore.estimate import WINDOWS, family, image_seconds, prices,
 
 DEFAULT_STACK = "glacier-ami-restore"
 OUTPUT_KEY = "StateMachineArn"
+BATCH_OUTPUT_KEY = "BatchStateMachineArn"
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"  # Step Functions' link from a child execution to its parent
 NAME_LIMIT = 80
 STAGES = {
     "waiting for the copy": (
@@ -65,7 +69,7 @@ def default_stack(directory: Path | None = None) -> str:
     return DEFAULT_STACK
 
 
-def state_machine_arn(aws: Aws, stack: str) -> str:
+def stack_outputs(aws: Aws, stack: str) -> dict[str, str]:
     try:
         stacks = aws.cloudformation().describe_stacks(StackName=stack)["Stacks"]
     except ClientError as error:
@@ -74,7 +78,11 @@ def state_machine_arn(aws: Aws, stack: str) -> str:
                 f"no CloudFormation stack '{stack}' in {aws.region}: deploy it (`sam deploy --guided`) or pass --stack / --region"
             ) from error
         raise
-    outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+    return {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+
+
+def state_machine_arn(aws: Aws, stack: str) -> str:
+    outputs = stack_outputs(aws, stack)
     if OUTPUT_KEY not in outputs:
         raise CliError(f"stack '{stack}' has no output {OUTPUT_KEY}: is it a glacier-ami-restore stack? pass --stack NAME")
     return outputs[OUTPUT_KEY]
@@ -147,6 +155,7 @@ class Progress:
     error: str | None = None
     cause: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    batch: Batch | None = None
 
     @property
     def elapsed(self) -> timedelta:
@@ -178,6 +187,67 @@ class Progress:
             "imageId": self.image_id,
             "error": self.error,
             "cause": self.cause,
+            **({"batch": self.batch.as_json()} if self.batch is not None else {}),
+        }
+
+
+@dataclass
+class BatchAmi:
+    """One AMI of a batch: its child execution's progress once started, else why it has none."""
+
+    recovery_point: str
+    bucket: str
+    stage: str  # a single restore's stage, or "waiting for its copy" (not started yet), or "not found"
+    status: str | None = None  # its child execution's status; None: never started
+    image_id: str | None = None
+    execution: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Batch:
+    """A batch restore: every AMI it planned (Plan Batch's result), each with its child execution's stage."""
+
+    arn: str  # the batch state machine's execution
+    amis: list[BatchAmi]
+    planned: bool  # False: Plan Batch has not run (yet): the AMIs are not known
+
+    def counts(self) -> dict[str, int]:
+        """AMIs per stage, in the order of a restore's stages (available first)."""
+        found: dict[str, int] = {}
+        for ami in self.amis:
+            if ami.status == "SUCCEEDED":
+                label = "available"
+            elif ami.status in (None, "RUNNING"):
+                label = ami.stage
+            else:
+                label = str(ami.status).lower().replace("_", " ")
+            found[label] = found.get(label, 0) + 1
+        order = ["available", "failed", "aborted", "timed out", *STAGES, "waiting for its copy", "not found"]
+        return dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+    def summary(self) -> str:
+        if not self.planned:
+            return "not planned yet"
+        return f"{len(self.amis)} AMIs: " + ", ".join(f"{count} {label}" for label, count in self.counts().items())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "executionArn": self.arn,
+            "planned": self.planned,
+            "counts": self.counts(),
+            "amis": [
+                {
+                    "recoveryPoint": a.recovery_point,
+                    "recoveryPointBucket": a.bucket,
+                    "stage": a.stage,
+                    "status": a.status,
+                    "imageId": a.image_id,
+                    "executionArn": a.execution,
+                    "error": a.error,
+                }
+                for a in self.amis
+            ],
         }
 
 
@@ -232,7 +302,12 @@ def facts_from(events: list[dict[str, Any]]) -> dict[str, Any]:
     return facts
 
 
-def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] | None = None) -> Progress:
+def read_progress(
+    aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] | None = None, batch_machine: Callable[[], str | None] | None = None
+) -> Progress:
+    """An execution's progress. A batch (an input with recoveryPoints, or the batch state machine's own execution) is
+    read as a batch: its AMIs from Plan Batch's result, each with its child execution's stage; `batch_machine` gives
+    the batch state machine's ARN (the stack's output) when `arn` is the execution that handed the batch over."""
     sfn = aws.sfn()
     try:
         described = sfn.describe_execution(executionArn=arn)
@@ -247,6 +322,8 @@ def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] 
     output = json.loads(described.get("output") or "null") or {}
     facts = {**facts_from(events), **{k: v for k, v in output.items() if v is not None}} if isinstance(output, dict) else facts_from(events)
     status = described["status"]
+    if isinstance(request, dict) and ("recoveryPoints" in request or set(request) == {STARTED_BY}):
+        return read_batch_progress(aws, arn, dict(described), state, request, now, batch_machine)
     progress = Progress(
         arn=arn,
         name=described.get("name", arn.rsplit(":", 1)[-1]),
@@ -257,7 +334,7 @@ def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] 
         now=now,
         stopped=described["stopDate"].astimezone(UTC) if described.get("stopDate") else None,
         request=request if isinstance(request, dict) else {},
-        tier=facts.get("restoreTier") or facts.get("tier") or (request.get("restoreRequestTier") if isinstance(request, dict) else None),
+        tier=facts.get("restoreTier") or facts.get("tier") or requested_tier(request),
         copy_expiry=read_time(facts.get("copyExpiresAt") or facts.get("restoreExpiry")),
         image_id=facts.get("imageId") if status == "SUCCEEDED" else None,
         error=described.get("error"),
@@ -278,6 +355,106 @@ def read_progress(aws: Aws, arn: str, head_cache: dict[str, ArchivedAmi | None] 
     if status == "RUNNING":
         progress.eta = eta(progress, events)
     return progress
+
+
+def requested_tier(request: Any) -> str | None:
+    """The tier the input asks for, Validate Input's default (Standard) when it names none."""
+    if not isinstance(request, dict):
+        return None
+    tier = request.get("restoreRequestTier", "Standard")
+    return tier.capitalize() if isinstance(tier, str) else None
+
+
+def read_batch_progress(
+    aws: Aws,
+    arn: str,
+    described: dict[str, Any],
+    state: str | None,
+    request: dict[str, Any],
+    now: datetime,
+    batch_machine: Callable[[], str | None] | None,
+) -> Progress:
+    """A batch: no single object, no ETA of its own (each AMI has its own); its AMIs' stages instead."""
+    status = described["status"]
+    batch_arn: str | None
+    if set(request) == {STARTED_BY}:  # the batch state machine's own execution: the batch is its parent's input
+        batch_arn, handed_over = arn, str(request[STARTED_BY])
+        parent = json.loads(aws.sfn().describe_execution(executionArn=handed_over).get("input") or "{}")
+        request = parent if isinstance(parent, dict) else {}
+    else:
+        machine = batch_machine() if batch_machine is not None else None
+        batch_arn = f"{machine.replace(':stateMachine:', ':execution:', 1)}:{described['name']}" if machine else None
+        handed_over = arn
+    restore_machine = handed_over.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
+    running = status == "RUNNING"
+    return Progress(
+        arn=arn,
+        name=described.get("name", arn.rsplit(":", 1)[-1]),
+        status=status,
+        stage=stage_of(state, status) if not running else "restoring the batch",
+        state=state,
+        started=described["startDate"].astimezone(UTC),
+        now=now,
+        stopped=described["stopDate"].astimezone(UTC) if described.get("stopDate") else None,
+        request=request,
+        tier=requested_tier(request),
+        error=described.get("error"),
+        cause=readable_cause(described.get("cause")),
+        batch=read_batch_amis(aws, batch_arn, restore_machine) if batch_arn else None,
+    )
+
+
+def plan_of(aws: Aws, batch_arn: str) -> dict[str, Any] | None:
+    """Plan Batch's result (items, notFound), from the batch execution's history, oldest first: it is among its first
+    events. None while it has not run, or when the batch execution does not exist (yet)."""
+    sfn = aws.sfn()
+    kwargs: dict[str, Any] = {"executionArn": batch_arn, "maxResults": 100}
+    while True:
+        try:
+            page: Any = sfn.get_execution_history(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+        for event in page["events"]:
+            exited = event.get("stateExitedEventDetails") or {}
+            if exited.get("name") == "Plan Batch":
+                planned = json.loads(exited.get("output") or "{}").get("request")
+                return planned if isinstance(planned, dict) else None
+            if event.get("stateEnteredEventDetails", {}).get("name") in ("Restore Each AMI", "Notify Batch Summary"):
+                return None
+        if not page.get("nextToken"):
+            return None
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def read_batch_amis(aws: Aws, batch_arn: str, restore_machine: str) -> Batch:
+    """Every AMI the batch planned, each with its child execution's stage (the child is the execution of the restore
+    state machine that Plan Batch named and whose input names this batch), or why it has none."""
+    planned = plan_of(aws, batch_arn)
+    if planned is None:
+        return Batch(batch_arn, [], planned=False)
+    running = aws.sfn().describe_execution(executionArn=batch_arn)["status"] == "RUNNING"
+    cache: dict[str, ArchivedAmi | None] = {}
+    names = {str(item["name"]) for item in planned.get("items", [])}
+    children: dict[str, str] = {}
+    for page in aws.sfn().get_paginator("list_executions").paginate(stateMachineArn=restore_machine):
+        children.update({e["name"]: e["executionArn"] for e in page["executions"] if e["name"] in names})
+
+    def ami(item: dict[str, Any]) -> BatchAmi:
+        source = item["input"]
+        found = BatchAmi(source["recoveryPoint"], source["recoveryPointBucket"], "waiting for its copy" if running else "never started")
+        if item["name"] not in children:
+            return found
+        child = read_progress(aws, children[item["name"]], cache)
+        if child.request.get(STARTED_BY) != batch_arn:  # named so, but not this batch's: not its AMI
+            return found
+        return BatchAmi(found.recovery_point, found.bucket, child.stage, child.status, child.image_id, child.arn, child.error)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        amis = list(pool.map(ami, planned.get("items", [])))
+    amis += [BatchAmi(m["recoveryPoint"], m["recoveryPointBucket"], "not found", error=m.get("error")) for m in planned.get("notFound", [])]
+    return Batch(batch_arn, amis, planned=True)
 
 
 def _head(aws: Aws, request: dict[str, Any], cache: dict[str, ArchivedAmi | None]) -> ArchivedAmi | None:

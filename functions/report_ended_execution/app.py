@@ -233,6 +233,13 @@ def children(sfn_client: SFNClient, restore_state_machine_arn: str, batch_arn: s
     return sorted(found, key=lambda child: child["index"])
 
 
+def batch_subject(status: str, restored: int, total: int | None, name: str) -> str:
+    """'2 of 3 AMIs restored', '1 of 1 AMI restored'; without the plan (the batch ended before it), the AMIs made."""
+    amis = f"AMI{'' if (restored if total is None else total) == 1 else 's'}"
+    counted = f"{restored} {amis}" if total is None else f"{restored} of {total} {amis}"
+    return f"AMI batch restore ended {status}: {counted} restored ({name})"
+
+
 def batch_report(
     clients: dict[str, Any],
     restore_state_machine_arn: str,
@@ -266,8 +273,7 @@ def batch_report(
         never_lines.append(f"{where}" + (f": {copy}" if copy else ""))
     missing = (planned or {}).get("notFound", [])
     why = f" with {detail['error']}" if detail.get("error") else ""
-    counted = f"{len(restored)} of {total}" if total is not None else f"{len(restored)}"
-    subject = f"AMI batch restore ended {status}: {counted} AMIs restored ({detail['name']})"
+    subject = batch_subject(status, len(restored), total, detail["name"])
     lines = [
         f"The batch restore {detail['name']} ended {status}{why}, before its summary email.",
         "What its child executions did, read from AWS now:",

@@ -38,7 +38,9 @@ ISOLATED = {
 GOLDEN = Path(__file__).parent / "golden"
 OWN_BUCKET = "cli-test-archive"
 # Archived by the fixture in GLACIER, to restore: by the command line, and (the last) by a plain SDK client
-OWN_AMIS = ("mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02", "api-server-2025-04")
+OWN_AMIS = (
+    "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02", "api-server-2025-04", "log-server-2025-05", "vpn-server-2025-05"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 SAMPLES = "my-ami-archive"  # the server's samples: only listed and estimated here, never restored
 APP = "app-server-2024-11"  # the GLACIER sample
 MAIL, DNS, NTP = "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02"  # archived by the fixture; restores use these
+LOG, VPN = "log-server-2025-05", "vpn-server-2025-05"  # archived by the fixture; only the batch test restores them
 
 
 def test_list_table_shows_the_samples_by_their_original_names(server: Server) -> None:
@@ -65,25 +66,27 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
 
 
 def test_list_every_bucket_and_filters(server: Server) -> None:
-    # Given the samples and the four AMIs the server's fixture archived in a bucket of its own
+    # Given the samples and the six AMIs the server's fixture archived in a bucket of its own
     # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
     everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
     by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
     before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2000-01-01", "--output", "json")
     until = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2100-01-01T00:00Z", "--output", "json")
-    # Then all eight are listed by name, one matches the pattern, none is that old and all are older than 2100
+    # Then all ten are listed by name, one matches the pattern, none is that old and all are older than 2100
     assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout)] == [
         ("api-server-2025-04", OWN_BUCKET),
         (APP, SAMPLES),
         ("db-server-2023-06", SAMPLES),
         ("dns-server-2025-03", OWN_BUCKET),
         ("file-server-2022-09", SAMPLES),
+        (LOG, OWN_BUCKET),
         (MAIL, OWN_BUCKET),
         (NTP, OWN_BUCKET),
+        (VPN, OWN_BUCKET),
         ("web-server-2025-01", SAMPLES),
     ]
     assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
-    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 8)
+    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 10)
 
 
 def test_estimate_prices_each_allowed_tier(server: Server) -> None:
@@ -477,3 +480,69 @@ def test_restore_help_gives_the_days_rule_that_holds() -> None:
     help_text = " ".join(result.stdout.split())
     assert "--days TEXT Days the temporary copy lives (1-30, any class and tier: the workflow lengthens the copy when the" in help_text
     assert "3 or more" not in help_text
+
+
+def test_a_batch_is_shown_as_a_batch_in_watch_status_and_history(server: Server) -> None:
+    # Given a batch of two AMIs started as the README shows (the restore state machine, recoveryPoints, Bulk)
+    sfn = server.client("stepfunctions")
+    body = {"recoveryPoints": [server.own[LOG], server.own[VPN]], "recoveryPointBucket": OWN_BUCKET, "restoreRequestTier": "Bulk"}
+    arn = sfn.start_execution(stateMachineArn=server.state_machine, name="cli-batch-view", input=json.dumps(body))["executionArn"]
+    # When the operator watches it to its end, then asks for its status and the history
+    watched = run("--endpoint-url", server.endpoint, "watch", "cli-batch-view", "--interval", "0.05")
+    status = run("--endpoint-url", server.endpoint, "status", "cli-batch-view", "--output", "json")
+    table = run("--endpoint-url", server.endpoint, "status", "cli-batch-view")
+    history = run("--endpoint-url", server.endpoint, "history", "--output", "json")
+    # Then every view names the batch's two AMIs with their outcomes, read from the batch's child executions (the AMI
+    # ids as the batch's own summary gives them), and no single object, class or ETA
+    outputs = server.client("cloudformation").describe_stacks(StackName="glacier-ami-restore")["Stacks"][0]["Outputs"]
+    machine = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "BatchStateMachineArn")
+    batch_arn = machine.replace(":stateMachine:", ":execution:") + ":cli-batch-view"
+    summary = json.loads(sfn.describe_execution(executionArn=arn)["output"])
+    made = {a["recoveryPoint"].rsplit("/", 1)[1]: a["imageId"] for a in summary["amis"]}
+    children = {}
+    for listed in sfn.list_executions(stateMachineArn=server.state_machine)["executions"]:
+        described = sfn.describe_execution(executionArn=listed["executionArn"])
+        if json.loads(described["input"]).get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID") == batch_arn:
+            children[json.loads(described["input"])["recoveryPoint"]] = listed["executionArn"]
+    log, vpn = server.own[LOG], server.own[VPN]
+    assert (watched.exit_code, status.exit_code, table.exit_code, history.exit_code) == (0, 0, 0, 0)
+    assert sorted(made) == sorted(children) == sorted([log, vpn])
+    took = duration_of(sfn, arn)
+    assert watched.stdout.splitlines()[-1] == f"2 of 2 AMIs are available (the batch took {took}): {made[log]}, {made[vpn]}."
+    assert watched.stdout.splitlines()[-2].endswith("2 AMIs: 2 available; SUCCEEDED")
+    shown = json.loads(status.stdout)
+    assert (shown["recoveryPoint"], shown["storageClass"], shown["etaEarliest"], shown["tier"], shown["stage"]) == (
+        None, None, None, "Bulk", "done"
+    )  # fmt: skip
+    assert shown["batch"] == {
+        "executionArn": batch_arn,
+        "planned": True,
+        "counts": {"available": 2},
+        "amis": [
+            {"recoveryPoint": key, "recoveryPointBucket": OWN_BUCKET, "stage": "done", "status": "SUCCEEDED", "imageId": made[key],
+             "executionArn": children[key], "error": None}
+            for key in (log, vpn)
+        ],
+    }  # fmt: skip
+    lines = table.stdout.splitlines()
+    assert [line.split(None, 1) for line in lines if line.lstrip().startswith(("Batch", "AMIs", "ami-"))] == [
+        ["Batch", f"2 recovery points in s3://{OWN_BUCKET} (Bulk)"],
+        ["AMIs", "2 AMIs: 2 available"],
+        [log, f"succeeded {made[log]}"],
+        [vpn, f"succeeded {made[vpn]}"],
+    ]
+    assert not any(line.startswith(("Recovery point", "ETA")) for line in lines)
+    row = next(r for r in json.loads(history.stdout) if r["executionArn"] == arn)
+    assert (row["status"], row["tier"], row["batch"]) == (
+        "SUCCEEDED", "Bulk", {"recoveryPoints": 2, "restored": 2, "amis": 2, "imageIds": [made[log], made[vpn]]}
+    )  # fmt: skip
+    # ...and each AMI's own execution shows the tier the batch asked for
+    child = run("--endpoint-url", server.endpoint, "status", children[log], "--output", "json")
+    assert (json.loads(child.stdout)["tier"], json.loads(child.stdout)["recoveryPoint"]) == ("Bulk", log)
+
+
+def duration_of(sfn: Any, arn: str) -> str:
+    from glacier_ami_restore.estimate import duration
+
+    described = sfn.describe_execution(executionArn=arn)
+    return duration((described["stopDate"] - described["startDate"]).total_seconds())

@@ -126,7 +126,7 @@ BASELINE = {
     ),
     "selector": ("SUCCEEDED", None, ["AMI batch restore: the AMI is restored in us-east-1"]),
     "refused": ("FAILED", "RecoveryPointNotFoundError", ["AMI batch restore failed: RecoveryPointNotFoundError at Plan Batch"]),
-    "stop": (["ABORTED"], ["AMI batch restore ended ABORTED: 0 of 1 AMIs restored"]),
+    "stop": (["ABORTED"], ["AMI batch restore ended ABORTED: 0 of 1 AMI restored"]),
 }
 
 

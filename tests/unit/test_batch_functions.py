@@ -364,3 +364,26 @@ def test_a_child_execution_sends_no_email_of_its_own_but_a_claim_alone_silences_
     assert failed.notify_failure(failed.sns, failed.sfn, topic_arn, {"executionId": run, "progress": refused})["messageId"] is not None
     assert [e["subject"] for e in sent(aws, topic_arn)] == ["AMI restore failed: InvalidInputError at Validate Input"]
     assert notify.duration(3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"
+
+
+def test_a_batch_of_one_is_counted_in_the_singular() -> None:
+    # Given a batch of one AMI, restored / a batch that ended before its plan
+    one = {"status": "SUCCEEDED", "region": "us-east-1", "restored": 1, "failed": 0, "execution": "arn:x:batch",
+           "amis": [{"recoveryPoint": "s3://vault/ami-01.bin", "status": "SUCCEEDED", "imageId": "ami-0f1", "imageName": "web-01",
+                     "storageClass": "GLACIER_IR", "sizeBytes": 8 * 10**9, "restoreOutcome": "not-needed", "copyReadyAt": None,
+                     "imageRequestedAt": "2026-01-05T09:00:05+00:00", "imageAvailableAt": "2026-01-05T09:20:05+00:00"}]}  # fmt: skip
+    # When each is written
+    subject, message = notify.render_batch_summary(one, datetime(2026, 1, 5, 9, 30, tzinfo=UTC))
+    ended = load_function("report_ended_execution")
+    # Then no "all 1" nor "1 AMIs"
+    assert (subject, message.splitlines()[0]) == (
+        "AMI batch restore: the AMI is restored in us-east-1", "The batch's AMI is restored in us-east-1."
+    )  # fmt: skip
+    assert [ended.batch_subject("ABORTED", 1, 1, "drill"), ended.batch_subject("TIMED_OUT", 0, 2, "drill")] == [
+        "AMI batch restore ended ABORTED: 1 of 1 AMI restored (drill)",
+        "AMI batch restore ended TIMED_OUT: 0 of 2 AMIs restored (drill)",
+    ]
+    assert [ended.batch_subject("ABORTED", 1, None, "x"), ended.batch_subject("ABORTED", 0, None, "x")] == [
+        "AMI batch restore ended ABORTED: 1 AMI restored (x)",
+        "AMI batch restore ended ABORTED: 0 AMIs restored (x)",
+    ]
