@@ -21,21 +21,26 @@ import json
 import logging
 import os
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
-    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger()
 
-sns = boto3.client("sns")
-sfn = boto3.client("stepfunctions")
+_config = Config(retries={"mode": "standard", "max_attempts": 5})
+sns = boto3.client("sns", config=_config)
+sfn = boto3.client("stepfunctions", config=_config)
+s3 = boto3.client("s3", config=_config)
+ec2 = boto3.client("ec2", config=_config)
 
 # S3 Standard in us-east-1, first 50 TB: $0.023 per GB-month (a restored copy is billed as S3 Standard); an estimate.
 STANDARD_USD_PER_GB_MONTH = 0.023
@@ -55,14 +60,28 @@ WHAT_TO_DO = {
 }
 # Check Image State raises these when DescribeImages shows the image `failed`.
 IMAGE_FAILED_ERRORS = ("ImageRestoreFailedError", "RestoredCopyUnavailableError")
+NOTHING_THIS_RUN_LEFT = (
+    "Nothing this run made is left in AWS (read from AWS now: no AMI carries its tag, and the object has no restored copy "
+    "or restore in progress)."
+)
 LAMBDA_WHAT_TO_DO = (
     "AWS Lambda kept failing after the state's retries: read the function's logs, then start a new execution "
     "(it reuses a restore in progress or a restored copy)."
 )
-# The steps that fail before any side effect (Plan Batch only when it refuses the batch, before any restore).
-CHANGE_NOTHING = ("Validate Input", "Validate Batch", "Check Storage Class", "Resolve Selection", "Restore As A Batch")
-PLAN_REFUSALS = ("InvalidInputError", "RecoveryPointNotFoundError", "RecoveryPointAccessDeniedError")
+# Steps whose functions only read AWS (DescribeExecution, HeadBucket, HeadObject, GetObjectTagging, ListObjectsV2,
+# GetBucketNotificationConfiguration), and before which nothing changes AWS: whatever their error, this run changed
+# nothing.
+READ_ONLY_STEPS = ("Validate Input", "Validate Batch", "Check Storage Class", "Resolve Selection")
+# The refusals that change nothing at a step that can change AWS: each is raised before any call that changes AWS (Plan
+# Batch refuses before it requests any restore), or is S3's refusal of the one call that would have (Request Restore).
+NO_SIDE_EFFECT_ERRORS = {
+    "Plan Batch": ("InvalidInputError", "RecoveryPointNotFoundError", "RecoveryPointAccessDeniedError"),
+    "Request Restore": ("RecoveryPointNotFoundError", "ExpeditedNotOfferedError"),
+}
 BATCH_STEPS = ("Validate Batch", "Resolve Selection", "Plan Batch", "Restore Each AMI", "Notify Batch Summary")
+TAG_PREFIX = "glacier-ami-restore:"  # Restore Image tags every AMI and snapshot it creates
+ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+LOOKED_AT_ITEMS = 200  # a batch's recovery points looked at one by one (HeadObject); the rest are counted
 SHOWN_INPUT_CHARACTERS = 2000
 
 
@@ -134,61 +153,121 @@ def state_name(key: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r" \1", key)
 
 
-def left_in_place(step: str, error: str, progress: dict[str, Any], execution_id: str, region: str) -> list[str]:
-    """What this run made that is still in AWS, from the state data (Notify Failure has no permission to look). A
-    handler's own named error (…Error) means it changed nothing; a Lambda error or timeout may have lost the result of a
-    call."""
-    lost = not error.endswith("Error")
-    request, restore, image = progress.get("request"), progress.get("restore"), progress.get("image") or {}
-    found: list[str] = []
-    if request and restore:
-        where = f"s3://{request['recoveryPointBucket']}/{request['recoveryPoint']}"
-        size = restore["sizeBytes"]
-        if step == "Request Restore" and lost:
-            found.append(
-                f"A restore of {where} may have been requested before the failure: check the Restore header with "
-                f"aws s3api head-object --bucket {request['recoveryPointBucket']} --key {request['recoveryPoint']}"
-            )
-        elif restore["status"] == "ready-to-restore" and restore["restoreExpiry"]:
-            made = "" if restore["requestOutcome"] == "requested" else " (restored before this run)"
-            found.append(
-                f"The temporary restored copy of {where}{made}: it expires {when(restore['restoreExpiry'])}; "
-                f"until then it costs {copy_cost(size)}."
-            )
-        elif restore["status"] == "preparing-for-restore" and restore["requestOutcome"] in ("requested", "joined-restore-in-progress"):
-            lasts = (
-                ""
-                if restore["storageClass"] == "INTELLIGENT_TIERING"
-                else (f"; when S3 finishes, its copy lives {request['restoreRequestDays']} day(s) and costs {copy_cost(size)}")
-            )
-            found.append(f"The restore of {where} is still in progress{lasts}.")
-    failed = image.get("failedImageIds") or []
-    image_id = image.get("imageId") if image.get("state") in ("pending", "available", "failed") else None
-    if image_id in failed:
-        image_id = None
-    if image_id and image.get("state") == "available":
-        found.append(f"AMI {image_id} ({image['imageName']}) is available: the restore itself succeeded.")
-    elif image_id:
-        seen = "failed" if error in IMAGE_FAILED_ERRORS else f"{image['state']} when last checked"
-        found.append(
-            f"AMI {image_id} ({image['imageName']}), {seen}: if you do not keep it, run "
-            f"aws ec2 deregister-image --region {region} --image-id {image_id} (and delete its snapshots, tagged "
-            "glacier-ami-restore:execution with this execution)."
-        )
-    elif step == "Restore Image" and lost:
-        found.append(
-            "An AMI may have been created before the failure: aws ec2 describe-images --owners self --region "
-            f"{region} --filters Name=tag:glacier-ami-restore:execution,Values={execution_id}"
-        )
-    if failed:
-        found.append(
-            f"AMIs {', '.join(failed)} failed over EC2's in-progress restore quota: deregister each with "
-            f"aws ec2 deregister-image --region {region} --image-id <id>."
-        )
+def changed_nothing(step: str, error: str) -> bool:
+    """Did this run change nothing in AWS? Only for the steps and refusals listed above: any other error may have lost
+    the answer to a call that changed AWS, so Notify Failure looks (left_in_place)."""
+    return step in READ_ONLY_STEPS or error in NO_SIDE_EFFECT_ERRORS.get(step, ())
+
+
+def images_of(ec2_client: EC2Client, execution_arn: str) -> list[dict[str, Any]]:
+    """The AMIs an execution made: they carry its tag (Restore Image tags every AMI and snapshot it creates)."""
+    found = ec2_client.describe_images(Owners=["self"], Filters=[{"Name": f"tag:{TAG_PREFIX}execution", "Values": [execution_arn]}])
+    return [dict(image) for image in found["Images"]]
+
+
+def images_from(ec2_client: EC2Client, bucket: str, keys: set[str], since: datetime) -> list[dict[str, Any]]:
+    """The AMIs restored from these objects since `since` (a batch's children tag them with their own executions)."""
+    found = ec2_client.describe_images(Owners=["self"], Filters=[{"Name": f"tag:{TAG_PREFIX}source-bucket", "Values": [bucket]}])
+    made = []
+    for image in found["Images"]:
+        tags = {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}
+        if tags.get(f"{TAG_PREFIX}source-key") in keys and datetime.fromisoformat(image["CreationDate"].replace("Z", "+00:00")) >= since:
+            made.append(dict(image))
+    return made
+
+
+def deregister_command(region: str, image_id: str) -> str:
+    return f"aws ec2 deregister-image --region {region} --image-id {image_id} --delete-associated-snapshots"
+
+
+def image_lines(images: list[dict[str, Any]], region: str) -> list[str]:
+    lines = []
+    for image in images:
+        command, named = deregister_command(region, image["ImageId"]), f"AMI {image['ImageId']} ({image.get('Name', '')})"
+        if image["State"] == "available":
+            lines.append(f"{named} is available: it was restored; keep it or run {command}")
+        else:
+            lines.append(f"{named}, {image['State']}: if you do not keep it, run {command}")
+    return lines
+
+
+def copy_line(s3_client: S3Client, bucket: str, key: str) -> str | None:
+    """The object's restored copy or restore in progress, as S3 reports it now (None: neither). Raises ClientError
+    when S3 cannot tell (the caller says it could not look)."""
+    head = s3_client.head_object(Bucket=bucket, Key=key)
+    restore = head.get("Restore", "")
+    if head.get("StorageClass", "STANDARD") not in ARCHIVED_CLASSES or not restore:
+        return None
+    if 'ongoing-request="true"' in restore:
+        return f"S3 is restoring a copy of s3://{bucket}/{key}: when it is done, it lives the restore's Days at S3 Standard's price."
+    expiry = restore.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in restore else None
+    size = int(head.get("ContentLength", 0))
+    until = f"{parsedate_to_datetime(expiry):%Y-%m-%dT%H:%M:%SZ}" if expiry else "its expiry"
+    return f"A restored copy of s3://{bucket}/{key} exists until {until}: {copy_cost(size)}."
+
+
+def recovery_points(progress: dict[str, Any], given: Any) -> list[tuple[str, str]]:
+    """The objects this run may have restored: the request's one, or a batch's every one (its state, else its input)."""
+    state, source = progress.get("request"), given
+    request: dict[str, Any] = state if isinstance(state, dict) else source if isinstance(source, dict) else {}
+    if isinstance(request.get("recoveryPoint"), str) and isinstance(request.get("recoveryPointBucket"), str):
+        return [(request["recoveryPointBucket"], request["recoveryPoint"])]
+    found = []
+    for item in request.get("recoveryPoints") or []:
+        if isinstance(item, dict) and isinstance(item.get("recoveryPoint"), str):
+            found.append((str(item.get("recoveryPointBucket", request.get("recoveryPointBucket"))), item["recoveryPoint"]))
+        elif isinstance(item, str) and isinstance(request.get("recoveryPointBucket"), str):
+            found.append((request["recoveryPointBucket"], item))
     return found
 
 
-def failure_summary(event: dict[str, Any], region: str, given: Any) -> dict[str, Any]:
+def left_in_place(
+    clients: dict[str, Any], progress: dict[str, Any], given: Any, execution_id: str, started: datetime, region: str
+) -> dict[str, Any]:
+    """What this run left in AWS, read from AWS now: every AMI carrying its execution's tag (or, for a batch, restored
+    from its objects since it started), and each object's restored copy or restore in progress. Whatever could not be
+    looked at is said so, with the command that looks: "nothing is left" only when every look answered."""
+    s3_client, ec2_client = clients["s3"], clients["ec2"]
+    points = recovery_points(progress, given)
+    found: list[str] = []
+    unchecked: list[str] = []
+    state = progress.get("request")
+    batch = "recoveryPoints" in (state if isinstance(state, dict) else given if isinstance(given, dict) else {})
+    try:
+        if batch:
+            images = []
+            for bucket in sorted({b for b, _ in points}):
+                images += images_from(ec2_client, bucket, {k for b, k in points if b == bucket}, started)
+        else:
+            images = images_of(ec2_client, execution_id)
+        found += image_lines(images, region)
+    except ClientError as error:
+        unchecked.append(
+            f"Could not list the AMIs this run made ({error.response['Error']['Code']}): aws ec2 describe-images --owners self "
+            f"--region {region} --filters Name=tag:{TAG_PREFIX}execution,Values={execution_id}"
+        )
+    for bucket, key in points[:LOOKED_AT_ITEMS]:
+        try:
+            copy = copy_line(s3_client, bucket, key)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+                continue  # no such object: S3 restores nothing of it
+            unchecked.append(f"Could not look at s3://{bucket}/{key} ({code}): aws s3api head-object --bucket {bucket} --key {key}")
+            continue
+        except ValueError:  # not a valid bucket name or key: S3 never had it
+            continue
+        if copy:
+            found.append(copy)
+    if len(points) > LOOKED_AT_ITEMS:
+        unchecked.append(
+            f"{len(points) - LOOKED_AT_ITEMS:,} more recovery points were not looked at: glacier-ami-restore list shows their restores"
+        )
+    return {"found": found, "unchecked": unchecked}
+
+
+def failure_summary(event: dict[str, Any], region: str, given: Any, looked: dict[str, Any] | None) -> dict[str, Any]:
+    """`looked`: what left_in_place found in AWS (None when this run changed nothing: nothing to look for)."""
     progress, execution_id = event["progress"], event["executionId"]
     ((key, error),) = (progress.get("failed") or {"Unknown": {}}).items()
     step = state_name(key)
@@ -202,8 +281,9 @@ def failure_summary(event: dict[str, Any], region: str, given: Any) -> dict[str,
         "failedStep": step,
         "error": name,
         "cause": error_message(cause),
-        "leftInPlace": left_in_place(step, name, progress, execution_id, region),
-        "changedNothing": step in CHANGE_NOTHING or (step == "Plan Batch" and name in PLAN_REFUSALS),
+        "leftInPlace": (looked or {}).get("found", []),
+        "notLookedAt": (looked or {}).get("unchecked", []),
+        "changedNothing": looked is None,
         "whatToDo": advice or "Read the cause above and the execution history.",
         "input": shown_input(given),
         "execution": execution_id,
@@ -218,10 +298,14 @@ def render_failure(summary: dict[str, Any]) -> tuple[str, str]:
     subject = f"AMI {what} failed: {summary['error']} at {summary['failedStep']}"
     if summary["changedNothing"]:
         left = ["Nothing was changed in AWS."]
-    elif summary["leftInPlace"]:
-        left = ["Left in place:", *(f"- {item}" for item in summary["leftInPlace"])]
+    elif summary["leftInPlace"] or summary["notLookedAt"]:
+        left = []
+        if summary["leftInPlace"]:
+            left += ["Left in place (read from AWS now):", *(f"- {item}" for item in summary["leftInPlace"])]
+        if summary["notLookedAt"]:
+            left += ["Not looked at (check these yourself):", *(f"- {item}" for item in summary["notLookedAt"])]
     else:
-        left = ["Nothing this run made is left in AWS."]
+        left = [NOTHING_THIS_RUN_LEFT]
     lines = [
         f"The {what} stopped at '{summary['failedStep']}' with {summary['error']}:",
         f"  {summary['cause']}",
@@ -237,16 +321,23 @@ def render_failure(summary: dict[str, Any]) -> tuple[str, str]:
     return sns_subject(subject), "\n".join(lines)
 
 
-def read_input_or_note(sfn_client: SFNClient, execution_arn: str) -> Any:
-    """The execution's input, as Step Functions keeps it; a note instead if it cannot be read."""
+def read_execution(sfn_client: SFNClient, execution_arn: str) -> tuple[Any, datetime]:
+    """The execution's input, as Step Functions keeps it (a note instead if it cannot be read), and its start."""
     try:
-        return json.loads(sfn_client.describe_execution(executionArn=execution_arn)["input"])
+        described = sfn_client.describe_execution(executionArn=execution_arn)
     except ClientError as error:
-        return f"(the input could not be read: {error.response['Error']['Code']})"
+        return f"(the input could not be read: {error.response['Error']['Code']})", datetime.fromtimestamp(0, UTC)
+    return json.loads(described["input"]), described["startDate"]
 
 
-def notify_failure(sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
-    summary = failure_summary(event, topic_arn.split(":")[3], read_input_or_note(sfn_client, event["executionId"]))
+def notify_failure(clients: dict[str, Any], topic_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    sns_client, sfn_client = clients["sns"], clients["sfn"]
+    region = topic_arn.split(":")[3]
+    given, started = read_execution(sfn_client, event["executionId"])
+    ((key, error),) = (event["progress"].get("failed") or {"Unknown": {}}).items()
+    nothing = changed_nothing(state_name(key), error.get("Error", "Unknown"))
+    looked = None if nothing else left_in_place(clients, event["progress"], given, event["executionId"], started, region)
+    summary = failure_summary(event, region, given, looked)
     if parent := started_by_a_batch(event):
         logger.info("part of batch %s: its summary emails this outcome", parent)
         return {**summary, "messageId": None}
@@ -257,4 +348,4 @@ def notify_failure(sns_client: SNSClient, sfn_client: SFNClient, topic_arn: str,
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return notify_failure(sns, sfn, os.environ["TOPIC_ARN"], event)
+    return notify_failure({"sns": sns, "sfn": sfn, "s3": s3, "ec2": ec2}, os.environ["TOPIC_ARN"], event)

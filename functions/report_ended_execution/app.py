@@ -87,6 +87,13 @@ def usd_per_day(size_bytes: int) -> str:
     return f"${cost:,.2f}" if cost >= 1 else f"${cost:.2g}"
 
 
+def copy_cost(size_bytes: int) -> str:
+    return (
+        f"about {usd_per_day(size_bytes)} per day (estimate: {human_size(size_bytes)} at S3 Standard's "
+        f"${STANDARD_USD_PER_GB_MONTH} per GB-month)"
+    )
+
+
 def console_url(region: str, execution_arn: str) -> str:
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
@@ -163,12 +170,9 @@ def image_lines(images: list[dict[str, Any]], region: str) -> list[str]:
 
 
 def copy_line(s3_client: S3Client, bucket: str, key: str) -> str | None:
-    """The object's restored copy or restore in progress, as S3 reports it now (None: neither, or not readable)."""
-    try:
-        head = s3_client.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        logger.info("cannot look at s3://%s/%s: %s", bucket, key, error.response["Error"]["Code"])
-        return None
+    """The object's restored copy or restore in progress, as S3 reports it now (None: neither). Raises ClientError
+    when S3 cannot tell (the caller says it could not look)."""
+    head = s3_client.head_object(Bucket=bucket, Key=key)
     restore = head.get("Restore", "")
     if head.get("StorageClass", "STANDARD") not in ARCHIVED_CLASSES or not restore:
         return None
@@ -177,8 +181,18 @@ def copy_line(s3_client: S3Client, bucket: str, key: str) -> str | None:
     expiry = restore.split('expiry-date="', 1)[1].split('"', 1)[0] if "expiry-date=" in restore else None
     size = int(head.get("ContentLength", 0))
     until = f"{parsedate_to_datetime(expiry):%Y-%m-%dT%H:%M:%SZ}" if expiry else "its expiry"
-    cost = f"about {usd_per_day(size)} per day ({human_size(size)} at S3 Standard)"
-    return f"A restored copy of s3://{bucket}/{key} exists until {until}: {cost}."
+    return f"A restored copy of s3://{bucket}/{key} exists until {until}: {copy_cost(size)}."
+
+
+def copy_or_why(s3_client: S3Client, bucket: str, key: str) -> str | None:
+    """copy_line, or why S3 could not tell (so that no report says "nothing left" without having looked)."""
+    try:
+        return copy_line(s3_client, bucket, key)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            return None  # no such object: S3 restores nothing of it
+        return f"Could not look at s3://{bucket}/{key} ({code}): aws s3api head-object --bucket {bucket} --key {key}"
 
 
 def single_report(
@@ -194,7 +208,7 @@ def single_report(
     if isinstance(given, dict) and isinstance(given.get("recoveryPoint"), str) and isinstance(given.get("recoveryPointBucket"), str):
         where = f"s3://{given['recoveryPointBucket']}/{given['recoveryPoint']}"
         try:
-            copy = copy_line(s3_client, given["recoveryPointBucket"], given["recoveryPoint"])
+            copy = copy_or_why(s3_client, given["recoveryPointBucket"], given["recoveryPoint"])
         except ValueError:  # not a valid bucket or key: S3 never had it
             copy = None
         if copy:
@@ -269,7 +283,7 @@ def batch_report(
     never_lines = []
     for n, item in enumerate(never):
         where = f"s3://{item['recoveryPointBucket']}/{item['recoveryPoint']}"
-        copy = copy_line(s3_client, item["recoveryPointBucket"], item["recoveryPoint"]) if n < SHOWN_ITEMS else None
+        copy = copy_or_why(s3_client, item["recoveryPointBucket"], item["recoveryPoint"]) if n < SHOWN_ITEMS else None
         never_lines.append(f"{where}" + (f": {copy}" if copy else ""))
     missing = (planned or {}).get("notFound", [])
     why = f" with {detail['error']}" if detail.get("error") else ""

@@ -360,3 +360,25 @@ def test_a_restore_stopped_mid_image_gives_its_gb_back_once_ec2_has_made_the_ima
     # ...and nothing is held once both ended
     aws.clock.advance(60)
     assert [i["kind"]["S"] for i in aws.client("dynamodb").scan(TableName=stack.physical["ImageBudgetTable"])["Items"]] == ["total"]
+
+
+def test_a_plan_that_timed_out_after_requesting_its_restores_names_them_in_its_email(aws: Emulator) -> None:
+    # Given a batch of two Flexible Retrieval AMIs, and Lambda reporting a timeout each time Plan Batch ran (3 attempts:
+    # the restores it requested stay requested)
+    stack = aws.deploy()
+    keys = [archive(aws, "GLACIER", restore_hours=4, name=f"app-{n}") for n in range(2)]
+    aws.faults.lambda_error("PlanBatchFunction", "Sandbox.Timedout", times=3)
+    # When it runs
+    run = aws.run(stack, {"recoveryPoints": keys, "recoveryPointBucket": BUCKET}, name="plan-timeout")
+    # Then it failed at Plan Batch, and its one email says what it left, read from S3 (never "nothing was changed")
+    assert (run.status, run.error) == ("FAILED", "Sandbox.Timedout")
+    assert [c["status"] for c in aws.s3.restore_calls] == [202, 202]  # the retries found them restoring: no new request
+    (email,) = aws.emails(stack)
+    assert email["subject"] == "AMI batch restore failed: Sandbox.Timedout at Plan Batch"
+    assert email["message"].split("\n\n")[1].splitlines() == [
+        "Left in place (read from AWS now):",
+        *(
+            f"- S3 is restoring a copy of s3://{BUCKET}/{key}: when it is done, it lives the restore's Days at S3 Standard's price."
+            for key in keys
+        ),
+    ]

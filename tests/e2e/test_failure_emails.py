@@ -13,9 +13,11 @@ from tests.support import archive, event, images
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:glacier-ami-restore-RestoreStateMachine:fails"
 COPY = (
-    "- The temporary restored copy of s3://my-ami-archive/{key}: it expires 2026-01-07 00:00:00 UTC; until then it costs "
-    "about $0.0061 per day (estimate: 8.0 GB at S3 Standard's $0.023 per GB-month)."
+    "- A restored copy of s3://my-ami-archive/{key} exists until 2026-01-07T00:00:00Z: about $0.0061 per day (estimate: "
+    "8.0 GB at S3 Standard's $0.023 per GB-month)."
 )
+AMI = "AMI {ami} (web-server-2025-01-restored-20260105-324cc64e)"
+DEREGISTER = "aws ec2 deregister-image --region us-east-1 --image-id {ami} --delete-associated-snapshots"
 LAMBDA_ADVICE = (
     "What to do: AWS Lambda kept failing after the state's retries: read the function's logs, then start a new execution "
     "(it reuses a restore in progress or a restored copy)."
@@ -32,9 +34,8 @@ LAMBDA_ADVICE = (
             "Request Restore",
             "GLACIER",
             [
-                "Left in place:",
-                "- A restore of s3://my-ami-archive/{key} may have been requested before the failure: check the Restore "
-                "header with aws s3api head-object --bucket my-ami-archive --key {key}",
+                "Nothing this run made is left in AWS (read from AWS now: no AMI carries its tag, and the object has no "
+                "restored copy or restore in progress)."
             ],
         ),
         (
@@ -42,43 +43,24 @@ LAMBDA_ADVICE = (
             "Check Restore Status",
             "GLACIER",
             [
-                "Left in place:",
-                "- The restore of s3://my-ami-archive/{key} is still in progress; when S3 finishes, its copy lives 1 day(s) "
-                "and costs about $0.0061 per day (estimate: 8.0 GB at S3 Standard's $0.023 per GB-month).",
+                "Left in place (read from AWS now):",
+                "- S3 is restoring a copy of s3://my-ami-archive/{key}: when it is done, it lives the restore's Days at S3 "
+                "Standard's price.",
             ],
         ),
-        ("ExtendCopyFunction", "Extend Copy", "GLACIER", ["Left in place:", COPY]),
-        (
-            "RestoreImageFunction",
-            "Restore Image",
-            "GLACIER",
-            [
-                "Left in place:",
-                COPY,
-                "- An AMI may have been created before the failure: aws ec2 describe-images --owners self --region us-east-1 "
-                f"--filters Name=tag:glacier-ami-restore:execution,Values={EXECUTION}",
-            ],
-        ),
+        ("ExtendCopyFunction", "Extend Copy", "GLACIER", ["Left in place (read from AWS now):", COPY]),
+        ("RestoreImageFunction", "Restore Image", "GLACIER", ["Left in place (read from AWS now):", COPY]),
         (
             "CheckImageStateFunction",
             "Check Image State",
             "GLACIER",
-            [
-                "Left in place:",
-                COPY,
-                "- AMI {ami} (web-server-2025-01-restored-20260105-324cc64e), pending when last checked: if "
-                "you do not keep it, run aws ec2 deregister-image --region us-east-1 --image-id {ami} (and "
-                "delete its snapshots, tagged glacier-ami-restore:execution with this execution).",
-            ],
+            ["Left in place (read from AWS now):", f"- {AMI}, pending: if you do not keep it, run {DEREGISTER}", COPY],
         ),
         (
             "NotifySuccessFunction",
             "Notify Success",
             "GLACIER_IR",
-            [
-                "Left in place:",
-                "- AMI {ami} (web-server-2025-01-restored-20260105-324cc64e) is available: the restore itself succeeded.",
-            ],
+            ["Left in place (read from AWS now):", f"- {AMI} is available: it was restored; keep it or run {DEREGISTER}"],
         ),
     ],
 )

@@ -112,7 +112,10 @@ def test_fault_not_archived_403(aws: Emulator) -> None:
     run = restore(aws)
     assert_failed(run, "RestoreNotFoundError", "Check Restore Status")
     assert (aws.s3.restore_calls, aws.ec2.restore_image_calls, images(aws)) == ([], [], [])
-    assert run.emails[0]["message"].split("\n\n")[1] == "Nothing this run made is left in AWS."
+    assert run.emails[0]["message"].split("\n\n")[1] == (
+        "Nothing this run made is left in AWS (read from AWS now: no AMI carries its tag, and the object has no restored copy "
+        "or restore in progress)."
+    )
 
 
 def test_fault_object_replaced_by_a_readable_copy(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,8 +207,8 @@ def test_fault_image_failed(aws: Emulator) -> None:
     ((failed, name),) = [(i["ImageId"], i["Name"]) for i in images(aws) if i["State"] == "failed"]
     assert run.emails[0]["message"].split("\n\n")[:3] == [
         f"The restore stopped at 'Check Image State' with ImageRestoreFailedError:\n  {failed} is failed: Snapshot data is corrupted",
-        f"Left in place:\n- AMI {failed} ({name}), failed: if you do not keep it, run aws ec2 deregister-image --region us-east-1 "
-        f"--image-id {failed} (and delete its snapshots, tagged glacier-ami-restore:execution with this execution).",
+        f"Left in place (read from AWS now):\n- AMI {failed} ({name}), failed: if you do not keep it, run aws ec2 deregister-image "
+        f"--region us-east-1 --image-id {failed} --delete-associated-snapshots",
         "What to do: Read the reason above; deregister the failed AMI (command above) before retrying.",
     ]
     assert name.startswith("web-server-2025-01-restored-20260105-")
@@ -296,6 +299,6 @@ def test_fault_restore_never_finishes(aws: Emulator) -> None:
     # the restore S3 is still running is left in place, with what its copy will cost
     key = aws.s3.restore_calls[0]["key"]
     assert run.emails[0]["message"].split("\n\n")[1] == (
-        f"Left in place:\n- The restore of s3://my-ami-archive/{key} is still in progress; when S3 finishes, "
-        "its copy lives 1 day(s) and costs about $0.0061 per day (estimate: 8.0 GB at S3 Standard's $0.023 per GB-month)."
+        f"Left in place (read from AWS now):\n- S3 is restoring a copy of s3://my-ami-archive/{key}: when it is done, it lives the "
+        "restore's Days at S3 Standard's price."
     )

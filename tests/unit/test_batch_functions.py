@@ -355,13 +355,12 @@ def test_a_child_execution_sends_no_email_of_its_own_but_a_claim_alone_silences_
     # Then the child is silent (the batch's summary tells), the claim emails like any restore
     assert success.notify_success(success.sns, topic_arn, child)["messageId"] is None
     refused = {"failed": {"ValidateInput": {"Error": "InvalidInputError", "Cause": "x"}}}
+    clients = {"sns": failed.sns, "sfn": failed.sfn, "s3": failed.s3, "ec2": failed.ec2}
     assert (
-        failed.notify_failure(
-            failed.sns, failed.sfn, topic_arn, {"executionId": run, "progress": {"request": child["request"], **refused}}
-        )["messageId"]
+        failed.notify_failure(clients, topic_arn, {"executionId": run, "progress": {"request": child["request"], **refused}})["messageId"]
         is None
     )
-    assert failed.notify_failure(failed.sns, failed.sfn, topic_arn, {"executionId": run, "progress": refused})["messageId"] is not None
+    assert failed.notify_failure(clients, topic_arn, {"executionId": run, "progress": refused})["messageId"] is not None
     assert [e["subject"] for e in sent(aws, topic_arn)] == ["AMI restore failed: InvalidInputError at Validate Input"]
     assert notify.duration(3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"
 

@@ -195,6 +195,13 @@ def test_notify_failure_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) ->
     topic = aws.client("sns").create_topic(Name="glacier-ami-restore")["TopicArn"]
     monkeypatch.setenv("TOPIC_ARN", topic)
     given = {"recoveryPoint": KEY, "recoveryPointBucket": BUCKET, "restoreRequestDays": "3", "restoreRequestTier": "Standard"}
+    # ...and in AWS, the object of 120 GB in Deep Archive whose 3-day copy S3 made in a minute (Notify Failure reads it)
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"ami", StorageClass="DEEP_ARCHIVE")
+    aws.world.sizes[KEY], aws.world.restore_seconds[KEY] = 120 * 10**9, 60
+    s3.restore_object(Bucket=BUCKET, Key=KEY, RestoreRequest={"Days": 3, "GlacierJobParameters": {"Tier": "Standard"}})
+    aws.clock.advance(120)
     assert (
         stand_in_run(aws, "glacier-ami-restore-RestoreStateMachine", "example-execution", given)
         == event("notify_failure.json")["executionId"]
@@ -216,9 +223,9 @@ def test_notify_failure_event(aws: Emulator, monkeypatch: pytest.MonkeyPatch) ->
         "The restore stopped at 'Restore Image' with ImageNameConflictError:",
         f"  {cause}",
         "",
-        "Left in place:",
-        "- The temporary restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin: it expires 2026-01-09 00:00:00 UTC; "
-        "until then it costs about $0.092 per day (estimate: 120.0 GB at S3 Standard's $0.023 per GB-month).",
+        "Left in place (read from AWS now):",
+        "- A restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin exists until 2026-01-09T00:00:00Z: about $0.092 per "
+        "day (estimate: 120.0 GB at S3 Standard's $0.023 per GB-month).",
         "",
         "What to do: Pass a different amiName and start a new execution.",
         "",
@@ -347,7 +354,8 @@ def test_report_ended_execution_event(aws: Emulator, monkeypatch: pytest.MonkeyP
         f"Recovery point: s3://{BUCKET}/{KEY}",
         "",
         "Left in place (read from AWS now):",
-        f"- A restored copy of s3://{BUCKET}/{KEY} exists until 2026-01-09T00:00:00Z: about $0.092 per day (120.0 GB at S3 Standard).",
+        f"- A restored copy of s3://{BUCKET}/{KEY} exists until 2026-01-09T00:00:00Z: about $0.092 per day (estimate: 120.0 GB at "
+        "S3 Standard's $0.023 per GB-month).",
         "",
         "What to do: start a new execution with the same input if you still need the AMI (it reuses a restored copy).",
         "",

@@ -263,7 +263,8 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
     assert stand_in_run(aws, "restore", "run-1", {"restoreRequestTier": "Fast"}) == EXECUTION
     # When Notify Failure sends it
     app = load_function("notify_failure")
-    sent = app.notify_failure(aws.client("sns"), app.sfn, topic(aws), failure("ValidateInput", "InvalidInputError", cause))
+    clients = {"sns": aws.client("sns"), "sfn": app.sfn, "s3": app.s3, "ec2": app.ec2}
+    sent = app.notify_failure(clients, topic(aws), failure("ValidateInput", "InvalidInputError", cause))
     # Then it names the step and returns the original Error and Cause for the Fail state
     assert (sent["failedStep"], sent["Error"], sent["Cause"], sent["changedNothing"]) == (
         "Validate Input",
@@ -302,34 +303,47 @@ def test_failure_email_names_step_error_cause_and_fix(aws: Emulator) -> None:
 )
 def test_failed_step_is_the_state_whose_catch_wrote_the_error(key: str, step: str) -> None:
     # Given the key a Task's Catch writes ($.failed.<state name without spaces>) and no other progress
-    summary = load_function("notify_failure").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1", {})
+    summary = load_function("notify_failure").failure_summary(failure(key, "States.Timeout", "timed out"), "us-east-1", {}, None)
     # Then the step is that state, whatever else the progress holds
     assert summary["failedStep"] == step
 
 
-def test_failure_email_lists_failed_amis_and_a_large_copy_with_its_daily_cost() -> None:
-    # Given a 4 TB copy expiring on the 9th and two AMIs that failed over EC2's quota, then the quota wait ran out
-    sample = event("notify_success.json")
-    progress = {
-        "request": sample["request"],
-        "restore": {**sample["restore"], "sizeBytes": 4 * 10**12},
-        "image": {
-            "state": "waiting-for-quota",
-            "imageId": "ami-0000000000000000b",
-            "failedImageIds": ["ami-0000000000000000a", "ami-0000000000000000b"],
-        },
-    }
+def test_what_is_left_is_read_from_aws_each_ami_with_its_command_and_a_large_copy_with_its_daily_cost(aws: Emulator) -> None:
+    # Given a 4 TB object whose 3-day copy S3 made, two AMIs that carry this execution's tag and one another's
+    s3, ec2 = aws.client("s3"), aws.client("ec2")
+    s3.create_bucket(Bucket=BUCKET)
+    key = "ami-0123456789abcdef0.bin"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"ami", StorageClass="GLACIER")
+    aws.world.sizes[key], aws.world.restore_seconds[key] = 4 * 10**12, 60
+    s3.restore_object(Bucket=BUCKET, Key=key, RestoreRequest={"Days": 3, "GlacierJobParameters": {"Tier": "Bulk"}})
+    aws.clock.advance(120)
+    made = []
+    for name, execution in (("web-a", EXECUTION), ("web-b", EXECUTION), ("other", EXECUTION + "-2")):
+        image = ec2.register_image(Name=name)["ImageId"]
+        ec2.create_tags(Resources=[image], Tags=[{"Key": "glacier-ami-restore:execution", "Value": execution}])
+        made.append(image)
     app = load_function("notify_failure")
-    summary = app.failure_summary(
-        failure("RestoreImage", "RestoreQuotaExceededError", "still reached after 24 h", **progress), "eu-west-1", {}
-    )
-    # Then the copy costs 4,000 GB x $0.023 / 30 = $3.07 a day, and both AMIs get the deregister command
-    assert summary["leftInPlace"] == [
-        "The temporary restored copy of s3://my-ami-archive/ami-0123456789abcdef0.bin: it expires 2026-01-09 00:00:00 UTC; "
-        "until then it costs about $3.07 per day (estimate: 4.0 TB at S3 Standard's $0.023 per GB-month).",
-        "AMIs ami-0000000000000000a, ami-0000000000000000b failed over EC2's in-progress restore quota: deregister each with "
-        "aws ec2 deregister-image --region eu-west-1 --image-id <id>.",
-    ]
+    clients = {"s3": s3, "ec2": ec2}
+    progress = {"request": {"recoveryPoint": key, "recoveryPointBucket": BUCKET}}
+    # When Notify Failure looks, after a timeout of Restore Image
+    looked = app.left_in_place(clients, progress, {}, EXECUTION, datetime(2026, 1, 5, tzinfo=UTC), "eu-west-1")
+    # Then both AMIs of this execution get their command, and the copy costs 4,000 GB x $0.023 / 30 = $3.07 a day
+    command = "aws ec2 deregister-image --region eu-west-1 --image-id {} --delete-associated-snapshots"
+    assert looked == {
+        "found": [
+            f"AMI {made[0]} (web-a) is available: it was restored; keep it or run {command.format(made[0])}",
+            f"AMI {made[1]} (web-b) is available: it was restored; keep it or run {command.format(made[1])}",
+            f"A restored copy of s3://{BUCKET}/{key} exists until 2026-01-09T00:00:00Z: about $3.07 per day (estimate: 4.0 TB at "
+            "S3 Standard's $0.023 per GB-month).",
+        ],
+        "unchecked": [],
+    }
+    # ...and a look S3 refuses is never "nothing left": it is named, with the command that looks
+    aws.faults.request("s3.HeadObject", "AccessDenied", 403, times=1)  # the SDK retries nothing of a 403
+    assert app.left_in_place(clients, progress, {}, EXECUTION + "-3", datetime(2026, 1, 5, tzinfo=UTC), "eu-west-1") == {
+        "found": [],
+        "unchecked": [f"Could not look at s3://{BUCKET}/{key} (403): aws s3api head-object --bucket {BUCKET} --key {key}"],
+    }
 
 
 def test_the_output_keeps_the_class_and_the_archive_tier_apart_and_every_time_in_iso_8601() -> None:
