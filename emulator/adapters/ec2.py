@@ -4,7 +4,8 @@ NotImplementedError for CreateStoreImageTask, DescribeStoreImageTasks and Create
 - The three actions are added to moto's EC2Response (moto dispatches a query action to the method named after it and
   serializes the result from botocore's model) and answered by the world; EC2 writes a restored image's snapshots and
   tags with the caller's permissions (EC2 User Guide, "Permissions for storing and restoring AMIs using S3").
-- DescribeImages settles the world's image restores first (pending -> available or failed).
+- DescribeImages settles the world's image restores first (pending -> available or failed), and leaves out the images
+  a restore created less than the world's listing lag ago (EC2's eventual consistency; moto lists them at once).
 - Every account sees Amazon's public AMIs: the first PUBLIC_AMIS of moto's catalogue, not its 1,300. ASSUMPTION: ten
   stand for the public catalogue (the workflow only lists its own images); moto loads each of the 1,300 with a volume
   and a snapshot (0.2 s of every emulator's first EC2 request), and the ids they draw from moto's seeded random would
@@ -13,12 +14,14 @@ NotImplementedError for CreateStoreImageTask, DescribeStoreImageTasks and Create
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 from moto.core.parse import default_timestamp_parser
 from moto.core.responses import ActionResult
 from moto.ec2.models import amis as moto_amis
 from moto.ec2.models import ec2_backends
+from moto.ec2.exceptions import InvalidAMIIdError
 from moto.ec2.responses import EC2Response
 
 from emulator.adapters import iam
@@ -105,12 +108,33 @@ def _create_restore_image_task(self: Any) -> ActionResult:
     return ActionResult({"ImageId": image_id})
 
 
+# The images DescribeImages may not list yet [EC2-EC], set for the duration of one DescribeImages request only: moto's
+# own uses of its backend's describe_images (tagging a new image, launching from it) see every image, as EC2 does.
+_not_listed: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("not_listed", default=frozenset())
+
+
 def _describe_images(original: Any) -> Any:
     def describe_images(self: Any) -> Any:
         account = bound(self.current_account)
-        if account is not None:
-            account.ec2.settle_images(self.region)
-        return original(self)
+        if account is None:
+            return original(self)
+        account.ec2.settle_images(self.region)
+        token = _not_listed.set(frozenset(account.ec2.unlisted(self.region)))
+        try:
+            return original(self)
+        finally:
+            _not_listed.reset(token)
+
+    return describe_images
+
+
+def _listed_images(original: Any) -> Any:
+    def describe_images(self: Any, ami_ids: list[str] | None = None, *args: Any, **kwargs: Any) -> Any:
+        hidden = _not_listed.get()
+        if hidden and ami_ids and any(ami_id in hidden for ami_id in ami_ids):
+            raise InvalidAMIIdError(next(ami_id for ami_id in ami_ids if ami_id in hidden))  # [EC2-EC]
+        found = original(self, ami_ids, *args, **kwargs)
+        return [image for image in found if image.id not in hidden] if hidden else found
 
     return describe_images
 
@@ -133,3 +157,5 @@ def install() -> None:
     EC2Response.create_restore_image_task = _create_restore_image_task  # type: ignore[attr-defined]
     # moto's images never change state by themselves: the world's restores settle first.
     EC2Response.describe_images = _describe_images(EC2Response.describe_images)  # type: ignore[method-assign]
+    # moto lists a new image at once: during DescribeImages, the images EC2 does not list yet are left out [EC2-EC].
+    moto_amis.AmiBackend.describe_images = _listed_images(moto_amis.AmiBackend.describe_images)  # type: ignore[method-assign]

@@ -45,6 +45,9 @@ class World:
     event_loss: float = 0.0
     event_duplication: float = 0.0
     event_delay_seconds: float | None = None  # pins every delivery's delay (tests); drawn from the bands otherwise
+    # [EC2-EC] how long DescribeImages does not list an image a restore has just created. ASSUMPTION: 0 (AWS states no
+    # duration and the world does not draw one); tests set it to exercise the workflow's retries.
+    image_listing_lag_seconds: float = 0.0
     sizes: dict[str, int] = field(default_factory=dict)  # object key -> bytes
     restore_seconds: dict[str, float] = field(default_factory=dict)  # object key -> restore duration
     image_seconds: dict[str, float] = field(default_factory=dict)  # source object key -> image restore duration

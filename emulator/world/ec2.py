@@ -194,6 +194,12 @@ class EC2Model:
                 self.clock.call_at(moment, lambda: self.settle_images(region))
         return image_id
 
+    def unlisted(self, region: str) -> set[str]:
+        """The images DescribeImages does not list yet: created by a restore less than the world's listing lag ago
+        [EC2-EC] (EC2 knows them: their name is taken, their id can be tagged)."""
+        lag, now = timedelta(seconds=self.world.image_listing_lag_seconds), self.now()
+        return {r.image_id for r in self.image_restores.values() if r.region == region and now < r.started_at + lag}
+
     def settle_images(self, region: str) -> None:
         """pending -> available, or failed: at the copy's expiry if it expires before the image is read."""
         now = self.now()

@@ -12,6 +12,10 @@ Sources
   [S3-RST]  S3 User Guide, "Restoring an archived object" (restoring-objects): the copy expires Days after it is
             restored, at the following midnight UTC; reissuing RestoreObject on a restored copy "updates the
             expiration period relative to the current time".
+  [EC2-EC]  EC2 API Reference, "Eventual consistency in the Amazon EC2 API" (query-api-troubleshooting): the results of
+            an action that creates or changes a resource "might not be immediately available to all subsequent
+            commands"; a Describe of a just-created resource may not list it, or answer InvalidAMIID.NotFound for its
+            id; clients should retry with exponential back-off. AWS states no duration.
   [EC2-SR]  EC2 User Guide, "Store and restore an AMI using S3" (ami-store-restore): AMIs up to 5,000 GB; restore
             time "depends on the size of the AMI"; in-progress restore work is limited to 600 GB per account
             (300 GB in older versions of the page) and further task creation is rejected. CreateStoreImageTask

@@ -10,7 +10,9 @@ adopts the image it created instead of making a second AMI.
 Over the in-progress quota (EC2 rejects new tasks at once) the result is "state": "waiting-for-quota" with the
 seconds to wait: the state machine keeps the copy alive and tries again, for up to 24 h.
 Raises RestoreQuotaExceededError (still over the quota after 24 h), RestoredCopyUnavailableError,
-ImageNameConflictError, ThrottledError.
+ImageNameConflictError (an AMI listed under the name, without this execution's tag), ImageNotYetListedError (the name
+taken, no AMI of it listed yet: the state retries for 5 min, as long as Check Image State waits for a new image to be
+listed), ThrottledError.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class ImageNameConflictError(Exception):
     """An AMI with our derived name exists and was not made by this execution."""
 
 
+class ImageNotYetListedError(Exception):
+    """EC2 refused the name as taken but does not list an AMI of it yet (eventual consistency): the state retries."""
+
+
 class ThrottledError(Exception):
     """EC2 throttled the request after the SDK's own retries; the state machine retries with back-off."""
 
@@ -87,12 +93,22 @@ def tags(request: dict[str, Any], execution_id: str) -> list[TagTypeDef]:
     ]
 
 
-def image_made_by(ec2_client: EC2Client, name: str, execution_id: str) -> str | None:
-    images = ec2_client.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
+def image_made_by(ec2_client: EC2Client, name: str, execution_id: str) -> str:
+    """The AMI of that name this execution made (a retried step adopts it). EC2 said the name is taken: an image listed
+    under it without this execution's tag is a conflict; none listed yet is EC2's eventual consistency (a new image
+    may not be listed for a while), so the state retries with back-off before anyone decides (ImageNotYetListedError)."""
+    try:
+        images = ec2_client.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])["Images"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] in THROTTLING_CODES:
+            raise ThrottledError("EC2 throttled DescribeImages while looking for this execution's AMI") from error
+        raise
     for image in images:
         if {"Key": f"{TAG_PREFIX}execution", "Value": execution_id} in image.get("Tags", []):
             return str(image["ImageId"])
-    return None
+    if images:
+        raise ImageNameConflictError(f"an AMI named '{name}' exists and was not made by this execution")
+    raise ImageNotYetListedError(f"EC2 says an AMI named '{name}' exists, but does not list it yet")
 
 
 def restore_image(
@@ -119,8 +135,6 @@ def restore_image(
         code = error.response["Error"]["Code"]
         if code == "InvalidAMIName.Duplicate":
             image_id = image_made_by(ec2_client, name, execution_id)
-            if image_id is None:
-                raise ImageNameConflictError(f"an AMI named '{name}' exists and was not made by this execution") from error
             logger.info("adopting %s made by an earlier attempt of this step", image_id)
         elif code in QUOTA_CODES:
             logger.info("over the image restore quota: %s", error.response["Error"].get("Message", ""))

@@ -244,6 +244,28 @@ def test_fault_lambda_timeout_after_creating_the_ami(aws: Emulator) -> None:
     assert [c.get("error") for c in aws.ec2.restore_image_calls] == [None, "InvalidAMIName.Duplicate"]
 
 
+def test_fault_lambda_timeout_after_creating_the_ami_then_its_lookup_throttled_and_listed_late(aws: Emulator) -> None:
+    # Restore Image creates the AMI, then Lambda reports a timeout; the retry's look-up of that AMI is throttled past the
+    # SDK's retries, then EC2 does not list the new AMI for 60 s (eventual consistency): the step retries until it is
+    # listed and adopts it, no second one, no "conflict"
+    aws.world.image_listing_lag_seconds = 60
+    aws.faults.lambda_error("RestoreImageFunction", "Sandbox.Timedout")
+    aws.faults.request("ec2.DescribeImages", "RequestLimitExceeded", 503, times=10, match="Filter.1.Name=name")
+    run = restore(aws, storage_class="GLACIER_IR")
+    assert_one_ami(aws, run)
+    calls = aws.ec2.restore_image_calls
+    assert (calls[0].get("error"), {c.get("error") for c in calls[1:]}, [f.times for f in aws.faults.requests]) == (
+        None, {"InvalidAMIName.Duplicate"}, [0]
+    )  # fmt: skip
+    # ...each retry for its own reason (the retries' jitter decides how many looks the lag costs), and the AMI adopted
+    # once EC2 listed it, 60 s after it was made
+    failures = [(e.get("lambdaFunctionFailedEventDetails") or {}).get("error") for e in run.history]
+    errors = [error for error in failures if error]
+    assert errors[:2] == ["Sandbox.Timedout", "ThrottledError"] and set(errors[2:]) == {"ImageNotYetListedError"}
+    adopted = next(e["timestamp"] for e in run.history if e.get("stateEnteredEventDetails", {}).get("name") == "Has Image Restore Started?")
+    assert (adopted - calls[0]["at"]).total_seconds() >= 60
+
+
 def test_fault_sns_publish_fails_once(aws: Emulator) -> None:
     aws.faults.request("sns.Publish", "InternalError", 500)
     run = restore(aws, storage_class="GLACIER_IR")
