@@ -14,18 +14,18 @@ NotImplementedError for CreateStoreImageTask, DescribeStoreImageTasks and Create
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
 from moto.core.parse import default_timestamp_parser
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import InvalidAMIIdError
 from moto.ec2.models import amis as moto_amis
 from moto.ec2.models import ec2_backends
-from moto.ec2.exceptions import InvalidAMIIdError
 from moto.ec2.responses import EC2Response
 
 from emulator.adapters import iam
 from emulator.adapters.errors import answering_world_errors
+from emulator.adapters.process import NOT_LISTED
 from emulator.adapters.registry import bound, require
 from emulator.world.ec2 import EC2Model, ImageFacts
 from emulator.world.facts import GB
@@ -108,29 +108,24 @@ def _create_restore_image_task(self: Any) -> ActionResult:
     return ActionResult({"ImageId": image_id})
 
 
-# The images DescribeImages may not list yet [EC2-EC], set for the duration of one DescribeImages request only: moto's
-# own uses of its backend's describe_images (tagging a new image, launching from it) see every image, as EC2 does.
-_not_listed: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("not_listed", default=frozenset())
-
-
 def _describe_images(original: Any) -> Any:
     def describe_images(self: Any) -> Any:
         account = bound(self.current_account)
         if account is None:
             return original(self)
         account.ec2.settle_images(self.region)
-        token = _not_listed.set(frozenset(account.ec2.unlisted(self.region)))
+        token = NOT_LISTED.set(frozenset(account.ec2.unlisted(self.region)))
         try:
             return original(self)
         finally:
-            _not_listed.reset(token)
+            NOT_LISTED.reset(token)
 
     return describe_images
 
 
 def _listed_images(original: Any) -> Any:
     def describe_images(self: Any, ami_ids: list[str] | None = None, *args: Any, **kwargs: Any) -> Any:
-        hidden = _not_listed.get()
+        hidden = NOT_LISTED.get()
         if hidden and ami_ids and any(ami_id in hidden for ami_id in ami_ids):
             raise InvalidAMIIdError(next(ami_id for ami_id in ami_ids if ami_id in hidden))  # [EC2-EC]
         found = original(self, ami_ids, *args, **kwargs)

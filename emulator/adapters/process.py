@@ -18,6 +18,7 @@ accounts apart). These cannot be per emulator, because what they stand on exists
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -116,6 +117,10 @@ class HandlerTurn:
                 self._holder = None
                 self._turn.notify()
 
+
+# The images DescribeImages may not list yet [EC2-EC] (emulator/adapters/ec2.py), set for one DescribeImages request
+# only: moto's own uses of its backend's describe_images (tagging a new image, launching from it) see every image.
+NOT_LISTED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("not_listed", default=frozenset())
 
 HANDLER_TURN = HandlerTurn()
 
