@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,7 +52,6 @@ ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 # Tokens that are closed already: the execution moved on (or was stopped); nothing to do.
 CLOSED_TOKEN_CODES = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 # The table throttled after the SDK's own retries: wait unregistered (the poll still comes), do not fail the restore.
-THROTTLING_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException")
 INITIATED = "Object Restore Initiated"
 MARKER_SKEW = timedelta(minutes=1)  # the event's time and the workflow's clock may differ slightly
 
@@ -157,10 +156,11 @@ def wait_for_event(
     stamp = now.isoformat(timespec="seconds")
     try:
         markers = register(table, dynamodb_client, event, now)
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in THROTTLING_CODES:
-            raise
-        logger.warning("%s: not registered (%s); this wait ends at its poll", subject_of(event["subject"]), error.response["Error"]["Code"])
+    except (ClientError, BotoCoreError) as error:
+        # The table only lets an event end the wait early: whatever went wrong with it (throttled, 500, access denied, a
+        # missing table, no connection), the wait is not registered and ends at its poll, which looks again.
+        why = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
+        logger.warning("%s: not registered (%s); this wait ends at its poll", subject_of(event["subject"]), why)
         markers = []
     subject = event["subject"]
     schedule = event["schedule"]

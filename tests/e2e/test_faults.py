@@ -309,6 +309,23 @@ def test_fault_wait_table_throttled(aws: Emulator) -> None:
     assert accepted_restores(aws) == 1
 
 
+@pytest.mark.parametrize("fault", ["500", "access-denied", "table-deleted"])
+def test_fault_wait_table_unusable(aws: Emulator, fault: str) -> None:
+    # The wait table answers 500 to every registration, or denies it, or is gone (deleted by hand): the waits are not
+    # registered and end at their polls; the restore still succeeds, once (the table is never load-bearing)
+    def before(stack: Any, body: dict[str, Any]) -> None:
+        if fault == "table-deleted":
+            aws.client("dynamodb").delete_table(TableName=stack.physical["WaitTable"])
+
+    if fault == "500":
+        aws.faults.request("dynamodb.PutItem", "InternalServerError", 500, times=10_000)
+    elif fault == "access-denied":
+        aws.faults.request("dynamodb.PutItem", "AccessDeniedException", 400, times=10_000)
+    run = restore(aws, before=before)
+    assert_one_ami(aws, run)
+    assert (run.output["copyNoticedBy"], run.output["imageNoticedBy"], accepted_restores(aws)) == ("poll", "poll", 1)
+
+
 def test_fault_restore_never_finishes(aws: Emulator) -> None:
     def never(stack: Any, body: dict[str, Any]) -> None:
         aws.world.restore_seconds[body["recoveryPoint"]] = 1000 * HOUR

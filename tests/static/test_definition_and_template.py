@@ -235,7 +235,7 @@ def test_the_fault_matrix_matches_the_fault_tests() -> None:
     page = (ROOT / "docs" / "emulator.md").read_text().split("## Fault matrix", 1)[1]
     table = set(re.findall(r"^\| `(test_fault_\w+)` \|", page, flags=re.MULTILINE))
     tests = set(re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / "test_faults.py").read_text(), flags=re.MULTILINE))
-    assert table == tests and len(tests) == 23
+    assert table == tests and len(tests) == 24
 
 
 def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
