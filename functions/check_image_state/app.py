@@ -78,6 +78,12 @@ def planned_seconds(size_bytes: int) -> int:
     return IMAGE_STARTUP_SECONDS + -(-size_bytes // IMAGE_PLANNED_BYTES_PER_SECOND)
 
 
+def ceil_second(moment: datetime) -> str:
+    """A time to the second, rounded up: a wait that sees it pass is never a fraction of a second early."""
+    whole = moment.replace(microsecond=0)
+    return (whole if whole == moment else whole + timedelta(seconds=1)).isoformat()
+
+
 def deadline_seconds(size_bytes: int) -> int:
     return max(MIN_DEADLINE_SECONDS, 2 * planned_seconds(size_bytes))
 
@@ -156,7 +162,7 @@ def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[st
         **image,
         "state": state,
         "checks": image["checks"] + 1,
-        "deadlineAt": (started + timedelta(seconds=deadline_seconds(image["sizeBytes"]))).isoformat(timespec="seconds"),
+        "deadlineAt": ceil_second(started + timedelta(seconds=deadline_seconds(image["sizeBytes"]))),
         "wake": None,
         "wait": None,
     }
@@ -169,8 +175,8 @@ def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[st
         if state == "failed" and any(word in reason.lower() for word in QUOTA_WORDS):  # undocumented: the best guess
             return quota_wait(record, now, reason)
         raise ImageRestoreFailedError(f"{image['imageId']} is {state}: {reason or 'EC2 gave no reason'}")
-    if wake.get("wokenBy") == "deadline":  # the wait saw the deadline (to the second) pass: this is it
-        elapsed = max(elapsed, deadline_seconds(image["sizeBytes"]))
+    # A wake-up is only a reason to look: the deadline's passing is computed here, from the saved record, never read from
+    # the wake-up's payload (which a late, duplicated or forged SendTaskSuccess could carry).
     timeouts = poll_schedule(record["checks"], elapsed, image["sizeBytes"])
     if len(timeouts) == 1:  # past the deadline
         next_check_seconds(record["checks"], elapsed, image["sizeBytes"])

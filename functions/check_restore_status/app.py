@@ -86,6 +86,12 @@ def window_for(storage_class: str, archive_status: str | None, tier: str, size_b
     return earliest, latest
 
 
+def ceil_second(moment: datetime) -> str:
+    """A time to the second, rounded up: a wait that sees it pass is never a fraction of a second early."""
+    whole = moment.replace(microsecond=0)
+    return (whole if whole == moment else whole + timedelta(seconds=1)).isoformat()
+
+
 def deadline_seconds(window: tuple[int, int], size_bytes: int) -> int:
     return max(2 * window[1], window[1] + HOUR) + math.ceil(size_bytes / SLOWEST_PLANNED_BYTES_PER_SECOND)
 
@@ -156,7 +162,7 @@ def check_restore_status(s3_client: S3Client, request: dict[str, Any], restore: 
         **restore,
         "checks": restore["checks"] + 1,
         "pollingSince": since,
-        "deadlineAt": (datetime.fromisoformat(since) + timedelta(seconds=deadline_seconds(window, size))).isoformat(timespec="seconds"),
+        "deadlineAt": ceil_second(datetime.fromisoformat(since) + timedelta(seconds=deadline_seconds(window, size))),
         "eventsConfirmed": bool(restore.get("eventsConfirmed")) or by_event,
         "eventWakes": restore.get("eventWakes", 0) + by_event,
         "wake": None,
@@ -172,8 +178,8 @@ def check_restore_status(s3_client: S3Client, request: dict[str, Any], restore: 
             f"S3 shows no restore for s3://{bucket}/{key} (the copy expired or the request was not accepted); start a new execution"
         )
     elapsed = (now - datetime.fromisoformat(since)).total_seconds()
-    if wake.get("wokenBy") == "deadline":  # the wait saw the deadline (to the second) pass: this is it
-        elapsed = max(elapsed, deadline_seconds(window, size))
+    # A wake-up is only a reason to look: the deadline's passing is computed here, from the saved record, never read from
+    # the wake-up's payload (which a late, duplicated or forged SendTaskSuccess could carry).
     timeouts = poll_schedule(window, elapsed, size, record["eventsConfirmed"])
     if len(timeouts) == 1:  # past the deadline
         next_check_seconds(window, elapsed, size)

@@ -147,3 +147,30 @@ def test_a_bucket_that_sends_no_events_is_restored_by_the_polls_and_the_email_sa
         f"Note: the bucket {BUCKET} does not send events to Amazon EventBridge, so the restore was noticed by polling only; "
         f"glacier-ami-restore events enable --bucket {BUCKET} turns them on."
     ) in run.emails[0]["message"]
+
+
+def test_a_forged_wake_up_is_only_a_reason_to_look(aws: Emulator) -> None:
+    # Given a Deep Archive restore (12 h) waiting for S3, its token registered in the wait table
+    import time
+
+    from tests.support import until_entered
+
+    stack = aws.deploy()
+    key = archive(aws, "DEEP_ARCHIVE", restore_hours=12)
+    dynamodb, sfn = aws.client("dynamodb"), aws.client("stepfunctions")
+    with aws.clock.hold():
+        arn = aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET, "restoreRequestTier": "Bulk"})
+        until_entered(aws, arn, "Wait For Restore")
+        deadline = time.monotonic() + 20
+        while not (items := dynamodb.scan(TableName=stack.physical["WaitTable"])["Items"]):
+            assert time.monotonic() < deadline, "the wait never registered"
+            time.sleep(0.01)
+        # When its token is sent a wake-up that claims the deadline has passed (0 s after the request)
+        forged = {"wokenBy": "deadline", "event": None, "at": "2026-01-05T09:00:00+00:00"}
+        sfn.send_task_success(taskToken=items[0]["token"]["S"], output=json.dumps(forged))
+    run = aws.wait(stack, arn)
+    # Then Check Restore Status looked, found the restore still running, and waited on: the copy was readable after
+    # 12 h, the restore succeeded, with one restore and one AMI
+    assert (run.status, run.output["copyNoticedBy"], len(images(aws))) == ("SUCCEEDED", "event", 1)
+    assert [c["status"] for c in aws.s3.restore_calls] == [202]
+    assert (run.stopped - run.started).total_seconds() > 12 * 3600

@@ -116,6 +116,18 @@ def test_image_state_is_followed_until_available(aws: Emulator) -> None:
     assert (image["state"], image["availableAt"], image["checks"]) == ("available", "2026-01-05T09:17:00+00:00", 6)
 
 
+def test_a_wake_up_claiming_the_deadline_passed_shortens_nothing(aws: Emulator) -> None:
+    # Given an image restore just started (8 GB: its deadline is 24 h away)
+    request, restore = readable_request(aws)
+    ec2 = aws.client("ec2")
+    image = load_function("restore_image").restore_image(ec2, request, restore, NOT_STARTED, EXECUTION, datetime.now(UTC), "us-east-1")
+    # When Check Image State runs after a wake-up whose payload says the deadline passed
+    forged = {**image, "wake": {"wokenBy": "deadline", "event": None, "at": "2026-01-05T09:00:00+00:00"}}
+    checked = tiered_image_state().check_image_state(ec2, aws.client("s3"), forged, datetime.now(UTC))
+    # Then it looked, and waits on to the deadline it computes itself: the first poll a minute away, 24 h from the start
+    assert (checked["state"], checked["nextCheckSeconds"], checked["deadlineAt"]) == ("pending", 60, "2026-01-06T09:00:00+00:00")
+
+
 def test_failed_image_raises_with_state_reason(aws: Emulator) -> None:
     request, restore = readable_request(aws)
     aws.faults.image_failure("Snapshot data is corrupted")
