@@ -3,7 +3,7 @@
 Event:  {"image": <Restore Image result, with "wake": what ended the last wait>}
 Result: the image record with "state" ("pending" | "available" | "waiting-for-quota"), "checks", "availableAt",
         "deadlineAt", "noticedBy" ("event" | "poll"), "nextCheckSeconds" (Wait For Quota's SecondsPath) and
-        "wait": {"timeouts", "next", "seconds"}, the safety net's polls until the deadline for Wait For Image.
+        "wait": {"timeouts", "next", "seconds", "count"}, the safety net's polls until the deadline for Wait For Image.
 Raises ImageRestoreFailedError (state "failed", with EC2's StateReason), RestoredCopyUnavailableError (failed, and
 HeadObject shows the object archived with no readable copy: EC2 could not read it), ImageRestoreDeadlineExceededError,
 ThrottledError.
@@ -180,7 +180,7 @@ def check_image_state(ec2_client: EC2Client, s3_client: S3Client, image: dict[st
     timeouts = poll_schedule(record["checks"], elapsed, image["sizeBytes"])
     if len(timeouts) == 1:  # past the deadline
         next_check_seconds(record["checks"], elapsed, image["sizeBytes"])
-    wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0]}
+    wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0], "count": len(timeouts)}  # count: "Is The ... Schedule Used Up?"
     return {**record, "nextCheckSeconds": timeouts[0], "wait": wait}
 
 

@@ -3,7 +3,7 @@
 Event:  {"request": <Validate Input result>, "restore": <restore record, with "wake": what ended the last wait>}
 Result: the restore record with "status" ("preparing-for-restore" | "ready-to-restore"), "checks",
         "restoreExpiry", "readyAt", "pollingSince", "deadlineAt", "eventsConfirmed", "noticedBy" ("event" | "poll"),
-        "eventWakes", and "wait": {"timeouts", "next", "seconds"}, the safety net's polls until the deadline for
+        "eventWakes", and "wait": {"timeouts", "next", "seconds", "count"}, the safety net's polls until the deadline for
         Wait For Restore (TimeoutSecondsPath) and Schedule Next Copy Check.
 Raises RestoreDeadlineExceededError when the copy is still not readable at the deadline,
 RestoreNotFoundError when S3 reports no restore at all, ThrottledError.
@@ -183,7 +183,7 @@ def check_restore_status(s3_client: S3Client, request: dict[str, Any], restore: 
     timeouts = poll_schedule(window, elapsed, size, record["eventsConfirmed"])
     if len(timeouts) == 1:  # past the deadline
         next_check_seconds(window, elapsed, size)
-    wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0]}
+    wait = {"timeouts": timeouts, "next": 1, "seconds": timeouts[0], "count": len(timeouts)}  # count: "Is The ... Schedule Used Up?"
     return {**record, "status": "preparing-for-restore", "nextCheckSeconds": timeouts[0], "wait": wait}
 
 

@@ -326,6 +326,23 @@ def test_fault_wait_table_unusable(aws: Emulator, fault: str) -> None:
     assert (run.output["copyNoticedBy"], run.output["imageNoticedBy"], accepted_restores(aws)) == ("poll", "poll", 1)
 
 
+def test_fault_wait_function_never_sends_its_token(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Wait For's function returns without registering or sending any token (every wait ends at its timeout, the last
+    # one past the end of its schedule, where the function should have answered at once): the question before each
+    # Schedule Next ... Check sends the run to its check, which makes a new schedule; no States.Runtime
+    def before(stack: Any, body: dict[str, Any]) -> None:
+        monkeypatch.setattr(stack.functions["WaitForFunction"].module, "lambda_handler", lambda event, context: {"outcome": "lost"})
+
+    run = restore(aws, before=before)
+    assert_one_ami(aws, run)
+    entered = run.states_entered()
+    assert (run.output["copyNoticedBy"], run.output["imageNoticedBy"], accepted_restores(aws)) == ("poll", "poll", 1)
+    assert (
+        entered.count("Is The Copy Schedule Used Up?") > entered.count("Schedule Next Copy Check"),
+        "Check Restore Status" in entered,
+    ) == (True, True)
+
+
 def test_fault_restore_never_finishes(aws: Emulator) -> None:
     def never(stack: Any, body: dict[str, Any]) -> None:
         aws.world.restore_seconds[body["recoveryPoint"]] = 1000 * HOUR

@@ -133,7 +133,6 @@ EACH = ("*",)  # every copy is its own: one name for a different thing in each f
 DIFFERENCES: dict[tuple[str, tuple[str, ...]], str] = {
     ("lambda_handler", EACH): "each handler's entry point, one line calling its own work",
     ("THROTTLING_CODES", ("functions/check_image_state/app.py", "functions/restore_image/app.py")): "EC2's codes (the others: S3's)",
-    ("THROTTLING_CODES", ("functions/wait_for/app.py",)): "DynamoDB's and Step Functions' codes",
     ("THREADS", EACH): "each handler's own pool: Plan Batch's HEAD and RestoreObject calls, Resolve Selection's tag reads",
     ("deadline_seconds", EACH): "the copy's deadline (by window and size) and the image's (by size)",
     ("next_check_seconds", EACH): "the copy's schedule and the image's",

@@ -138,7 +138,7 @@ def test_check_image_state_event_names_an_ami_this_account_does_not_have(aws: Em
     # then at half and all of it (25 and 50 min), then every 25 % of the time elapsed (whole seconds) to the 24 h deadline,
     # and one more wait, which returns at once past the deadline
     assert result["wait"] == {"timeouts": [750, 750, 1500, 750, 937, 1171, 1464, 1830, 2288, 2860, 3575, 4468, 5585, 6982, 8727,
-                                           10909, 13636, 17045, 1173, 60], "next": 1, "seconds": 750}  # fmt: skip
+                                           10909, 13636, 17045, 1173, 60], "next": 1, "seconds": 750, "count": 20}  # fmt: skip
     # and 10 minutes later EC2's own answer reaches the state (no Retry covers it: the Catch emails it)
     aws.clock.advance(600)
     with pytest.raises(ClientError) as raised:
