@@ -19,10 +19,23 @@ BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
 ASCII_DIGITS = re.compile(r"[0-9]+")
 MAX_KEY_BYTES = 1024  # S3 object keys
+# CreateStoreImageTask writes <ami-id>.bin after the path given with the bucket (EC2 User Guide, "How AMI store and
+# restore works": bucket/path1/path2); an AMI id is ami- and 8 (older) or 17 hex digits.
+STORED_KEY_PATTERN = re.compile(r"(?:[^/]+/)*ami-(?:[0-9a-f]{8}|[0-9a-f]{17})\.bin")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Names S3 still serves in us-east-1 from before March 1, 2018: capitals, underscores, up to 255 characters (S3 User
+# Guide, "General purpose bucket naming rules", legacy names).
+LEGACY_BUCKET_PATTERN = re.compile(r"[A-Za-z0-9._-]{3,255}")
 
 
 def bucket_problem(name: str) -> str | None:
     if not BUCKET_PATTERN.fullmatch(name):
+        if LEGACY_BUCKET_PATTERN.fullmatch(name):
+            return (
+                "is a legacy name (capitals, underscores or over 63 characters, allowed in us-east-1 before March 1, 2018): "
+                "S3 still serves it, path-style only; this workflow takes the names valid today, 3-63 characters of a-z, "
+                "0-9, '.' and '-': copy the object into such a bucket"
+            )
         return "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"
     if ".." in name:
         return "must not contain '..'"
@@ -60,12 +73,16 @@ def key_problem(key: str) -> str | None:
         return "the object key must not be empty"
     if size > MAX_KEY_BYTES:
         return f"the object key is too long: {size:,} bytes, where an S3 key has at most {MAX_KEY_BYTES:,}"
-    if not key.endswith(".bin"):
-        return f"'{key}' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
+    if CONTROL_CHARACTERS.search(key):
+        return f"the object key must not contain control characters (line breaks, tabs...), got {key!r}"
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:
         return "the object key must be valid UTF-8"
+    if not STORED_KEY_PATTERN.fullmatch(key):
+        return (
+            f"{key!r} is not an AMI object written by CreateStoreImageTask: an optional path, then ami- and 8 or 17 hex digits, then .bin"
+        )
     return None
 
 

@@ -31,12 +31,15 @@ STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"  # Step Functions' lin
 NAME_LIMIT = 80
 STAGES = {
     "waiting for the copy": (
-        "Request Restore", "Fall Back To Standard Tier", "Check Restore Status", "Wait For Restore", "Schedule Next Copy Check",
-        "Is Copy Readable?",
+        "Request Restore", "Fall Back To Standard Tier", "Check Restore Status", "Wait For Restore", "Is The Copy Schedule Used Up?",
+        "Schedule Next Copy Check", "Is Copy Readable?",
     ),
     # Every image restore of the stack takes its GB from one budget (ImageRestoreQuotaGb), first come first served.
     "waiting for image-restore budget": ("Wait For Image Budget",),
-    "restoring the image": ("Restore Image", "Check Image State", "Wait For Image", "Schedule Next Image Check", "Is Image Available?"),
+    "restoring the image": (
+        "Restore Image", "Check Image State", "Wait For Image", "Is The Image Schedule Used Up?", "Schedule Next Image Check",
+        "Is Image Available?",
+    ),
     # A batch's own execution (and the single restore that handed it over); each AMI's child execution shows the stages above.
     "restoring the batch": (
         "Restore As A Batch", "Resolve Selection", "Plan Batch", "Restore Each AMI", "Wait For Copy", "Restore One AMI",

@@ -48,6 +48,14 @@ BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", ".mrap")
 ASCII_DIGITS = re.compile(r"[0-9]+")
 MAX_KEY_BYTES = 1024  # S3 object keys
+# CreateStoreImageTask writes <ami-id>.bin after the path given with the bucket (EC2 User Guide, "How AMI store and
+# restore works": bucket/path1/path2); an AMI id is ami- and 8 (older) or 17 hex digits.
+STORED_KEY_PATTERN = re.compile(r"(?:[^/]+/)*ami-(?:[0-9a-f]{8}|[0-9a-f]{17})\.bin")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Names S3 still serves in us-east-1 from before March 1, 2018: capitals, underscores, up to 255 characters (S3 User
+# Guide, "General purpose bucket naming rules", legacy names).
+LEGACY_BUCKET_PATTERN = re.compile(r"[A-Za-z0-9._-]{3,255}")
+MAX_PROBLEMS = 20  # problems named one by one in a refusal (the error, the state and the email stay small)
 
 # Step Functions Developer Guide, "Start workflow executions from a task state": a parent passes its execution ID
 # under this name to associate the child execution with it.
@@ -70,11 +78,50 @@ def shown(value: Any) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: escaped, as JSON may spell it
         text = json.dumps(value, default=str)
+    # JSON escapes U+0000-U+001F only: DEL and the C1 controls are escaped too, so nothing echoed can forge a line
+    text = CONTROL_CHARACTERS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text if len(text) <= 100 else f"{text[:99]}…"
+
+
+def field_label(name: str) -> str:
+    """A field's name as given, or in JSON when it holds what could forge a line of the email (or is long)."""
+    return name if name.isprintable() and len(name) <= 100 else shown(name)
+
+
+def key_problem(key: str) -> str | None:
+    """Why this key is not an object CreateStoreImageTask writes (None: it is)."""
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        return f"too long: {size:,} bytes, where an S3 key has at most {MAX_KEY_BYTES:,}"
+    if CONTROL_CHARACTERS.search(key):
+        return f"must not contain control characters (line breaks, tabs...), got {shown(key)}"
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid UTF-8"
+    if not STORED_KEY_PATTERN.fullmatch(key):
+        return (
+            f"{shown(key)} is not an AMI object written by CreateStoreImageTask: an optional path, then ami- and 8 or 17 "
+            "hex digits, then .bin (ami-0123456789abcdef0.bin, backups/ami-0123456789abcdef0.bin)"
+        )
+    return None
+
+
+def capped(problems: list[str]) -> list[str]:
+    """At most MAX_PROBLEMS problems, then how many more."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], f"and {len(problems) - MAX_PROBLEMS:,} more problems"]
 
 
 def bucket_problem(name: str) -> str | None:
     if not BUCKET_PATTERN.fullmatch(name):
+        if LEGACY_BUCKET_PATTERN.fullmatch(name):
+            return (
+                "is a legacy name (capitals, underscores or over 63 characters, allowed in us-east-1 before March 1, 2018): "
+                "S3 still serves it, path-style only; this workflow takes the names valid today, 3-63 characters of a-z, "
+                "0-9, '.' and '-': copy the object into such a bucket"
+            )
         return "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"
     if ".." in name:
         return "must not contain '..'"
@@ -175,24 +222,16 @@ def validate_input(
             f"the input must be a JSON object with the fields {', '.join(FIELDS)} "
             f"({BATCH_FIELD} instead of recoveryPoint for many AMIs), got {shown(payload)}"
         ]
-    problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
+    problems = [f"{field_label(key)}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in (*FIELDS, STARTED_BY)]
 
     key = payload.get("recoveryPoint")
-    size = len(key.encode("utf-8", "surrogatepass")) if isinstance(key, str) else 0
-    if not isinstance(key, str) or size == 0:
+    if not isinstance(key, str) or key == "":
         problems.append(
             "recoveryPoint: required, the S3 key of the stored AMI, e.g. ami-0123456789abcdef0.bin"
             + (f", got {shown(key)}" if "recoveryPoint" in payload else "")
         )
-    elif size > MAX_KEY_BYTES:
-        problems.append(f"recoveryPoint: too long: {size:,} bytes, where an S3 key has at most {MAX_KEY_BYTES:,}")
-    elif not key.endswith(".bin"):
-        problems.append(f"recoveryPoint: {shown(key)} is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)")
-    else:
-        try:
-            key.encode("utf-8")
-        except UnicodeEncodeError:
-            problems.append("recoveryPoint: must be valid UTF-8")
+    elif (problem := key_problem(key)) is not None:
+        problems.append(f"recoveryPoint: {problem}")
 
     values, value_problems = field_values(payload, allowed_bucket, tag_value, tagged)
     problems += value_problems
@@ -257,7 +296,7 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     request, problems = validate_input(payload, os.environ.get("ALLOWED_BUCKET", "*"), tag_value, tagged)
     if problems:
         logger.info("refused input: %s", problems)
-        raise InvalidInputError("; ".join(problems))
+        raise InvalidInputError("; ".join(capped(problems)))
     claimed = request.pop("startedBy", None)
     if claimed and is_child_of(sfn, claimed, event["executionName"], os.environ["BATCH_STATE_MACHINE_ARN"]):
         request["startedBy"] = claimed

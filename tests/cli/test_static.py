@@ -193,7 +193,8 @@ def test_input_rules_refuse_what_validate_input_refuses() -> None:
     assert validation.days_problem("١") == "--days must be a whole number from 1 to 30 (got '١')"
     assert validation.ami_name_problem("ab") is not None and validation.ami_name_problem("web server (restored)") is None
     assert validation.key_problem("ami-0123456789abcdef0.txt") == (
-        "'ami-0123456789abcdef0.txt' is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)"
+        "'ami-0123456789abcdef0.txt' is not an AMI object written by CreateStoreImageTask: an optional path, then ami- and 8 or 17 "
+        "hex digits, then .bin"
     )
     assert validation.key_problem("a" * 1996 + ".bin") == "the object key is too long: 2,000 bytes, where an S3 key has at most 1,024"
     assert validation.tier_problem("Fast") == "--tier must be one of Standard, Bulk, Expedited, in any letter case (got 'Fast')"

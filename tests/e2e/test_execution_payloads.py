@@ -26,13 +26,17 @@ PAYLOADS = ROOT / "events" / "executions"
 # In the order they run: (file, status, error, what the execution's output or cause says)
 EXPECTED: list[tuple[str, str, str | None, Any]] = [
     ("invalid-batch", "FAILED", "InvalidInputError",
-     "recoveryPoints[1] (backup.tar): recoveryPoint: \"backup.tar\" is not an AMI object written by CreateStoreImageTask "
-     "(<ami-id>.bin); recoveryPoints[2] (ami-5a0f3616665c35d46.bin): listed twice (also at recoveryPoints[0]): each AMI is "
-     "restored once; recoveryPoints[3] (ami-1f9abe6591e46514e.bin): restoreRequestTier: must be one of Standard, Bulk, "
-     "Expedited (any letter case), got \"Fast\""),
+     "recoveryPoints[1] (backup.tar): recoveryPoint: \"backup.tar\" is not an AMI object written by CreateStoreImageTask: "
+     "an optional path, then ami- and 8 or 17 hex digits, then .bin (ami-0123456789abcdef0.bin, "
+     "backups/ami-0123456789abcdef0.bin); recoveryPoints[2] (ami-5a0f3616665c35d46.bin): listed twice (also at "
+     "recoveryPoints[0]): each AMI is restored once; recoveryPoints[3] (ami-1f9abe6591e46514e.bin): restoreRequestTier: "
+     "must be one of Standard, Bulk, Expedited (any letter case), got \"Fast\""),
     ("invalid-bucket-and-key", "FAILED", "InvalidInputError",
-     "recoveryPoint: \"backup.tar\" is not an AMI object written by CreateStoreImageTask (<ami-id>.bin); recoveryPointBucket: "
-     "\"My_Bucket\" must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"),
+     "recoveryPoint: \"backup.tar\" is not an AMI object written by CreateStoreImageTask: an optional path, then ami- and 8 "
+     "or 17 hex digits, then .bin (ami-0123456789abcdef0.bin, backups/ami-0123456789abcdef0.bin); recoveryPointBucket: "
+     "\"My_Bucket\" is a legacy name (capitals, underscores or over 63 characters, allowed in us-east-1 before March 1, "
+     "2018): S3 still serves it, path-style only; this workflow takes the names valid today, 3-63 characters of a-z, 0-9, "
+     "'.' and '-': copy the object into such a bucket"),
     ("invalid-expedited-deep-archive", "FAILED", "InvalidInputError",
      "restoreRequestTier: Expedited is not offered for Deep Archive (DEEP_ARCHIVE); use Standard (within 12 h) or Bulk (within 48 h)"),
     ("invalid-tier-and-days", "FAILED", "InvalidInputError",

@@ -132,6 +132,7 @@ EACH = ("*",)  # every copy is its own: one name for a different thing in each f
 # copies (inside the group, and among the others, the copies still agree); EACH: every copy may differ.
 DIFFERENCES: dict[tuple[str, tuple[str, ...]], str] = {
     ("lambda_handler", EACH): "each handler's entry point, one line calling its own work",
+    ("key_problem", ("glacier_ami_restore/validation.py",)): "the same rules in the command line's words (its argument, not a field)",
     ("THROTTLING_CODES", ("functions/check_image_state/app.py", "functions/restore_image/app.py")): "EC2's codes (the others: S3's)",
     ("THREADS", EACH): "each handler's own pool: Plan Batch's HEAD and RestoreObject calls, Resolve Selection's tag reads",
     ("deadline_seconds", EACH): "the copy's deadline (by window and size) and the image's (by size)",

@@ -23,7 +23,11 @@ FIELDS = ("recoveryPoint", "recoveryPointBucket", "restoreRequestDays", "restore
 JSON = {None: "null", True: "true", False: "false"}
 
 # --- valid parts ------------------------------------------------------------------------------------------------
-keys = st.from_regex(r"(backups/[a-z0-9/-]{0,40})?ami-[0-9a-f]{17}\.bin", fullmatch=True)
+keys = st.from_regex(r"(backups/([a-z0-9-]{1,12}/){0,2})?ami-([0-9a-f]{8}|[0-9a-f]{17})\.bin", fullmatch=True)
+CONTROL = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+# A claim of a parent execution: any value (Validate Input's handler keeps it only once it checked that execution)
+claims = st.one_of(st.text(max_size=40), st.just("arn:aws:states:us-east-1:123456789012:execution:batch-sm:nightly"))
 buckets = st.from_regex(r"[a-z0-9][a-z0-9-]{1,40}[a-z0-9]", fullmatch=True).filter(
     lambda b: not b.startswith(("xn--", "sthree-", "amzn-s3-demo-")) and not b.endswith("-s3alias")
 )
@@ -35,7 +39,7 @@ ami_names = st.text(alphabet=string.ascii_letters + string.digits + "()[] ./-'@_
 @st.composite
 def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
     payload: dict[str, Any] = {"recoveryPoint": draw(keys), "recoveryPointBucket": draw(buckets)}
-    for name, values in (("restoreRequestDays", days), ("restoreRequestTier", tiers), ("amiName", ami_names)):
+    for name, values in (("restoreRequestDays", days), ("restoreRequestTier", tiers), ("amiName", ami_names), (STARTED_BY, claims)):
         if draw(st.booleans()):
             payload[name] = draw(values)
     return payload
@@ -56,6 +60,8 @@ bad_values: dict[str, st.SearchStrategy[Any]] = {
         st.just(""),
         st.text(min_size=1, max_size=30).filter(lambda k: not k.endswith(".bin")),
         st.text(alphabet="éß中", min_size=512, max_size=600).map(lambda k: k + ".bin"),  # over 1,024 bytes
+        st.text(min_size=1, max_size=30).map(lambda k: k.replace("-", "")).filter(lambda k: "ami" not in k).map(lambda k: k + ".bin"),
+        st.tuples(keys, st.sampled_from(CONTROL), st.integers(0, 60)).map(lambda t: t[0][: t[2]] + t[1] + t[0][t[2] :]),
     ),
     "recoveryPointBucket": st.one_of(
         not_strings,
@@ -116,6 +122,8 @@ def invalid_payloads(draw: st.DrawFn) -> tuple[Any, ...]:
     value = draw(bad_values[field])
     if field == "recoveryPoint" and isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > 1024:
         return {**payload, field: value}, "recoveryPoint: too long: "
+    if field == "recoveryPoint" and isinstance(value, str) and any(c in CONTROL for c in value):
+        return {**payload, field: value}, "recoveryPoint: must not contain control characters (line breaks, tabs...), got "
     if value is None or isinstance(value, bool):  # echoed as JSON spells it, not as Python does (None, True)
         return {**payload, field: value}, f"{field}: ", f"got {JSON[value]}"
     return {**payload, field: value}, f"{field}:"
@@ -130,6 +138,8 @@ def test_every_valid_payload_is_accepted_as_given(payload: dict[str, Any]) -> No
     assert request["restoreRequestDays"] == int(payload.get("restoreRequestDays", 1))
     assert request["restoreRequestTier"] == payload.get("restoreRequestTier", "Standard").capitalize()
     assert request["amiName"] == payload.get("amiName")
+    claim = payload.get(STARTED_BY)
+    assert request.get("startedBy") == (claim if isinstance(claim, str) and claim.startswith("arn:aws:states:") else None)
 
 
 @settings(max_examples=500, deadline=None)
@@ -139,6 +149,8 @@ def test_every_invalid_payload_is_refused_naming_the_field(case: tuple[Any, ...]
     with pytest.raises(app.InvalidInputError) as refused:
         app.lambda_handler({"input": payload, "executionName": "fuzz", "startTime": "2026-01-05T09:00:00Z"}, None)
     assert [text for text in expected if text not in str(refused.value)] == []
+    # ...and no character of the input can forge a line of the email: every echoed value is spelled as JSON
+    assert [c for c in str(refused.value) if c in CONTROL] == []
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +173,35 @@ def test_invalid_payloads_fail_the_execution_with_no_side_effect(deployed: tuple
     assert [e["subject"] for e in run.emails] == ["AMI restore failed: InvalidInputError at Validate Input"]
     assert (aws.s3.restore_calls, aws.ec2.restore_image_calls) == ([], [])
     assert aws.requests["s3.RestoreObject"] + aws.requests["ec2.CreateRestoreImageTask"] == 0
+
+
+def near_the_limit(kind: str) -> dict[str, Any]:
+    """An invalid input just under Step Functions' 256 KiB: a 255,000-character key, or 7,740 unknown fields (262,137 bytes)."""
+    if kind == "long-key":
+        return {"recoveryPoint": "k" * 255_000, "recoveryPointBucket": BUCKET}
+    fields = {f"field-{n:06d}-{'x' * 11}": n for n in range(7740)}
+    payload = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": BUCKET, **fields}
+    assert 261_000 < len(json.dumps(payload).encode()) < 256 * 1024
+    return payload
+
+
+@pytest.mark.parametrize("kind", ["long-key", "many-fields"])
+def test_an_invalid_input_near_the_256_kib_limit_is_refused_with_its_email(deployed: tuple[Emulator, Any], kind: str) -> None:
+    # Given an invalid input Step Functions accepts, just under its 256 KiB
+    aws, stack = deployed
+    payload = near_the_limit(kind)
+    size = len(json.dumps(payload).encode())
+    # When it runs
+    run = aws.run(stack, payload)
+    # Then it ends InvalidInputError (not States.DataLimitExceeded) with its one email; the refusal names the problem
+    # (at most 20, then how many more), and the email shows the input cut, saying so
+    assert (run.status, run.error) == ("FAILED", "InvalidInputError")
+    (email,) = run.emails
+    assert email["subject"] == "AMI restore failed: InvalidInputError at Validate Input"
+    if kind == "long-key":
+        assert run.cause is not None and "recoveryPoint: too long: 255,000 bytes, where an S3 key has at most 1,024" in run.cause
+    else:
+        assert run.cause is not None and run.cause.count("unknown field") == 20 and "and 7,720 more problems" in run.cause
+    (shown,) = [line for line in email["message"].splitlines() if line.startswith("Input: ")]
+    assert shown.endswith(f"... (cut: {size:,} bytes in all; the execution's input in the console has it whole)")
+    assert len(shown) < 2200

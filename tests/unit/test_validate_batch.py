@@ -65,7 +65,8 @@ def test_every_bad_item_is_named_by_position_and_key() -> None:
         "recoveryPointBucket": "my-ami-archive",
     }
     assert validate(payload)[1] == [
-        'recoveryPoints[1] (backup.tar): recoveryPoint: "backup.tar" is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)',
+        'recoveryPoints[1] (backup.tar): recoveryPoint: "backup.tar" is not an AMI object written by CreateStoreImageTask: an optional '
+        "path, then ami- and 8 or 17 hex digits, then .bin (ami-0123456789abcdef0.bin, backups/ami-0123456789abcdef0.bin)",
         f'recoveryPoints[2] ({K3}): restoreRequestTier: must be one of Standard, Bulk, Expedited (any letter case), got "Fast"',
         f"recoveryPoints[3] ({K1}): listed twice (also at recoveryPoints[0]): each AMI is restored once",
         "recoveryPoints[4]: must be an object key or an object with recoveryPoint, got 42",
@@ -101,7 +102,9 @@ def test_shared_problems_are_reported_once_not_per_item() -> None:
     assert validate(payload)[1] == [
         "restoreRequestTeir: unknown field in a batch (allowed: recoveryPoints, recoveryPointBucket, restoreRequestDays, "
         "restoreRequestTier, amiName)",
-        "recoveryPointBucket: \"Bad_Bucket\" must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
+        'recoveryPointBucket: "Bad_Bucket" is a legacy name (capitals, underscores or over 63 characters, allowed in us-east-1 '
+        "before March 1, 2018): S3 still serves it, path-style only; this workflow takes the names valid today, 3-63 characters "
+        "of a-z, 0-9, '.' and '-': copy the object into such a bucket",
         "restoreRequestDays: must be a whole number from 1 to 30 (number or string of digits), got 0",
     ]
 

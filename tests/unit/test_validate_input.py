@@ -66,12 +66,24 @@ def test_a_null_ami_name_is_refused_as_null_days_and_tier_are() -> None:
     ]
 
 
+# What a refusal says of a legacy bucket name, and of a key that is no stored AMI
+LEGACY_BUCKET = (
+    "is a legacy name (capitals, underscores or over 63 characters, allowed in us-east-1 before March 1, 2018): S3 still serves "
+    "it, path-style only; this workflow takes the names valid today, 3-63 characters of a-z, 0-9, '.' and '-': copy the object "
+    "into such a bucket"
+)
+NOT_AN_AMI_OBJECT = (
+    ": an optional path, then ami- and 8 or 17 hex digits, then .bin (ami-0123456789abcdef0.bin, backups/ami-0123456789abcdef0.bin)"
+)
+
+
 @pytest.mark.parametrize(
     "bucket, reason",
     [
-        ("My_Bucket", "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"),
+        ("My_Bucket", LEGACY_BUCKET),
         ("ab", "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"),
-        ("a" * 64, "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"),
+        ("a" * 64, LEGACY_BUCKET),
+        ("my bucket", "must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"),
         ("my..bucket", "must not contain '..'"),
         ("192.168.1.10", "must not be formatted as an IP address"),
         ("xn--bucket", "uses a prefix or suffix that S3 reserves"),
@@ -91,7 +103,7 @@ def test_bucket_outside_the_stack_scope_is_refused_with_the_fix() -> None:
 
 def test_key_must_be_a_stored_ami_object() -> None:
     assert problems({**VALID, "recoveryPoint": "backup.tar"}) == [
-        'recoveryPoint: "backup.tar" is not an AMI object written by CreateStoreImageTask (<ami-id>.bin)'
+        f'recoveryPoint: "backup.tar" is not an AMI object written by CreateStoreImageTask{NOT_AN_AMI_OBJECT}'
     ]
 
 
