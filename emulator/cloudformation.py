@@ -243,12 +243,21 @@ def _register(stack: Stack, cloudformation: Any, outputs: dict[str, Any]) -> Non
         cloudformation.create_stack(StackName=stack.name, TemplateBody=json.dumps(body))
 
 
+class ParameterValuesMissingError(Exception):
+    """CreateStack's ValidationError for parameters without a Default that were given no value."""
+
+
 def _translate(path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[str, str], ...]) -> str:
     """Read, inline and transform the template (remembered per version and parameters: tests deploy it many times)."""
     source = template.load(path)
     code_uris = {lid: r["Properties"]["CodeUri"] for lid, r in source["Resources"].items() if "CodeUri" in r.get("Properties", {})}
     defaults = {name: p["Default"] for name, p in source.get("Parameters", {}).items() if "Default" in p}
     values = {**{k: str(v) for k, v in defaults.items()}, **dict(parameters)}
+    # CloudFormation refuses CreateStack when a parameter without a Default is given no value (ValidationError; the
+    # message as the API answers it).
+    missing = [name for name in source.get("Parameters", {}) if name not in values]
+    if missing:
+        raise ParameterValuesMissingError(f"Parameters: [{', '.join(missing)}] must have values")
     cfn = transform(template.inline(source, path.parent), {**values, "AWS::Region": region}, _NoManagedPolicies())
     return json.dumps([code_uris, values, cfn])
 

@@ -207,7 +207,9 @@ class Emulator:
 
     def deploy(self, stack_name: str = "glacier-ami-restore", **parameters: str) -> cloudformation.Stack:
         """The stack with its own functions' role; `deploy(LambdaExecutionRoleName=LAMBDA_ROLE)` uses the existing one."""
-        values = {"UserEmail": USER_EMAIL, **parameters}
+        # ArchiveBucketName has no default (an operator names the buckets): the tests archive into buckets of their own, so
+        # they allow any bucket of the account, as an operator may on purpose; a test that means one bucket names it.
+        values = {"UserEmail": USER_EMAIL, "ArchiveBucketName": "*", **parameters}
         # CloudFormation draws a UUID for each stack's id: here one from the stack's name and the deployments before it.
         stack_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account_id}:{self.region}:{stack_name}:{self._deployments}"))
         # moto's SQS, as SQS, answers a queue's URL with the host the request went to: while serving, the queues are made

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from emulator.facade import Emulator, Run
-from tests.support import BUCKET, archive, event, images, until_entered
+from tests.support import BUCKET, ROOT, archive, event, images, until_entered
 from tools import baselines
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
@@ -417,3 +417,14 @@ def test_concurrent_executions_progress_while_one_handler_sleeps_in_its_sdk_retr
     runs = [aws.wait(stack, arn, timeout=40) for arn in arns]
     assert [r.status for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
     assert aws.requests["s3.HeadObject"] == 2 + 3  # one HEAD each, and the three throttled ones retried
+
+
+def test_the_stack_needs_its_archive_buckets_named(aws: Emulator) -> None:
+    # Given the template: ArchiveBucketName has no default (no "*" unless an operator gives it on purpose)
+    from deploy import template
+    from emulator import cloudformation
+
+    assert "Default" not in template.load(ROOT / "template.yaml")["Parameters"]["ArchiveBucketName"]
+    # When a stack is created without it / Then CloudFormation refuses it, as it refuses any parameter left without a value
+    with pytest.raises(cloudformation.ParameterValuesMissingError, match=r"^Parameters: \[ArchiveBucketName\] must have values$"):
+        cloudformation.deploy("no-buckets", aws.region, aws.account_id, {"UserEmail": "ops@example.com"}, aws.client)
