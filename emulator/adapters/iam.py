@@ -22,6 +22,7 @@ from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
 from moto.dynamodb.responses import DynamoHandler
+from moto.ec2.responses import EC2Response
 from moto.iam.access_control import IAMRequest
 from moto.sns.models import sns_backends
 from moto.sns.responses import SNSResponse
@@ -85,6 +86,17 @@ def _sns_resource(self: Any) -> str:
     return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
 
 
+# The EC2 actions authorized against a resource of their own, as the Service Authorization Reference lists them; a
+# restore's image does not exist yet, so the request names any image of the Region (ASSUMPTION: as for CreateImage).
+EC2_ACTION_RESOURCES = {"CreateRestoreImageTask": "arn:aws:ec2:{region}::image/*"}
+
+
+def _ec2_resource(self: Any) -> str:
+    """The resource an EC2 action is authorized against; "*" for the actions the emulator does not scope (moto: all)."""
+    pattern = EC2_ACTION_RESOURCES.get(self._get_action())
+    return pattern.format(region=self.region) if pattern else "*"
+
+
 def _dynamodb_resource(self: Any) -> str:
     table = self._get_param("TableName")
     return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}" if table else "*"
@@ -139,3 +151,4 @@ def install() -> None:
     # moto checks TransactWriteItems as an action of its own: AWS checks the actions the transaction holds.
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize(DynamoHandler._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
     StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]
+    EC2Response._determine_resource = _ec2_resource  # type: ignore[attr-defined]

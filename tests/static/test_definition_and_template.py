@@ -287,3 +287,10 @@ def test_the_template_sets_the_log_level_and_no_handler_overrides_it() -> None:
     logging_config = TEMPLATE["Globals"]["Function"]["LoggingConfig"]
     assert (logging_config["LogFormat"], logging_config["ApplicationLogLevel"]) == ("JSON", "INFO")
     assert [lid for lid, props in FUNCTIONS.items() if "setLevel(" in (ROOT / props["CodeUri"] / "app.py").read_text()] == []
+
+
+def test_the_keys_service_principals_are_this_accounts_only() -> None:
+    # Given the key policy / Then EventBridge and CloudWatch use the key only for this account's rules and alarms
+    policy = TEMPLATE["Resources"]["EncryptionKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (delivery,) = [s for s in policy if s["Sid"] == "EventsAndAlarmsDeliverToTheTopicAndQueues"]
+    assert delivery["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
