@@ -76,14 +76,19 @@ def test_fault_throttled_restore_object(aws: Emulator) -> None:
     assert [c["status"] for c in aws.s3.restore_calls] == [202]  # throttled requests never reached S3
 
 
-def test_fault_restore_already_in_progress_409(aws: Emulator) -> None:
-    def someone_started_it(stack: Any, body: dict[str, Any]) -> None:
-        aws.client("s3").restore_object(
-            Bucket=BUCKET, Key=body["recoveryPoint"], RestoreRequest={"Days": 2, "GlacierJobParameters": {"Tier": "Standard"}}
-        )
+def test_fault_restore_already_in_progress_409(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Someone starts a restore of the object right after Check Storage Class looked (it saw none): Request Restore's
+    # RestoreObject answers 409 RestoreAlreadyInProgress, and the run joins that restore instead of failing
+    def someone_starts_it_after_the_check(stack: Any, body: dict[str, Any]) -> None:
+        def start() -> None:
+            request = {"Days": 2, "GlacierJobParameters": {"Tier": "Standard"}}
+            aws.client("s3").restore_object(Bucket=BUCKET, Key=body["recoveryPoint"], RestoreRequest=request)
 
-    run = restore(aws, before=someone_started_it)
+        after_handler(monkeypatch, stack, "CheckStorageClassFunction", start)
+
+    run = restore(aws, before=someone_starts_it_after_the_check)
     assert_one_ami(aws, run)
+    assert [c["status"] for c in aws.s3.restore_calls] == [202, 409]  # someone's, then ours, refused as in progress
     assert (accepted_restores(aws), run.output["restoreOutcome"]) == (1, "joined-restore-in-progress")
 
 
