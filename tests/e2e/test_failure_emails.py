@@ -94,3 +94,30 @@ def test_each_task_state_that_fails_is_named_in_its_email(
     assert len(made) == (1 if state in ("Check Image State", "Notify Success") else 0)
     expected = "\n".join(line.replace("{ami}", "".join(made)).replace("{key}", key) for line in left)
     assert email["message"].split("\n\n")[1:3] == [expected, advice]
+
+
+def test_a_restore_stopped_by_hand_mid_image_names_its_ami_and_its_copy(aws: Emulator) -> None:
+    # Given a Flexible Retrieval restore (4 h) whose image restore takes an hour, stopped by hand 10 min into it
+    from tests.support import BUCKET, paused_at, until_entered
+
+    stack = aws.deploy()
+    key = archive(aws, "GLACIER", restore_hours=4, image_minutes=60)
+    with aws.clock.hold():
+        arn = aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET}, name="stopped-mid-image")
+    until_entered(aws, arn, "Wait For Image")
+    with paused_at(aws, 600):
+        aws.client("stepfunctions").stop_execution(executionArn=arn)
+    run = aws.wait(stack, arn)
+    aws.clock.advance(60)  # the rule's event reaches Report Ended Execution
+    # Then it ended ABORTED, and one email names what it left, read from AWS: its AMI (still pending: EC2 goes on) with
+    # the command that removes it and its snapshots, and the restored copy with its expiry and cost
+    (image,) = images(aws)
+    (report,) = aws.emails(stack)
+    command = f"aws ec2 deregister-image --region us-east-1 --image-id {image['ImageId']} --delete-associated-snapshots"
+    assert (run.status, report["subject"]) == ("ABORTED", "AMI restore ended ABORTED: stopped-mid-image")
+    assert report["message"].split("\n\n")[2].splitlines() == [
+        "Left in place (read from AWS now):",
+        f"- AMI {image['ImageId']} ({image['Name']}), pending: if you do not keep it, run {command}",
+        f"- A restored copy of s3://{BUCKET}/{key} exists until 2026-01-07T00:00:00Z: about $0.0061 per day (estimate: 8.0 GB at "
+        "S3 Standard's $0.023 per GB-month).",
+    ]
