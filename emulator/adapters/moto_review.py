@@ -19,6 +19,7 @@ PRIVATE_NAMES = {
     "_get_key": "s3.py: GetObjectTagging reads an archived object's tags",
     "_key_response_post": "s3.py: RestoreObject answered by the world",
     "_notification_config_from_body": "s3.py: Prefix/Suffix filter rule names as S3 takes them",
+    "_send_event_bridge_message": "s3.py: S3's `Object Created` EventBridge event is the world's (others stay moto's)",
     "_expiry": "s3.py: FakeKey's restore expiry from the world",
     "_get_param": "ec2.py, iam.py, stepfunctions.py: a request's parameters",
     "_get_action": "iam.py: the Step Functions action being authorized",
@@ -57,6 +58,7 @@ PRIVATE_NAMES = {
     "_get_sfn_resource_type": "sfn_children.py: a failed child's TaskFailed event",
     # botocore
     "_shape_model": "wire.py: an emulated error's code and HTTP status in moto's serializer",
+    "_shape_resolver": "wire.py: the error shape keeps its resolver (a JSON service's error members are serialized)",
     "_create_methods": "speed.py: client methods built once per service model",
     "_service_description": "speed.py: client methods built once per service model",
     "_cache": "speed.py: Loaders with the same search paths share what they read",

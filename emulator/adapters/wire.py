@@ -38,7 +38,8 @@ def _error_model(original: Any) -> Any:
             return shape
         model = dict(shape._shape_model)
         model["error"] = {**model.get("error", {}), "code": getattr(exception, "code", shape.name), "httpStatusCode": status}
-        return ErrorShape(shape.name, model)
+        resolver = shape._shape_resolver  # type: ignore[attr-defined]  # botocore's stubs omit it
+        return ErrorShape(shape.name, model, resolver)  # members of a JSON service's error shape resolve
 
     return get_error_model
 
