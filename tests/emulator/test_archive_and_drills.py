@@ -237,3 +237,108 @@ def test_an_impaired_instance_fails_its_check(aws: Emulator) -> None:
         "impaired",
         "failed",
     )
+
+
+ARCHIVE_STACK = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.14
+Parameters:
+  DrillVpcId:
+    Type: String
+Resources:
+  ArchiveBucket:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: AES256
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
+      OwnershipControls:
+        Rules:
+          - ObjectOwnership: BucketOwnerEnforced
+      NotificationConfiguration:
+        EventBridgeConfiguration:
+          EventBridgeEnabled: true
+      LifecycleConfiguration:
+        Rules:
+          - Id: ArchiveToDeepArchive
+            Status: Enabled
+            TagFilters:
+              - Key: archived-by
+                Value: glacier-ami-restore
+            Transitions:
+              - StorageClass: DEEP_ARCHIVE
+                TransitionInDays: 0
+  ArchiveBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref ArchiveBucket
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: DenyInsecureTransport
+            Effect: Deny
+            Principal: "*"
+            Action: "s3:*"
+            Resource: [!GetAtt ArchiveBucket.Arn, !Sub "${ArchiveBucket.Arn}/*"]
+            Condition:
+              Bool:
+                aws:SecureTransport: "false"
+  DrillSecurityGroup:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: Restore drills admit no inbound traffic
+      VpcId: !Ref DrillVpcId
+  DailyArchive:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: cron(0 3 * * ? *)
+      State: ENABLED
+Outputs:
+  ArchiveBucketName:
+    Value: !Ref ArchiveBucket
+"""
+
+
+def test_the_deployer_makes_the_archive_and_drill_resources_through_the_api(aws: Emulator, tmp_path: Any) -> None:
+    # Given a template with the archive bucket, its policy, a drill security group and a scheduled rule
+    from emulator import cloudformation
+
+    path = tmp_path / "template.yaml"
+    path.write_text(ARCHIVE_STACK)
+    vpc = aws.client("ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # When it is deployed
+    stack = cloudformation.deploy("archive", aws.region, aws.account_id, {"DrillVpcId": vpc}, aws.client, template_path=path)
+    # Then each resource is what S3, EC2 and EventBridge answer
+    s3, bucket = aws.client("s3"), stack.physical["ArchiveBucket"]
+    assert (bucket, stack.outputs["ArchiveBucketName"]) == ("archive-archivebucket-" + bucket[-12:], bucket)
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=bucket)
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert (rule["ID"], rule["Filter"], rule["Transitions"]) == (
+        "ArchiveToDeepArchive", {"Tag": {"Key": "archived-by", "Value": "glacier-ami-restore"}}, [{"Days": 0, "StorageClass": "DEEP_ARCHIVE"}],
+    )  # fmt: skip
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Resource"] == [
+        f"arn:aws:s3:::{bucket}",
+        f"arn:aws:s3:::{bucket}/*",
+    ]
+    (group,) = aws.client("ec2").describe_security_groups(GroupIds=[stack.physical["DrillSecurityGroup"]])["SecurityGroups"]
+    assert (group["VpcId"], group["IpPermissions"]) == (vpc, [])
+    described = aws.client("events").describe_rule(Name=stack.physical["DailyArchive"])
+    assert (described["ScheduleExpression"], described["State"]) == ("cron(0 3 * * ? *)", "ENABLED")
+    assert aws.lifecycle.rules[bucket][1][0].tags == (("archived-by", "glacier-ami-restore"),)
+    assert aws.schedules.chains == {("us-east-1", "archive-DailyArchive"): 1}
