@@ -330,8 +330,10 @@ def test_the_deployer_makes_the_archive_and_drill_resources_through_the_api(aws:
     assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=bucket)
     (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert (rule["ID"], rule["Filter"], rule["Transitions"]) == (
-        "ArchiveToDeepArchive", {"Tag": {"Key": "archived-by", "Value": "glacier-ami-restore"}}, [{"Days": 0, "StorageClass": "DEEP_ARCHIVE"}],
-    )  # fmt: skip
+        "ArchiveToDeepArchive",
+        {"Tag": {"Key": "archived-by", "Value": "glacier-ami-restore"}},
+        [{"Days": 0, "StorageClass": "DEEP_ARCHIVE"}],
+    )
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"][0]["Resource"] == [
         f"arn:aws:s3:::{bucket}",
         f"arn:aws:s3:::{bucket}/*",
