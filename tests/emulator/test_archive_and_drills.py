@@ -172,8 +172,10 @@ def test_a_scheduled_rule_starts_the_state_machine_with_its_constant_input(aws: 
     events.put_rule(Name="nightly-drill", ScheduleExpression="cron(0 6 * * ? *)")
     events.put_targets(Rule="nightly-drill", Targets=[{"Id": "drill", "Arn": machine, "Input": json.dumps({"selection": "random"})}])
     aws.world.event_delay_seconds = 1
-    # When two days pass / Then it started twice, at 06:00:01 each day, with the constant input; a bad expression is refused
+    # When two days pass, with an event on the bus (a rule without a pattern matches none; moto's matcher: every one)
+    events.put_events(Entries=[{"Source": "ops.archive", "DetailType": "Archive Requested", "Detail": "{}"}])
     aws.clock.advance(2 * DAY)
+    # Then it started twice, at 06:00:01 each day, with the constant input; a bad expression is refused
     started = sorted((e["startDate"], e["executionArn"]) for e in sfn.list_executions(stateMachineArn=machine)["executions"])
     inputs = [json.loads(sfn.describe_execution(executionArn=arn)["input"]) for _, arn in started]
     assert [at for at, _ in started] == [datetime(2026, 1, 6, 6, 0, 1, tzinfo=UTC), datetime(2026, 1, 7, 6, 0, 1, tzinfo=UTC)]
