@@ -286,7 +286,11 @@ class Emulator:
         key = self.ec2.store_image(self.region, image_id, bucket, {}, started_at=self.clock.now() - timedelta(days=archived_days_ago))
         ec2_client.deregister_image(ImageId=image_id)
         if storage_class != "STANDARD":
-            s3_client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
+            self.s3.history.add((bucket, key))  # the copy stands for a transition long ago: no Object Created now
+            try:
+                s3_client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
+            finally:
+                self.s3.history.discard((bucket, key))
         if archive_status:
             self.s3.archive_status[(bucket, key)] = archive_status
         return key

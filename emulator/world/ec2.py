@@ -111,6 +111,7 @@ class StoreTask:
     started_at: datetime
     completes_at: datetime
     work_bytes: int  # what the task counts against the store quota
+    submitted_at: datetime  # when CreateStoreImageTask was called (after started_at for the archive side's history)
     state: str = "InProgress"  # InProgress | Completed | Failed
     failure: str | None = None  # the StoreTaskFailureReason it will end with, decided at creation
     fail_at: datetime | None = None
@@ -197,7 +198,7 @@ class EC2Model:
             # [EC2-SRW] rejected while the work in progress is at the quota. ASSUMPTION: the code (as for restores).
             raise AWSError("ResourceLimitExceeded", "You have exceeded the quota for in-progress image store tasks", 400)
         completes = start + timedelta(seconds=self.world.store_duration(key))
-        task = StoreTask(image_id, region, name, key, image.name, tags, start, completes, work)
+        task = StoreTask(image_id, region, name, key, image.name, tags, start, completes, work, self.now())
         injected = self.take_store_fault() if self.take_store_fault else None
         if injected is not None:
             task.failure, task.fail_at = injected, start + (completes - start) * STORE_FAILURE_AT
@@ -245,7 +246,8 @@ class EC2Model:
             elif task.failure is None and now >= task.completes_at:
                 self.s3.objects.put(task.bucket, task.key, task.tags, STORE_OBJECT_REASON)
                 task.state, task.ended_at = "Completed", task.completes_at
-                self.s3.object_created(task.bucket, task.key, STORE_OBJECT_REASON)
+                if task.completes_at >= task.submitted_at:  # the archive side's history was announced long ago
+                    self.s3.object_created(task.bucket, task.key, STORE_OBJECT_REASON)
 
     def image_removed(self, region: str, image_id: str) -> None:
         """[EC2-SR] "the snapshots must not be deleted during the store task ... otherwise the store process will fail"."""

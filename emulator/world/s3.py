@@ -81,6 +81,7 @@ class S3Model:
     expired: dict[tuple[str, str], Restore] = field(default_factory=dict)  # the last copy that expired, per object
     archive_status: dict[tuple[str, str], str] = field(default_factory=dict)  # Intelligent-Tiering archive tiers
     restore_calls: list[dict[str, Any]] = field(default_factory=list)  # every RestoreObject, with the status answered
+    history: set[tuple[str, str]] = field(default_factory=set)  # objects being made as they were long ago: not announced
     _sequencer: int = 0
 
     def now(self) -> datetime:
@@ -199,6 +200,8 @@ class S3Model:
     def object_created(self, bucket: str, key: str, reason: str, size: int | None = None, requester: str | None = None) -> None:
         """[S3-EVT] `Object Created`: `reason` is the API that made it; `requester` the account (or service principal)
         whose request wrote it. ASSUMPTION: no source-ip-address for objects a service writes (EC2's store tasks)."""
+        if (bucket, key) in self.history:
+            return
         self._sequencer += 1
         self._emit(bucket, key, "Object Created", {"requester": requester or self.account_id, "reason": reason},
                    size=self.world.sizes.get(key, size or 0), sequencer=f"{self._sequencer:016X}")  # fmt: skip

@@ -568,3 +568,15 @@ def test_status_checks_initialize_then_pass_or_fail_as_injected() -> None:
         "ok",
     )
     assert aws.ec2.status_checks("i-0unknown") is None
+
+
+def test_the_archive_sides_history_is_not_announced_now() -> None:
+    # Given a bucket sending its events, an AMI stored 120 days ago (the facade's archive_ami) and an object made as it
+    # was long ago (its class set by a copy standing for a lifecycle transition)
+    aws = account(("ami-0web", WEB))
+    aws.s3.eventbridge_since["archive"] = START
+    aws.ec2.store_image("us-east-1", "ami-0web", "archive", {}, started_at=START - timedelta(days=120))
+    aws.s3.history.add(("archive", "ami-0old.bin"))
+    aws.s3.object_created("archive", "ami-0old.bin", "CopyObject")
+    # Then both objects exist as they should, and no Object Created event went out now
+    assert (aws.objects.storage_class("archive", "ami-0web.bin"), aws.events("Object Created")) == ("STANDARD", [])
