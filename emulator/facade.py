@@ -14,12 +14,14 @@ the process has only once (emulator/adapters/process.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -263,6 +265,16 @@ class Emulator:
         os.environ.update(self.credentials)
         self._enforced = True
         process.enforce_iam(True)
+
+    @contextlib.contextmanager
+    def iam_enforced(self) -> Iterator[None]:
+        """IAM decides for the calls made inside, whoever makes them (the account's users and roles; the harness's own
+        fake keys are refused meanwhile): a test of one caller's permissions without a deployed stack."""
+        process.enforce_iam(True)
+        try:
+            yield
+        finally:
+            process.enforce_iam(self._enforced)
 
     # --- the archive side, as the operator's backup process left it -------------------------------------------------
 

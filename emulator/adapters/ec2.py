@@ -2,8 +2,9 @@
 NotImplementedError for CreateStoreImageTask, DescribeStoreImageTasks and CreateRestoreImageTask.
 
 - The three actions are added to moto's EC2Response (moto dispatches a query action to the method named after it and
-  serializes the result from botocore's model) and answered by the world; EC2 writes a restored image's snapshots and
-  tags with the caller's permissions (EC2 User Guide, "Permissions for storing and restoring AMIs using S3").
+  serializes the result from botocore's model) and answered by the world; EC2 reads a stored image's snapshots and
+  writes its object and tags, and writes a restored image's snapshots and tags, with the caller's permissions (EC2
+  User Guide, "Permissions for storing and restoring AMIs using S3").
 - DescribeImages settles the world's image restores first (pending -> available or failed); a restored image's
   snapshots are `pending` until then, `completed` or `error` with it (EC2 User Guide, ami-store-restore: "If the task
   fails, the AMI and snapshots are moved to a failed state"). moto: `completed` at once.
@@ -34,7 +35,7 @@ from moto.ec2.responses import EC2Response
 from emulator.adapters import iam
 from emulator.adapters.errors import answering_world_errors
 from emulator.adapters.registry import bound, require
-from emulator.world.ec2 import EC2Model, ImageFacts
+from emulator.world.ec2 import EC2Model, ImageFacts, store_location
 from emulator.world.facts import GB
 
 PUBLIC_AMIS = 10
@@ -113,8 +114,17 @@ def _model(response: Any) -> EC2Model:
 
 @answering_world_errors
 def _create_store_image_task(self: Any) -> ActionResult:
+    # EC2 reads the snapshots and writes the object and its tags with the caller's permissions (EC2 User Guide,
+    # "Permissions for storing and restoring AMIs using S3"). ASSUMPTION: a missing one refuses the task at once.
     tags = {t["Key"]: t["Value"] for t in self._get_param("S3ObjectTags", [])}
-    key = _model(self).store_image(self.region, self._get_param("ImageId"), self._get_param("Bucket"), tags)
+    image_id, bucket = self._get_param("ImageId"), self._get_param("Bucket")
+    name, key = store_location(image_id, bucket)
+    credentials = iam.caller(self.headers)
+    for action in ("ebs:ListSnapshotBlocks", "ebs:GetSnapshotBlock"):
+        iam.require(credentials, action, f"arn:aws:ec2:{self.region}::snapshot/*", self.region, self.current_account)
+    for action in ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"):
+        iam.require(credentials, action, f"arn:aws:s3:::{name}/{key}", self.region, self.current_account)
+    key = _model(self).store_image(self.region, image_id, bucket, tags)
     return ActionResult({"ObjectKey": key})
 
 

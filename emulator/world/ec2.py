@@ -127,6 +127,12 @@ class StoreTask:
         return 100 if self.state == "Completed" else min(99, int(100 * (end - self.started_at).total_seconds() / total))
 
 
+def store_location(image_id: str, bucket: str) -> tuple[str, str]:
+    """(bucket name, object key) a store task writes: `bucket/path1/path2` puts the key under `path1/path2/`."""
+    name, _, path = bucket.partition("/")
+    return name, f"{path.strip('/')}/{image_id}.bin" if path.strip("/") else f"{image_id}.bin"
+
+
 @dataclass
 class InstanceChecks:
     instance_id: str
@@ -174,8 +180,7 @@ class EC2Model:
     def store_image(self, region: str, image_id: str, bucket: str, extra_tags: dict[str, str], started_at: datetime | None = None) -> str:
         """Start a store task (the key it will write); `started_at` in the past stands for the archive side's history."""
         self.settle_store_tasks()
-        name, _, path = bucket.partition("/")
-        key = f"{path.strip('/')}/{image_id}.bin" if path.strip("/") else f"{image_id}.bin"
+        name, key = store_location(image_id, bucket)
         for tag_key, value in extra_tags.items():
             if tag_key.startswith("aws:") or len(tag_key) > TAG_KEY_MAX or len(value) > TAG_VALUE_MAX:
                 # ASSUMPTION: the code; the constraints are the S3ObjectTag type's.

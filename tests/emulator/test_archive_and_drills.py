@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -346,3 +347,26 @@ def test_the_deployer_makes_the_archive_and_drill_resources_through_the_api(aws:
     assert (described["ScheduleExpression"], described["State"]) == ("cron(0 3 * * ? *)", "ENABLED")
     assert aws.lifecycle.rules[bucket][1][0].tags == (("archived-by", "glacier-ami-restore"),)
     assert aws.schedules.chains == {("us-east-1", "archive-DailyArchive"): 1}
+
+
+def test_a_store_task_needs_the_callers_s3_and_ebs_permissions(aws: Emulator) -> None:
+    # Given a caller allowed everything the guide's store policy lists but s3:PutObjectTagging, and one allowed all of it
+    iam = aws.client("iam")
+    image_id = aws.backup_ec2("daily", name="web-server", size_gb=8).rsplit("/", 1)[1]
+    actions = ["ec2:CreateStoreImageTask", "ebs:ListSnapshotBlocks", "ebs:GetSnapshotBlock", "s3:PutObject", "s3:AbortMultipartUpload"]
+    clients = {}
+    for user, allowed in (("without-tagging", actions), ("store", [*actions, "s3:PutObjectTagging"])):
+        iam.create_user(UserName=user)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}
+        iam.put_user_policy(UserName=user, PolicyName="store", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        clients[user] = boto3.session.Session().client(
+            "ec2", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+        )
+    # When each stores the AMI with IAM enforced / Then the first is refused at once, the second's task starts
+    with aws.iam_enforced(), pytest.raises(ClientError) as refused:
+        clients["without-tagging"].create_store_image_task(ImageId=image_id, Bucket=BUCKET)
+    with aws.iam_enforced():
+        stored = clients["store"].create_store_image_task(ImageId=image_id, Bucket=BUCKET)["ObjectKey"]
+    assert (code(refused), stored) == (("UnauthorizedOperation", 403), f"{image_id}.bin")
+    assert "s3:PutObjectTagging" in refused.value.response["Error"]["Message"]
