@@ -60,6 +60,9 @@ ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four mo
 BACKUP_IMAGE_DESCRIPTION = "This image is created by the AWS Backup service."
 BACKUP_JOB_MINUTES = 10
 BACKUP_ROLE = "AWSBackupDefaultServiceRole"
+# ASSUMPTION: the account AWS Backup keeps a logically air-gapped vault's EC2 backups in (logicallyairgappedvault: the
+# recovery points are `arn:aws:backup:` ones, not the account's AMIs); any account but the emulated one would do.
+AIR_GAPPED_OWNER = "999999999999"
 
 
 def _client(service: str, region: str, key: str, secret: str, token: str | None) -> Any:
@@ -324,8 +327,9 @@ class Emulator:
     ) -> str:
         """A recovery point as a backup plan's job leaves it, `days_ago`: the vault (created if missing), an AMI named
         `name` registered with its root volume's snapshot (`size_gb`), and the EC2 recovery point over it, COMPLETED.
-        `arn_form` "recovery-point" makes the vault logically air-gapped (its points have backup ARNs); `event` emits
-        `Backup Job State Change` (at AWS Backup's next 5-minute mark). The recovery point's ARN."""
+        `arn_form` "recovery-point" makes the vault logically air-gapped: its points have backup ARNs, and their AMI
+        and snapshots are not the account's (AWS Backup keeps them; no API of the account names the AMI). `event`
+        emits `Backup Job State Change` (at AWS Backup's next 5-minute mark). The recovery point's ARN."""
         if arn_form not in ("image", "recovery-point"):
             raise ValueError(f"arn_form: 'image' or 'recovery-point', not {arn_form!r}")
         backup, ec2 = self.client("backup"), self.client("ec2")
@@ -353,7 +357,7 @@ class Emulator:
             Name=name, Description=BACKUP_IMAGE_DESCRIPTION, RootDeviceName=root, VirtualizationType=virtualization,
             Architecture="x86_64", BlockDeviceMappings=mappings,
         )["ImageId"]  # fmt: skip
-        backends.backdate_image(self.account_id, self.region, image_id, created)
+        backends.backup_image(self.account_id, self.region, image_id, created, AIR_GAPPED_OWNER if arn_form == "recovery-point" else None)
         point = self.backup.record_ec2(
             self.region, vault, image_id, self._instance_id(), created, 0 if instance_store else gib * GIB,
             encrypted=encrypted, lifecycle={"DeleteAfterDays": delete_after_days} if delete_after_days is not None else {},

@@ -20,7 +20,7 @@ __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "MockSession",
     "account_keys",
-    "backdate_image",
+    "backup_image",
     "events",
     "execution",
     "is_running",
@@ -84,6 +84,15 @@ def sent_messages(account_id: str, region: str, topic_arn: str) -> list[tuple[st
     return [(subject or "", message) for _id, message, subject, _attrs, _group in topic.sent_notifications]
 
 
-def backdate_image(account_id: str, region: str, image_id: str, when: datetime) -> None:
-    """An image registered `when` (a backup job's AMI, made days ago): moto dates it at its registration."""
-    ec2_backends[account_id][region].amis[image_id].creation_date = when
+def backup_image(account_id: str, region: str, image_id: str, when: datetime, owner_id: str | None = None) -> None:
+    """An image a backup job made `when` (days ago; moto dates it at its registration), in another account when given
+    (with its snapshots: a logically air-gapped vault's, which AWS Backup keeps in an account of its own)."""
+    ec2 = ec2_backends[account_id][region]
+    image = ec2.amis[image_id]
+    image.creation_date = when
+    if owner_id is not None:
+        image.owner_id = owner_id
+        for mapping in image.block_device_mappings:
+            snapshot = ec2.snapshots.get(mapping.get("Ebs", {}).get("SnapshotId"))
+            if snapshot is not None:
+                snapshot.owner_id = owner_id

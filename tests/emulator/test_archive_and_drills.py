@@ -87,9 +87,15 @@ def test_a_locked_vault_refuses_a_deletion_and_an_air_gapped_vault_names_points_
     assert code(refused) == ("InvalidRequestException", 400)
     air_gapped = aws.backup_ec2("vault-lag", name="db-server-lag", size_gb=20, arn_form="recovery-point")
     assert air_gapped.startswith("arn:aws:backup:us-east-1:123456789012:recovery-point:")
-    assert backup.describe_recovery_point(BackupVaultName="vault-lag", RecoveryPointArn=air_gapped)["VaultType"] == (
-        "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
-    )
+    described = backup.describe_recovery_point(BackupVaultName="vault-lag", RecoveryPointArn=air_gapped)
+    assert (described["VaultType"], described["ResourceType"]) == ("LOGICALLY_AIR_GAPPED_BACKUP_VAULT", "EC2")
+    # and its AMI is not the account's: not among its images, not storable
+    ec2 = aws.client("ec2")
+    assert "db-server-lag" not in [i["Name"] for i in ec2.describe_images(Owners=["self"])["Images"]]
+    (image_id,) = [p.image_id for p in aws.backup.points.values() if p.arn == air_gapped]
+    with pytest.raises(ClientError) as theirs:
+        ec2.create_store_image_task(ImageId=image_id, Bucket=BUCKET)
+    assert code(theirs) == ("InvalidParameterValue", 400)
 
 
 def test_a_backup_job_and_a_store_task_announce_themselves_on_eventbridge(aws: Emulator) -> None:
