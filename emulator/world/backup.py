@@ -286,8 +286,9 @@ class BackupModel:
     def settle(self) -> None:
         """Points whose deletion finished are gone, with their AMI deregistered and its snapshots deleted."""
         now = self.now()
-        for point in [p for p in self.points.values() if p.gone_at is not None and now >= p.gone_at]:
-            del self.points[point.arn]
+        for point in [p for p in list(self.points.values()) if p.gone_at is not None and now >= p.gone_at]:
+            if self.points.pop(point.arn, None) is None:
+                continue  # a timer and a request settled it at once: the other one finishes it
             self.deleted.append(point)
             if self.ec2.images.exists(point.region, point.image_id):
                 self.ec2.deregister_image(point.region, point.image_id, delete_snapshots=True)
