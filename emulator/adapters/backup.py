@@ -12,7 +12,7 @@ vaults, their Vault Lock and plans, no recovery points.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -65,13 +65,13 @@ def _after(path: str, marker: str) -> str:
 
 
 def _time(value: str | None) -> datetime | None:
+    """A querystring timestamp: ISO 8601 as botocore sends it, or epoch seconds as other clients may."""
     if not value:
         return None
-    return (
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if not value.replace(".", "").isdigit()
-        else datetime.fromtimestamp(float(value))
-    )
+    if value.replace(".", "").isdigit():
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @answering_world_errors
