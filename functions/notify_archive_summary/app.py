@@ -36,7 +36,7 @@ sns = boto3.client("sns", config=_config)
 BILLED_GB = 2**30
 ARCHIVE_PRICE_PER_GB_MONTH = {"GLACIER_IR": 0.004, "GLACIER": 0.0036, "DEEP_ARCHIVE": 0.00099}
 SNAPSHOT_PRICE_PER_GB_MONTH = 0.05
-WHAT_TO_DO = {
+ARCHIVE_WHAT_TO_DO = {
     "StoreTaskFailedError": "EC2 failed the store task (reason above); the next run stores it again. If it fails again, check that "
     "the AMI's snapshots still exist and that the functions' role may read them (and their KMS key, if encrypted).",
     "StoreDeadlineExceededError": "The store task outlived its deadline; see aws ec2 describe-store-image-tasks --image-ids <imageId>. "
@@ -50,7 +50,7 @@ WHAT_TO_DO = {
     "InvalidArchiveInputError": "Fix the input as described above and start a new execution. Nothing was changed in AWS.",
     "ThrottledError": "AWS throttled the run's reads beyond its retries; the next run (daily) tries again.",
 }
-DEFAULT_TO_DO = "See the error above and the execution's history; the next run tries again (it never stores an AMI twice)."
+ARCHIVE_DEFAULT_TO_DO = "See the error above and the execution's history; the next run tries again (it never stores an AMI twice)."
 
 
 def in_gb(size_bytes: int) -> float:
@@ -86,7 +86,7 @@ def summary_email(summary: dict[str, Any], execution: str) -> tuple[str, str]:
     if "failedStep" in summary:
         subject = f"AMI archive failed: {summary['error']} at {summary['failedStep']}"
         body = [f"The archive run stopped at {summary['failedStep']} with {summary['error']}:", f"  {summary['cause']}", "",
-                f"What to do: {WHAT_TO_DO.get(summary['error'], DEFAULT_TO_DO)}"]  # fmt: skip
+                f"What to do: {ARCHIVE_WHAT_TO_DO.get(summary['error'], ARCHIVE_DEFAULT_TO_DO)}"]  # fmt: skip
         return subject, "\n".join([*body, "", f"Execution: {execution}"])
     archived, skipped, failed = summary["archived"], summary["skipped"], summary["failed"]
     subject = f"AMI archive: {len(archived)} archived, {len(skipped)} skipped, {len(failed)} failed"
@@ -113,7 +113,7 @@ def summary_email(summary: dict[str, Any], execution: str) -> tuple[str, str]:
         body += ["", "Failed (nothing was tagged or deleted for these):"]
         for item in failed:
             body += [f"- {item['recoveryPointArn']} ({item['imageId']}): {item['error']}: {item['cause']}",
-                     f"  What to do: {WHAT_TO_DO.get(item['error'], DEFAULT_TO_DO)}"]  # fmt: skip
+                     f"  What to do: {ARCHIVE_WHAT_TO_DO.get(item['error'], ARCHIVE_DEFAULT_TO_DO)}"]  # fmt: skip
     return subject, "\n".join([*body, "", f"Execution: {execution}"])
 
 

@@ -65,7 +65,7 @@ class ThrottledError(Exception):
     """AWS throttled a read after the SDK's retries; the state retries with back-off."""
 
 
-def settings() -> dict[str, Any]:
+def archive_settings() -> dict[str, Any]:
     """The stack's parameters, as the template passes them."""
     return {
         "vaults": [v.strip() for v in os.environ["ARCHIVE_VAULT_NAMES"].split(",") if v.strip()],
@@ -76,7 +76,7 @@ def settings() -> dict[str, Any]:
     }
 
 
-def read_input(given: Any, configured: dict[str, Any]) -> dict[str, Any]:
+def read_archive_input(given: Any, configured: dict[str, Any]) -> dict[str, Any]:
     """The run's vaults, age limit and ARNs; raises InvalidArchiveInputError naming every field to fix."""
     if isinstance(given, dict) and given.get("source") == "aws.events" and given.get("detail-type") == "Scheduled Event":
         given = {}  # the daily schedule
@@ -176,7 +176,7 @@ def examine(clients: dict[str, Any], point: dict[str, Any], bucket: str) -> tupl
 
 
 def select_recovery_points(clients: dict[str, Any], given: Any, configured: dict[str, Any], now: datetime) -> dict[str, Any]:
-    request = read_input(given, configured)
+    request = read_archive_input(given, configured)
     bucket = configured["bucket"]
     limit = None if request["arns"] is not None else now - timedelta(days=request["olderThanDays"])
     listed: list[dict[str, Any]] = []
@@ -221,4 +221,4 @@ def select_recovery_points(clients: dict[str, Any], given: Any, configured: dict
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     clients = {"backup": backup, "ec2": ec2}
-    return select_recovery_points(clients, event["input"], settings(), datetime.now(UTC))
+    return select_recovery_points(clients, event["input"], archive_settings(), datetime.now(UTC))

@@ -47,7 +47,7 @@ DEADLINE_MARGIN_SECONDS = 12 * 3600
 MIN_POLL_SECONDS = 300
 MAX_POLL_SECONDS = 3600
 MAX_QUOTA_WAITS = 36  # EC2's refusals, 10 min apart (the state machine's wait): 6 h
-QUOTA_CODES = ("ResourceLimitExceeded", "MaxStoreTasksExceeded")  # undocumented: the restore quota's code, and a guess
+STORE_QUOTA_CODES = ("ResourceLimitExceeded", "MaxStoreTasksExceeded")  # undocumented: the restore quota's code, and a guess
 EC2_THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
 TAG_VALUE = re.compile(r"[^\w .:/=+@-]")
 TAG_VALUE_MAX = 256
@@ -112,7 +112,7 @@ def store_image(ec2_client: EC2Client, s3_client: S3Client, item: dict[str, Any]
         ec2_client.create_store_image_task(ImageId=image_id, Bucket=bucket, S3ObjectTags=tags)
     except ClientError as error:
         code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
-        if code in QUOTA_CODES:
+        if code in STORE_QUOTA_CODES:
             if quota_waits >= MAX_QUOTA_WAITS:
                 raise StoreQuotaExceededError(f"EC2 refused to store {image_id} over its in-progress store quota {quota_waits + 1} times") from error
             logger.info("EC2's store quota refused %s (%s): waiting", image_id, code)
