@@ -230,8 +230,10 @@ def deploy(
         if create is None:
             raise NotImplementedError(f"the emulator cannot deploy {resource['Type']} ({lid})")
         create(stack, lid, props, clients, {"code_uri": code_uris.get(lid), "root": root, "extra_env": function_environment or {}})
-    stack.outputs = {name: str(resolver.resolve(output["Value"])) for name, output in cfn.get("Outputs", {}).items()}
-    _register(stack, client("cloudformation"), cfn.get("Outputs", {}))
+    # An output whose Condition is false is not created (CloudFormation User Guide, "Outputs": Condition)
+    outputs = {name: o for name, o in cfn.get("Outputs", {}).items() if "Condition" not in o or resolver.conditions[o["Condition"]]}
+    stack.outputs = {name: str(resolver.resolve(output["Value"])) for name, output in outputs.items()}
+    _register(stack, client("cloudformation"), outputs)
     return stack
 
 

@@ -139,9 +139,15 @@ def admits(policy: str, rule_arn: str) -> bool:
 
 
 def _path(event: dict[str, Any], path: str) -> Any:
+    """A JSON path as EventBridge reads it: dot notation with array indices (`$.resources[0]`; EventBridge User Guide,
+    "Amazon EventBridge input transformation": supported syntax)."""
     value: Any = event
     for part in path.removeprefix("$").strip(".").split(".") if path not in ("$", "") else []:
-        value = value.get(part) if isinstance(value, dict) else None
+        name, *indices = part.split("[")
+        value = value.get(name) if isinstance(value, dict) and name else value if not name else None
+        for index in indices:
+            position = int(index.rstrip("]"))
+            value = value[position] if isinstance(value, list) and -len(value) <= position < len(value) else None
     return value
 
 
@@ -155,8 +161,35 @@ def transform(target: dict[str, Any], event: dict[str, Any]) -> Any:
     if not transformer:
         return event
     # moto's own template parser: placeholders inside quotes take the raw string, outside it the JSON value
+    template = transformer["InputTemplate"]
+    if template.lstrip().startswith(("{", "[")):
+        predefined = {"aws.events.event.json": event, "aws.events.event.ingestion-time": event["time"]}
+        return json.loads(_fill(template, {**predefined, **{n: _path(event, p) for n, p in transformer.get("InputPathsMap", {}).items()}}))
     stamped = {**event, "ingestion-time": event["time"]}  # a predefined variable the parser reads (aws.events.event.ingestion-time)
-    return EventTemplateParser.parse(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), stamped)  # type: ignore[arg-type]
+    return EventTemplateParser.parse(template, transformer.get("InputPathsMap", {}), stamped)  # type: ignore[arg-type]
+
+
+def _fill(template: str, values: dict[str, Any]) -> str:
+    """A JSON input template with its placeholders filled as EventBridge fills them (EventBridge API Reference,
+    InputTransformer: `{"myInstance": <instance>, "myStatus": "<instance> is in state \\"<status>\\""}`): inside a JSON
+    string the value's text, outside one the value as JSON (a string then quoted). moto's parser inserted a string
+    unquoted, which is not JSON."""
+    out, inside, escaped, i = [], False, False, 0
+    while i < len(template):
+        char = template[i]
+        name = template[i + 1 : template.find(">", i)] if char == "<" and ">" in template[i:] else None
+        if name is not None and name in values:
+            value = values[name]
+            text = value if isinstance(value, str) else json.dumps(value)
+            out.append(json.dumps(text)[1:-1] if inside else json.dumps(value))
+            i += len(name) + 2
+            continue
+        if inside and not escaped and char == '"' or not inside and char == '"':
+            inside = not inside
+        escaped = inside and char == "\\" and not escaped
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def install() -> None:

@@ -62,19 +62,28 @@ def monthly(item: dict[str, Any]) -> tuple[float, float]:
     return in_gb(item["sizeBytes"]) * ARCHIVE_PRICE_PER_GB_MONTH[item["storageClass"]], in_gb(item["sourceBytes"]) * SNAPSHOT_PRICE_PER_GB_MONTH
 
 
+def error_message(cause: str) -> str:
+    """A Lambda error's Cause is JSON with errorMessage; other errors carry plain text."""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return str(cause)
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else str(cause)
+
+
 def summarise_run(state: dict[str, Any]) -> dict[str, Any]:
     outcomes = state.get("items") or []
     run = state.get("run") or {}
     summary: dict[str, Any] = {
         "archived": [o for o in outcomes if o.get("status") == "archived"],
         "skipped": state.get("skipped") or [],
-        "failed": [o for o in outcomes if o.get("status") == "failed"],
+        "failed": [{**o, "cause": error_message(o.get("cause") or "")} for o in outcomes if o.get("status") == "failed"],
         "alreadyArchived": run.get("alreadyArchived", 0),
         "deferred": run.get("deferred", 0),
     }
     if state.get("failed"):  # the run itself failed (its input, its selection): no recovery point was touched
         ((step, error),) = state["failed"].items()
-        summary["error"], summary["cause"] = error.get("Error", "States.Runtime"), error.get("Cause", "")
+        summary["error"], summary["cause"] = error.get("Error", "States.Runtime"), error_message(error.get("Cause", ""))
         summary["failedStep"] = step
     elif summary["failed"]:
         summary["error"] = "ArchiveIncompleteError"
