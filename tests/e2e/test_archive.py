@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator, Run
 
@@ -89,8 +87,7 @@ def test_a_failed_store_is_reported_with_what_to_do_and_nothing_is_tagged_or_del
         assert (again.status, [a["recoveryPointArn"] for a in again.output["archived"]]) == ("SUCCEEDED", [arn])
 
 
-@pytest.mark.parametrize("payload", [{"olderThanDays": "30"}])
-def test_a_bad_input_fails_before_any_side_effect(payload: dict[str, Any]) -> None:
+def test_each_backup_job_starts_a_run_and_a_bad_input_fails_before_any_side_effect() -> None:
     with Emulator() as aws:
         stack = aws.deploy(ArchiveVaultNames="daily", ArchiveAfterDays="0")
         # Given ArchiveAfterDays 0: AWS Backup's job event starts a run for the point it made
@@ -103,7 +100,7 @@ def test_a_bad_input_fails_before_any_side_effect(payload: dict[str, Any]) -> No
         assert [a["recoveryPointArn"] for a in by_event.output["archived"]] == [arn]
         # When a run is started by hand with a bad input / Then it fails at once, emails what to fix, stores nothing
         tasks = len(aws.ec2.store_tasks)
-        run = archive_run(aws, stack, payload)
+        run = archive_run(aws, stack, {"olderThanDays": "30"})
         assert (run.status, run.error) == ("FAILED", "InvalidArchiveInputError")
         assert run.cause == "olderThanDays: must be a whole number from 0 to 36500, got '30'"
         assert aws.emails(stack, run.arn)[0]["subject"] == "AMI archive failed: InvalidArchiveInputError at SelectRecoveryPoints"
