@@ -184,7 +184,7 @@ def _fill(template: str, values: dict[str, Any]) -> str:
             out.append(json.dumps(text)[1:-1] if inside else json.dumps(value))
             i += len(name) + 2
             continue
-        if inside and not escaped and char == '"' or not inside and char == '"':
+        if (inside and not escaped and char == '"') or (not inside and char == '"'):
             inside = not inside
         escaped = inside and char == "\\" and not escaped
         out.append(char)

@@ -35,7 +35,9 @@ REFUSALS = ("InvalidRequestException", "AccessDeniedException", "InvalidParamete
 def described(backup_client: BackupClient, item: dict[str, Any]) -> dict[str, Any] | None:
     """The recovery point as AWS Backup describes it; None when it is gone."""
     try:
-        found: dict[str, Any] = backup_client.describe_recovery_point(BackupVaultName=item["vault"], RecoveryPointArn=item["recoveryPointArn"])
+        found: dict[str, Any] = backup_client.describe_recovery_point(
+            BackupVaultName=item["vault"], RecoveryPointArn=item["recoveryPointArn"]
+        )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             return None
@@ -49,11 +51,19 @@ def deletion_outcome(point: dict[str, Any] | None, checks: int) -> dict[str, Any
     status = point.get("Status")
     if status == "EXPIRED":
         reason = point.get("StatusMessage") or "AWS Backup gave no reason"
-        return {"outcome": "refused", "reason": f"AWS Backup accepted the deletion but the recovery point is only EXPIRED: {reason}", "checks": checks}
+        return {
+            "outcome": "refused",
+            "reason": f"AWS Backup accepted the deletion but the recovery point is only EXPIRED: {reason}",
+            "checks": checks,
+        }
     if status == "DELETING" and checks < MAX_CHECKS:
         return {"outcome": "deleting", "reason": None, "checks": checks}
     if status == "DELETING":
-        return {"outcome": "unconfirmed", "reason": f"still DELETING after {checks} looks; AWS Backup goes on deleting it", "checks": checks}
+        return {
+            "outcome": "unconfirmed",
+            "reason": f"still DELETING after {checks} looks; AWS Backup goes on deleting it",
+            "checks": checks,
+        }
     return {"outcome": "refused", "reason": f"AWS Backup accepted the deletion but the recovery point is still {status}", "checks": checks}
 
 

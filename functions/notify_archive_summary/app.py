@@ -59,7 +59,9 @@ def in_gb(size_bytes: int) -> float:
 
 def monthly(item: dict[str, Any]) -> tuple[float, float]:
     """(the archive's cost per month in its class, the recovery point's in AWS Backup), at list price."""
-    return in_gb(item["sizeBytes"]) * ARCHIVE_PRICE_PER_GB_MONTH[item["storageClass"]], in_gb(item["sourceBytes"]) * SNAPSHOT_PRICE_PER_GB_MONTH
+    return in_gb(item["sizeBytes"]) * ARCHIVE_PRICE_PER_GB_MONTH[item["storageClass"]], in_gb(
+        item["sourceBytes"]
+    ) * SNAPSHOT_PRICE_PER_GB_MONTH
 
 
 def error_message(cause: str) -> str:
@@ -87,7 +89,9 @@ def summarise_run(state: dict[str, Any]) -> dict[str, Any]:
         summary["failedStep"] = step
     elif summary["failed"]:
         summary["error"] = "ArchiveIncompleteError"
-        summary["cause"] = json.dumps({"failed": [{k: o.get(k) for k in ("recoveryPointArn", "imageId", "error")} for o in summary["failed"]]})
+        summary["cause"] = json.dumps(
+            {"failed": [{k: o.get(k) for k in ("recoveryPointArn", "imageId", "error")} for o in summary["failed"]]}
+        )
     return summary
 
 
@@ -107,14 +111,16 @@ def summary_email(summary: dict[str, Any], execution: str) -> tuple[str, str]:
         for item in archived:
             archive_cost, backup_cost = monthly(item)
             saving += backup_cost - archive_cost
-            body.append(f"- {item['recoveryPointArn']} ({item['vault']}) -> s3://{item['bucket']}/{item['key']}, {in_gb(item['sizeBytes']):,.1f} GB "
-                        f"to {item['storageClass']}: ${archive_cost:,.2f} per month, against ${backup_cost:,.2f} in AWS Backup")  # fmt: skip
+            where = f"s3://{item['bucket']}/{item['key']}"
+            body.append(f"- {item['recoveryPointArn']} ({item['vault']}) -> {where}, {in_gb(item['sizeBytes']):,.1f} GB to "
+                        f"{item['storageClass']}: ${archive_cost:,.2f} per month, against ${backup_cost:,.2f} in AWS Backup")  # fmt: skip
             deletion = item.get("deletion") or {}
             if deletion.get("outcome") == "deleted":
                 body.append("  the recovery point is deleted (AWS Backup confirmed it is gone)")
             elif deletion.get("outcome") in ("refused", "unconfirmed"):
                 body.append(f"  the recovery point is kept: deletion {deletion['outcome']}: {deletion['reason']}. Its archive is safe; "
-                            "delete it in AWS Backup when the lock, hold or permission allows, or let its lifecycle expire it.")  # fmt: skip
+                            "delete it in AWS Backup when the lock, hold or permission allows, or let its lifecycle expire "
+                            "it.")  # fmt: skip
         body.append(f"Saving at list price once the recovery points are gone: ${saving:,.2f} per month.")
     if skipped:
         body += ["", "Skipped:"] + [f"- {s['recoveryPointArn']}: {s['reason']}" for s in skipped]

@@ -109,7 +109,9 @@ def store_lease_seconds(size_bytes: int) -> int:
     return STORE_LEASE_MARGIN_SECONDS + size_bytes // SLOWEST_STORE_BYTES_PER_SECOND
 
 
-def grant_store(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> dict[str, Any] | None:
+def grant_store(
+    dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime
+) -> dict[str, Any] | None:
     """Give the ticket's AMI its GB if the budget has room (or holds nothing): its lease, and the ticket gone, in one
     transaction conditional on the version and on the ticket's token. The ticket granted, or None (no room, or granted
     meanwhile by another call)."""

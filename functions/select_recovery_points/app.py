@@ -86,7 +86,10 @@ def read_archive_input(given: Any, configured: dict[str, Any]) -> dict[str, Any]
     vaults = configured["vaults"]
     if "vaultName" in given:
         if given["vaultName"] not in vaults:
-            problems.append(f"vaultName: {given['vaultName']!r} is not one of ArchiveVaultNames ({', '.join(vaults)}); add it to the stack's parameter first")
+            problems.append(
+                f"vaultName: {given['vaultName']!r} is not one of ArchiveVaultNames ({', '.join(vaults)}); "
+                "add it to the stack's parameter first"
+            )
         else:
             vaults = [given["vaultName"]]
     days = given.get("olderThanDays", configured["olderThanDays"])
@@ -146,8 +149,9 @@ def examine(clients: dict[str, Any], point: dict[str, Any], bucket: str) -> tupl
     arn = point["RecoveryPointArn"]
     matched = IMAGE_ARN.fullmatch(arn)
     if matched is None:
-        return "skipped", skipped(point, None, bucket, "a logically air-gapped vault's recovery point: AWS Backup keeps its AMI "
-                                  "outside this account, so CreateStoreImageTask cannot read it (restore it first, then archive the AMI)")  # fmt: skip
+        reason = ("a logically air-gapped vault's recovery point: AWS Backup keeps its AMI outside this account, so "
+                  "CreateStoreImageTask cannot read it (restore it first, then archive the AMI)")  # fmt: skip
+        return "skipped", skipped(point, None, bucket, reason)
     image_id = matched.group(1)
     try:
         images = ec2_client.describe_images(ImageIds=[image_id])["Images"]
@@ -166,7 +170,9 @@ def examine(clients: dict[str, Any], point: dict[str, Any], bucket: str) -> tupl
     if image.get("VirtualizationType") == "paravirtual":
         return "skipped", skipped(point, image_id, bucket, "paravirtual (PV) AMI: CreateStoreImageTask cannot store it")
     if sum(volumes) > MAX_STORABLE_GIB:
-        return "skipped", skipped(point, image_id, bucket, f"{sum(volumes):,} GiB of volumes: over the 5,000 GB CreateStoreImageTask stores")
+        return "skipped", skipped(
+            point, image_id, bucket, f"{sum(volumes):,} GiB of volumes: over the 5,000 GB CreateStoreImageTask stores"
+        )
     size = int(point.get("BackupSizeInBytes") or sum(volumes) * GIB_BYTES)
     return "item", {
         "recoveryPointArn": arn, "vault": point["BackupVaultName"], "imageId": image_id, "amiName": image.get("Name", ""),
@@ -215,7 +221,9 @@ def select_recovery_points(clients: dict[str, Any], given: Any, configured: dict
     run = {**{k: configured[k] for k in ("bucket", "storageClass", "deleteAfterArchive")}, "olderThanDays": request["olderThanDays"],
            "vaults": request["vaults"], "alreadyArchived": sum(1 for kind, _ in examined if kind == "archived"),
            "deferred": max(0, len(items) - MAX_ITEMS_PER_RUN)}  # fmt: skip
-    logger.info("selected %d, skipped %d, %d already archived", min(len(items), MAX_ITEMS_PER_RUN), len(found_skipped), run["alreadyArchived"])
+    logger.info(
+        "selected %d, skipped %d, %d already archived", min(len(items), MAX_ITEMS_PER_RUN), len(found_skipped), run["alreadyArchived"]
+    )
     return {"run": run, "items": items[:MAX_ITEMS_PER_RUN], "skipped": found_skipped}
 
 

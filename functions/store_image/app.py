@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import S3ObjectTagTypeDef
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger()
@@ -107,14 +108,16 @@ def store_image(ec2_client: EC2Client, s3_client: S3Client, item: dict[str, Any]
         return {"state": state, **timing(item["sizeBytes"], task["TaskStartTime"]), "quotaWaits": quota_waits}
     if object_exists(s3_client, bucket, key):
         return {"state": "stored", **timing(item["sizeBytes"], now), "quotaWaits": quota_waits}
-    tags = [{"Key": k, "Value": v} for k, v in object_tags(item).items()]
+    tags: list[S3ObjectTagTypeDef] = [{"Key": k, "Value": v} for k, v in object_tags(item).items()]
     try:
         ec2_client.create_store_image_task(ImageId=image_id, Bucket=bucket, S3ObjectTags=tags)
     except ClientError as error:
         code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
         if code in STORE_QUOTA_CODES:
             if quota_waits >= MAX_QUOTA_WAITS:
-                raise StoreQuotaExceededError(f"EC2 refused to store {image_id} over its in-progress store quota {quota_waits + 1} times") from error
+                raise StoreQuotaExceededError(
+                    f"EC2 refused to store {image_id} over its in-progress store quota {quota_waits + 1} times"
+                ) from error
             logger.info("EC2's store quota refused %s (%s): waiting", image_id, code)
             return {"state": "quota", **timing(item["sizeBytes"], now), "quotaWaits": quota_waits + 1}
         if code in EC2_THROTTLING_CODES:

@@ -132,7 +132,9 @@ def store_lease_seconds(size_bytes: int) -> int:
     return STORE_LEASE_MARGIN_SECONDS + size_bytes // SLOWEST_STORE_BYTES_PER_SECOND
 
 
-def grant_store(dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime) -> dict[str, Any] | None:
+def grant_store(
+    dynamodb_client: DynamoDBClient, table: str, ticket: dict[str, Any], quota_bytes: int, now: datetime
+) -> dict[str, Any] | None:
     """Give the ticket's AMI its GB if the budget has room (or holds nothing): its lease, and the ticket gone, in one
     transaction conditional on the version and on the ticket's token. The ticket granted, or None (no room, or granted
     meanwhile by another call)."""
@@ -250,7 +252,9 @@ def wait_for_store_budget(clients: dict[str, Any], table: str, quota_bytes: int,
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, str]:
     quota_bytes = int(float(os.environ["IMAGE_STORE_QUOTA_GB"]) * GB)
     try:
-        found = wait_for_store_budget({"dynamodb": dynamodb, "sfn": sfn}, os.environ["STORE_BUDGET_TABLE"], quota_bytes, event, datetime.now(UTC))
+        found = wait_for_store_budget(
+            {"dynamodb": dynamodb, "sfn": sfn}, os.environ["STORE_BUDGET_TABLE"], quota_bytes, event, datetime.now(UTC)
+        )
     except ClientError as error:
         if error.response["Error"]["Code"] in CLOSED_TOKEN_CODES or error.operation_name == "SendTaskSuccess":
             raise

@@ -5,10 +5,15 @@ One deployment per test; sizes small and durations short (the world's store rate
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator, Run
+
+pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
 GIB = 2**30
 
@@ -26,42 +31,48 @@ def in_flight_peak(aws: Emulator) -> int:
 
 def test_old_points_are_archived_once_with_their_tags_under_the_budget_then_deleted_unless_refused() -> None:
     with Emulator() as aws:
-        # Given a stack archiving vault "daily" after 30 days with deletion on and a 250 GB store budget, and five old
+        # Given a stack archiving vault "daily" after 30 days with deletion on and a 250 GB store budget, and four old
         # 100 GiB points (one under a legal hold), a point of 3 days and a paravirtual one
         stack = aws.deploy(ArchiveVaultNames="daily", ImageStoreQuotaGb="250", DeleteRecoveryPointAfterArchive="true")
         bucket = stack.physical["ArchiveStoreBucket"]
-        old = [aws.backup_ec2("daily", name=f"web-{n}", size_gb=100, days_ago=40 + n) for n in range(5)]
+        old = [aws.backup_ec2("daily", name=f"web-{n}", size_gb=100, days_ago=40 + n) for n in range(4)]
         young = aws.backup_ec2("daily", name="web-new", size_gb=100, days_ago=3)
         pv = aws.backup_ec2("daily", name="web-pv", virtualization="paravirtual", days_ago=50)
-        aws.backup.hold(old[4])
+        aws.backup.hold(old[3])
+        aws.world.backup_deleting_seconds = 60  # AWS Backup's DELETING lasts a minute: gone_at - 60 s is the request
         # When the daily run archives
         first = archive_run(aws, stack, {})
-        # Then the five old points are stored once each, two at a time at most (200 of the 250 GB), with no refusal
+        # Then the four old points are stored once each, two at a time at most (200 of the 250 GB), with no refusal
         keys = {arn: f"{arn.rsplit('/', 1)[1]}.bin" for arn in old}
         assert (first.status, sorted(a["recoveryPointArn"] for a in first.output["archived"])) == ("SUCCEEDED", sorted(old))
         assert sorted(t.key for t in aws.ec2.store_tasks) == sorted(keys.values())
-        assert [t.state for t in aws.ec2.store_tasks] == ["Completed"] * 5
+        assert [t.state for t in aws.ec2.store_tasks] == ["Completed"] * 4
         assert in_flight_peak(aws) == 200 * GIB
         # And each object carries its point's tags, and each point its archive's place
         s3 = aws.client("s3")
         for arn, key in keys.items():
             tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
             assert (tags["backup-recovery-point-arn"], tags["backup-vault"]) == (arn, "daily")
-        assert aws.backup.points[old[4]].tags == {"glacier-ami-restore:archived-to": f"s3://{bucket}/{keys[old[4]]}"}
-        # And four points are deleted after their object was written; the held one is kept and the email says why
-        assert sorted(p.arn for p in aws.backup.deleted) == sorted(old[:4])
+        assert aws.backup.points[old[3]].tags == {"glacier-ami-restore:archived-to": f"s3://{bucket}/{keys[old[3]]}"}
+        # And three points are deleted after their object was written; the held one is kept and the email says why
+        assert sorted(p.arn for p in aws.backup.deleted) == sorted(old[:3])
         written = {t.key: t.ended_at for t in aws.ec2.store_tasks}
-        assert all(p.gone_at is not None and p.gone_at > written[keys[p.arn]] for p in aws.backup.deleted)
+        requested = {p.arn: p.gone_at - timedelta(seconds=60) for p in aws.backup.deleted if p.gone_at is not None}
+        assert len(requested) == 3 and all(at >= (written[keys[arn]] or at) for arn, at in requested.items())
+        assert all(written[keys[arn]] is not None for arn in requested)
         deletions = {a["recoveryPointArn"]: a["deletion"]["outcome"] for a in first.output["archived"]}
-        assert deletions == {**dict.fromkeys(old[:4], "deleted"), old[4]: "refused"}
+        assert deletions == {**dict.fromkeys(old[:3], "deleted"), old[3]: "refused"}
         assert [s["recoveryPointArn"] for s in first.output["skipped"]] == [pv]
         (email,) = aws.emails(stack, first.arn)
-        assert email["subject"] == "AMI archive: 5 archived, 1 skipped, 0 failed"
-        assert "deletion refused: InvalidRequestException: The recovery point cannot be deleted because it has active legal hold(s)" in email["message"]
+        assert email["subject"] == "AMI archive: 4 archived, 1 skipped, 0 failed"
+        assert (
+            "deletion refused: InvalidRequestException: The recovery point cannot be deleted because it has active legal hold(s)"
+            in email["message"]
+        )
         # When the run is repeated / Then nothing is stored twice: the held point counts as archived, the PV one is skipped
         second = archive_run(aws, stack, {})
         assert (second.status, second.output["archived"], second.output["alreadyArchived"]) == ("SUCCEEDED", [], 1)
-        assert len(aws.ec2.store_tasks) == 5 and young in aws.backup.points
+        assert len(aws.ec2.store_tasks) == 4 and young in aws.backup.points
         # And the lifecycle rule moves every object to Deep Archive on its first night
         aws.clock.advance(2 * 24 * 3600)
         assert {s3.head_object(Bucket=bucket, Key=k)["StorageClass"] for k in keys.values()} == {"DEEP_ARCHIVE"}
@@ -77,7 +88,9 @@ def test_a_failed_store_is_reported_with_what_to_do_and_nothing_is_tagged_or_del
         run = archive_run(aws, stack, {"vaultName": "daily", "olderThanDays": 30})
         # Then the run ends FAILED with the point's failure; the point is neither tagged nor deleted
         assert (run.status, run.error) == ("FAILED", "ArchiveIncompleteError")
-        assert json.loads(run.cause or "") == {"failed": [{"recoveryPointArn": arn, "imageId": arn.rsplit("/", 1)[1], "error": "StoreTaskFailedError"}]}
+        assert json.loads(run.cause or "") == {
+            "failed": [{"recoveryPointArn": arn, "imageId": arn.rsplit("/", 1)[1], "error": "StoreTaskFailedError"}]
+        }
         assert (aws.backup.points[arn].tags, aws.backup.deleted) == ({}, [])
         (email,) = aws.emails(stack, run.arn)
         assert email["subject"] == "AMI archive: 0 archived, 0 skipped, 1 failed"
@@ -96,7 +109,10 @@ def test_each_backup_job_starts_a_run_and_a_bad_input_fails_before_any_side_effe
         sfn = aws.client("stepfunctions")
         (started,) = sfn.list_executions(stateMachineArn=stack.physical["ArchiveStateMachine"])["executions"]
         by_event = aws.wait(stack, started["executionArn"], timeout=60)
-        assert json.loads(sfn.describe_execution(executionArn=started["executionArn"])["input"]) == {"recoveryPointArns": [arn], "vaultName": "daily"}
+        assert json.loads(sfn.describe_execution(executionArn=started["executionArn"])["input"]) == {
+            "recoveryPointArns": [arn],
+            "vaultName": "daily",
+        }
         assert [a["recoveryPointArn"] for a in by_event.output["archived"]] == [arn]
         # When a run is started by hand with a bad input / Then it fails at once, emails what to fix, stores nothing
         tasks = len(aws.ec2.store_tasks)

@@ -176,9 +176,13 @@ def test_an_input_transformer_reads_array_indices_and_quotes_strings_outside_quo
 
     event = {"time": "2026-01-05T09:00:00Z", "resources": ["arn:aws:ec2:us-east-1::image/ami-0a1b2c3d4e5f60718"],
              "detail": {"backupVaultName": "daily", "percentDone": 100}}  # fmt: skip
-    target = {"InputTransformer": {"InputPathsMap": {"arn": "$.resources[0]", "vault": "$.detail.backupVaultName", "done": "$.detail.percentDone"},
-                                   "InputTemplate": '{"recoveryPointArns": [<arn>], "vaultName": <vault>, "note": "<vault> at <done> %", "done": <done>}'}}  # fmt: skip
+    paths = {"arn": "$.resources[0]", "vault": "$.detail.backupVaultName", "done": "$.detail.percentDone"}
+    template = '{"recoveryPointArns": [<arn>], "vaultName": <vault>, "note": "<vault> at <done> %", "done": <done>}'
+    target = {"InputTransformer": {"InputPathsMap": paths, "InputTemplate": template}}
     # When the target's input is made / Then
     assert transform(target, event) == {
-        "recoveryPointArns": ["arn:aws:ec2:us-east-1::image/ami-0a1b2c3d4e5f60718"], "vaultName": "daily", "note": "daily at 100 %", "done": 100,
-    }  # fmt: skip
+        "recoveryPointArns": ["arn:aws:ec2:us-east-1::image/ami-0a1b2c3d4e5f60718"],
+        "vaultName": "daily",
+        "note": "daily at 100 %",
+        "done": 100,
+    }

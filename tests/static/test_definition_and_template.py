@@ -18,7 +18,9 @@ BIN = Path(sys.executable).parent
 TEMPLATE = template.load()
 # Each state machine's logical ID, its definition file and its substitutions (one name in four places: the file is the
 # DefinitionUri of the resource)
-MACHINES = {lid: TEMPLATE["Resources"][lid]["Properties"] for lid in ("RestoreStateMachine", "BatchRestoreStateMachine", "ArchiveStateMachine")}
+MACHINES = {
+    lid: TEMPLATE["Resources"][lid]["Properties"] for lid in ("RestoreStateMachine", "BatchRestoreStateMachine", "ArchiveStateMachine")
+}
 FILES = {lid: props["DefinitionUri"] for lid, props in MACHINES.items()}
 DEFINITIONS = {lid: json.loads((ROOT / path).read_text()) for lid, path in FILES.items()}
 DEFINITION, BATCH = DEFINITIONS["RestoreStateMachine"], DEFINITIONS["BatchRestoreStateMachine"]
@@ -178,8 +180,13 @@ POLLED_WAITS = {("RestoreStateMachine", "Wait For Restore"): "$.restore", ("Rest
 
 def test_the_token_waits_are_known() -> None:
     assert sorted(TOKEN_WAITS) == sorted(
-        [*POLLED_WAITS, ("RestoreStateMachine", "Wait For Image Budget"), ("BatchRestoreStateMachine", "Wait For Copy"),
-         ("ArchiveStateMachine", "Wait For Store Budget"), ("ArchiveStateMachine", "Wait For Stored Object")]
+        [
+            *POLLED_WAITS,
+            ("RestoreStateMachine", "Wait For Image Budget"),
+            ("BatchRestoreStateMachine", "Wait For Copy"),
+            ("ArchiveStateMachine", "Wait For Store Budget"),
+            ("ArchiveStateMachine", "Wait For Stored Object"),
+        ]
     )
 
 

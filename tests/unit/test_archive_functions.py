@@ -29,7 +29,8 @@ def clients(aws: Emulator) -> dict[str, Any]:
 
 
 def choose(aws: Emulator, given: Any = None) -> dict[str, Any]:
-    return select.select_recovery_points(clients(aws), {} if given is None else given, SETTINGS, aws.clock.now())
+    found: dict[str, Any] = select.select_recovery_points(clients(aws), {} if given is None else given, SETTINGS, aws.clock.now())
+    return found
 
 
 def test_select_takes_old_completed_points_and_says_why_it_skips_the_others(aws: Emulator) -> None:
@@ -117,7 +118,7 @@ def test_store_image_waits_out_ecs_quota_refusal_then_gives_up(aws: Emulator) ->
     assert store.store_image(ec2, s3, item, 2, aws.clock.now())["state"] == "started"
     aws.faults.request("ec2.CreateStoreImageTask", "ResourceLimitExceeded", 400)
     aws.backup_ec2("daily", name="second", size_gb=8, days_ago=40)
-    second = [i for i in choose(aws)["items"] if i["amiName"] == "second"][0]
+    second = next(i for i in choose(aws)["items"] if i["amiName"] == "second")
     with pytest.raises(store.StoreQuotaExceededError):
         store.store_image(ec2, s3, second, store.MAX_QUOTA_WAITS, aws.clock.now())
 
@@ -184,24 +185,24 @@ class Tokens:
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def send_task_success(self, taskToken: str, output: str) -> None:  # noqa: N803 - boto3's names
+    def send_task_success(self, taskToken: str, output: str) -> None:
         self.sent.append((taskToken, json.loads(output)))
 
-    def describe_execution(self, executionArn: str) -> dict[str, str]:  # noqa: N803
+    def describe_execution(self, executionArn: str) -> dict[str, str]:
         return {"status": "RUNNING"}
 
 
 class NoStoreTasks:
-    def describe_store_image_tasks(self, ImageIds: list[str]) -> dict[str, Any]:  # noqa: N803
+    def describe_store_image_tasks(self, ImageIds: list[str]) -> dict[str, Any]:
         return {"StoreImageTaskResults": [{"AmiId": ImageIds[0], "StoreTaskState": "Completed"}]}
 
 
 def test_the_store_budget_admits_first_come_first_served_and_release_wakes_the_next(aws: Emulator) -> None:
     # Given the budget's table and a 250 GB budget
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(TableName="store-budget", BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}, {"AttributeName": "id", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}])  # fmt: skip
+    attributes = [{"AttributeName": "kind", "AttributeType": "S"}, {"AttributeName": "id", "AttributeType": "S"}]
+    keys = [{"AttributeName": "kind", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}]
+    dynamodb.create_table(TableName="store-budget", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=attributes, KeySchema=keys)
     tokens, run = Tokens(), "arn:aws:states:us-east-1:123456789012:execution:archive:run-1"
     both = {"dynamodb": dynamodb, "sfn": tokens}
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -237,10 +238,10 @@ def test_the_summary_prices_each_archive_against_aws_backup(aws: Emulator) -> No
     assert ("60.0 GB to DEEP_ARCHIVE: $0.06 per month, against $6.00 in AWS Backup" in text
             and "Saving at list price once the recovery points are gone: $5.94 per month." in text)  # fmt: skip
     # And a failed point makes the run's error, with what to do
-    failed = {**event["state"], "items": [{"status": "failed", "recoveryPointArn": "rp", "imageId": "ami-1", "bucket": BUCKET,
-                                          "key": "ami-1.bin", "vault": "daily", "error": "StoreTaskFailedError", "cause": "EC2 said no"}]}  # fmt: skip
+    point = {"status": "failed", "recoveryPointArn": "rp", "imageId": "ami-1", "bucket": BUCKET, "key": "ami-1.bin", "vault": "daily"}
+    failed = {**event["state"], "items": [{**point, "error": "StoreTaskFailedError", "cause": "EC2 said no"}]}
     ended = summary.summarise_run(failed)
-    assert (ended["error"], json.loads(ended["cause"])) == (
-        "ArchiveIncompleteError", {"failed": [{"recoveryPointArn": "rp", "imageId": "ami-1", "error": "StoreTaskFailedError"}]})  # fmt: skip
+    expected = {"failed": [{"recoveryPointArn": "rp", "imageId": "ami-1", "error": "StoreTaskFailedError"}]}
+    assert (ended["error"], json.loads(ended["cause"])) == ("ArchiveIncompleteError", expected)
     with pytest.raises(ClientError):
         summary.notify_archive_summary(aws.client("sns"), topic.replace(":t", ":missing"), event)
