@@ -42,7 +42,7 @@ def test_old_points_are_archived_once_with_their_tags_under_the_budget_then_dele
         aws.world.backup_deleting_seconds = 60  # AWS Backup's DELETING lasts a minute: gone_at - 60 s is the request
         # When the daily run archives
         first = archive_run(aws, stack, {})
-        # Then the four old points are stored once each, two at a time at most (200 of the 250 GB), with no refusal
+        # Then the four old points are stored once each, two at a time at most (200 GiB of the 250 GB budget)
         keys = {arn: f"{arn.rsplit('/', 1)[1]}.bin" for arn in old}
         assert (first.status, sorted(a["recoveryPointArn"] for a in first.output["archived"])) == ("SUCCEEDED", sorted(old))
         assert sorted(t.key for t in aws.ec2.store_tasks) == sorted(keys.values())
