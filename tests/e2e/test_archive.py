@@ -12,6 +12,7 @@ import pytest
 
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator, Run
+from tests.support import until_entered
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
@@ -100,7 +101,7 @@ def test_a_failed_store_is_reported_with_what_to_do_and_nothing_is_tagged_or_del
         assert (again.status, [a["recoveryPointArn"] for a in again.output["archived"]]) == ("SUCCEEDED", [arn])
 
 
-def test_each_backup_job_starts_a_run_and_a_bad_input_fails_before_any_side_effect() -> None:
+def test_each_backup_job_starts_a_run_a_bad_input_fails_before_any_side_effect_and_a_stopped_run_reports() -> None:
     with Emulator() as aws:
         stack = aws.deploy(ArchiveVaultNames="daily", ArchiveAfterDays="0")
         # Given ArchiveAfterDays 0: AWS Backup's job event starts a run for the point it made
@@ -119,5 +120,26 @@ def test_each_backup_job_starts_a_run_and_a_bad_input_fails_before_any_side_effe
         run = archive_run(aws, stack, {"olderThanDays": "30"})
         assert (run.status, run.error) == ("FAILED", "InvalidArchiveInputError")
         assert run.cause == "olderThanDays: must be a whole number from 0 to 36500, got '30'"
-        assert aws.emails(stack, run.arn)[0]["subject"] == "AMI archive failed: InvalidArchiveInputError at SelectRecoveryPoints"
         assert len(aws.ec2.store_tasks) == tasks
+        # Given a 200 GiB point whose store takes over an hour
+        big = aws.backup_ec2("daily", name="big", size_gb=200, days_ago=1)
+        image = big.rsplit("/", 1)[1]
+        # When a run is stopped while EC2 stores it
+        with aws.clock.hold():
+            stopped = aws.client("stepfunctions").start_execution(
+                stateMachineArn=stack.physical["ArchiveStateMachine"], input=json.dumps({"recoveryPointArns": [big]}), name="stopped-run"
+            )["executionArn"]
+            until_entered(aws, stopped, "Wait For Stored Object")
+            sfn.stop_execution(executionArn=stopped)
+        aws.wait(stack, stopped)
+        aws.clock.advance(600)  # the end event's delivery
+        # Then its report says, from EC2, that the store task goes on and the next run joins it; the refused input's run
+        # emailed its own failure, so it gets no report
+        refused = "AMI archive failed: InvalidArchiveInputError at SelectRecoveryPoints"
+        assert [e["subject"] for e in aws.emails(stack, run.arn)] == [refused]
+        (report,) = aws.emails(stack, stopped)
+        assert report["subject"] == "AMI archive run ended ABORTED: stopped-run"
+        assert (
+            f"- {big} ({image}): EC2's store task into s3://{stack.physical['ArchiveStoreBucket']}/{image}.bin is in progress (0 %): "
+            "the next run joins it"
+        ) in report["message"]

@@ -201,7 +201,9 @@ def test_one_name_in_four_places() -> None:
         assert {m for m, _ in runs} == substituted, lid
         assert runs or lid in RULE_TARGETS, lid
         assert all(name.replace(" ", "").startswith(base) for _, name in runs), (lid, runs)
-    assert sorted(RULE_TARGETS) == ["ReleaseImageBudgetFunction", "ReportEndedExecutionFunction", "ResumeWaitingFunction"]
+    assert sorted(RULE_TARGETS) == [
+        "ReleaseImageBudgetFunction", "ReportEndedArchiveRunFunction", "ReportEndedExecutionFunction", "ResumeWaitingFunction"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("key", [k for k in LAMBDA_TASKS], ids=lambda k: k[1])

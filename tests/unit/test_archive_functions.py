@@ -245,3 +245,31 @@ def test_the_summary_prices_each_archive_against_aws_backup(aws: Emulator) -> No
     assert (ended["error"], json.loads(ended["cause"])) == ("ArchiveIncompleteError", expected)
     with pytest.raises(ClientError):
         summary.notify_archive_summary(aws.client("sns"), topic.replace(":t", ":missing"), event)
+
+
+ended = load_function("report_ended_archive_run")
+
+
+def test_the_report_of_an_ended_run_says_what_aws_holds_for_each_point(aws: Emulator) -> None:
+    # Given three selected points: one stored and tagged, one whose store EC2 failed, one deleted before it was stored
+    for name in ("kept", "failing", "gone"):
+        aws.backup_ec2("daily", name=name, size_gb=8, days_ago=40)
+    items = {i["amiName"]: i for i in choose(aws)["items"]}
+    ec2, s3, backup = aws.client("ec2"), aws.client("s3"), aws.client("backup")
+    store.store_image(ec2, s3, items["kept"], 0, aws.clock.now())
+    aws.clock.advance(3600)
+    mark.mark_recovery_point_archived(backup, ec2, items["kept"])
+    aws.faults.store_failure("InternalError: the store task failed")
+    store.store_image(ec2, s3, items["failing"], 0, aws.clock.now())
+    aws.clock.advance(3600)
+    backup.delete_recovery_point(BackupVaultName="daily", RecoveryPointArn=items["gone"]["recoveryPointArn"])
+    aws.clock.advance(3600)
+    # When the report reads each / Then each line is what AWS says now
+    found = {name: ended.point_line(clients(aws), item) for name, item in items.items()}
+    named = {name: f"{i['recoveryPointArn']} ({i['imageId']})" for name, i in items.items()}
+    assert found == {
+        "kept": f"{named['kept']}: archived to s3://{BUCKET}/{items['kept']['key']} and tagged; the recovery point is kept (COMPLETED)",
+        "failing": f"{named['failing']}: EC2's store task into s3://{BUCKET}/{items['failing']['key']} failed: "
+        "InternalError: the store task failed",
+        "gone": f"{named['gone']}: the recovery point is deleted; nothing is stored in s3://{BUCKET}/{items['gone']['key']}",
+    }
