@@ -273,3 +273,15 @@ def test_the_report_of_an_ended_run_says_what_aws_holds_for_each_point(aws: Emul
         "InternalError: the store task failed",
         "gone": f"{named['gone']}: the recovery point is deleted; nothing is stored in s3://{BUCKET}/{items['gone']['key']}",
     }
+
+
+def test_select_turns_aws_backups_throttling_into_a_retried_error(aws: Emulator) -> None:
+    # Given AWS Backup throttling ListRecoveryPointsByBackupVault through every SDK retry (5 attempts), then answering
+    aws.backup_ec2("daily", name="throttled", size_gb=8, days_ago=40)
+    aws.faults.request("backup.ListRecoveryPointsByBackupVault", "ThrottlingException", 400, times=5)
+    # When Select Recovery Points runs / Then it raises ThrottledError (its state retries it), having changed nothing
+    with pytest.raises(select.ThrottledError, match="AWS Backup throttled ListRecoveryPointsByBackupVault"):
+        choose(aws)
+    assert aws.ec2.store_tasks == []
+    # And the state's retry finds the point once AWS Backup answers again
+    assert [i["amiName"] for i in choose(aws)["items"]] == ["throttled"]
