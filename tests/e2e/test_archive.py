@@ -79,28 +79,6 @@ def test_old_points_are_archived_once_with_their_tags_under_the_budget_then_dele
         assert {s3.head_object(Bucket=bucket, Key=k)["StorageClass"] for k in keys.values()} == {"DEEP_ARCHIVE"}
 
 
-def test_a_failed_store_is_reported_with_what_to_do_and_nothing_is_tagged_or_deleted() -> None:
-    with Emulator() as aws:
-        # Given deletion on, and EC2 failing the store task of the only old point
-        stack = aws.deploy(ArchiveVaultNames="daily", DeleteRecoveryPointAfterArchive="true")
-        arn = aws.backup_ec2("daily", name="app-1", size_gb=20, days_ago=40)
-        aws.faults.store_failure("InternalError: the store task failed")
-        # When the run archives
-        run = archive_run(aws, stack, {"vaultName": "daily", "olderThanDays": 30})
-        # Then the run ends FAILED with the point's failure; the point is neither tagged nor deleted
-        assert (run.status, run.error) == ("FAILED", "ArchiveIncompleteError")
-        assert json.loads(run.cause or "") == {
-            "failed": [{"recoveryPointArn": arn, "imageId": arn.rsplit("/", 1)[1], "error": "StoreTaskFailedError"}]
-        }
-        assert (aws.backup.points[arn].tags, aws.backup.deleted) == ({}, [])
-        (email,) = aws.emails(stack, run.arn)
-        assert email["subject"] == "AMI archive: 0 archived, 0 skipped, 1 failed"
-        assert "What to do: EC2 failed the store task (reason above); the next run stores it again." in email["message"]
-        # And the next run stores it (the failed task does not block a new one)
-        again = archive_run(aws, stack, {})
-        assert (again.status, [a["recoveryPointArn"] for a in again.output["archived"]]) == ("SUCCEEDED", [arn])
-
-
 def test_each_backup_job_starts_a_run_a_bad_input_fails_before_any_side_effect_and_a_stopped_run_reports() -> None:
     with Emulator() as aws:
         stack = aws.deploy(ArchiveVaultNames="daily", ArchiveAfterDays="0")

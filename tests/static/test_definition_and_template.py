@@ -291,8 +291,10 @@ def test_every_choice_has_a_deliberate_default_and_failures_end_failed(lid: str)
 def test_the_fault_matrix_matches_the_fault_tests() -> None:
     page = (ROOT / "docs" / "emulator.md").read_text().split("## Fault matrix", 1)[1]
     table = set(re.findall(r"^\| `(test_fault_\w+)` \|", page, flags=re.MULTILINE))
-    tests = set(re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / "test_faults.py").read_text(), flags=re.MULTILINE))
-    assert table == tests and len(tests) == 22
+    files = ("test_faults.py", "test_archive_faults.py")  # the restore side's rows, then the archive side's
+    found = [re.findall(r"^def (test_fault_\w+)\(", (ROOT / "tests" / "e2e" / f).read_text(), flags=re.MULTILINE) for f in files]
+    tests = {name for names in found for name in names}
+    assert table == tests and [len(names) for names in found] == [22, 7]
 
 
 def test_execution_timeout_outlasts_the_longest_deadlines_and_retries() -> None:
