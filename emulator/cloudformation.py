@@ -4,10 +4,15 @@ The template is inlined (deploy.template, the same step `make package` uses), tr
 aws-sam-translator, and each resource is created through the account's API in dependency order with its intrinsics
 resolved. Functions run the real handler files named by CodeUri (emulator/adapters/awslambda.py). The stack itself is
 registered with CloudFormation, so DescribeStacks returns its outputs, as the command line expects on AWS.
+
+Each resource type is translated from its CloudFormation properties (CloudFormation Template Reference) to the calls
+that make it; a type, or a property of a type, that it does not know raises NotImplementedError rather than deploying
+something else. Nothing is ever deleted here, so `DeletionPolicy: Retain` holds by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -214,7 +219,8 @@ def deploy(
     resolver = Resolver(stack, {})
     for name, condition in cfn.get("Conditions", {}).items():  # in order: a condition may name an earlier one
         resolver.conditions[name] = bool(resolver.resolve(condition))
-    clients = {s: client(s) for s in ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "events", "sqs", "dynamodb", "cloudwatch")}
+    services = ("iam", "logs", "sns", "lambda", "stepfunctions", "kms", "events", "sqs", "dynamodb", "cloudwatch", "s3", "ec2")
+    clients = {s: client(s) for s in services}
     for lid in dependency_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         if "Condition" in resource and not resolver.conditions[resource["Condition"]]:
@@ -224,8 +230,10 @@ def deploy(
         if create is None:
             raise NotImplementedError(f"the emulator cannot deploy {resource['Type']} ({lid})")
         create(stack, lid, props, clients, {"code_uri": code_uris.get(lid), "root": root, "extra_env": function_environment or {}})
-    stack.outputs = {name: str(resolver.resolve(output["Value"])) for name, output in cfn.get("Outputs", {}).items()}
-    _register(stack, client("cloudformation"), cfn.get("Outputs", {}))
+    # An output whose Condition is false is not created (CloudFormation User Guide, "Outputs": Condition)
+    outputs = {name: o for name, o in cfn.get("Outputs", {}).items() if "Condition" not in o or resolver.conditions[o["Condition"]]}
+    stack.outputs = {name: str(resolver.resolve(output["Value"])) for name, output in outputs.items()}
+    _register(stack, client("cloudformation"), outputs)
     return stack
 
 
@@ -388,9 +396,12 @@ def _topic_policy(stack: Stack, lid: str, props: dict[str, Any], clients: dict[s
 
 
 def _rule(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """An event rule (EventPattern), a scheduled rule (ScheduleExpression: fired by the emulator's schedules), or both."""
     name = props.get("Name", f"{stack.name}-{lid}")
-    settings = {k: props[k] for k in ("Description", "State", "EventBusName") if k in props}
-    arn = clients["events"].put_rule(Name=name, EventPattern=json.dumps(props["EventPattern"]), **settings)["RuleArn"]
+    settings: dict[str, Any] = {k: props[k] for k in ("Description", "State", "EventBusName", "ScheduleExpression") if k in props}
+    if "EventPattern" in props:
+        settings["EventPattern"] = json.dumps(props["EventPattern"])
+    arn = clients["events"].put_rule(Name=name, **settings)["RuleArn"]
     # The API takes the same target shape as the template (Id, Arn, InputTransformer, DeadLetterConfig, ...).
     if props.get("Targets"):
         bus = {"EventBusName": props["EventBusName"]} if "EventBusName" in props else {}
@@ -443,7 +454,159 @@ def _alarm(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any
     stack.attributes[lid] = {"Arn": f"arn:aws:cloudwatch:{stack.region}:{stack.account_id}:alarm:{name}"}
 
 
+def _physical_name(stack: Stack, lid: str, limit: int) -> str:
+    """A name as CloudFormation makes one when the template gives none: stack, logical id and a suffix, lowercase.
+    ASSUMPTION: the suffix (CloudFormation's is random) is drawn from the account, stack and logical id."""
+    suffix = hashlib.sha256(f"{stack.account_id}:{stack.name}:{lid}".encode()).hexdigest()[:12]
+    return f"{stack.name}-{lid}".lower()[: limit - len(suffix) - 1] + "-" + suffix
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
+def _known(lid: str, props: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(props) - known)
+    if unknown:
+        raise NotImplementedError(f"the emulator cannot deploy {lid}'s {', '.join(unknown)}")
+
+
+BUCKET_PROPERTIES = {"BucketName", "BucketEncryption", "PublicAccessBlockConfiguration", "OwnershipControls", "NotificationConfiguration",
+                     "LifecycleConfiguration", "VersioningConfiguration", "Tags"}  # fmt: skip
+
+
+def _bucket(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """AWS::S3::Bucket through S3's API, one call per configuration (CloudFormation Template Reference,
+    aws-resource-s3-bucket)."""
+    _known(lid, props, BUCKET_PROPERTIES)
+    s3, name = clients["s3"], props.get("BucketName") or _physical_name(stack, lid, 63)
+    s3.create_bucket(
+        Bucket=name, **({} if stack.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": stack.region}})
+    )
+    if "BucketEncryption" in props:
+        rules = [
+            {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"], **({"BucketKeyEnabled": _flag(r["BucketKeyEnabled"])}
+             if "BucketKeyEnabled" in r else {})}
+            for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]  # fmt: skip
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "PublicAccessBlockConfiguration" in props:
+        block = {k: _flag(v) for k, v in props["PublicAccessBlockConfiguration"].items()}
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=block)
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": props["OwnershipControls"]["Rules"]})
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]})
+    if "Tags" in props:
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": props["Tags"]})
+    if "NotificationConfiguration" in props:
+        notification = props["NotificationConfiguration"]
+        _known(f"{lid}.NotificationConfiguration", notification, {"EventBridgeConfiguration"})
+        enabled = _flag(notification["EventBridgeConfiguration"].get("EventBridgeEnabled", True))
+        s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}} if enabled else {})
+    if "LifecycleConfiguration" in props:
+        lifecycle = props["LifecycleConfiguration"]
+        _known(f"{lid}.LifecycleConfiguration", lifecycle, {"Rules", "TransitionDefaultMinimumObjectSize"})
+        extra = (
+            {"TransitionDefaultMinimumObjectSize": lifecycle["TransitionDefaultMinimumObjectSize"]}
+            if "TransitionDefaultMinimumObjectSize" in lifecycle
+            else {}
+        )
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(lid, r) for r in lifecycle["Rules"]]}, **extra
+        )
+    stack.physical[lid] = name
+    stack.attributes[lid] = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
+                             "RegionalDomainName": f"{name}.s3.{stack.region}.amazonaws.com"}  # fmt: skip
+
+
+LIFECYCLE_RULE_PROPERTIES = {"Id", "Status", "Prefix", "TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan", "Transitions",
+                             "Transition", "ExpirationInDays"}  # fmt: skip
+
+
+def _lifecycle_rule(lid: str, rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle Rule as the API's LifecycleRule (aws-properties-s3-bucket-rule): its filters become one
+    Filter (an And when there are several), TransitionInDays becomes Days."""
+    _known(f"{lid}.LifecycleConfiguration.Rules", rule, LIFECYCLE_RULE_PROPERTIES)
+    conditions: dict[str, Any] = {}
+    if "Prefix" in rule:
+        conditions["Prefix"] = rule["Prefix"]
+    if rule.get("TagFilters"):
+        conditions["Tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in rule["TagFilters"]]
+    for size in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
+        if size in rule:
+            conditions[size] = int(rule[size])
+    if len(conditions) > 1 or len(conditions.get("Tags", [])) > 1:
+        where: dict[str, Any] = {"And": conditions}
+    elif "Tags" in conditions:
+        where = {"Tag": conditions["Tags"][0]}
+    else:
+        where = conditions or {"Prefix": ""}
+    transitions = [*rule.get("Transitions", []), *([rule["Transition"]] if "Transition" in rule else [])]
+    api: dict[str, Any] = {"Status": rule["Status"], "Filter": where}
+    if "Id" in rule:
+        api["ID"] = rule["Id"]
+    if transitions:
+        api["Transitions"] = [
+            {
+                "StorageClass": t["StorageClass"],
+                **({"Days": int(t["TransitionInDays"])} if "TransitionInDays" in t else {"Date": t["TransitionDate"]}),
+            }
+            for t in transitions
+        ]
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    return api
+
+
+def _bucket_policy(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    clients["s3"].put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
+    stack.physical[lid] = props["Bucket"]
+
+
+def _permissions(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CloudFormation's Ingress/Egress rules as the API's IpPermissions (aws-properties-ec2-security-group-rule)."""
+    permissions = []
+    for rule in rules:
+        permission: dict[str, Any] = {"IpProtocol": str(rule["IpProtocol"])}
+        for port in ("FromPort", "ToPort"):
+            if port in rule:
+                permission[port] = int(rule[port])
+        described = {"Description": rule["Description"]} if "Description" in rule else {}
+        if "CidrIp" in rule:
+            permission["IpRanges"] = [{"CidrIp": rule["CidrIp"], **described}]
+        for group in ("SourceSecurityGroupId", "DestinationSecurityGroupId"):
+            if group in rule:
+                permission["UserIdGroupPairs"] = [{"GroupId": rule[group], **described}]
+        permissions.append(permission)
+    return permissions
+
+
+def _security_group(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """AWS::EC2::SecurityGroup: created with EC2's default egress (all traffic out) and no ingress; the template's
+    SecurityGroupEgress replaces that egress, its SecurityGroupIngress is authorized (aws-resource-ec2-securitygroup)."""
+    _known(lid, props, {"GroupName", "GroupDescription", "VpcId", "SecurityGroupIngress", "SecurityGroupEgress", "Tags"})
+    ec2 = clients["ec2"]
+    name = props.get("GroupName") or _physical_name(stack, lid, 255)
+    settings = {"VpcId": props["VpcId"]} if "VpcId" in props else {}
+    if "Tags" in props:
+        settings["TagSpecifications"] = [{"ResourceType": "security-group", "Tags": props["Tags"]}]
+    group_id = ec2.create_security_group(GroupName=name, Description=props["GroupDescription"], **settings)["GroupId"]
+    if props.get("SecurityGroupIngress"):
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(props["SecurityGroupIngress"]))
+    if "SecurityGroupEgress" in props and "VpcId" in props:
+        everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=everything)
+        if props["SecurityGroupEgress"]:
+            ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=_permissions(props["SecurityGroupEgress"]))
+    stack.physical[lid] = group_id
+    stack.attributes[lid] = {"GroupId": group_id, "VpcId": props.get("VpcId", "")}
+
+
 _CREATORS: dict[str, Creator] = {
+    "AWS::S3::Bucket": _bucket,
+    "AWS::S3::BucketPolicy": _bucket_policy,
+    "AWS::EC2::SecurityGroup": _security_group,
     "AWS::KMS::Key": _key,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::SNS::Topic": _topic,

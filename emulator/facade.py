@@ -14,11 +14,15 @@ the process has only once (emulator/adapters/process.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -29,6 +33,7 @@ import boto3
 from emulator import cloudformation
 from emulator.adapters import awslambda, backends, process, registry, serving, speed
 from emulator.adapters.backends import DEFAULT_ACCOUNT_ID
+from emulator.adapters.backup import MotoVaults
 from emulator.adapters.ec2 import MotoImages
 from emulator.adapters.events import MotoRouter
 from emulator.adapters.install import install
@@ -36,19 +41,29 @@ from emulator.adapters.registry import Credentials
 from emulator.adapters.s3 import MotoObjects
 from emulator.adapters.waits import bind_clock
 from emulator.world.awslambda import DeployedFunction
+from emulator.world.backup import BackupModel
 from emulator.world.clock import VirtualClock
 from emulator.world.draws import World
 from emulator.world.ec2 import EC2Model
 from emulator.world.events import EventBus
-from emulator.world.facts import GB
+from emulator.world.facts import GB, GIB
 from emulator.world.faults import Faults
+from emulator.world.lifecycle import LifecycleModel
 from emulator.world.s3 import S3Model
+from emulator.world.schedule import Scheduler
 
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LAMBDA_ROLE = "ami-archive-role"
 USER_EMAIL = "ops@example.com"
 FAKE_KEY = "testing"
 ARCHIVED_DAYS_AGO = 120  # the archive side stored the sample AMIs about four months before the restore
+# ASSUMPTION: what AWS Backup's EC2 AMIs carry (the console shows this description) and how long a job takes.
+BACKUP_IMAGE_DESCRIPTION = "This image is created by the AWS Backup service."
+BACKUP_JOB_MINUTES = 10
+BACKUP_ROLE = "AWSBackupDefaultServiceRole"
+# ASSUMPTION: the account AWS Backup keeps a logically air-gapped vault's EC2 backups in (logicallyairgappedvault: the
+# recovery points are `arn:aws:backup:` ones, not the account's AMIs); any account but the emulated one would do.
+AIR_GAPPED_OWNER = "999999999999"
 
 
 def _client(service: str, region: str, key: str, secret: str, token: str | None, endpoint: str | None = None) -> Any:
@@ -139,10 +154,15 @@ class Emulator:
         self.faults = Faults()
         router = MotoRouter(account_id, self._invoke_async, self._start_by_event)
         self.eventbridge = EventBus(self.world, self.clock, account_id, router)
-        self.s3 = S3Model(self.world, self.clock, MotoObjects(account_id), self.eventbridge, account_id, region)
+        objects = MotoObjects(account_id)
+        self.s3 = S3Model(self.world, self.clock, objects, self.eventbridge, account_id, region)
+        self.lifecycle = LifecycleModel(self.world, self.clock, objects, self.s3)
         self.ec2 = EC2Model(
-            self.world, self.clock, self.s3, MotoImages(account_id), account_id, self.eventbridge, take_image_fault=self.faults.take_image
-        )
+            self.world, self.clock, self.s3, MotoImages(account_id), account_id, self.eventbridge, take_image_fault=self.faults.take_image,
+            take_store_fault=self.faults.take_store, take_instance_fault=self.faults.take_instance,
+        )  # fmt: skip
+        self.backup = BackupModel(self.world, self.clock, self.ec2, MotoVaults(account_id), account_id, self.eventbridge)
+        self.schedules = Scheduler(self.clock, self.eventbridge, router)
         self.requests: Counter[str] = Counter()  # "s3.HeadObject": HTTP requests sent, SDK retries included
         self.functions: dict[str, DeployedFunction] = {}
         # with IAM enforced: the credentials of each state machine's role (its ARN), as which its executions act
@@ -154,6 +174,8 @@ class Emulator:
         self._server: serving.Server | None = None
         self._enforced = False
         self._deployments = 0
+        self._backup_plan: dict[str, str] | None = None
+        self._instances = 0
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -265,6 +287,16 @@ class Emulator:
         self._enforced = True
         process.enforce_iam(True)
 
+    @contextlib.contextmanager
+    def iam_enforced(self) -> Iterator[None]:
+        """IAM decides for the calls made inside, whoever makes them (the account's users and roles; the harness's own
+        fake keys are refused meanwhile): a test of one caller's permissions without a deployed stack."""
+        process.enforce_iam(True)
+        try:
+            yield
+        finally:
+            process.enforce_iam(self._enforced)
+
     # --- the archive side, as the operator's backup process left it -------------------------------------------------
 
     def archive_ami(
@@ -287,10 +319,93 @@ class Emulator:
         key = self.ec2.store_image(self.region, image_id, bucket, {}, started_at=self.clock.now() - timedelta(days=archived_days_ago))
         ec2_client.deregister_image(ImageId=image_id)
         if storage_class != "STANDARD":
-            s3_client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
+            self.s3.history.add((bucket, key))  # the copy stands for a transition long ago: no Object Created now
+            try:
+                s3_client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key}, StorageClass=storage_class)
+            finally:
+                self.s3.history.discard((bucket, key))
         if archive_status:
             self.s3.archive_status[(bucket, key)] = archive_status
         return key
+
+    def backup_ec2(
+        self,
+        vault: str,
+        *,
+        name: str,
+        size_gb: float = 8,
+        days_ago: float = 0,
+        arn_form: str = "image",
+        instance_store: bool = False,
+        virtualization: str = "hvm",
+        encrypted: bool = False,
+        delete_after_days: int | None = None,
+        plan_id: str | None = None,
+        event: bool = False,
+    ) -> str:
+        """A recovery point as a backup plan's job leaves it, `days_ago`: the vault (created if missing), an AMI named
+        `name` registered with its root volume's snapshot (`size_gb`), and the EC2 recovery point over it, COMPLETED.
+        `arn_form` "recovery-point" makes the vault logically air-gapped: its points have backup ARNs, and their AMI
+        and snapshots are not the account's (AWS Backup keeps them; no API of the account names the AMI). `event`
+        emits `Backup Job State Change` (at AWS Backup's next 5-minute mark). The recovery point's ARN."""
+        if arn_form not in ("image", "recovery-point"):
+            raise ValueError(f"arn_form: 'image' or 'recovery-point', not {arn_form!r}")
+        backup, ec2 = self.client("backup"), self.client("ec2")
+        if vault not in [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]]:
+            backup.create_backup_vault(BackupVaultName=vault)
+        air_gapped = (self.region, vault) in self.backup.air_gapped
+        if (arn_form == "recovery-point") != air_gapped and any(p.vault == vault for p in self.backup.points.values()):
+            raise ValueError(f"vault {vault} already holds {'recovery-point' if air_gapped else 'image'} ARNs")
+        if arn_form == "recovery-point":
+            self.backup.air_gapped.add((self.region, vault))
+        else:
+            self.backup.air_gapped.discard((self.region, vault))
+        created = self.clock.now() - timedelta(days=days_ago, minutes=BACKUP_JOB_MINUTES)
+        gib = max(1, math.ceil(size_gb))
+        if instance_store:
+            mappings: list[dict[str, Any]] = [{"DeviceName": "/dev/sda1", "VirtualName": "ephemeral0"}]
+        else:
+            volume = ec2.create_volume(Size=gib, AvailabilityZone=f"{self.region}a", Encrypted=encrypted)["VolumeId"]
+            snapshot = ec2.create_snapshot(VolumeId=volume, Description=f"Created by AWS Backup for {name}")["SnapshotId"]
+            ec2.delete_volume(VolumeId=volume)
+            ebs = {"SnapshotId": snapshot, "VolumeSize": gib, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": encrypted}
+            mappings = [{"DeviceName": "/dev/xvda", "Ebs": ebs}]
+        root = mappings[0]["DeviceName"]
+        image_id = ec2.register_image(
+            Name=name, Description=BACKUP_IMAGE_DESCRIPTION, RootDeviceName=root, VirtualizationType=virtualization,
+            Architecture="x86_64", BlockDeviceMappings=mappings,
+        )["ImageId"]  # fmt: skip
+        backends.backup_image(self.account_id, self.region, image_id, created, AIR_GAPPED_OWNER if arn_form == "recovery-point" else None)
+        point = self.backup.record_ec2(
+            self.region, vault, image_id, self._instance_id(), created, 0 if instance_store else gib * GIB,
+            encrypted=encrypted, lifecycle={"DeleteAfterDays": delete_after_days} if delete_after_days is not None else {},
+            created_by=self._plan(plan_id), iam_role_arn=f"arn:aws:iam::{self.account_id}:role/service-role/{BACKUP_ROLE}",
+            job_minutes=BACKUP_JOB_MINUTES,
+        )  # fmt: skip
+        if event:
+            self.backup.announce(point)
+        return point.arn
+
+    def _instance_id(self) -> str:
+        """The backed-up instance: an id only (it may be long gone)."""
+        self._instances += 1
+        draw = random.Random(f"{self.world.seed}:instance:{self._instances}").getrandbits(68)  # noqa: S311 - ids for a simulation
+        return f"i-{draw:017x}"
+
+    def _plan(self, plan_id: str | None) -> dict[str, str]:
+        """CreatedBy of the plan's recovery points (a daily plan made once when none is named)."""
+        backup = self.client("backup")
+        if plan_id is None:
+            if self._backup_plan is not None:
+                return self._backup_plan
+            rule = {"RuleName": "daily", "TargetBackupVaultName": "Default", "ScheduleExpression": "cron(0 5 ? * * *)"}
+            plan_id = backup.create_backup_plan(BackupPlan={"BackupPlanName": "ec2-daily", "Rules": [rule]})["BackupPlanId"]
+        plan = backup.get_backup_plan(BackupPlanId=plan_id)
+        created_by = {"BackupPlanId": plan["BackupPlanId"], "BackupPlanArn": plan["BackupPlanArn"], "BackupPlanVersion": plan["VersionId"],
+                      "BackupRuleId": plan["BackupPlan"]["Rules"][0]["RuleId"]}  # fmt: skip
+        if self._backup_plan is None:
+            self._backup_plan = created_by
+        return created_by
 
     def send_bucket_events(self, bucket: str) -> None:
         """As the archive side did long ago: turn on the bucket's EventBridge notifications (read-modify-write, as

@@ -2,7 +2,9 @@
 
 Listing: ListObjectsV2 (paginated, OptionalObjectAttributes=RestoreStatus) per bucket, then one GetObjectTagging per
 `.bin` object on a bounded thread pool; Intelligent-Tiering objects also get a HeadObject (only it tells the
-archive tier). AWS does not document the tag keys CreateStoreImageTask writes, so several spellings are read.
+archive tier). AWS does not document the tag keys CreateStoreImageTask writes, so several spellings are read. An AMI the
+archive side stored (ArchiveStateMachine) also carries the S3ObjectTags Store Image gave it: the AWS Backup vault and
+recovery point it came from, and the AMI's name.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from botocore.exceptions import ClientError
 
 from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError
 
-NAME_TAGS = ("ami-name", "AmiName", "Name")
+NAME_TAGS = ("ami-name", "AmiName", "Name", "backup-ami-name")
+VAULT_TAG, RECOVERY_POINT_TAG = "backup-vault", "backup-recovery-point-arn"  # Store Image's S3ObjectTags
 DESCRIPTION_TAGS = ("ami-description", "AmiDescription", "Description")
 DATE_TAGS = ("ami-store-date", "ami-creation-date", "ami-registration-date", "CreationDate")
 KEY_PATTERN = re.compile(r"(?:.*/)?(ami-[0-9a-f]{8,17})\.bin")
@@ -41,6 +44,8 @@ class ArchivedAmi:
     description: str | None
     restore_in_progress: bool | None  # None: no restore requested (or the service did not say)
     restore_expiry: datetime | None
+    vault: str | None = None  # the AWS Backup vault and recovery point the archive side stored it from
+    recovery_point_arn: str | None = None
 
     @property
     def restore_status(self) -> str:
@@ -70,6 +75,8 @@ class ArchivedAmi:
             "description": self.description,
             "restoreStatus": self.restore_status,
             "restoreExpiry": iso(self.restore_expiry) if self.restore_expiry else None,
+            "vault": self.vault,
+            "recoveryPointArn": self.recovery_point_arn,
         }
 
 
@@ -108,6 +115,8 @@ def from_listing(bucket: str, item: Mapping[str, Any], tags: Mapping[str, str], 
         description=first(tags, DESCRIPTION_TAGS),
         restore_in_progress=restore.get("IsRestoreInProgress"),
         restore_expiry=expiry.astimezone(UTC) if expiry else None,
+        vault=tags.get(VAULT_TAG) or None,
+        recovery_point_arn=tags.get(RECOVERY_POINT_TAG) or None,
     )
 
 
@@ -179,8 +188,15 @@ def filter_archive(amis: Iterable[ArchivedAmi], name: str | None, archived_befor
 
 def resolve(aws: Aws, reference: str, buckets: Iterable[str] = ()) -> ArchivedAmi:
     """NAME (newest archived object of that AMI name; a glob or a prefix naming one AMI), KEY (`ami-….bin`,
-    `s3://bucket/key`) or AMI-ID. Several plausible matches, or none: CliError (exit 2) listing them."""
+    `s3://bucket/key`), AMI-ID or the ARN of the AWS Backup recovery point the archive side stored it from. Several
+    plausible matches, or none: CliError (exit 2) listing them."""
     chosen = list(buckets)
+    if reference.startswith("arn:"):  # an AWS Backup recovery point (either ARN form) the archive side stored
+        candidates = [a for a in list_archive(aws, chosen) if a.recovery_point_arn == reference]
+        if not candidates:
+            raise CliError(f"no archived AMI was stored from recovery point {reference}: run `glacier-ami-restore list` "
+                           "(its RECOVERY POINT column) or `glacier-ami-restore archive list`")  # fmt: skip
+        return candidates[0]  # newest first; one recovery point is stored once per bucket
     if reference.startswith("s3://"):
         bucket, _, key = reference[5:].partition("/")
         chosen, reference = [bucket], key

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -22,7 +23,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from glacier_ami_restore import archive, estimate, notifications, progress, validation, workflow
+from glacier_ami_restore import archive, archiving, estimate, notifications, progress, validation, workflow
 from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError, origin
 
 PROG = "glacier-ami-restore"
@@ -126,11 +127,11 @@ def settings(ctx: click.Context, /, given: dict[str, Any]) -> Settings:
     return found
 
 
-def console() -> Console:
+def console(plain_width: int = PLAIN_WIDTH) -> Console:
     """rich wraps a long line with hard newlines at the terminal's width, which breaks a URL or an ARN for the mouse and
     for `tmux capture-pane -J`: lines are printed whole (the terminal folds them); tables still fit the width."""
     terminal = sys.stdout.isatty()
-    return Console(width=None if terminal else PLAIN_WIDTH, highlight=False, soft_wrap=True)
+    return Console(width=None if terminal else plain_width, highlight=False, soft_wrap=True)
 
 
 def print_table(out: Console, table: Table) -> None:  # also a Table.grid
@@ -217,7 +218,8 @@ def check_buckets(buckets: Sequence[str]) -> None:
 @aws_options
 @click.pass_context
 def list_command(ctx: click.Context, /, buckets: tuple[str, ...], pattern: str | None, archived_before: str | None, **given: Any) -> int:
-    """Every archived AMI: original name and id, archived date, size, class, restore status."""
+    """Every archived AMI: original name and id, archived date, size, class, restore status (and the AWS Backup vault
+    and recovery point of those the archive side stored)."""
     config = settings(ctx, given)
     before = parse_day(archived_before)
     check_buckets(buckets)
@@ -225,13 +227,18 @@ def list_command(ctx: click.Context, /, buckets: tuple[str, ...], pattern: str |
     if config.json:
         emit_json([a.as_json() for a in found])
         return 0
-    out = console()
+    # AMIs the archive side stored name the AWS Backup vault and recovery point they came from (an ARN: wide)
+    backed_up = any(a.recovery_point_arn for a in found)
+    out = console(PLAIN_WIDTH + 100 if backed_up else PLAIN_WIDTH)
     if not found:
         out.print("No archived AMIs (objects <ami-id>.bin) found.")
         return 0
-    table = new_table("NAME", "IMAGE ID", "ARCHIVED", "SIZE", "CLASS", "RESTORE", "BUCKET")
+    origin = ("VAULT", "RECOVERY POINT") if backed_up else ()
+    table = new_table("NAME", "IMAGE ID", "ARCHIVED", "SIZE", "CLASS", "RESTORE", "BUCKET", *origin)
     for a in found:
-        table.add_row(a.name, a.image_id or a.key, when(a.archived_at), size(a.size_bytes), a.class_label, restore_label(a), a.bucket)
+        came_from = (a.vault or "-", a.recovery_point_arn or "-") if backed_up else ()
+        label = restore_label(a)
+        table.add_row(a.name, a.image_id or a.key, when(a.archived_at), size(a.size_bytes), a.class_label, label, a.bucket, *came_from)
     print_table(out, table)
     return 0
 
@@ -384,7 +391,7 @@ def confirm_partial_name(reference: str, ami: archive.ArchivedAmi, what: str) ->
 
 
 @cli.command("restore")
-@click.argument("reference", metavar="NAME|KEY|AMI-ID")
+@click.argument("reference", metavar="NAME|KEY|AMI-ID|RECOVERY-POINT-ARN")
 @click.option("--tier", default="Standard", show_default=True, help="Standard, Bulk or Expedited (not for Deep Archive).")
 @click.option(
     "--days",
@@ -416,7 +423,8 @@ def restore_command(
     interval: float | None,
     **given: Any,
 ) -> int:
-    """Start the stack's state machine, once, for the newest archived object of NAME (or KEY, AMI-ID, s3://BUCKET/KEY).
+    """Start the stack's state machine, once, for the newest archived object of NAME (or KEY, AMI-ID, s3://BUCKET/KEY,
+    or the ARN of the AWS Backup recovery point the archive side stored it from).
 
     A prefix or a glob naming one AMI asks first on a terminal, and is refused elsewhere without --yes."""
     config = settings(ctx, given)
@@ -709,6 +717,112 @@ def events_enable_command(ctx: click.Context, /, buckets: tuple[str, ...], **giv
 def events_disable_command(ctx: click.Context, /, buckets: tuple[str, ...], **given: Any) -> int:
     """Turn off the bucket's EventBridge notifications, keeping its other notifications (the workflow then polls)."""
     return change_buckets(ctx, buckets, False, given)
+
+
+# --- archive ----------------------------------------------------------------------------------------------------------
+
+
+@cli.group("archive", invoke_without_command=True)
+@aws_options
+@click.pass_context
+def archive_group(ctx: click.Context, /, **given: Any) -> None:
+    """The archive side: AWS Backup's EC2 recovery points, stored into S3 by the stack's ArchiveStateMachine."""
+    settings(ctx, given)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(2)
+
+
+@archive_group.command("list")
+@click.option("--vault", "vault_names", multiple=True, help="AWS Backup vault to read (repeatable; default: every vault of the Region).")
+@aws_options
+@click.pass_context
+def archive_list_command(ctx: click.Context, /, vault_names: tuple[str, ...], **given: Any) -> int:
+    """The vaults' EC2 recovery points, oldest first: created, size, AWS Backup's status, and archived (where to),
+    storing (EC2 stores it now) or not archived."""
+    config = settings(ctx, given)
+    found = archiving.points_with_status(config.aws(), list(dict.fromkeys(vault_names)))
+    if config.json:
+        emit_json([p.as_json() for p in found])
+        return 0
+    out = console(PLAIN_WIDTH + 100)  # two ARNs wide
+    if not found:
+        out.print("No EC2 recovery points in these vaults.")
+        return 0
+    table = new_table("VAULT", "RECOVERY POINT", "CREATED", "SIZE", "BACKUP", "ARCHIVE", "ARCHIVED TO")
+    for p in found:
+        table.add_row(p.vault, p.arn, when(p.created), size(p.size_bytes), p.backup_status, p.status, p.archived_to or "-")
+    print_table(out, table)
+    return 0
+
+
+def run_line(run: archiving.Run) -> str:
+    counts = run.counts()
+    found = (f"{counts['archived']} archived, {counts['skipped']} skipped, {counts['failed']} failed, "
+             f"{counts['alreadyArchived']} archived before, {counts['deferred']} left for the next run")  # fmt: skip
+    return f"Archive run {run.name}: {run.status}" + (f" ({found})" if run.output else "") + (f" {run.error}" if run.error else "")
+
+
+def report_run(config: Settings, run: archiving.Run) -> int:
+    """The run's outcome; exit 0 when it SUCCEEDED (or still runs), 1 otherwise (a failed point fails the run)."""
+    if config.json:
+        emit_json(run.as_json())
+    else:
+        out = console()
+        out.print(run_line(run))
+        for kind in ("archived", "skipped", "failed"):
+            for item in run.output.get(kind) or []:
+                why = item.get("reason") or item.get("error") or (f"s3://{item['bucket']}/{item['key']}" if kind == "archived" else "")
+                out.print(f"  {kind}: {item['recoveryPointArn']} {why}".rstrip())
+    if run.status in ("SUCCEEDED", "RUNNING"):
+        return 0
+    click.echo(f"{PROG}: archive run {run.status}: {run.error or '-'}: {one_line(run.cause or '')}", err=True)
+    return 1
+
+
+@archive_group.command("run")
+@click.option("--vault", default=None, help="Only this vault (one of the stack's ArchiveVaultNames).")
+@click.option("--older-than-days", type=int, default=None, help="Recovery points older than this (default: ArchiveAfterDays).")
+@click.option("--wait", is_flag=True, help="Wait for the run to end, then print its summary.")
+@stack_option
+@interval_option
+@aws_options
+@click.pass_context
+def archive_run_command(
+    ctx: click.Context, /, vault: str | None, older_than_days: int | None, wait: bool, stack: str | None, interval: float | None,
+    **given: Any,
+) -> int:  # fmt: skip
+    """Start the stack's ArchiveStateMachine now, as its daily schedule does (nothing is ever stored twice)."""
+    config = settings(ctx, given)
+    body = archiving.run_input(vault, older_than_days)  # refused before any AWS call
+    aws = config.aws()
+    arn = archiving.start_run(aws, archiving.archive_state_machine(aws, stack or workflow.default_stack()), body)
+    if not wait:
+        if config.json:
+            emit_json({"executionArn": arn, "input": body})
+        else:
+            console().print(f"Started the archive run {arn.rsplit(':', 1)[1]} with {json.dumps(body)}.\nExecution: {arn}")
+        return 0
+    pause = 0.2
+    while (run := archiving.read_run(aws, arn)).status == "RUNNING":
+        time.sleep(interval if interval is not None else pause)
+        pause = min(30.0, pause * 2)
+    return report_run(config, run)
+
+
+@archive_group.command("status")
+@click.argument("execution", metavar="[EXECUTION]", required=False)
+@stack_option
+@aws_options
+@click.pass_context
+def archive_status_command(ctx: click.Context, /, execution: str | None, stack: str | None, **given: Any) -> int:
+    """An archive run's status and summary (default: the newest run)."""
+    config = settings(ctx, given)
+    aws = config.aws()
+    arn = execution if execution and execution.startswith("arn:") else None
+    if arn is None:
+        arn = archiving.newest_run(aws, archiving.archive_state_machine(aws, stack or workflow.default_stack()))
+    return report_run(config, archiving.read_run(aws, arn))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

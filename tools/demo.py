@@ -4,7 +4,9 @@ Deploys template.yaml, archives four AMIs the way the archive side does (CreateS
 Glacier Instant Retrieval, Flexible Retrieval and Deep Archive), starts console-style executions with the payloads in
 events/executions/ (one of them invalid) at the same simulated instant, and prints what happened as it happens: every
 line is read from an execution's history, at that event's own time, in time order across the executions. A polling
-loop (check, wait, check ...) is one line. Then the emails, and one line per execution with its final status.
+loop (check, wait, check ...) is one line. Then the emails, and one line per execution with its final status. Last, the
+whole loop of issue 22: an AWS Backup EC2 recovery point archived by ArchiveStateMachine (stored, verified, tagged),
+moved to Deep Archive by the bucket's lifecycle rule, then restored as an AMI by the restore state machine.
 
 Sizes and durations are pinned below, so every run prints the same simulated times. They end away from the safety
 net's polls, so that S3's and EC2's events (delivered after the world's seeded delays, up to a minute here) notice every
@@ -108,6 +110,8 @@ def fact(visit: Visit, following: Visit | None, ended: tuple[str, str | None] | 
     retried = f" (after {len(visit.lambda_errors)} Lambda error(s) retried)" if visit.lambda_errors else ""
     if key in out.get("failed", {}):
         return f"failed: {out['failed'][key]['Error']}"
+    if isinstance(out.get("Error"), str):  # a Catch with ResultPath "$": the error is the state's whole output
+        return f"failed: {out['Error']}"
     restore, image, request, error = (record(out, k) for k in ("restore", "image", "request", "error"))
     text = ""
     if visit.name == "Validate Input":
@@ -174,10 +178,47 @@ def lines(found: list[Visit], ended: tuple[str, str | None] | None, start: datet
     return result
 
 
+VAULT = "daily"  # the archive side's AWS Backup vault (ArchiveVaultNames)
+BACKED_UP = ("erp-server-2025-11", 50, 40)  # (AMI name, GB, days old) of the recovery point the loop archives
+LOOP_RESTORE_HOURS, LOOP_IMAGE_MINUTES = 10, 20  # pinned: S3's Deep Archive Standard restore and the image restore
+
+
+def archive_then_restore(aws: Emulator, stack: Any, start: datetime) -> bool:
+    """The whole loop: a recovery point archived to Deep Archive, then restored as an AMI; True if both succeeded."""
+    sfn, s3 = aws.client("stepfunctions"), aws.client("s3")
+    name, size_gb, days = BACKED_UP
+    point = aws.backup_ec2(VAULT, name=name, size_gb=size_gb, days_ago=days)
+    print(f"\nThe whole loop: AWS Backup's EC2 recovery point {point} (vault {VAULT}, {size_gb} GB, {days} days old)")
+    arn = sfn.start_execution(stateMachineArn=stack.physical["ArchiveStateMachine"], input="{}")["executionArn"]
+    archived = aws.wait(stack, arn, timeout=120)
+    items = archived.output.get("archived", [])
+    subject = archived.emails[0]["subject"] if archived.emails else "-"
+    print(f"  {clock_text(archived.stopped - start):<10} archive run {archived.status}: {len(items)} archived, "
+          f"{len(archived.output.get('skipped', []))} skipped; email: {subject}")  # fmt: skip
+    if archived.status != "SUCCEEDED" or len(items) != 1:
+        return False
+    bucket, key = items[0]["bucket"], items[0]["key"]
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    print(f"  {'':<10} stored as s3://{bucket}/{key}, tagged backup-recovery-point-arn={tags['backup-recovery-point-arn']}")
+    print(f"  {'':<10} the recovery point is tagged {aws.backup.points[point].tags}")
+    aws.clock.advance(2 * 24 * 3600)  # S3 runs lifecycle rules once a day
+    storage_class = s3.head_object(Bucket=bucket, Key=key).get("StorageClass", "STANDARD")
+    print(f"  {clock_text(aws.clock.now() - start):<10} the bucket's lifecycle rule moved it to {storage_class}")
+    aws.world.restore_seconds[key] = LOOP_RESTORE_HOURS * 3600
+    aws.world.image_seconds[key] = LOOP_IMAGE_MINUTES * 60
+    body = {"recoveryPoint": key, "recoveryPointBucket": bucket, "restoreRequestDays": "1", "restoreRequestTier": "Standard"}
+    print(f"  {clock_text(aws.clock.now() - start):<10} restore started with {json.dumps(body)}")
+    restored = aws.run(stack, body, name="archived-loop")
+    image = restored.output.get("imageId")
+    print(f"  {clock_text(restored.stopped - start):<10} restore {restored.status}: AMI {image} ({restored.output.get('imageName')}); "
+          f"email: {restored.emails[0]['subject'] if restored.emails else '-'}")  # fmt: skip
+    return storage_class == "DEEP_ARCHIVE" and restored.status == "SUCCEEDED"
+
+
 def main() -> int:
     real_start = time.perf_counter()
     with Emulator() as aws:
-        stack = aws.deploy()
+        stack = aws.deploy(ArchiveVaultNames=VAULT)
         aws.client("s3").create_bucket(Bucket=BUCKET)
         aws.send_bucket_events(BUCKET)  # as the README advises: S3's restore events resume the waits
         runs: dict[str, str] = {}
@@ -246,6 +287,7 @@ def main() -> int:
         ok &= sorted(i["State"] for i in images) == ["available"] * 3
         made = ", ".join(f"{i['ImageId']} ({i['Name']}, {i['State']})" for i in images)
         print(f"Restored AMIs: {made}")
+        ok &= archive_then_restore(aws, stack, start)
         print(
             f"Done in {time.perf_counter() - real_start:.1f} s of real time: {'every scenario ended as expected' if ok else 'UNEXPECTED'}."
         )

@@ -2,7 +2,8 @@
 
 It opens the same emulated account as the tests and the demo (emulator.facade.Emulator), serves it over HTTP,
 deploys template.yaml (also registered with CloudFormation, so DescribeStacks shows the stack's outputs), archives
-sample AMIs (one per storage class) and prints the commands to start a restore. Executions run the real state machine
+sample AMIs (one per storage class) and prints the commands to start a restore. With --archive-vaults it deploys the
+archive side too, and --backup makes AWS Backup EC2 recovery points for it to archive. Executions run the real state machine
 and handlers on the virtual clock; each email the stack sends is printed here.
 
     make emulator                       # then, in another shell:
@@ -53,11 +54,25 @@ def main(argv: list[str]) -> int:
         metavar="BUCKET/NAME/CLASS[/GB]",
         help="also archive this AMI, as the archive side did months ago (repeatable)",
     )
+    parser.add_argument(
+        "--archive-vaults", default="", metavar="V1,V2", help="deploy the archive side for these AWS Backup vaults (ArchiveVaultNames)"
+    )
+    parser.add_argument("--archive-after-days", default="30", help="the archive side's ArchiveAfterDays (default 30)")
+    parser.add_argument(
+        "--backup",
+        action="append",
+        default=[],
+        metavar="VAULT/NAME/GB/DAYS",
+        help="also an AWS Backup EC2 recovery point of this AMI, made DAYS ago (repeatable)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     with Emulator(region=args.region, seed=args.seed) as aws:
         endpoint = aws.serve(args.port)
-        stack = aws.deploy()
+        archive_side = (
+            {"ArchiveVaultNames": args.archive_vaults, "ArchiveAfterDays": args.archive_after_days} if args.archive_vaults else {}
+        )
+        stack = aws.deploy(**archive_side)
         keys = [
             (aws.archive_ami(name, BUCKET, storage_class, status, size_gb=size), storage_class + (f"/{status}" if status else ""), size)
             for name, storage_class, status, size in SAMPLES
@@ -68,6 +83,11 @@ def main(argv: list[str]) -> int:
             bucket, name, storage_class, *size = spec.split("/")
             gb = float(size[0]) if size else None
             extra.append((bucket, aws.archive_ami(name, bucket, storage_class, size_gb=gb), storage_class, name))
+        # after the AMIs above: their ids (so their keys, so the world's draws for them) stay what they were
+        points = []
+        for spec in args.backup:
+            vault, name, gb, days = spec.split("/")
+            points.append((vault, aws.backup_ec2(vault, name=name, size_gb=float(gb), days_ago=float(days)), name, gb, days))
         threading.Thread(target=print_emails, args=(aws, stack, stop), daemon=True).start()
         print(f"Emulator ready at {endpoint} (virtual clock {aws.clock.now():%Y-%m-%d %H:%M} UTC, seed {args.seed})")
         print(f"  stack: {stack.name}")
@@ -77,6 +97,11 @@ def main(argv: list[str]) -> int:
             print(f"  s3://{BUCKET}/{key}  {storage_class}  {size} GB")
         for bucket, key, storage_class, name in extra:
             print(f"  s3://{bucket}/{key}  {storage_class}  {aws.world.object_size(key) / 10**9:.0f} GB  {name}")
+        if archive_side:
+            print(f"  archive state machine: {stack.outputs['ArchiveStateMachineArn']}")
+            print(f"  archive bucket: {stack.outputs['ArchiveBucket']}")
+        for vault, arn, name, gb, days in points:
+            print(f"  recovery point {arn}  {vault}  {gb} GB  {days} days old  {name}")
         print(
             f"\nexport AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={args.region}"
         )

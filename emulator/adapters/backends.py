@@ -4,17 +4,29 @@ moto's backends (faster than through the API, and the same facts: tests/emulator
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-__all__ = ["DEFAULT_ACCOUNT_ID", "MockSession", "account_keys", "events", "execution", "is_running", "reseed", "sent_messages"]
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "MockSession",
+    "account_keys",
+    "backup_image",
+    "events",
+    "execution",
+    "is_running",
+    "reseed",
+    "sent_messages",
+]
 
 
 class MockSession:
@@ -70,3 +82,17 @@ def sent_messages(account_id: str, region: str, topic_arn: str) -> list[tuple[st
     """(subject, message) of everything published to the topic, oldest first."""
     topic = sns_backends[account_id][region].topics[topic_arn]
     return [(subject or "", message) for _id, message, subject, _attrs, _group in topic.sent_notifications]
+
+
+def backup_image(account_id: str, region: str, image_id: str, when: datetime, owner_id: str | None = None) -> None:
+    """An image a backup job made `when` (days ago; moto dates it at its registration), in another account when given
+    (with its snapshots: a logically air-gapped vault's, which AWS Backup keeps in an account of its own)."""
+    ec2 = ec2_backends[account_id][region]
+    image = ec2.amis[image_id]
+    image.creation_date = when
+    if owner_id is not None:
+        image.owner_id = owner_id
+        for mapping in image.block_device_mappings:
+            snapshot = ec2.snapshots.get(mapping.get("Ebs", {}).get("SnapshotId"))
+            if snapshot is not None:
+                snapshot.owner_id = owner_id

@@ -6,6 +6,9 @@
   and `InputTransformer` applied.
 - PutEvents onto the default bus goes through the world's bus: same matching, delays, loss and duplicates. moto 5.2.5
   raises NotImplementedError for Lambda and Step Functions targets and stops delivering to later rules.
+- PutRule with a ScheduleExpression starts the world's schedule (emulator/world/schedule.py): it fires on the virtual
+  clock through the same Router, to the rule's own targets. moto stores the expression and never fires it, and its
+  pattern matcher matches every event against a rule without a pattern (a scheduled rule): such rules get no events.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from moto.events.utils import EventTemplateParser
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
+from emulator.adapters.errors import answering_world_errors
 from emulator.adapters.registry import bound
+from emulator.world import schedule
 
 
 class MotoRouter:
@@ -36,9 +41,26 @@ class MotoRouter:
         return [
             (rule.name, target)
             for rule in (list(bus.rules.values()) if bus else [])
-            if rule.state == "ENABLED" and rule.event_pattern.matches_event(event)  # type: ignore[arg-type]
+            if rule.state == "ENABLED" and rule.event_pattern.get_pattern() and rule.event_pattern.matches_event(event)  # type: ignore[arg-type]
             for target in rule.targets
         ]
+
+    def rule_targets(self, region: str, rule: str) -> list[tuple[str, dict[str, Any]]]:
+        found = self._rule(region, rule)
+        return [(rule, target) for target in found.targets] if found is not None else []
+
+    def _rule(self, region: str, rule: str) -> Any:
+        bus = events_backends[self.account_id][region].event_buses.get("default")
+        return bus.rules.get(rule) if bus else None
+
+    # --- the world's RuleSchedules ---------------------------------------------------------------------------------
+
+    def schedule_of(self, region: str, rule: str) -> tuple[str, str] | None:
+        found = self._rule(region, rule)
+        return (found.scheduled_expression, found.state) if found is not None and found.scheduled_expression else None
+
+    def rule_arn(self, region: str, rule: str) -> str:
+        return f"arn:aws:events:{region}:{self.account_id}:rule/{rule}"
 
     def deliver(self, region: str, rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:
         payload = transform(target, event)
@@ -87,6 +109,21 @@ def _put_events(original: Any) -> Any:
     return put_events
 
 
+def _put_rule(original: Any) -> Any:
+    @answering_world_errors
+    def put_rule(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        expression = kwargs.get("scheduled_expression")
+        account = bound(self.account_id)
+        if expression and account is not None:
+            schedule.parse(expression)  # refuses what EventBridge refuses, before moto stores the rule
+        rule = original(self, name, *args, **kwargs)
+        if expression and account is not None:
+            account.schedules.scheduled(self.region_name, name, expression)
+        return rule
+
+    return put_rule
+
+
 def admits(policy: str, rule_arn: str) -> bool:
     """Does a Lambda function's resource policy let this rule invoke it? EventBridge needs such a statement
     (EventBridge User Guide, "Using resource-based policies for Amazon EventBridge": Lambda permissions)."""
@@ -102,9 +139,15 @@ def admits(policy: str, rule_arn: str) -> bool:
 
 
 def _path(event: dict[str, Any], path: str) -> Any:
+    """A JSON path as EventBridge reads it: dot notation with array indices (`$.resources[0]`; EventBridge User Guide,
+    "Amazon EventBridge input transformation": supported syntax)."""
     value: Any = event
     for part in path.removeprefix("$").strip(".").split(".") if path not in ("$", "") else []:
-        value = value.get(part) if isinstance(value, dict) else None
+        name, *indices = part.split("[")
+        value = value.get(name) if isinstance(value, dict) and name else value if not name else None
+        for index in indices:
+            position = int(index.rstrip("]"))
+            value = value[position] if isinstance(value, list) and -len(value) <= position < len(value) else None
     return value
 
 
@@ -118,10 +161,39 @@ def transform(target: dict[str, Any], event: dict[str, Any]) -> Any:
     if not transformer:
         return event
     # moto's own template parser: placeholders inside quotes take the raw string, outside it the JSON value
+    template = transformer["InputTemplate"]
+    if template.lstrip().startswith(("{", "[")):
+        predefined = {"aws.events.event.json": event, "aws.events.event.ingestion-time": event["time"]}
+        return json.loads(_fill(template, {**predefined, **{n: _path(event, p) for n, p in transformer.get("InputPathsMap", {}).items()}}))
     stamped = {**event, "ingestion-time": event["time"]}  # a predefined variable the parser reads (aws.events.event.ingestion-time)
-    return EventTemplateParser.parse(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), stamped)  # type: ignore[arg-type]
+    return EventTemplateParser.parse(template, transformer.get("InputPathsMap", {}), stamped)  # type: ignore[arg-type]
+
+
+def _fill(template: str, values: dict[str, Any]) -> str:
+    """A JSON input template with its placeholders filled as EventBridge fills them (EventBridge API Reference,
+    InputTransformer: `{"myInstance": <instance>, "myStatus": "<instance> is in state \\"<status>\\""}`): inside a JSON
+    string the value's text, outside one the value as JSON (a string then quoted). moto's parser inserted a string
+    unquoted, which is not JSON."""
+    out, inside, escaped, i = [], False, False, 0
+    while i < len(template):
+        char = template[i]
+        name = template[i + 1 : template.find(">", i)] if char == "<" and ">" in template[i:] else None
+        if name is not None and name in values:
+            value = values[name]
+            text = value if isinstance(value, str) else json.dumps(value)
+            out.append(json.dumps(text)[1:-1] if inside else json.dumps(value))
+            i += len(name) + 2
+            continue
+        if (inside and not escaped and char == '"') or (not inside and char == '"'):
+            inside = not inside
+        escaped = inside and char == "\\" and not escaped
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def install() -> None:
     # moto delivers PutEvents itself, raising NotImplementedError for Lambda and Step Functions targets: the world's bus.
     EventsBackend.put_events = _put_events(EventsBackend.put_events)  # type: ignore[method-assign]
+    # moto stores a rule's ScheduleExpression and never fires it: the world's schedule fires it on the virtual clock.
+    EventsBackend.put_rule = _put_rule(EventsBackend.put_rule)  # type: ignore[method-assign]

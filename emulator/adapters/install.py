@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.adapters import awslambda, ec2, events, iam, process, s3, speed, stepfunctions, wire
+from emulator.adapters import awslambda, backup, ec2, events, iam, process, s3, speed, stepfunctions, wire
 
 
 def install() -> None:
@@ -12,6 +12,7 @@ def install() -> None:
         ("wire", wire),
         ("s3", s3),
         ("ec2", ec2),
+        ("backup", backup),
         ("iam", iam),
         ("awslambda", awslambda),
         ("stepfunctions", stepfunctions),

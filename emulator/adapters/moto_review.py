@@ -19,6 +19,7 @@ PRIVATE_NAMES = {
     "_get_key": "s3.py: GetObjectTagging reads an archived object's tags",
     "_key_response_post": "s3.py: RestoreObject answered by the world",
     "_notification_config_from_body": "s3.py: Prefix/Suffix filter rule names as S3 takes them",
+    "_send_event_bridge_message": "s3.py: S3's `Object Created` EventBridge event is the world's (others stay moto's)",
     "_expiry": "s3.py: FakeKey's restore expiry from the world",
     "_get_param": "ec2.py, iam.py, stepfunctions.py: a request's parameters",
     "_get_action": "iam.py: the Step Functions action being authorized",

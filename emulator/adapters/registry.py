@@ -13,12 +13,15 @@ from typing import Protocol
 from moto.s3.models import s3_backends
 
 from emulator.world.awslambda import DeployedFunction
+from emulator.world.backup import BackupModel
 from emulator.world.clock import VirtualClock
 from emulator.world.draws import World
 from emulator.world.ec2 import EC2Model
 from emulator.world.events import EventBus
 from emulator.world.faults import Faults
+from emulator.world.lifecycle import LifecycleModel
 from emulator.world.s3 import S3Model
+from emulator.world.schedule import Scheduler
 
 PARTITION = "aws"
 Credentials = tuple[str, str | None]  # access key id, session token
@@ -31,7 +34,10 @@ class Account(Protocol):
     clock: VirtualClock
     s3: S3Model
     ec2: EC2Model
+    lifecycle: LifecycleModel
+    backup: BackupModel
     eventbridge: EventBus
+    schedules: Scheduler
     faults: Faults
     requests: Counter[str]  # "s3.HeadObject": HTTP requests sent, SDK retries included
     functions: dict[str, DeployedFunction]  # by function name

@@ -13,26 +13,45 @@ differently from S3:
   time AWS states); GetBucketNotificationConfiguration answers `EventBridgeConfiguration` when it is on, and filter
   rule names as S3 does (`Prefix`, `Suffix`, whatever case was written), so a read-modify-write meets S3's own
   document. moto leaves the first out and refuses those names on Put.
-- A store task's object appears when the task completes: reads settle EC2's store tasks first.
+- A store task's object appears when the task completes: reads settle EC2's store tasks and the buckets' lifecycle
+  transitions first (moto stores lifecycle rules and never applies them: the world's LifecycleModel does).
+- PutBucketLifecycleConfiguration hands the rules to the world, which refuses what S3 refuses (Days under a class's
+  minimum) before moto stores them; DeleteBucketLifecycle stops them.
+- S3's `Object Created` EventBridge event is the world's (S3Model.object_created: AWS's fields, the bucket's settling
+  time, the bus's delay, and only to the rules it matches). moto sends its own shape at once, with the event name as
+  reason, to the targets of every rule. Its other EventBridge events stay moto's.
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import xmltodict  # moto's own dependency
 from moto.s3 import models as s3_models
+from moto.s3 import notifications
 from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import MissingKey
+from moto.s3.notifications import S3NotificationEvent
 
 from emulator.adapters import iam
 from emulator.adapters.errors import answering_world_errors
 from emulator.adapters.process import enforcing
 from emulator.adapters.registry import PARTITION, bound, require
 from emulator.world.facts import ARCHIVED_CLASSES
+from emulator.world.lifecycle import StoredObject
 from emulator.world.s3 import S3Model
+
+# The API that made an object (the world's `reason`, S3 User Guide ev-events) and moto's notification event for it.
+CREATED_EVENTS = {
+    "PutObject": S3NotificationEvent.OBJECT_CREATED_PUT_EVENT,
+    "POST Object": S3NotificationEvent.OBJECT_CREATED_POST_EVENT,
+    "CopyObject": S3NotificationEvent.OBJECT_CREATED_COPY_EVENT,
+    "CompleteMultipartUpload": S3NotificationEvent.OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD_EVENT,
+}
+CREATED_REASONS = {event.value: reason for reason, event in CREATED_EVENTS.items()}
 
 
 class MotoObjects:
@@ -57,10 +76,29 @@ class MotoObjects:
         stored = backend.get_object(bucket, key)
         return dict(backend.tagger.get_tag_dict_for_resource(stored.arn)) if stored else {}
 
-    def put(self, bucket: str, key: str, tags: dict[str, str]) -> None:
+    def put(self, bucket: str, key: str, tags: dict[str, str], reason: str) -> None:
         backend = self._backend()
-        stored = backend.put_object(bucket, key, b"")
+        stored = backend.put_object(bucket, key, b"", disable_notification=True)
         backend.tagger.tag_resource(stored.arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+        stored.announced_by_world = True  # its EventBridge event is the world's (the store task announces it)
+        notifications.send_event(self.account_id, CREATED_EVENTS[reason], backend.get_bucket(bucket), stored)
+
+    # --- the world's LifecycleStore -----------------------------------------------------------------------------------
+
+    def listing(self, bucket: str) -> list[StoredObject]:
+        backend = self._backend()
+        found = backend.buckets.get(bucket)
+        objects = []
+        for key in found.keys.values() if found is not None else []:
+            created = key.last_modified if key.last_modified.tzinfo else key.last_modified.replace(tzinfo=UTC)
+            tags = dict(backend.tagger.get_tag_dict_for_resource(key.arn))
+            objects.append(StoredObject(key.name, created, _size(key), tags, key.storage_class or "STANDARD"))
+        return objects
+
+    def set_storage_class(self, bucket: str, key: str, storage_class: str) -> None:
+        stored = self._backend().get_object(bucket, key)
+        if stored is not None:
+            stored.set_storage_class(storage_class)
 
 
 def _model(key: Any) -> S3Model | None:
@@ -126,6 +164,7 @@ def _key_response_post(original: Any) -> Any:
             return original(self, request, body, bucket_name, query, key_name)
         self._set_action("KEY", "POST", query)
         self._authenticate_and_authorize_s3_action(bucket_name=bucket_name, key_name=key_name)
+        _settle_store_tasks(self.current_account)
         key = self.backend.get_object(bucket_name, key_name)
         if not key:
             raise MissingKey(key=key_name)
@@ -152,9 +191,51 @@ def _get_object_tagging(original: Any) -> Any:
 
 
 def _settle_store_tasks(account_id: str) -> None:
+    """What S3 shows next may have changed with time: store tasks write their objects, lifecycle moves them."""
     account = bound(account_id)
     if account is not None:
         account.ec2.settle_store_tasks()
+        account.lifecycle.settle()
+
+
+def _get_object(original: Any) -> Any:
+    def get_object(self: Any) -> Any:
+        _settle_store_tasks(self.current_account)
+        return original(self)
+
+    return get_object
+
+
+def _put_lifecycle(original: Any) -> Any:
+    @answering_world_errors
+    def put(self: Any, bucket_name: str, rules: list[dict[str, Any]]) -> None:
+        account = bound(self.account_id)
+        if account is not None:
+            account.lifecycle.configured(bucket_name, copy.deepcopy(rules))  # refuses what S3 refuses, before moto stores it
+        original(self, bucket_name, rules)
+
+    return put
+
+
+def _delete_lifecycle(original: Any) -> Any:
+    def delete(self: Any, bucket_name: str) -> None:
+        original(self, bucket_name)
+        account = bound(self.account_id)
+        if account is not None:
+            account.lifecycle.removed(bucket_name)
+
+    return delete
+
+
+def _event_bridge_message(original: Any) -> Any:
+    def send(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        account = bound(account_id)
+        if account is None or event_name not in CREATED_REASONS:
+            original(account_id, bucket, event_name, key)
+        elif not getattr(key, "announced_by_world", False):
+            account.s3.object_created(bucket.name, key.name, CREATED_REASONS[event_name], size=_size(key), requester=account_id)
+
+    return send
 
 
 def _list_objects_v2(original: Any) -> Any:
@@ -252,6 +333,11 @@ def install() -> None:
     backend = s3_models.S3Backend
     # moto stores the configuration only: the world's S3 events start flowing (after S3's settling time) or stop.
     backend.put_bucket_notification_configuration = _put_notification_configuration(backend.put_bucket_notification_configuration)  # type: ignore[method-assign]
+    # moto stores lifecycle rules and never applies them: the world applies them on the virtual clock.
+    backend.put_bucket_lifecycle_configuration = _put_lifecycle(backend.put_bucket_lifecycle_configuration)  # type: ignore[method-assign]
+    backend.delete_bucket_lifecycle = _delete_lifecycle(backend.delete_bucket_lifecycle)  # type: ignore[method-assign]
+    # moto sends `Object Created` to EventBridge itself (its shape, at once, to every rule's targets): the world's event.
+    notifications._send_event_bridge_message = _event_bridge_message(notifications._send_event_bridge_message)
     key_cls = s3_models.FakeKey
     # moto's size is the bytes stored (none here): the world's size of the AMI object.
     key_cls.size = property(_size)  # type: ignore[assignment,method-assign]
@@ -272,6 +358,8 @@ def install() -> None:
     response.list_objects_v2 = _list_objects_v2(response.list_objects_v2)  # type: ignore[method-assign]
     # moto answers 404 for a missing key whatever the caller may list: 403 without s3:ListBucket, as S3 does.
     response.head_object = _head_object(response.head_object)  # type: ignore[method-assign]
+    # moto's GetObject knows neither store tasks nor lifecycle: both settle first (an archived object is unreadable).
+    response.get_object = _get_object(response.get_object)  # type: ignore[method-assign]
     # moto leaves EventBridgeConfiguration out and lowercases filter rule names: S3's own document.
     response.get_bucket_notification = _get_bucket_notification(response.get_bucket_notification)  # type: ignore[method-assign]
     # moto refuses `Prefix`/`Suffix` rule names, which S3 accepts in either case.

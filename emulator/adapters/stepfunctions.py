@@ -20,6 +20,8 @@
   are larger fails the execution States.DataLimitExceeded. moto checks only state outputs and task results.
 - TimeoutSeconds ([SFN-TO]): an execution that runs longer ends TIMED_OUT on the virtual clock, its token waits end
   and its `.sync` children are stopped. moto joins its program thread in real time, so a 10-day timeout never came.
+- GetExecutionHistory with `reverseOrder` lists the events newest first (Step Functions API Reference,
+  GetExecutionHistory: "Lists events in descending order of their timeStamp"); moto answers oldest first whatever asked.
 - Status changes ([SFN-EB]): each execution's start and end is a "Step Functions Execution Status Change" event on the
   world's bus (matched against the account's rules, delivered after a delay). moto sends none.
 """
@@ -351,6 +353,18 @@ def _describe_execution(original: Any) -> Any:
     return describe_execution
 
 
+def _execution_history(original: Any) -> Any:
+    """GetExecutionHistory honours reverseOrder (moto ignores it)."""
+
+    def get_execution_history(self: Any) -> Any:
+        result = original(self)
+        if self._get_param("reverseOrder"):
+            result.result["events"] = list(reversed(result.result["events"]))
+        return result
+
+    return get_execution_history
+
+
 def _stop_wins(original: Any) -> Any:
     def set_error(self: Any, error: Any) -> None:
         if isinstance(self.program_state(), ProgramStopped | ProgramError | ProgramTimedOut):
@@ -491,6 +505,8 @@ def install() -> None:
     StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
     # moto's DescribeExecution leaves out a TIMED_OUT execution's stopDate.
     StepFunctionResponse.describe_execution = _describe_execution(StepFunctionResponse.describe_execution)  # type: ignore[method-assign]
+    # moto's GetExecutionHistory answers oldest first even when asked for newest first.
+    StepFunctionResponse.get_execution_history = _execution_history(StepFunctionResponse.get_execution_history)  # type: ignore[method-assign]
     # moto names an execution started without a name `None`: a UUID, as AWS does.
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         backend.start_execution = _start_execution(backend.start_execution)  # type: ignore[method-assign]

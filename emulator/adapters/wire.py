@@ -21,8 +21,11 @@ _ERROR_BODIES = {  # each protocol's error document
     "sns": "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
     "<RequestId>emulated</RequestId></ErrorResponse>",
     "dynamodb": '{{"__type": "com.amazonaws.dynamodb.v20120810#{code}", "message": "{message}"}}',
+    # AWS Backup speaks REST-JSON (botocore's model): the code in "__type"; ThrottlingException is HTTP 400 (AWS Backup
+    # API Reference, "Common Errors")
+    "backup": '{{"__type": "{code}", "Message": "{message}"}}',
 }
-_CONTENT_TYPES = {"dynamodb": "application/x-amz-json-1.0"}
+_CONTENT_TYPES = {"dynamodb": "application/x-amz-json-1.0", "backup": "application/json"}
 
 
 def _access_key(request: Any) -> str:

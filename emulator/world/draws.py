@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass, field
 
 from emulator.world.facts import (
+    BACKUP_DELETING_RANGE,
+    COMPRESSION_RANGE,
     DOCUMENTED_RESTORE_WINDOW,
     EARLY_FLOOR_FRACTION,
     EARLY_SHARE,
@@ -20,12 +22,15 @@ from emulator.world.facts import (
     HISTORY_EVENTS_QUOTA,
     IMAGE_RESTORE_QUOTA_GB,
     IMAGE_STARTUP_RANGE,
+    IMAGE_STORE_QUOTA_GB,
     IMAGE_THROUGHPUT_RANGE,
     LARGE_OBJECT_BYTES,
     LATE_CEILING_FACTOR,
     LATE_SHARE,
+    LIFECYCLE_RUN_SPREAD_SECONDS,
     RESTORE_THROUGHPUT_RANGE,
     SIZE_RANGE_GB,
+    STATUS_CHECKS_RANGE,
     STORE_THROUGHPUT,
     UNDOCUMENTED_LOW_FRACTION,
 )
@@ -52,6 +57,15 @@ class World:
     restore_seconds: dict[str, float] = field(default_factory=dict)  # object key -> restore duration
     image_seconds: dict[str, float] = field(default_factory=dict)  # source object key -> image restore duration
     history_quota: int = HISTORY_EVENTS_QUOTA  # Step Functions' history events per execution (tests lower it)
+    image_store_quota_gb: float = IMAGE_STORE_QUOTA_GB
+    # Undocumented: S3ObjectTags that take the object past S3's 10 tags: "error" at CreateStoreImageTask, or a task
+    # that ends "failed-task".
+    tag_overflow_answer: str = "error"
+    # [BKP] ListTags/TagResource on an ARN other than arn:aws:backup "may return" an error: "tags" (answered) or "error".
+    image_arn_tagging: str = "tags"
+    lifecycle_delay_seconds: float | None = None  # pins the delay of every lifecycle transition after its day's run
+    backup_deleting_seconds: float | None = None  # pins how long a deleted recovery point stays DELETING
+    status_check_seconds: float | None = None  # pins when a launched instance's status checks settle
 
     def _rng(self, key: str, purpose: str) -> random.Random:
         return random.Random(f"{self.seed}:{key}:{purpose}")  # noqa: S311 - a simulation, not secrets; str seeds are stable everywhere
@@ -110,3 +124,23 @@ class World:
 
     def store_duration(self, key: str) -> float:
         return IMAGE_STARTUP_RANGE[0] + self.object_size(key) / STORE_THROUGHPUT
+
+    def compression(self, image_id: str) -> float:
+        """The stored object's size over the AMI's snapshot data (drawn once per AMI)."""
+        return self._rng(image_id, "compression").uniform(*COMPRESSION_RANGE)
+
+    def lifecycle_delay(self, bucket: str, key: str) -> float:
+        """Seconds from the daily lifecycle run (midnight UTC) to this object's transition."""
+        if self.lifecycle_delay_seconds is not None:
+            return self.lifecycle_delay_seconds
+        return self._rng(f"{bucket}/{key}", "lifecycle").uniform(0, LIFECYCLE_RUN_SPREAD_SECONDS)
+
+    def backup_deleting(self, recovery_point_arn: str) -> float:
+        if self.backup_deleting_seconds is not None:
+            return self.backup_deleting_seconds
+        return self._rng(recovery_point_arn, "deleting").uniform(*BACKUP_DELETING_RANGE)
+
+    def status_checks(self, instance_id: str) -> float:
+        if self.status_check_seconds is not None:
+            return self.status_check_seconds
+        return self._rng(instance_id, "status-checks").uniform(*STATUS_CHECKS_RANGE)

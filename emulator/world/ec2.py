@@ -1,12 +1,23 @@
-"""EC2's store and restore image tasks as AWS runs them (EC2 User Guide, "Store and restore an AMI using S3": [EC2-SR]).
+"""EC2's store and restore image tasks as AWS runs them (EC2 User Guide, "Store and restore an AMI using S3": [EC2-SR],
+and "How AMI store and restore works": [EC2-SRW]), deregistration, and the status checks of launched instances.
 
-- CreateStoreImageTask writes `<ami-id>.bin` with the AMI's name and dates in its tags; the object "appears in the
-  bucket only after the upload task has completed" (EC2 API Reference, CreateStoreImageTask) and takes the world's
-  time by size. A second store of one AMI into one bucket fails.
+- CreateStoreImageTask writes `<ami-id>.bin` (after the path given with the bucket: `bucket/path1/path2`) with the
+  AMI's name and dates in its tags and the caller's S3ObjectTags; the object "appears in the bucket only after the
+  upload task has completed" (EC2 API Reference, CreateStoreImageTask), an S3 multipart upload, so S3 announces it
+  with the reason CompleteMultipartUpload, and takes the world's time by size. Refused at once: what AWS cannot store
+  (instance-store-backed, paravirtual, over 5,000 GB, not the account's), a second copy of one AMI in one bucket, and
+  any task while the store work in progress (GB of snapshot data) is at the quota (World.image_store_quota_gb, 1,200
+  by default). A task fails when a test injects it or when the AMI is deregistered before the task ends.
+  DescribeStoreImageTasks shows the last 31 days, newest first, filtered and paginated; with ImageIds, only the latest
+  task of each AMI, filters ignored (aws/aws-sdk#601).
 - CreateRestoreImageTask returns a `pending` image at once; it becomes `available` after the world's time by size,
   or `failed` with a StateReason: when the restored copy it reads expires first, or when a test injects a failure.
   The in-progress quota is counted in GB (World.image_restore_quota_gb, 600 by default) and a task over it is
   rejected at once. AMI names are unique among the account's own AMIs.
+- DeregisterImage with DeleteAssociatedSnapshots deletes the image's snapshots, except those another AMI uses
+  ("skipped"). [EC2-ST]
+- A launched instance's system and instance status checks are `initializing`, then `ok` (or `impaired` when a test
+  injects it) after the world's drawn time. [EC2-ST]
 - Undocumented answers (ASSUMPTIONS, each with a selectable form in World so the workflow is tested against both):
   the quota rejection (`ResourceLimitExceeded`, or an accepted task whose image ends `failed`) and an object that is
   not readable (`InvalidObjectState`, or an accepted task whose image ends `failed`).
@@ -24,11 +35,28 @@ from emulator.world.clock import VirtualClock
 from emulator.world.draws import World
 from emulator.world.errors import AWSError
 from emulator.world.events import EventBus
-from emulator.world.facts import ARCHIVED_CLASSES, GB, STORE_TAG_KEYS
+from emulator.world.facts import (
+    ARCHIVED_CLASSES,
+    GB,
+    GIB,
+    MAX_STORABLE_AMI_GB,
+    OBJECT_TAGS_MAX,
+    STORE_FAILURE_AT,
+    STORE_OBJECT_REASON,
+    STORE_TAG_KEYS,
+    STORE_TASKS_IMAGE_IDS_MAX,
+    STORE_TASKS_PAGE,
+    STORE_TASKS_VISIBLE_DAYS,
+    TAG_KEY_MAX,
+    TAG_VALUE_MAX,
+)
 from emulator.world.s3 import S3Model
 
 UNREADABLE_REASON = "The restore task could not read s3://{bucket}/{key}: the object is archived or its restored copy expired"
 QUOTA_REASON = "The restore task exceeded the in-progress restore quota for this account"
+# ASSUMPTION: the words of the failures AWS documents without quoting them.
+SNAPSHOTS_GONE_REASON = "The snapshots of {image_id} were deleted or became inaccessible during the store task"
+TAG_OVERFLOW_REASON = "The object's tags could not be set: S3 allows at most 10 tags per object"
 
 
 @dataclass(frozen=True)
@@ -37,6 +65,14 @@ class ImageFacts:
     description: str
     creation_date: str
     owner_id: str
+    root_device_type: str = "ebs"  # "ebs" or "instance-store"
+    virtualization_type: str = "hvm"  # "hvm" or "paravirtual"
+    snapshots: tuple[tuple[str, int], ...] = ()  # (snapshot id, volume size in GB) of its EBS block device mappings
+    shared_with: tuple[str, ...] = ()  # accounts with a launch permission on it (a direct share)
+
+    @property
+    def snapshot_bytes(self) -> int:
+        return sum(gb for _, gb in self.snapshots) * GIB
 
 
 class ImageRegistry(Protocol):
@@ -53,19 +89,56 @@ class ImageRegistry(Protocol):
 
     def exists(self, region: str, image_id: str) -> bool: ...
 
-    def set_state(self, region: str, image_id: str, state: str, reason: dict[str, str] | None) -> None: ...
+    def set_state(self, region: str, image_id: str, state: str, reason: dict[str, str] | None) -> None:
+        """The image's state, and its snapshots' (pending, completed, error) with it."""
+
+    def deregister(self, region: str, image_id: str) -> None: ...
+
+    def snapshot_images(self, region: str, snapshot_id: str) -> list[str]:
+        """The registered images whose block device mappings use the snapshot."""
+
+    def delete_snapshot(self, region: str, snapshot_id: str) -> None: ...
 
 
 @dataclass
 class StoreTask:
     image_id: str
-    bucket: str
+    region: str
+    bucket: str  # the bucket's name (a path given with it is in the key)
     key: str
     name: str
     tags: dict[str, str]
     started_at: datetime
     completes_at: datetime
-    written: bool = False
+    work_bytes: int  # what the task counts against the store quota
+    submitted_at: datetime  # when CreateStoreImageTask was called (after started_at for the archive side's history)
+    state: str = "InProgress"  # InProgress | Completed | Failed
+    failure: str | None = None  # the StoreTaskFailureReason it will end with, decided at creation
+    fail_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def written(self) -> bool:
+        return self.state == "Completed"
+
+    def progress(self, now: datetime) -> int:
+        end = min(now, self.ended_at or now)
+        total = (self.completes_at - self.started_at).total_seconds()
+        return 100 if self.state == "Completed" else min(99, int(100 * (end - self.started_at).total_seconds() / total))
+
+
+def store_location(image_id: str, bucket: str) -> tuple[str, str]:
+    """(bucket name, object key) a store task writes: `bucket/path1/path2` puts the key under `path1/path2/`."""
+    name, _, path = bucket.partition("/")
+    return name, f"{path.strip('/')}/{image_id}.bin" if path.strip("/") else f"{image_id}.bin"
+
+
+@dataclass
+class InstanceChecks:
+    instance_id: str
+    launched_at: datetime
+    settles_at: datetime
+    impaired: str | None  # "instance" or "system": the check that fails when they settle
 
 
 @dataclass
@@ -92,51 +165,176 @@ class EC2Model:
     account_id: str
     bus: EventBus | None = None
     take_image_fault: Callable[[], str | None] | None = None  # the emulator's faults: the next image that fails
+    take_store_fault: Callable[[], str | None] | None = None  # the next store task that fails, and why
+    take_instance_fault: Callable[[], str | None] | None = None  # the next instance whose checks fail, and which
     store_tasks: list[StoreTask] = field(default_factory=list)
+    instances: dict[str, InstanceChecks] = field(default_factory=dict)
     image_restores: dict[str, ImageRestore] = field(default_factory=dict)
     restore_image_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    # --- CreateStoreImageTask ---------------------------------------------------------------------------------
+    # --- CreateStoreImageTask [EC2-SRW] --------------------------------------------------------------------------
 
     def store_image(self, region: str, image_id: str, bucket: str, extra_tags: dict[str, str], started_at: datetime | None = None) -> str:
-        """Start a store task; `started_at` in the past stands for the archive side's history (months ago)."""
-        key = f"{image_id}.bin"
-        if any(t.image_id == image_id and t.bucket == bucket for t in self.store_tasks):
-            # ASSUMPTION: the code is undocumented.
-            raise AWSError("InvalidParameterValue", f"{image_id} is already stored in bucket {bucket}", 400)
+        """Start a store task (the key it will write); `started_at` in the past stands for the archive side's history."""
+        self.settle_store_tasks()
+        name, key = store_location(image_id, bucket)
+        for tag_key, value in extra_tags.items():
+            if tag_key.startswith("aws:") or len(tag_key) > TAG_KEY_MAX or len(value) > TAG_VALUE_MAX:
+                # ASSUMPTION: the code; the constraints are the S3ObjectTag type's.
+                raise AWSError("InvalidParameterValue", f"Invalid S3 object tag {tag_key!r}: keys up to 128 characters, not starting "
+                               "with aws:, values up to 256", 400)  # fmt: skip
+        if any(t.image_id == image_id and t.bucket == name and t.state != "Failed" for t in self.store_tasks):
+            # ASSUMPTION: the code is undocumented ("You can't create multiple copies of an AMI in the same S3 bucket").
+            raise AWSError("InvalidParameterValue", f"{image_id} is already stored in bucket {name}", 400)
         image = self.images.describe(region, image_id)
+        self._refuse_unstorable(image_id, image)
         start = started_at or self.now()
         values = (image.name, image.description, image.creation_date, image.owner_id, start.isoformat(timespec="seconds"))
-        tags = dict(zip(STORE_TAG_KEYS, values, strict=True))
-        self.world.object_size(key)
+        tags = {**dict(zip(STORE_TAG_KEYS, values, strict=True)), **extra_tags}
+        overflow = len(tags) > OBJECT_TAGS_MAX
+        if overflow and self.world.tag_overflow_answer == "error":
+            raise AWSError("InvalidParameterValue", TAG_OVERFLOW_REASON, 400)  # ASSUMPTION: the code and the moment
+        size = self._object_bytes(image_id, key, image.snapshot_bytes)
+        work = max(image.snapshot_bytes, size)
+        if self.store_work_bytes(region) >= self.world.image_store_quota_gb * GIB:
+            # [EC2-SRW] rejected while the work in progress is at the quota. ASSUMPTION: the code (as for restores).
+            raise AWSError("ResourceLimitExceeded", "You have exceeded the quota for in-progress image store tasks", 400)
         completes = start + timedelta(seconds=self.world.store_duration(key))
-        self.store_tasks.append(StoreTask(image_id, bucket, key, image.name, {**tags, **extra_tags}, start, completes))
+        task = StoreTask(image_id, region, name, key, image.name, tags, start, completes, work, self.now())
+        injected = self.take_store_fault() if self.take_store_fault else None
+        if injected is not None:
+            task.failure, task.fail_at = injected, start + (completes - start) * STORE_FAILURE_AT
+        elif overflow:  # ASSUMPTION: the tags are set as the upload completes, and fail it then
+            task.failure, task.fail_at = TAG_OVERFLOW_REASON, completes
+        self.store_tasks.append(task)
+        if self.bus is not None:  # settle at the moment the task ends, so S3's event goes out then
+            self.clock.call_at(task.fail_at or completes, self.settle_store_tasks)
         self.settle_store_tasks()
         return key
 
-    def settle_store_tasks(self) -> None:
-        """Write each finished store task's object (S3 reads call this first)."""
-        for task in self.store_tasks:
-            if task.written or self.now() < task.completes_at:
-                continue
-            self.s3.objects.put(task.bucket, task.key, task.tags)
-            task.written = True
+    def _refuse_unstorable(self, image_id: str, image: ImageFacts) -> None:
+        """[EC2-SRW] what cannot be stored. ASSUMPTION: the codes (the guide lists the limits, not the answers)."""
+        if image.root_device_type == "instance-store":
+            raise AWSError("UnsupportedOperation", f"{image_id} is instance store-backed: only EBS-backed AMIs can be stored", 400)
+        if image.virtualization_type == "paravirtual":
+            raise AWSError("UnsupportedOperation", f"{image_id} is a paravirtual (PV) AMI, which cannot be stored", 400)
+        if image.snapshot_bytes > MAX_STORABLE_AMI_GB * GIB:
+            raise AWSError("InvalidParameterValue", f"{image_id} is larger than 5000 GB, the largest AMI that can be stored", 400)
+        if image.owner_id != self.account_id and self.account_id not in image.shared_with:
+            raise AWSError("InvalidParameterValue", f"{image_id} is neither owned by nor directly shared with this account", 400)
 
-    def store_task_results(self, image_ids: list[str]) -> list[dict[str, Any]]:
+    def _object_bytes(self, image_id: str, key: str, snapshot_bytes: int) -> int:
+        """The stored object's size: pinned by a test (by key, or as `<ami-id>.bin`), else the AMI's snapshot data
+        compressed, else the world's draw for the key."""
+        size = self.world.sizes.get(key) or self.world.sizes.get(f"{image_id}.bin")
+        if size is None:
+            size = int(snapshot_bytes * self.world.compression(image_id)) if snapshot_bytes else self.world.object_size(key)
+        self.world.sizes[key] = size
+        return size
+
+    def store_work_bytes(self, region: str) -> int:
+        """The store work in progress in the Region (what the quota counts)."""
         self.settle_store_tasks()
-        results = []
+        return sum(t.work_bytes for t in self.store_tasks if t.state == "InProgress" and t.region == region)
+
+    def settle_store_tasks(self) -> None:
+        """End each task whose time has come: its object written (S3 reads call this first), or Failed."""
+        now = self.now()
         for task in self.store_tasks:
-            if image_ids and task.image_id not in image_ids:
+            if task.state != "InProgress":
                 continue
-            done = task.written
-            total = (task.completes_at - task.started_at).total_seconds()
-            progress = 100 if done else int(100 * (self.now() - task.started_at).total_seconds() / total)
-            results.append({"AmiId": task.image_id, "Bucket": task.bucket, "S3objectKey": task.key, "TaskStartTime": task.started_at,
-                            "StoreTaskState": "Completed" if done else "InProgress", "ProgressPercentage": progress})  # fmt: skip
+            if task.fail_at is not None and now >= task.fail_at:
+                task.state, task.ended_at = "Failed", task.fail_at
+            elif task.failure is None and now >= task.completes_at:
+                self.s3.objects.put(task.bucket, task.key, task.tags, STORE_OBJECT_REASON)
+                task.state, task.ended_at = "Completed", task.completes_at
+                if task.completes_at >= task.submitted_at:  # the archive side's history was announced long ago
+                    self.s3.object_created(task.bucket, task.key, STORE_OBJECT_REASON)
+
+    def image_removed(self, region: str, image_id: str) -> None:
+        """[EC2-SR] "the snapshots must not be deleted during the store task ... otherwise the store process will fail"."""
+        self.settle_store_tasks()
+        now = self.now()
+        for task in self.store_tasks:
+            if task.state == "InProgress" and task.region == region and task.image_id == image_id:
+                task.state, task.ended_at, task.failure = "Failed", now, SNAPSHOTS_GONE_REASON.format(image_id=image_id)
+
+    def store_task_results(
+        self, image_ids: list[str], filters: dict[str, list[str]] | None = None, max_results: int | None = None, token: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """DescribeStoreImageTasks: (results, next token)."""
+        self.settle_store_tasks()
+        now = self.now()
+        visible = sorted((t for t in self.store_tasks if now - t.started_at <= timedelta(days=STORE_TASKS_VISIBLE_DAYS)),
+                         key=lambda t: t.started_at, reverse=True)  # fmt: skip
+        if image_ids:
+            if max_results is not None:  # [EC2-SRW] ASSUMPTION: the code
+                raise AWSError("InvalidParameterCombination", "The parameters ImageIds and MaxResults cannot be used together", 400)
+            if len(image_ids) > STORE_TASKS_IMAGE_IDS_MAX:
+                raise AWSError("InvalidParameterValue", "Up to 20 AMI IDs can be specified", 400)  # ASSUMPTION: the code
+            latest = {t.image_id: t for t in reversed(visible) if t.image_id in image_ids}  # aws/aws-sdk#601: filters ignored
+            return [self._store_result(t) for t in visible if latest.get(t.image_id) is t], None
+        for name, values in (filters or {}).items():
+            field_of = {"task-state": lambda t: t.state, "bucket": lambda t: t.bucket}.get(name)
+            if field_of is None:
+                raise AWSError("InvalidParameterValue", f"The filter '{name}' is invalid", 400)
+            visible = [t for t in visible if field_of(t) in values]
+        low, high = STORE_TASKS_PAGE
+        if max_results is not None and not low <= max_results <= high:
+            raise AWSError("InvalidParameterValue", f"MaxResults must be between {low} and {high}", 400)
+        start = int(token) if token else 0
+        end = len(visible) if max_results is None else start + max_results
+        return [self._store_result(t) for t in visible[start:end]], (str(end) if end < len(visible) else None)
+
+    def _store_result(self, task: StoreTask) -> dict[str, Any]:
+        result = {"AmiId": task.image_id, "TaskStartTime": task.started_at, "Bucket": task.bucket, "S3objectKey": task.key,
+                  "StoreTaskState": task.state, "ProgressPercentage": task.progress(self.now())}  # fmt: skip
+        return {**result, "StoreTaskFailureReason": task.failure} if task.state == "Failed" else result
+
+    # --- DeregisterImage [EC2-ST] -----------------------------------------------------------------------------------
+
+    def deregister_image(self, region: str, image_id: str, delete_snapshots: bool) -> list[dict[str, str]]:
+        """Deregister the image; with DeleteAssociatedSnapshots, delete each of its snapshots that no other AMI uses
+        (ASSUMPTION: those are reported `skipped`). The DeleteSnapshotResults."""
+        image = self.images.describe(region, image_id)
+        self.images.deregister(region, image_id)
+        self.image_removed(region, image_id)
+        results = []
+        for snapshot_id, _ in image.snapshots if delete_snapshots else ():
+            if self.images.snapshot_images(region, snapshot_id):
+                results.append({"SnapshotId": snapshot_id, "ReturnCode": "skipped"})
+            else:
+                self.images.delete_snapshot(region, snapshot_id)
+                results.append({"SnapshotId": snapshot_id, "ReturnCode": "success"})
         return results
+
+    # --- status checks of launched instances [EC2-ST] -------------------------------------------------------------
+
+    def instance_launched(self, instance_id: str) -> None:
+        now = self.now()
+        impaired = self.take_instance_fault() if self.take_instance_fault else None
+        settles = now + timedelta(seconds=self.world.status_checks(instance_id))
+        self.instances[instance_id] = InstanceChecks(instance_id, now, settles, impaired)
+
+    def status_checks(self, instance_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(SystemStatus, InstanceStatus) of a running instance, as DescribeInstanceStatus shows them; None for an
+        instance launched outside the world (moto's answer stands)."""
+        checks = self.instances.get(instance_id)
+        if checks is None:
+            return None
+
+        def summary(check: str) -> dict[str, Any]:
+            if self.now() < checks.settles_at:
+                return {"Status": "initializing", "Details": [{"Name": "reachability", "Status": "initializing"}]}
+            if checks.impaired == check:
+                detail = {"Name": "reachability", "Status": "failed", "ImpairedSince": checks.settles_at}
+                return {"Status": "impaired", "Details": [detail]}
+            return {"Status": "ok", "Details": [{"Name": "reachability", "Status": "passed"}]}
+
+        return summary("system"), summary("instance")
 
     # --- CreateRestoreImageTask -------------------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ class Router(Protocol):
     def targets(self, region: str, event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """(rule name, target) for every target of every enabled rule of the default bus that matches the event."""
 
+    def rule_targets(self, region: str, rule: str) -> list[tuple[str, dict[str, Any]]]:
+        """(rule name, target) for the targets of one rule of the default bus (a scheduled rule's own)."""
+
     def deliver(self, region: str, rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:
         """Hand the event to the target (raises when the target refuses it)."""
 
@@ -55,6 +58,20 @@ class EventBus:
     _count: int = 0
 
     def emit(self, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> dict[str, Any]:
+        """A service's event onto the default bus: every matching rule's targets get it."""
+        event = self._event(region, source, detail_type, detail, resources)
+        self._send(region, event, self.router.targets(region, event))
+        return event
+
+    def emit_to_rule(
+        self, region: str, rule: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]
+    ) -> dict[str, Any]:
+        """An event for one rule's targets only (a scheduled rule's firing), delivered as any other."""
+        event = self._event(region, source, detail_type, detail, resources)
+        self._send(region, event, self.router.rule_targets(region, rule))
+        return event
+
+    def _event(self, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> dict[str, Any]:
         self._count += 1
         seed = random.Random(f"{self.world.seed}:event:{self._count}")  # noqa: S311 - ids for a simulation
         event_id = str(uuid.UUID(int=seed.getrandbits(128), version=4))
@@ -70,13 +87,16 @@ class EventBus:
             "detail": detail,
         }
         self.emitted.append(event)
-        for rule, target in self.router.targets(region, event):
+        return event
+
+    def _send(self, region: str, event: dict[str, Any], targets: list[tuple[str, dict[str, Any]]]) -> None:
+        event_id = event["id"]
+        for rule, target in targets:
             for copy in range(self.world.event_copies(event_id, target["Arn"])):
                 at = self.clock.now() + timedelta(seconds=self.world.event_delay(event_id, target["Arn"], copy))
                 delivery = Delivery(event_id, rule, target["Arn"], at, copy)
                 self.deliveries.append(delivery)
                 self.clock.call_at(at, functools.partial(self._deliver, delivery, target, event, region))
-        return event
 
     def _deliver(self, delivery: Delivery, target: dict[str, Any], event: dict[str, Any], region: str) -> None:
         try:

@@ -38,12 +38,51 @@ Sources
             output, error and cause.
   [SFN-TO]  Amazon States Language, "TimeoutSeconds" (top level): the execution ends TIMED_OUT (States.Timeout) when it
             runs longer; its `.sync` jobs are stopped with it (Step Functions DG, "Run a Job (.sync)").
+  [EC2-SRW] EC2 User Guide, "How AMI store and restore works" (store-restore-how-it-works) and its API Reference
+            (CreateStoreImageTask, DescribeStoreImageTasks, S3ObjectTag): the store task "uses an S3 multipart upload";
+            "Further task creation will be rejected until the tasks in progress are less than the limit" (a task is
+            accepted while the work in progress is below the quota: the page's 100 GB + 200 GB example); the object
+            key is `<ami-id>.bin`, after the path given with the bucket (`bucket/path1/path2`); tasks "listed in
+            reverse chronological order", "only tasks from the past 31 days"; MaxResults 1-200, not with ImageIds;
+            up to 20 ImageIds; tag keys up to 128 characters, not starting `aws:`, values up to 256. Not storable:
+            instance-store-backed AMIs, paravirtual AMIs, AMIs over 5,000 GB, AMIs the account neither owns nor was
+            directly shared. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/store-restore-how-it-works.html
+  [S3-TAGS] S3 User Guide, "Categorizing your objects using tags" (object-tagging): up to 10 tags per object, unique
+            keys. https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html
+  [S3-EVT]  S3 User Guide, "EventBridge event message structure" (ev-events): `Object Created` with `reason` (the API
+            that made the object: PutObject, POST Object, CopyObject or CompleteMultipartUpload), `Object Storage
+            Class Changed` with `destination-storage-class`. https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+  [S3-LC]   S3 User Guide, "Setting an S3 Lifecycle configuration on a bucket" (how-to-set-lifecycle-configuration-intro)
+            and "Transitioning objects" (lifecycle-transition-general-considerations); S3 API Reference, Transition;
+            AWS re:Post knowledge center, "s3-lifecycle-rule-delay": lifecycle runs once a day; S3 "rounds the
+            transition or expiration date of an object to midnight UTC the next day"; actions are queued and done
+            asynchronously (a delay between the rule being satisfied and the action, days in the worst case); a new
+            configuration takes "a few minutes" to propagate; Days 0 or more for GLACIER_IR, GLACIER, DEEP_ARCHIVE,
+            INTELLIGENT_TIERING, more than 30 for STANDARD_IA and ONEZONE_IA; objects under 128 KB do not transition
+            by default (TransitionDefaultMinimumObjectSize all_storage_classes_128K).
+  [BKP]     AWS Backup Developer Guide: DeleteRecoveryPoint (API_DeleteRecoveryPoint: HTTP 200 and EXPIRED when the role
+            lacks permission), "Backup deletion" (deleting-backups: EXPIRED when an EBS Snapshot Lock is applied),
+            "AWS Backup Vault Lock" (vault-lock: "If any user (including the root user) attempts to delete a backup
+            ... in a locked vault, AWS Backup will deny the operation"), "Legal holds" (legalhold), "Monitoring AWS
+            Backup events using Amazon EventBridge" (eventbridge: `Backup Job State Change`, the recovery point ARN in
+            `resources`), "Logically air-gapped vault" (recovery points `arn:aws:backup:...:recovery-point:<id>`),
+            ListTags (resource ARNs other than arn:aws:backup "may return one of the exceptions listed"); AWS re:Post
+            knowledge center "backup-recovery-points-hold-vault" for the legal hold message.
+  [EB-SCH]  EventBridge User Guide, "Rate expressions" (eb-rate-expressions: a rate "starts when you create the
+            scheduled event rule"), "Cron expressions" (eb-scheduled-rule-pattern: six fields, UTC, day-of-week 1-7 or
+            SUN-SAT), "Events from AWS services" (a scheduled rule's event: detail-type "Scheduled Event", source
+            "aws.events", the rule's ARN in resources, an empty detail).
+  [EC2-ST]  EC2 User Guide, "Status checks for your instances" (monitoring-system-instance-status-check): EC2 runs the
+            system and instance checks every minute; `initializing` while an instance launches, then `ok` or
+            `impaired`. CLI reference deregister-image and the EC2 API model: DeleteAssociatedSnapshots deletes the
+            AMI's snapshots, except one associated with another AMI.
 """
 
 from __future__ import annotations
 
 GB = 10**9
 MB = 10**6
+GIB = 2**30  # EBS volume and snapshot sizes are in GiB (EBS User Guide), as are EC2's store and restore quotas' "GB"
 MINUTE, HOUR = 60, 3600
 
 # --- sizes -------------------------------------------------------------------------------------------------------
@@ -102,3 +141,43 @@ STATE_DATA_LIMIT_BYTES = 256 * 1024  # [SFN-LIM]
 DATA_LIMIT_CAUSE = "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
 STATUS_CHANGE_DETAIL_TYPE = "Step Functions Execution Status Change"  # [SFN-EB]
 ASYNC_RETRY_MINUTES = (1, 2)  # [L-ASYNC] the waits before the first and the second retry
+
+# --- EC2 store tasks [EC2-SRW] --------------------------------------------------------------------------------------
+# [EC2-SR] current page: 1,200 GB of store work (snapshot data) in progress per account (600 GB in older versions).
+# ASSUMPTION: counted per Region like the restore quota, on the AMI's snapshot data (or its object, when larger).
+IMAGE_STORE_QUOTA_GB = 1200.0
+MAX_STORABLE_AMI_GB = 5000  # [EC2-SR] the AMI's size before compression
+STORE_TASKS_VISIBLE_DAYS = 31  # [EC2-SRW]
+STORE_TASKS_PAGE = (1, 200)  # [EC2-SRW] MaxResults
+STORE_TASKS_IMAGE_IDS_MAX = 20  # [EC2-SRW]
+STORE_OBJECT_REASON = "CompleteMultipartUpload"  # [EC2-SRW] "uses an S3 multipart upload" -> S3's reason [S3-EVT]
+# ASSUMPTION: store work is compressed to 40-100 % of the snapshot data (drawn per AMI); AWS says only that the object
+# "might be smaller than the sum of the sizes of the snapshots".
+COMPRESSION_RANGE = (0.4, 1.0)
+# ASSUMPTION: an injected store failure shows half-way through the task.
+STORE_FAILURE_AT = 0.5
+OBJECT_TAGS_MAX = 10  # [S3-TAGS]
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256  # [EC2-SRW] S3ObjectTag
+
+# --- S3 lifecycle [S3-LC] -------------------------------------------------------------------------------------------
+# Minimum Days of a Transition per target class (from S3 Standard).
+LIFECYCLE_MIN_DAYS = {"GLACIER_IR": 0, "GLACIER": 0, "DEEP_ARCHIVE": 0, "INTELLIGENT_TIERING": 0, "STANDARD_IA": 30, "ONEZONE_IA": 30}
+# The waterfall S3 allows: a class transitions only to one further down (lifecycle-transition-general-considerations).
+CLASS_ORDER = ("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+LIFECYCLE_MIN_OBJECT_BYTES = 128 * 1024  # [S3-LC] all_storage_classes_128K, the default
+# ASSUMPTION: "a few minutes" of propagation: 5 min; each day's run reaches an object within 0-24 h after midnight UTC
+# (uniform, drawn per object); re:Post: runs start at midnight UTC and "typically complete sometime during" that day.
+LIFECYCLE_PROPAGATION_SECONDS = 5 * MINUTE
+LIFECYCLE_RUN_SPREAD_SECONDS = 24 * HOUR
+
+# --- AWS Backup [BKP] -------------------------------------------------------------------------------------------------
+# ASSUMPTION: a deleted recovery point is DELETING for 1-10 min (drawn) before it is gone with its AMI and snapshots.
+BACKUP_DELETING_RANGE = (1 * MINUTE, 10 * MINUTE)
+LEGAL_HOLD_MESSAGE = "The recovery point cannot be deleted because it has active legal hold(s)"  # [BKP] re:Post
+BACKUP_LIST_PAGE = (1, 1000)  # [BKP] ListRecoveryPointsByBackupVault MaxResults (botocore model)
+BACKUP_JOB_WINDOW_HOURS = 8  # ASSUMPTION: startBy = creation + 8 h, as in the COMPLETED example of [BKP]
+
+# --- EC2 instances [EC2-ST] ---------------------------------------------------------------------------------------------
+# ASSUMPTION: the status checks of a launched instance pass 2-6 min after launch (AWS publishes no figure; the checks
+# run every minute once the instance is running).
+STATUS_CHECKS_RANGE = (2 * MINUTE, 6 * MINUTE)

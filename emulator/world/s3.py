@@ -8,7 +8,8 @@ What S3 does here (sources in emulator/world/facts.py):
 - The copy expires at completion + Days, rounded up to the next midnight UTC; an expired copy is unreadable again.
 - With EventBridge notifications on for the bucket (in effect after the settling time AWS states), each restore
   emits `Object Restore Initiated` at the request, `Object Restore Completed` when the copy is readable and
-  `Object Restore Expired` when it expires. [S3-EB]
+  `Object Restore Expired` when it expires [S3-EB]; a new object emits `Object Created` with the API that made it as
+  `reason`, and a lifecycle transition `Object Storage Class Changed` [S3-EVT].
 The objects themselves (their class, tags, etag) are kept by whoever stores them: an `ObjectStore`.
 """
 
@@ -36,8 +37,9 @@ class ObjectStore(Protocol):
 
     def tags(self, bucket: str, key: str) -> dict[str, str]: ...
 
-    def put(self, bucket: str, key: str, tags: dict[str, str]) -> None:
-        """Write an object (no bytes: its size is the world's) with these tags."""
+    def put(self, bucket: str, key: str, tags: dict[str, str], reason: str) -> None:
+        """Write an object (no bytes: its size is the world's) with these tags, made by the S3 API `reason` names (the
+        bucket's own notifications follow; its EventBridge event is the world's: S3Model.object_created)."""
 
 
 def next_midnight(moment: datetime) -> datetime:
@@ -79,6 +81,8 @@ class S3Model:
     expired: dict[tuple[str, str], Restore] = field(default_factory=dict)  # the last copy that expired, per object
     archive_status: dict[tuple[str, str], str] = field(default_factory=dict)  # Intelligent-Tiering archive tiers
     restore_calls: list[dict[str, Any]] = field(default_factory=list)  # every RestoreObject, with the status answered
+    history: set[tuple[str, str]] = field(default_factory=set)  # objects being made as they were long ago: not announced
+    _sequencer: int = 0
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -193,11 +197,24 @@ class S3Model:
         if found is not None and found.expiry is not None and self.now() >= found.expiry and self.restore(bucket, key) is None:
             self._emit(bucket, key, "Object Restore Expired", {})
 
-    def _emit(self, bucket: str, key: str, detail_type: str, extra: dict[str, Any]) -> None:
+    def object_created(self, bucket: str, key: str, reason: str, size: int | None = None, requester: str | None = None) -> None:
+        """[S3-EVT] `Object Created`: `reason` is the API that made it; `requester` the account (or service principal)
+        whose request wrote it. ASSUMPTION: no source-ip-address for objects a service writes (EC2's store tasks)."""
+        if (bucket, key) in self.history:
+            return
+        self._sequencer += 1
+        self._emit(bucket, key, "Object Created", {"requester": requester or self.account_id, "reason": reason},
+                   size=self.world.sizes.get(key, size or 0), sequencer=f"{self._sequencer:016X}")  # fmt: skip
+
+    def storage_class_changed(self, bucket: str, key: str, storage_class: str) -> None:
+        """[S3-EVT] `Object Storage Class Changed`, as a lifecycle transition makes it."""
+        self._emit(bucket, key, "Object Storage Class Changed", {"destination-storage-class": storage_class})
+
+    def _emit(self, bucket: str, key: str, detail_type: str, extra: dict[str, Any], size: int | None = None, sequencer: str = "0") -> None:
         if self.bus is None or not self.sends_events(bucket):
             return
         etag = self.objects.etag(bucket, key) if self.objects.storage_class(bucket, key) is not None else ""
-        obj = {"key": key, "size": self.world.sizes.get(key, 0), "etag": etag, "sequencer": "0"}
+        obj = {"key": key, "size": self.world.sizes.get(key, 0) if size is None else size, "etag": etag, "sequencer": sequencer}
         if detail_type == "Object Restore Expired":
             obj.pop("size")
         detail = {"version": "0", "bucket": {"name": bucket}, "object": obj, "request-id": "emulated",

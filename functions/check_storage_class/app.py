@@ -35,7 +35,7 @@ ARCHIVED_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 ARCHIVE_TIERS = ("ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS")  # Intelligent-Tiering's ArchiveStatus values
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 # Tags that CreateStoreImageTask writes on the object, in the order we trust them for the original AMI name.
-AMI_NAME_TAGS = ("ami-name", "AmiName", "Name")
+AMI_NAME_TAGS = ("ami-name", "AmiName", "Name", "backup-ami-name")  # the last: the archive side's own (Store Image)
 
 
 class InvalidInputError(Exception):

@@ -37,7 +37,7 @@ logger = logging.getLogger()
 THREADS = 16
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=THREADS))
 
-NAME_TAGS = ("ami-name", "AmiName", "Name")
+NAME_TAGS = ("ami-name", "AmiName", "Name", "backup-ami-name")  # the last: the archive side's own (Store Image)
 DATE_TAGS = ("ami-store-date", "ami-creation-date", "ami-registration-date", "CreationDate")
 MAX_BATCH_ITEMS = 1000
 DEFAULT_DAYS, DEFAULT_TIER = 1, "Standard"

@@ -41,6 +41,7 @@ OWN_BUCKET = "cli-test-archive"
 OWN_AMIS = (
     "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02", "api-server-2025-04", "log-server-2025-05", "vpn-server-2025-05"
 )  # fmt: skip
+BACKUPS = {"ledger-2025-11": 40, "ledger-2026-01": 3}  # AWS Backup EC2 recovery points of vault "daily": name -> days old
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Server:
     own: dict[str, str]  # name -> key of the AMIs this fixture archived in OWN_BUCKET
     banner: str
     printed: list[str]  # what the server printed after its banner (the emails), as it prints it
+    archive_bucket: str  # the archive side's bucket (the stack's ArchiveBucket)
+    points: dict[str, str]  # name -> ARN of the recovery points of BACKUPS
 
     def client(self, service: str) -> Any:
         make: Any = boto3.client

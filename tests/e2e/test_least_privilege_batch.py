@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,6 +109,11 @@ def stopped_batch(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
     with aws.clock.hold():
         arn = aws.start(stack, {"recoveryPoints": [readable(aws, "lp-stop")], "recoveryPointBucket": BUCKET}, name=name)
         until_entered(aws, batch_of(stack, name), "Restore One AMI")
+        # the state is entered before its child execution starts: under load a stop could fall in between
+        deadline = time.monotonic() + 20
+        while not children(aws, stack, batch_of(stack, name)):
+            assert time.monotonic() < deadline, "the batch's child never started within 20 real seconds"
+            time.sleep(0.01)
         aws.client("stepfunctions").stop_execution(executionArn=arn)
     aws.wait(stack, arn)
     aws.clock.advance(600)  # the end events' delivery

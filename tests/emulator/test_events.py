@@ -166,3 +166,23 @@ def test_put_events_reaches_lambda_and_step_functions_targets_and_later_rules(aw
     (execution,) = aws.client("stepfunctions").list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
     run = aws.wait(stack, execution["executionArn"])
     assert (run.status, json.loads(run.history[0]["executionStartedEventDetails"]["input"])) == ("SUCCEEDED", detail)
+
+
+def test_an_input_transformer_reads_array_indices_and_quotes_strings_outside_quotes() -> None:
+    # Given AWS Backup's job event (the recovery point ARN in resources[0]) and a JSON input template (EventBridge User
+    # Guide, input transformation: array indices are supported; API Reference, InputTransformer: a placeholder outside
+    # quotes takes the value as JSON, inside them its text)
+    from emulator.adapters.events import transform
+
+    event = {"time": "2026-01-05T09:00:00Z", "resources": ["arn:aws:ec2:us-east-1::image/ami-0a1b2c3d4e5f60718"],
+             "detail": {"backupVaultName": "daily", "percentDone": 100}}  # fmt: skip
+    paths = {"arn": "$.resources[0]", "vault": "$.detail.backupVaultName", "done": "$.detail.percentDone"}
+    template = '{"recoveryPointArns": [<arn>], "vaultName": <vault>, "note": "<vault> at <done> %", "done": <done>}'
+    target = {"InputTransformer": {"InputPathsMap": paths, "InputTemplate": template}}
+    # When the target's input is made / Then
+    assert transform(target, event) == {
+        "recoveryPointArns": ["arn:aws:ec2:us-east-1::image/ami-0a1b2c3d4e5f60718"],
+        "vaultName": "daily",
+        "note": "daily at 100 %",
+        "done": 100,
+    }

@@ -31,7 +31,7 @@ class Objects:
     def tags(self, bucket: str, key: str) -> dict[str, str]:
         return self.stored[(bucket, key)][1]
 
-    def put(self, bucket: str, key: str, tags: dict[str, str]) -> None:
+    def put(self, bucket: str, key: str, tags: dict[str, str], reason: str) -> None:
         self.stored[(bucket, key)] = ("STANDARD", tags)
 
 
@@ -55,6 +55,15 @@ class Images:
 
     def set_state(self, region: str, image_id: str, state: str, reason: dict[str, str] | None) -> None:
         self.images[image_id]["state"] = state
+
+    def deregister(self, region: str, image_id: str) -> None:
+        del self.images[image_id]
+
+    def snapshot_images(self, region: str, snapshot_id: str) -> list[str]:
+        return []
+
+    def delete_snapshot(self, region: str, snapshot_id: str) -> None:
+        pass
 
 
 @pytest.fixture
