@@ -371,8 +371,11 @@ def report(config: Settings, final: workflow.Progress, out: Console) -> int:
 
 
 def names_exactly(reference: str, ami: archive.ArchivedAmi) -> bool:
-    """The AMI's exact name, key, AMI id or recovery point (s3://bucket/key): not a prefix or a glob of its name."""
-    return reference in (ami.name, ami.key, ami.image_id, f"s3://{ami.bucket}/{ami.key}")
+    """The AMI's exact name, key, AMI id, object (s3://bucket/key) or AWS Backup recovery point ARN (either form: the
+    recovery point's, or the EC2 image's): not a prefix or a glob of its name."""
+    if reference in (ami.name, ami.key, ami.image_id, f"s3://{ami.bucket}/{ami.key}", ami.recovery_point_arn):
+        return True
+    return ami.image_id is not None and reference.startswith("arn:") and reference.endswith(f":image/{ami.image_id}")
 
 
 def stdin_is_terminal() -> bool:

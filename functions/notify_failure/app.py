@@ -206,7 +206,7 @@ def copy_line(s3_client: S3Client, bucket: str, key: str) -> str | None:
     return f"A restored copy of s3://{bucket}/{key} exists until {until}: {copy_cost(size)}."
 
 
-def recovery_points(progress: dict[str, Any], given: Any) -> list[tuple[str, str]]:
+def restored_objects(progress: dict[str, Any], given: Any) -> list[tuple[str, str]]:
     """The objects this run may have restored: the request's one, or a batch's every one (its state, else its input)."""
     state, source = progress.get("request"), given
     request: dict[str, Any] = state if isinstance(state, dict) else source if isinstance(source, dict) else {}
@@ -228,7 +228,7 @@ def left_in_place(
     from its objects since it started), and each object's restored copy or restore in progress. Whatever could not be
     looked at is said so, with the command that looks: "nothing is left" only when every look answered."""
     s3_client, ec2_client = clients["s3"], clients["ec2"]
-    points = recovery_points(progress, given)
+    points = restored_objects(progress, given)
     found: list[str] = []
     unchecked: list[str] = []
     state = progress.get("request")
