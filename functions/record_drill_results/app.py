@@ -24,6 +24,7 @@ import json
 import logging
 import os
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -56,10 +57,18 @@ HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
 
 
+def moment(stamp: str) -> datetime:
+    """ISO 8601 (our records) or RFC 1123 (S3's expiry-date, as the restore keeps it)."""
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        return parsedate_to_datetime(stamp)
+
+
 def hours(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
-    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 3600, 2)
+    return round((moment(end) - moment(start)).total_seconds() / 3600, 2)
 
 
 def archive_cost(

@@ -45,29 +45,32 @@ LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-d
 GONE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidSnapshot.NotFound", "InvalidInstanceID.NotFound")
 
 
-def tag_filters(drills: list[str], children: list[str]) -> list[list[FilterTypeDef]]:
-    """One filter set per tag (EC2 ANDs the filters of one call: a call per tag)."""
-    sets: list[list[FilterTypeDef]] = []
-    if drills:
-        sets.append([{"Name": f"tag:{DRILL_TAG}", "Values": drills}])
-    for start in range(0, len(children), 200):
-        sets.append([{"Name": f"tag:{EXECUTION_TAG}", "Values": children[start : start + 200]}])
-    return sets
+def adopt(ec2_client: EC2Client, children: dict[str, str]) -> None:
+    """Tag as its drill's every AMI and snapshot a drill's child execution made that is not tagged yet (a drill stopped
+    before Check Drill Image ran): from then on the drill tag alone names what to remove, as the policy requires."""
+    arns = sorted(children)
+    for start in range(0, len(arns), 200):
+        tag: list[FilterTypeDef] = [{"Name": f"tag:{EXECUTION_TAG}", "Values": arns[start : start + 200]}]
+        made = [(i["ImageId"], i.get("Tags", [])) for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"]]
+        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
+            made += [(s["SnapshotId"], s.get("Tags", [])) for s in page["Snapshots"]]
+        for resource, tags in made:
+            values = {t["Key"]: t["Value"] for t in tags}
+            if DRILL_TAG not in values and values.get(EXECUTION_TAG) in children:
+                ec2_client.create_tags(Resources=[resource], Tags=[{"Key": DRILL_TAG, "Value": children[values[EXECUTION_TAG]]}])
 
 
-def found(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict[str, list[str]]:
-    """The drill's instances (not terminated; `shutting-down` included), AMIs and snapshots, from EC2."""
+def found(ec2_client: EC2Client, drills: list[str]) -> dict[str, list[str]]:
+    """The drills' instances (not terminated; `shutting-down` included), AMIs and snapshots, from EC2's tags."""
+    tag: list[FilterTypeDef] = [{"Name": f"tag:{DRILL_TAG}", "Values": drills}]
+    states: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
     instances: set[str] = set()
-    images: set[str] = set()
     snapshots: set[str] = set()
-    for filters in tag_filters(drills, children):
-        if filters[0]["Name"] == f"tag:{DRILL_TAG}":
-            states: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
-            for page in ec2_client.get_paginator("describe_instances").paginate(Filters=filters + states):
-                instances |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
-        images |= {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=filters)["Images"]}
-        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=filters):
-            snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
+    for page in ec2_client.get_paginator("describe_instances").paginate(Filters=tag + states):
+        instances |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
+    images = {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"]}
+    for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
+        snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
     return {"instances": sorted(instances), "images": sorted(images), "snapshots": sorted(snapshots)}
 
 
@@ -80,9 +83,11 @@ def terminating(ec2_client: EC2Client, instance_ids: list[str]) -> list[str]:
     )
 
 
-def remove(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict[str, Any]:
-    """Terminate, deregister (with snapshots) and delete what the tags name; then read back what is left."""
-    before = found(ec2_client, drills, children)
+def remove(ec2_client: EC2Client, drills: list[str], children: dict[str, str]) -> dict[str, Any]:
+    """Terminate, deregister (with snapshots) and delete what the drills' tags name (`children`: a child execution's
+    ARN -> its drill's); then read back what is left."""
+    adopt(ec2_client, children)
+    before = found(ec2_client, drills)
     removed: dict[str, list[str]] = {"instances": [], "images": [], "snapshots": []}
     if before["instances"]:
         ec2_client.terminate_instances(InstanceIds=before["instances"])
@@ -109,7 +114,7 @@ def remove(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dic
             logger.info("%s is used by an AMI the drill did not make: kept", snapshot_id)
             continue
         removed["snapshots"].append(snapshot_id)
-    after = found(ec2_client, drills, children)
+    after = found(ec2_client, drills)
     going = terminating(ec2_client, after["instances"])
     left = {**after, "instances": [i for i in after["instances"] if i not in going]}
     removed["snapshots"] = sorted(set(removed["snapshots"]))
@@ -136,7 +141,10 @@ def ended(sfn_client: SFNClient, execution_arn: str) -> bool:
     try:
         return sfn_client.describe_execution(executionArn=execution_arn)["status"] != "RUNNING"
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+        code = error.response["Error"]["Code"]
+        if code == "InvalidArn":  # a tag someone else wrote: not a drill this sweep may judge
+            return False
+        if code != "ExecutionDoesNotExist":
             raise
         return True
 
@@ -170,11 +178,11 @@ def report(result: dict[str, Any], drills: list[str]) -> tuple[str, str]:
 def sweep(ec2_client: EC2Client, sfn_client: SFNClient, sns_client: SNSClient, topic_arn: str, drill_sm_arn: str) -> dict[str, Any]:
     drill_executions = drill_sm_arn.replace(":stateMachine:", ":execution:") + ":"
     drills = sorted(d for d in tag_values(ec2_client, DRILL_TAG) if ended(sfn_client, d))
-    children: list[str] = []
+    children: dict[str, str] = {}
     for child in sorted(tag_values(ec2_client, EXECUTION_TAG)):
         parent = drill_of(sfn_client, child, drill_executions)
         if parent is not None and ended(sfn_client, parent):
-            children.append(child)
+            children[child] = parent
             drills = sorted({*drills, parent})
     if not drills:
         return {"drills": [], "removed": {"instances": [], "images": [], "snapshots": []}, "left": {}, "terminating": [], "clean": True,
