@@ -74,6 +74,17 @@ class MotoImages:
         volume = ec2.create_volume(size=max(1, size_bytes // GB), zone_name=f"{region}a")
         snapshot = ec2.create_snapshot(volume.id, description)
         snapshot.status = "pending"  # until the restore ends (set_state)
+        # The restored AMI's block device mapping names the snapshot EC2 wrote (moto mapped its own made-up 15 GB one,
+        # which no restore writes: gone). ASSUMPTION: the emulator's archived AMIs are HVM x86_64 EBS AMIs with one root
+        # volume (CreateStoreImageTask refuses PV and instance-store AMIs; the guide says the restore recreates "most of
+        # the non-Region-specific AMI metadata", without listing it).
+        ec2.snapshots.pop(image.ebs_snapshot.id, None)
+        root = "/dev/xvda"
+        image.root_device_name, image.root_device_type, image.virtualization_type, image.architecture = root, "ebs", "hvm", "x86_64"
+        ebs = {"SnapshotId": snapshot.id, "VolumeSize": volume.size, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": False}
+        image.emulated_mappings = [{"DeviceName": root, "Ebs": ebs}]
+        snapshot.from_ami = image.id
+        ec2.delete_volume(volume.id)
         for resource_type, values in tags.items():
             ec2.create_tags([image.id if resource_type == "image" else snapshot.id], values)
         return str(image.id)

@@ -18,6 +18,7 @@ the report says so.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,19 @@ dynamodb = boto3.client("dynamodb", config=_config)
 TAG_PREFIX = "glacier-ami-restore:"
 DRILL_TAG = f"{TAG_PREFIX}drill"
 COMPARED = ("architecture", "rootDeviceName", "virtualizationType", "volumes")
+
+
+def child_error(failure: dict[str, Any]) -> tuple[str, str]:
+    """The child restore's own error and cause: a failed `.sync:2` task fails States.TaskFailed with the child's
+    DescribeExecution as its Cause (Step Functions Developer Guide, "Run a Job (.sync)")."""
+    error, cause = str(failure.get("Error", "States.TaskFailed")), str(failure.get("Cause", ""))
+    try:
+        described = json.loads(cause)
+    except ValueError:
+        return error, cause
+    if isinstance(described, dict) and described.get("Error"):
+        return str(described["Error"]), str(described.get("Cause", ""))
+    return error, cause
 
 
 def facts_of(image: dict[str, Any]) -> dict[str, Any]:
@@ -132,14 +146,14 @@ def check_drill_image(ec2_client: EC2Client, dynamodb_client: DynamoDBClient, ta
                               "expectedFrom": None, "checks": [], "passed": False}  # fmt: skip
     if not images:
         failure = event.get("restoreError") or {}
-        detail = f"{failure.get('Error', 'no AMI')}" if failure else "the restore made no AMI"
+        detail = f"{child_error(failure)[0]}: the restore made no AMI" if failure else "the restore made no AMI"
         result["checks"] = [{"name": "restore", "passed": False, "detail": detail}]
         return result
     image = next((i for i in reversed(images) if i["State"] == "available"), images[-1])
     want, source = expected(ec2_client, dynamodb_client, table, item)
     checks = check(ec2_client, image, want)
     if event.get("restoreError"):
-        checks.insert(0, {"name": "restore", "passed": False, "detail": event["restoreError"].get("Error", "failed")})
+        checks.insert(0, {"name": "restore", "passed": False, "detail": child_error(event["restoreError"])[0]})
     return {**result, "imageId": image["ImageId"], "state": image["State"], "facts": facts_of(image), "expectedFrom": source,
             "checks": checks, "passed": all(c["passed"] for c in checks)}  # fmt: skip
 

@@ -57,6 +57,19 @@ HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
 
 
+def child_error(failure: dict[str, Any]) -> tuple[str, str]:
+    """The child restore's own error and cause: a failed `.sync:2` task fails States.TaskFailed with the child's
+    DescribeExecution as its Cause (Step Functions Developer Guide, "Run a Job (.sync)")."""
+    error, cause = str(failure.get("Error", "States.TaskFailed")), str(failure.get("Cause", ""))
+    try:
+        described = json.loads(cause)
+    except ValueError:
+        return error, cause
+    if isinstance(described, dict) and described.get("Error"):
+        return str(described["Error"]), str(described.get("Cause", ""))
+    return error, cause
+
+
 def moment(stamp: str) -> datetime:
     """ISO 8601 (our records) or RFC 1123 (S3's expiry-date, as the restore keeps it)."""
     try:
@@ -98,7 +111,8 @@ def archive_result(record: dict[str, Any], cleaned_at: str) -> dict[str, Any]:
     failure = record.get("failure")
     restore = {"status": "FAILED" if restore_error else "SUCCEEDED", "execution": item["child"]}
     if restore_error:
-        restore |= {"error": restore_error.get("Error"), "cause": str(restore_error.get("Cause", ""))[:500]}
+        error, cause = child_error(restore_error)
+        restore |= {"error": error, "cause": cause[:500]}
     phases = {k: output.get(k) for k in ("restoreRequestedAt", "copyReadyAt", "imageRequestedAt", "imageAvailableAt")}
     started = (record.get("restore") or {}).get("startDate")
     started_at = datetime.fromtimestamp(started / 1000, UTC).isoformat(timespec="seconds") if isinstance(started, int | float) else started
