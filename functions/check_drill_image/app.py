@@ -75,7 +75,7 @@ def snapshots_of(image: dict[str, Any]) -> list[str]:
     return [m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", []) if m.get("Ebs", {}).get("SnapshotId")]
 
 
-def mark(ec2_client: EC2Client, images: list[dict[str, Any]], drill_arn: str) -> None:
+def mark_as_drills(ec2_client: EC2Client, images: list[dict[str, Any]], drill_arn: str) -> None:
     resources = [i["ImageId"] for i in images] + [s for i in images for s in snapshots_of(i)]
     if resources:
         ec2_client.create_tags(Resources=resources, Tags=[{"Key": DRILL_TAG, "Value": drill_arn}])
@@ -141,7 +141,7 @@ def check(ec2_client: EC2Client, image: dict[str, Any], want: dict[str, Any] | N
 def check_drill_image(ec2_client: EC2Client, dynamodb_client: DynamoDBClient, table: str, event: dict[str, Any]) -> dict[str, Any]:
     item = event["item"]
     images = drill_images(ec2_client, item["child"])
-    mark(ec2_client, images, item["drill"])
+    mark_as_drills(ec2_client, images, item["drill"])
     result: dict[str, Any] = {"imageId": None, "imageIds": [i["ImageId"] for i in images], "state": None, "facts": None,
                               "expectedFrom": None, "checks": [], "passed": False}  # fmt: skip
     if not images:

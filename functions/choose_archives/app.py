@@ -54,6 +54,7 @@ class ThrottledError(Exception):
 
 
 def parse_time(value: str) -> datetime | None:
+    """An ISO 8601 date or time; a date alone is midnight UTC, a time without offset is UTC."""
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -88,7 +89,7 @@ def archives(s3_client: S3Client, bucket: str) -> list[dict[str, Any]]:
     return found
 
 
-def child_name(drill_arn: str, index: int) -> str:
+def drill_child_name(drill_arn: str, index: int) -> str:
     name = drill_arn.rsplit(":", 1)[1]
     return f"{name[:40]}-{index}-{hashlib.sha256(drill_arn.encode()).hexdigest()[:8]}"
 
@@ -118,7 +119,7 @@ def choose_archives(s3_client: S3Client, request: dict[str, Any], buckets: list[
     executions = restore_sm_arn.replace(":stateMachine:", ":execution:")
     items = []
     for index, archive in enumerate(chosen):
-        name = child_name(request["execution"], index)
+        name = drill_child_name(request["execution"], index)
         items.append({**archive, "index": index, "tier": request["tier"], "childName": name, "child": f"{executions}:{name}",
                       "drill": request["execution"], "boot": request["boot"]})  # fmt: skip
     logger.info("drilling %d of %d matching archives (%d over %s GB)", len(items), matched, len(large), max_gb)

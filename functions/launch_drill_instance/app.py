@@ -34,7 +34,7 @@ ec2 = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attemp
 TAG_PREFIX = "glacier-ami-restore:"
 DRILL_TAG = f"{TAG_PREFIX}drill"
 SMALLEST_TYPE = {"x86_64": "t3.nano", "arm64": "t4g.nano"}
-THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
+EC2_THROTTLING_CODES = ("RequestLimitExceeded", "Throttling", "ThrottlingException")
 
 
 class NoDrillInstanceTypeError(Exception):
@@ -63,7 +63,7 @@ def launch(
             TagSpecifications=[{"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags}],
         )  # fmt: skip
     except ClientError as error:
-        if error.response["Error"]["Code"] in THROTTLING_CODES:
+        if error.response["Error"]["Code"] in EC2_THROTTLING_CODES:
             raise ThrottledError("EC2 throttled RunInstances") from error
         raise
     instance = reservation["Instances"][0]

@@ -27,7 +27,7 @@ GB = 10**9
 
 
 def sns_subject(text: str) -> str:
-    """SNS subjects: ASCII, no line breaks, at most 100 characters."""
+    """SNS subjects: at most 100 printable ASCII characters, no line breaks."""
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:100]
 
 

@@ -41,7 +41,7 @@ _config = Config(retries={"mode": "standard", "max_attempts": 5})
 dynamodb = boto3.client("dynamodb", config=_config)
 cloudwatch = boto3.client("cloudwatch", config=_config)
 
-GIB = 2**30
+BYTES_PER_GIB = 2**30
 METRIC_NAMESPACE = "GlacierAmiRestore"
 # us-east-1 list prices of 2025-11 (retrieval as glacier_ami_restore/prices.json: tests/static checks they agree).
 RETRIEVAL = {
@@ -87,7 +87,7 @@ def hours(start: str | None, end: str | None) -> float | None:
 def archive_cost(
     item: dict[str, Any], output: dict[str, Any], image: dict[str, Any], boot: dict[str, Any] | None, cleaned_at: str
 ) -> float:
-    gib = item["sizeBytes"] / GIB
+    gib = item["sizeBytes"] / BYTES_PER_GIB
     per_gb, per_1000 = RETRIEVAL.get(item["storageClass"], {}).get(item["tier"], (0.0, 0.0))
     retrieval = gib * per_gb + per_1000 / 1000 if output.get("restoreOutcome") == "requested" else 0.0
     copy_days = (hours(output.get("copyReadyAt"), output.get("copyExpiresAt")) or 0) / 24

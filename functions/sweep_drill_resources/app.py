@@ -136,7 +136,7 @@ def tag_values(ec2_client: EC2Client, key: str) -> set[str]:
     return values
 
 
-def ended(sfn_client: SFNClient, execution_arn: str) -> bool:
+def drill_ended(sfn_client: SFNClient, execution_arn: str) -> bool:
     """Has this execution ended? One Step Functions no longer knows has (its history outlived)."""
     try:
         return sfn_client.describe_execution(executionArn=execution_arn)["status"] != "RUNNING"
@@ -163,7 +163,7 @@ def drill_of(sfn_client: SFNClient, child_arn: str, drill_executions: str) -> st
     return str(parent) if isinstance(parent, str) and parent.startswith(drill_executions) else None
 
 
-def report(result: dict[str, Any], drills: list[str]) -> tuple[str, str]:
+def sweep_report(result: dict[str, Any], drills: list[str]) -> tuple[str, str]:
     removed, left = result["removed"], result["left"]
     lines = [f"The drill sweep removed what {len(drills)} ended drill(s) had left in AWS:", ""]
     for kind in ("instances", "images", "snapshots"):
@@ -177,11 +177,11 @@ def report(result: dict[str, Any], drills: list[str]) -> tuple[str, str]:
 
 def sweep(ec2_client: EC2Client, sfn_client: SFNClient, sns_client: SNSClient, topic_arn: str, drill_sm_arn: str) -> dict[str, Any]:
     drill_executions = drill_sm_arn.replace(":stateMachine:", ":execution:") + ":"
-    drills = sorted(d for d in tag_values(ec2_client, DRILL_TAG) if ended(sfn_client, d))
+    drills = sorted(d for d in tag_values(ec2_client, DRILL_TAG) if drill_ended(sfn_client, d))
     children: dict[str, str] = {}
     for child in sorted(tag_values(ec2_client, EXECUTION_TAG)):
         parent = drill_of(sfn_client, child, drill_executions)
-        if parent is not None and ended(sfn_client, parent):
+        if parent is not None and drill_ended(sfn_client, parent):
             children[child] = parent
             drills = sorted({*drills, parent})
     if not drills:
@@ -190,7 +190,7 @@ def sweep(ec2_client: EC2Client, sfn_client: SFNClient, sns_client: SNSClient, t
     result = remove(ec2_client, drills, children)
     message_id = None
     if any(result["removed"].values()) or not result["clean"]:
-        subject, text = report(result, drills)
+        subject, text = sweep_report(result, drills)
         message_id = sns_client.publish(TopicArn=topic_arn, Subject=subject, Message=text)["MessageId"]
     return {"drills": drills, **result, "messageId": message_id}
 

@@ -29,7 +29,7 @@ logger = logging.getLogger()
 
 sfn = boto3.client("stepfunctions")
 
-FIELDS = ("amiName", "selection", "count", "tier", "bootCheck", "scheduled")
+DRILL_FIELDS = ("amiName", "selection", "count", "tier", "bootCheck", "scheduled")
 SELECTIONS = ("newest", "random")
 DRILL_TIERS = ("Bulk", "Standard", "Expedited")
 MAX_DRILL_COUNT = 10  # archives per drill: each is a full restore
@@ -48,9 +48,9 @@ class DrillAlreadyRunningError(Exception):
 def validate_drill(payload: Any) -> tuple[dict[str, Any], list[str]]:
     """The drill request with its defaults, and every problem (empty when valid)."""
     if not isinstance(payload, dict):
-        return {}, [f"the input must be a JSON object with any of the fields {', '.join(FIELDS)}"]
-    problems = [f"{key}: unknown field (allowed: {', '.join(FIELDS)})" for key in payload if key not in FIELDS]
-    request = {**DEFAULTS, **{k: v for k, v in payload.items() if k in FIELDS}}
+        return {}, [f"the input must be a JSON object with any of the fields {', '.join(DRILL_FIELDS)}"]
+    problems = [f"{key}: unknown field (allowed: {', '.join(DRILL_FIELDS)})" for key in payload if key not in DRILL_FIELDS]
+    request = {**DEFAULTS, **{k: v for k, v in payload.items() if k in DRILL_FIELDS}}
     glob = request["amiName"]
     if not isinstance(glob, str) or not 1 <= len(glob) <= MAX_GLOB_LENGTH:
         problems.append(f"amiName: a glob of 1-{MAX_GLOB_LENGTH} characters (* and ? as wildcards), got {glob!r}")
