@@ -1,4 +1,4 @@
-"""Check Drill Image: mark the drill's restored AMI as the drill's, and check it without booting it.
+"""Check Drill Image: check the drill's restored AMI without booting it.
 
 Event:  {"item": <Choose Archives' item>, "restore": {"output": <the child execution's output>} or
          "restoreError": {"Error", "Cause"} (the child failed)}
@@ -6,10 +6,9 @@ Result: {"imageId": "ami-0f..." | null, "imageIds": [every AMI the child made], 
          "facts": {"architecture", "rootDeviceName", "virtualizationType", "volumes": {"/dev/xvda": 8}},
          "expectedFrom": "original AMI ami-..." | "drill of <time>" | null, "checks": [{"name", "passed", "detail"}],
          "passed": true | false}
-The AMIs are found by the tag Restore Image puts on every AMI and snapshot it makes (the child execution's ARN), so an
-AMI of a child that failed is found too; each AMI and its snapshots are tagged `glacier-ami-restore:drill` = this
-drill's ARN first, so the sweep finds them whatever happens next. The checks (EC2 API Reference, DescribeImages and
-DescribeSnapshots): the image is `available`; every snapshot of its block device mappings exists and is `completed`,
+The AMIs are found by the tag Restore Image puts on every AMI and snapshot it makes (the child execution's ARN, a
+"drill-" execution: that tag marks them as the drill's), so an AMI of a child that failed is found too.
+The checks (EC2 API Reference, DescribeImages and DescribeSnapshots): the image is `available`; every snapshot of its block device mappings exists and is `completed`,
 with the mapping's volume size; the root device is one of its mappings; and architecture, root device, virtualization
 type and volume sizes equal the original AMI's (when it is still registered: its id is the object's name) or, failing
 that, the last drill of this archive that passed (kept in DRILL_RESULTS_TABLE). With neither, nothing is compared and
@@ -38,7 +37,6 @@ ec2 = boto3.client("ec2", config=_config)
 dynamodb = boto3.client("dynamodb", config=_config)
 
 TAG_PREFIX = "glacier-ami-restore:"
-DRILL_TAG = f"{TAG_PREFIX}drill"
 COMPARED = ("architecture", "rootDeviceName", "virtualizationType", "volumes")
 
 
@@ -73,12 +71,6 @@ def drill_images(ec2_client: EC2Client, child_arn: str) -> list[dict[str, Any]]:
 
 def snapshots_of(image: dict[str, Any]) -> list[str]:
     return [m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", []) if m.get("Ebs", {}).get("SnapshotId")]
-
-
-def mark_as_drills(ec2_client: EC2Client, images: list[dict[str, Any]], drill_arn: str) -> None:
-    resources = [i["ImageId"] for i in images] + [s for i in images for s in snapshots_of(i)]
-    if resources:
-        ec2_client.create_tags(Resources=resources, Tags=[{"Key": DRILL_TAG, "Value": drill_arn}])
 
 
 def expected(
@@ -141,7 +133,6 @@ def check(ec2_client: EC2Client, image: dict[str, Any], want: dict[str, Any] | N
 def check_drill_image(ec2_client: EC2Client, dynamodb_client: DynamoDBClient, table: str, event: dict[str, Any]) -> dict[str, Any]:
     item = event["item"]
     images = drill_images(ec2_client, item["child"])
-    mark_as_drills(ec2_client, images, item["drill"])
     result: dict[str, Any] = {"imageId": None, "imageIds": [i["ImageId"] for i in images], "state": None, "facts": None,
                               "expectedFrom": None, "checks": [], "passed": False}  # fmt: skip
     if not images:

@@ -3,7 +3,7 @@
 Event:  {"request": <Validate Drill's result>}
 Result: {"items": [{"index": 0, "recoveryPoint": "ami-0a...bin", "bucket": "my-ami-archive", "amiName": "web-01",
           "archivedAt": "2025-02-11T09:00:00+00:00", "sizeBytes": 8000000000, "storageClass": "GLACIER",
-          "tier": "Bulk", "childName": "<drill name>-0-1a2b3c4d", "child": "arn:...:execution:<restore sm>:<childName>",
+          "tier": "Bulk", "childName": "drill-<drill name>-0-1a2b3c4d", "child": "arn:...:execution:<restore sm>:<childName>",
           "drill": <the drill's ARN>, "boot": false}],
          "tooLarge": [{"recoveryPoint", "bucket", "amiName", "sizeBytes"}], "matched": 3, "maxGb": 200, "buckets": [...]}
 Raises NoArchiveToDrillError (nothing matches, or everything that matches is over DrillMaxGb: a drill that proves
@@ -13,8 +13,9 @@ The archives are the `.bin` objects of DRILL_BUCKETS (DrillBucketName, or the bu
 by their tags as Resolve Selection names them (tests/static checks the copies agree). `newest` takes the most recently
 archived, `random` draws without replacement, seeded by the drill's ARN (a retried step draws the same archives).
 An object over DrillMaxGb (its size in S3, what the retrieval is billed on) is never drilled, and the report says so.
-Each child execution is named from the drill (cut to 40 characters), the index and a hash of the drill's ARN, so no
-other execution's name can be taken for it.
+Each child execution is named "drill-", the drill's name (cut to 40 characters), the index and a hash of the drill's
+ARN, so no other execution's name can be taken for it; the policy lets the functions remove only AMIs and snapshots
+whose execution tag names such an execution.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def archives(s3_client: S3Client, bucket: str) -> list[dict[str, Any]]:
 
 def drill_child_name(drill_arn: str, index: int) -> str:
     name = drill_arn.rsplit(":", 1)[1]
-    return f"{name[:40]}-{index}-{hashlib.sha256(drill_arn.encode()).hexdigest()[:8]}"
+    return f"drill-{name[:40]}-{index}-{hashlib.sha256(drill_arn.encode()).hexdigest()[:8]}"
 
 
 def choose(candidates: list[dict[str, Any]], request: dict[str, Any], max_gb: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -3,9 +3,9 @@
 Event:  {"drill": $$.Execution.Id, "state": <the drill's state: "archives" is Choose Archives' result, absent when it failed>}
 Result: {"removed": {"instances": ["i-..."], "images": ["ami-..."], "snapshots": ["snap-..."]},
          "left": {"instances": [...], "images": [...], "snapshots": [...]}, "terminating": ["i-..."], "clean": true}
-What belongs to the drill is read from EC2's tags, never inferred: instances, AMIs and snapshots tagged
-`glacier-ami-restore:drill` = this drill (Check Drill Image and Launch Drill Instance tag them), and the AMIs and
-snapshots Restore Image tagged with one of this drill's child executions (a child whose AMI was never checked).
+What belongs to the drill is read from EC2's tags, never inferred: instances tagged `glacier-ami-restore:drill` = this
+drill (Launch Drill Instance tags them at launch), and the AMIs and snapshots Restore Image tagged with one of this
+drill's child executions (`glacier-ami-restore:execution`).
 Instances are terminated; AMIs deregistered with DeleteAssociatedSnapshots (EC2 API Reference, DeregisterImage: a
 snapshot another AMI uses is skipped, and stays); snapshots left over (an AMI deregistered without them) deleted.
 "left" is what EC2 still shows afterwards; an instance `shutting-down` is on its way and listed apart. The sweep
@@ -36,32 +36,22 @@ LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-d
 GONE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidSnapshot.NotFound", "InvalidInstanceID.NotFound")
 
 
-def adopt(ec2_client: EC2Client, children: dict[str, str]) -> None:
-    """Tag as its drill's every AMI and snapshot a drill's child execution made that is not tagged yet (a drill stopped
-    before Check Drill Image ran): from then on the drill tag alone names what to remove, as the policy requires."""
-    arns = sorted(children)
-    for start in range(0, len(arns), 200):
-        tag: list[FilterTypeDef] = [{"Name": f"tag:{EXECUTION_TAG}", "Values": arns[start : start + 200]}]
-        made = [(i["ImageId"], i.get("Tags", [])) for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"]]
-        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
-            made += [(s["SnapshotId"], s.get("Tags", [])) for s in page["Snapshots"]]
-        for resource, tags in made:
-            values = {t["Key"]: t["Value"] for t in tags}
-            if DRILL_TAG not in values and values.get(EXECUTION_TAG) in children:
-                ec2_client.create_tags(Resources=[resource], Tags=[{"Key": DRILL_TAG, "Value": children[values[EXECUTION_TAG]]}])
-
-
-def found(ec2_client: EC2Client, drills: list[str]) -> dict[str, list[str]]:
-    """The drills' instances (not terminated; `shutting-down` included), AMIs and snapshots, from EC2's tags."""
-    tag: list[FilterTypeDef] = [{"Name": f"tag:{DRILL_TAG}", "Values": drills}]
-    states: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+def found(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict[str, list[str]]:
+    """The drills' instances (tagged with the drill at launch; not terminated, `shutting-down` included), and the AMIs
+    and snapshots their restores made (tagged by Restore Image with the child execution), from EC2's tags."""
     instances: set[str] = set()
+    images: set[str] = set()
     snapshots: set[str] = set()
-    for page in ec2_client.get_paginator("describe_instances").paginate(Filters=tag + states):
-        instances |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
-    images = {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"]}
-    for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
-        snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
+    if drills:
+        tag: list[FilterTypeDef] = [{"Name": f"tag:{DRILL_TAG}", "Values": drills}]
+        states: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+        for page in ec2_client.get_paginator("describe_instances").paginate(Filters=tag + states):
+            instances |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
+    for start in range(0, len(children), 200):
+        made: list[FilterTypeDef] = [{"Name": f"tag:{EXECUTION_TAG}", "Values": children[start : start + 200]}]
+        images |= {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=made)["Images"]}
+        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=made):
+            snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
     return {"instances": sorted(instances), "images": sorted(images), "snapshots": sorted(snapshots)}
 
 
@@ -74,11 +64,9 @@ def terminating(ec2_client: EC2Client, instance_ids: list[str]) -> list[str]:
     )
 
 
-def remove(ec2_client: EC2Client, drills: list[str], children: dict[str, str]) -> dict[str, Any]:
-    """Terminate, deregister (with snapshots) and delete what the drills' tags name (`children`: a child execution's
-    ARN -> its drill's); then read back what is left."""
-    adopt(ec2_client, children)
-    before = found(ec2_client, drills)
+def remove(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict[str, Any]:
+    """Terminate, deregister (with snapshots) and delete what the tags name; then read back what is left."""
+    before = found(ec2_client, drills, children)
     removed: dict[str, list[str]] = {"instances": [], "images": [], "snapshots": []}
     if before["instances"]:
         ec2_client.terminate_instances(InstanceIds=before["instances"])
@@ -105,7 +93,7 @@ def remove(ec2_client: EC2Client, drills: list[str], children: dict[str, str]) -
             logger.info("%s is used by an AMI the drill did not make: kept", snapshot_id)
             continue
         removed["snapshots"].append(snapshot_id)
-    after = found(ec2_client, drills)
+    after = found(ec2_client, drills, children)
     going = terminating(ec2_client, after["instances"])
     left = {**after, "instances": [i for i in after["instances"] if i not in going]}
     removed["snapshots"] = sorted(set(removed["snapshots"]))
@@ -113,7 +101,7 @@ def remove(ec2_client: EC2Client, drills: list[str], children: dict[str, str]) -
 
 
 def clean_up_drill(ec2_client: EC2Client, drill: str, archives: dict[str, Any] | None) -> dict[str, Any]:
-    children = {item["child"]: drill for item in (archives or {}).get("items", [])}
+    children = [item["child"] for item in (archives or {}).get("items", [])]
     result = remove(ec2_client, [drill], children)
     logger.info("drill %s: removed %s, left %s", drill, result["removed"], result["left"])
     return result

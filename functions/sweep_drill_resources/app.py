@@ -5,10 +5,10 @@ drill stopped by hand or timed out, which runs no state of its own, is swept too
 Event:  the EventBridge event (detail.executionArn for a drill that ended), or {} (sam local invoke).
 Result: {"drills": [the ended drills swept], "removed": {...}, "left": {...}, "terminating": [...], "clean",
          "messageId": <the email, only when something had to be removed or is left>}
-What is a drill's, read from AWS: instances, AMIs and snapshots tagged `glacier-ami-restore:drill` with a drill that is
-not RUNNING (DescribeExecution; a drill Step Functions no longer knows has ended); and AMIs and snapshots Restore Image
-tagged with a child execution whose input names, under AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, an execution of
-the drill state machine that is not RUNNING (a drill stopped before Check Drill Image tagged its AMI). A running
+What is a drill's, read from AWS: instances tagged `glacier-ami-restore:drill` with a drill that is not RUNNING
+(DescribeExecution; a drill Step Functions no longer knows has ended); and AMIs and snapshots Restore Image tagged with
+a child execution whose input names, under AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, an execution of the drill state
+machine that is not RUNNING. A running
 drill's resources are never touched. An AMI of an ordinary restore is never a drill's: its execution names no drill.
 Removal as Clean Up Drill does it (the same code: tests/static checks the copies agree).
 """
@@ -45,32 +45,22 @@ LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-d
 GONE_CODES = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidSnapshot.NotFound", "InvalidInstanceID.NotFound")
 
 
-def adopt(ec2_client: EC2Client, children: dict[str, str]) -> None:
-    """Tag as its drill's every AMI and snapshot a drill's child execution made that is not tagged yet (a drill stopped
-    before Check Drill Image ran): from then on the drill tag alone names what to remove, as the policy requires."""
-    arns = sorted(children)
-    for start in range(0, len(arns), 200):
-        tag: list[FilterTypeDef] = [{"Name": f"tag:{EXECUTION_TAG}", "Values": arns[start : start + 200]}]
-        made = [(i["ImageId"], i.get("Tags", [])) for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"]]
-        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
-            made += [(s["SnapshotId"], s.get("Tags", [])) for s in page["Snapshots"]]
-        for resource, tags in made:
-            values = {t["Key"]: t["Value"] for t in tags}
-            if DRILL_TAG not in values and values.get(EXECUTION_TAG) in children:
-                ec2_client.create_tags(Resources=[resource], Tags=[{"Key": DRILL_TAG, "Value": children[values[EXECUTION_TAG]]}])
-
-
-def found(ec2_client: EC2Client, drills: list[str]) -> dict[str, list[str]]:
-    """The drills' instances (not terminated; `shutting-down` included), AMIs and snapshots, from EC2's tags."""
-    tag: list[FilterTypeDef] = [{"Name": f"tag:{DRILL_TAG}", "Values": drills}]
-    states: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+def found(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict[str, list[str]]:
+    """The drills' instances (tagged with the drill at launch; not terminated, `shutting-down` included), and the AMIs
+    and snapshots their restores made (tagged by Restore Image with the child execution), from EC2's tags."""
     instances: set[str] = set()
+    images: set[str] = set()
     snapshots: set[str] = set()
-    for page in ec2_client.get_paginator("describe_instances").paginate(Filters=tag + states):
-        instances |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
-    images = {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"]}
-    for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
-        snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
+    if drills:
+        tag: list[FilterTypeDef] = [{"Name": f"tag:{DRILL_TAG}", "Values": drills}]
+        states: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+        for page in ec2_client.get_paginator("describe_instances").paginate(Filters=tag + states):
+            instances |= {i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]}
+    for start in range(0, len(children), 200):
+        made: list[FilterTypeDef] = [{"Name": f"tag:{EXECUTION_TAG}", "Values": children[start : start + 200]}]
+        images |= {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=made)["Images"]}
+        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=made):
+            snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
     return {"instances": sorted(instances), "images": sorted(images), "snapshots": sorted(snapshots)}
 
 
@@ -83,11 +73,9 @@ def terminating(ec2_client: EC2Client, instance_ids: list[str]) -> list[str]:
     )
 
 
-def remove(ec2_client: EC2Client, drills: list[str], children: dict[str, str]) -> dict[str, Any]:
-    """Terminate, deregister (with snapshots) and delete what the drills' tags name (`children`: a child execution's
-    ARN -> its drill's); then read back what is left."""
-    adopt(ec2_client, children)
-    before = found(ec2_client, drills)
+def remove(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict[str, Any]:
+    """Terminate, deregister (with snapshots) and delete what the tags name; then read back what is left."""
+    before = found(ec2_client, drills, children)
     removed: dict[str, list[str]] = {"instances": [], "images": [], "snapshots": []}
     if before["instances"]:
         ec2_client.terminate_instances(InstanceIds=before["instances"])
@@ -114,7 +102,7 @@ def remove(ec2_client: EC2Client, drills: list[str], children: dict[str, str]) -
             logger.info("%s is used by an AMI the drill did not make: kept", snapshot_id)
             continue
         removed["snapshots"].append(snapshot_id)
-    after = found(ec2_client, drills)
+    after = found(ec2_client, drills, children)
     going = terminating(ec2_client, after["instances"])
     left = {**after, "instances": [i for i in after["instances"] if i not in going]}
     removed["snapshots"] = sorted(set(removed["snapshots"]))
@@ -178,11 +166,11 @@ def sweep_report(result: dict[str, Any], drills: list[str]) -> tuple[str, str]:
 def sweep(ec2_client: EC2Client, sfn_client: SFNClient, sns_client: SNSClient, topic_arn: str, drill_sm_arn: str) -> dict[str, Any]:
     drill_executions = drill_sm_arn.replace(":stateMachine:", ":execution:") + ":"
     drills = sorted(d for d in tag_values(ec2_client, DRILL_TAG) if drill_ended(sfn_client, d))
-    children: dict[str, str] = {}
+    children: list[str] = []
     for child in sorted(tag_values(ec2_client, EXECUTION_TAG)):
         parent = drill_of(sfn_client, child, drill_executions)
         if parent is not None and drill_ended(sfn_client, parent):
-            children[child] = parent
+            children.append(child)
             drills = sorted({*drills, parent})
     if not drills:
         return {"drills": [], "removed": {"instances": [], "images": [], "snapshots": []}, "left": {}, "terminating": [], "clean": True,

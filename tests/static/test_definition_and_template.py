@@ -18,7 +18,9 @@ BIN = Path(sys.executable).parent
 TEMPLATE = template.load()
 # Each state machine's logical ID, its definition file and its substitutions (one name in four places: the file is the
 # DefinitionUri of the resource)
-MACHINES = {lid: TEMPLATE["Resources"][lid]["Properties"] for lid in ("RestoreStateMachine", "BatchRestoreStateMachine", "DrillStateMachine")}
+MACHINES = {
+    lid: TEMPLATE["Resources"][lid]["Properties"] for lid in ("RestoreStateMachine", "BatchRestoreStateMachine", "DrillStateMachine")
+}
 FILES = {lid: props["DefinitionUri"] for lid, props in MACHINES.items()}
 DEFINITIONS = {lid: json.loads((ROOT / path).read_text()) for lid, path in FILES.items()}
 DEFINITION, BATCH = DEFINITIONS["RestoreStateMachine"], DEFINITIONS["BatchRestoreStateMachine"]
@@ -152,7 +154,12 @@ def test_one_name_in_four_places() -> None:
         assert {m for m, _ in runs} == substituted, lid
         assert runs or lid in RULE_TARGETS, lid
         assert all(name.replace(" ", "").startswith(base) for _, name in runs), (lid, runs)
-    assert sorted(RULE_TARGETS) == ["ReleaseImageBudgetFunction", "ReportEndedExecutionFunction", "ResumeWaitingFunction", "SweepDrillResourcesFunction"]
+    assert sorted(RULE_TARGETS) == [
+        "ReleaseImageBudgetFunction",
+        "ReportEndedExecutionFunction",
+        "ResumeWaitingFunction",
+        "SweepDrillResourcesFunction",
+    ]
 
 
 @pytest.mark.parametrize("key", [k for k in LAMBDA_TASKS], ids=lambda k: k[1])

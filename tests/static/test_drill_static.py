@@ -37,7 +37,9 @@ def test_one_archive_never_stops_the_others_and_every_choice_is_a_question() -> 
             assert state["Catch"][-1]["Next"] in ("Note Archive Failure", "Terminate Drill Instance After Failure"), name
             assert state["TimeoutSeconds"] == 60, name
     # A failed restore is still checked (its AMI, if any, is the drill's to remove)
-    assert ITEM["Restore Archive"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.restoreError", "Next": "Check Drill Image"}]
+    assert ITEM["Restore Archive"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.restoreError", "Next": "Check Drill Image"}
+    ]
     assert ITEM["Restore Archive"]["Parameters"]["Input"]["restoreRequestDays"] == 1
     choices = {n: s for n, s in {**DRILL["States"], **ITEM}.items() if s["Type"] == "Choice"}
     assert sorted(choices) == ["Are Status Checks Done?", "Did The Drill Pass?", "Should It Boot?"]
@@ -47,4 +49,8 @@ def test_one_archive_never_stops_the_others_and_every_choice_is_a_question() -> 
 def test_the_boot_check_waits_a_minute_between_looks() -> None:
     # Given the status-check loop / Then it waits 60 s between looks; Check Instance Status ends it at its deadline
     wait: dict[str, Any] = ITEM["Wait For Status Checks"]
-    assert (wait["Seconds"], wait["Next"], ITEM["Are Status Checks Done?"]["Default"]) == (60, "Check Instance Status", "Wait For Status Checks")
+    assert (wait["Seconds"], wait["Next"], ITEM["Are Status Checks Done?"]["Default"]) == (
+        60,
+        "Check Instance Status",
+        "Wait For Status Checks",
+    )
