@@ -8,7 +8,8 @@ Result: {"imageId": "ami-0f..." | null, "imageIds": [every AMI the child made], 
          "passed": true | false}
 The AMIs are found by the tag Restore Image puts on every AMI and snapshot it makes (the child execution's ARN, a
 "drill-" execution: that tag marks them as the drill's), so an AMI of a child that failed is found too.
-The checks (EC2 API Reference, DescribeImages and DescribeSnapshots): the image is `available`; every snapshot of its block device mappings exists and is `completed`,
+The checks (EC2 API Reference, DescribeImages and DescribeSnapshots): the image is `available`; every snapshot of its
+block device mappings exists and is `completed`,
 with the mapping's volume size; the root device is one of its mappings; and architecture, root device, virtualization
 type and volume sizes equal the original AMI's (when it is still registered: its id is the object's name) or, failing
 that, the last drill of this archive that passed (kept in DRILL_RESULTS_TABLE). With neither, nothing is compared and
