@@ -31,15 +31,13 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:  # type stubs for mypy only; the Lambda runtime has plain boto3
-    from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger()
 
 _config = Config(retries={"mode": "standard", "max_attempts": 5})
 dynamodb = boto3.client("dynamodb", config=_config)
-cloudwatch = boto3.client("cloudwatch", config=_config)
+cloudwatch = boto3.client("cloudwatch", config=_config)  # typed Any: the dev requirements carry no CloudWatch stubs
 
 BYTES_PER_GIB = 2**30
 METRIC_NAMESPACE = "GlacierAmiRestore"
@@ -88,7 +86,7 @@ def archive_cost(
     item: dict[str, Any], output: dict[str, Any], image: dict[str, Any], boot: dict[str, Any] | None, cleaned_at: str
 ) -> float:
     gib = item["sizeBytes"] / BYTES_PER_GIB
-    per_gb, per_1000 = RETRIEVAL.get(item["storageClass"], {}).get(item["tier"], (0.0, 0.0))
+    per_gb, per_1000 = RETRIEVAL.get(str(item["storageClass"]), {}).get(str(item["tier"]), (0.0, 0.0))
     retrieval = gib * per_gb + per_1000 / 1000 if output.get("restoreOutcome") == "requested" else 0.0
     copy_days = (hours(output.get("copyReadyAt"), output.get("copyExpiresAt")) or 0) / 24
     copy = gib * STANDARD_USD_PER_GB_MONTH * copy_days / DAYS_PER_MONTH
@@ -100,7 +98,7 @@ def archive_cost(
     if boot and boot.get("launchedAt"):
         seconds = max(60.0, 3600 * (hours(boot["launchedAt"], boot.get("terminatedAt") or cleaned_at) or 0))
         instance = INSTANCE_USD_PER_HOUR.get(boot.get("instanceType", ""), 0.0) * seconds / 3600
-    return round(retrieval + copy + snapshots + blocks + instance, 4)
+    return round(float(retrieval + copy + snapshots + blocks + instance), 4)
 
 
 def archive_result(record: dict[str, Any], cleaned_at: str) -> dict[str, Any]:
@@ -173,10 +171,10 @@ def keep(dynamodb_client: DynamoDBClient, table: str, report: dict[str, Any]) ->
             dynamodb_client.put_item(TableName=table, Item=baseline)
 
 
-def metrics(cloudwatch_client: CloudWatchClient, stack: str, report: dict[str, Any]) -> None:
+def metrics(cloudwatch_client: Any, stack: str, report: dict[str, Any]) -> None:
     dimension = {"Name": "Stack", "Value": stack}
     failed = float(sum(not r["passed"] for r in report["archives"]))
-    data: list[MetricDatumTypeDef] = [
+    data: list[dict[str, Any]] = [
         {"MetricName": "DrillFailed", "Dimensions": [dimension], "Value": 0.0 if report["passed"] else 1.0, "Unit": "Count"},
         {"MetricName": "DrillPassed", "Dimensions": [dimension], "Value": 1.0 if report["passed"] else 0.0, "Unit": "Count"},
         {"MetricName": "ArchivesFailed", "Dimensions": [dimension], "Value": failed, "Unit": "Count"},
@@ -189,7 +187,7 @@ def metrics(cloudwatch_client: CloudWatchClient, stack: str, report: dict[str, A
 
 
 def record(
-    dynamodb_client: DynamoDBClient, cloudwatch_client: CloudWatchClient, table: str, stack: str, event: dict[str, Any], now: datetime
+    dynamodb_client: DynamoDBClient, cloudwatch_client: Any, table: str, stack: str, event: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     report = build_report(event["execution"], event["startTime"], event["state"], now)
     keep(dynamodb_client, table, report)

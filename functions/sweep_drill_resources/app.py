@@ -59,8 +59,8 @@ def found(ec2_client: EC2Client, drills: list[str], children: list[str]) -> dict
     for start in range(0, len(children), 200):
         made: list[FilterTypeDef] = [{"Name": f"tag:{EXECUTION_TAG}", "Values": children[start : start + 200]}]
         images |= {i["ImageId"] for i in ec2_client.describe_images(Owners=["self"], Filters=made)["Images"]}
-        for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=made):
-            snapshots |= {s["SnapshotId"] for s in page["Snapshots"]}
+        for listed in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=made):
+            snapshots |= {s["SnapshotId"] for s in listed["Snapshots"]}
     return {"instances": sorted(instances), "images": sorted(images), "snapshots": sorted(snapshots)}
 
 
@@ -119,8 +119,8 @@ def tag_values(ec2_client: EC2Client, key: str) -> set[str]:
     values |= {
         t["Value"] for i in ec2_client.describe_images(Owners=["self"], Filters=tag)["Images"] for t in i.get("Tags", []) if t["Key"] == key
     }
-    for page in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
-        values |= {t["Value"] for s in page["Snapshots"] for t in s.get("Tags", []) if t["Key"] == key}
+    for listed in ec2_client.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=tag):
+        values |= {t["Value"] for s in listed["Snapshots"] for t in s.get("Tags", []) if t["Key"] == key}
     return values
 
 

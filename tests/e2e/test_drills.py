@@ -65,8 +65,9 @@ def report_of(aws: Emulator, stack: Stack, arn: str) -> dict[str, Any]:
     items = aws.client("dynamodb").query(
         TableName=stack.physical["DrillResultsTable"], KeyConditionExpression="kind = :k", ExpressionAttributeValues={":k": {"S": "drill"}}
     )["Items"]
-    (found,) = [json.loads(i["report"]["S"]) for i in items if json.loads(i["report"]["S"])["drill"] == arn]
-    return found
+    found: list[dict[str, Any]] = [json.loads(i["report"]["S"]) for i in items]
+    (report,) = [r for r in found if r["drill"] == arn]
+    return report
 
 
 def test_a_drill_restores_checks_boots_and_leaves_nothing(drills: tuple[Emulator, Stack]) -> None:
