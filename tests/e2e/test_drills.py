@@ -108,6 +108,8 @@ def test_a_drill_restores_checks_boots_and_leaves_nothing(drills: tuple[Emulator
     assert report["cleanup"]["clean"] is True and report["cleanup"]["removed"]["images"] == [result["imageId"]]
     emails = [e for e in aws.emails(stack) if run.arn in e["message"]]
     assert [e["subject"] for e in emails] == ["Restore drill passed: 1 of 1 archive(s) restored and checked"]
+    # (the drill's restore sent none of its own: Validate Input found it a child of this running drill)
+    assert [e["subject"] for e in aws.emails(stack) if result["restore"]["execution"] in e["message"]] == [emails[0]["subject"]]
     assert "Time:               copy 6.00 h, image 0.33 h, total 6.34 h" in emails[0]["message"]
     # A second drill of the same archive compares against the first one's recorded facts
     again = drill(aws, stack, {"amiName": name, "selection": "newest"})
@@ -134,6 +136,8 @@ def test_a_drill_whose_image_fails_reports_it_and_leaves_nothing(drills: tuple[E
     assert email["subject"] == "Restore drill FAILED: 0 of 1 archive(s) restored and checked"
     assert "BAD image available: failed: Snapshot data is corrupt" in email["message"]
     assert left_in_ec2(aws) == {"images": [], "snapshots": [], "instances": []}
+    # And its restore's own failure email is not sent: the drill's report is the one
+    assert [e["subject"] for e in aws.emails(stack) if result["restore"]["execution"] in e["message"]] == [email["subject"]]
 
 
 def test_a_boot_check_whose_status_checks_fail(drills: tuple[Emulator, Stack]) -> None:
@@ -214,3 +218,5 @@ def test_a_drill_stopped_by_hand_leaves_nothing(drills: tuple[Emulator, Stack], 
         "ABORTED" if where == "restore" else "SUCCEEDED",
     ]
     assert left_in_ec2(aws) == {"images": [], "snapshots": [], "instances": []}
+    # And the stopped restore sends no email of its own (Report Ended Execution finds it a drill's child)
+    assert [e["subject"] for e in aws.emails(stack) if child in e["message"]] == []

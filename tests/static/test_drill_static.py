@@ -4,9 +4,10 @@ and ends FAILED; its choices are questions with a deliberate default; its only w
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from tests.support import ROOT
+from tests.support import ROOT, load_function
 
 DRILL = json.loads((ROOT / "statemachine" / "drill.asl.json").read_text())
 ITEM = DRILL["States"]["Drill Each Archive"]["ItemProcessor"]["States"]
@@ -54,3 +55,16 @@ def test_the_boot_check_waits_a_minute_between_looks() -> None:
         "Check Instance Status",
         "Wait For Status Checks",
     )
+
+
+def test_every_child_name_of_the_largest_drill_is_one_its_checks_recognise() -> None:
+    # Given the largest drill (MAX_DRILL_COUNT archives) with an 80-character name / Then each child's name fits Step
+    # Functions' 80 characters and is the one Validate Input and Report Ended Execution check a claimed drill against
+    choose, single = load_function("choose_archives"), load_function("validate_input")
+    count = load_function("validate_drill").MAX_DRILL_COUNT
+    parent = f"arn:aws:states:us-east-1:123456789012:execution:Drill-x:{'n' * 80}"
+    names = [choose.drill_child_name(parent, index) for index in range(count)]
+    assert (count, max(len(name) for name in names), len(set(names))) == (10, 57, 10)
+    assert all(re.fullmatch(r"(.*)-(\d{1,3})-([0-9a-f]{8})", name) for name in names)
+    report = load_function("report_ended_execution")
+    assert [single.drill_child_name(parent, 9), f"drill-{report.child_name(parent, 9)}"] == [names[9]] * 2
