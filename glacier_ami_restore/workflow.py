@@ -64,7 +64,7 @@ def default_stack(directory: Path | None = None) -> str:
     return DEFAULT_STACK
 
 
-def state_machine_arn(aws: Aws, stack: str) -> str:
+def stack_outputs(aws: Aws, stack: str) -> dict[str, str]:
     try:
         stacks = aws.cloudformation().describe_stacks(StackName=stack)["Stacks"]
     except ClientError as error:
@@ -73,7 +73,11 @@ def state_machine_arn(aws: Aws, stack: str) -> str:
                 f"no CloudFormation stack '{stack}' in {aws.region}: deploy it (`sam deploy --guided`) or pass --stack / --region"
             ) from error
         raise
-    outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+    return {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+
+
+def state_machine_arn(aws: Aws, stack: str) -> str:
+    outputs = stack_outputs(aws, stack)
     if OUTPUT_KEY not in outputs:
         raise CliError(f"stack '{stack}' has no output {OUTPUT_KEY}: is it a glacier-ami-restore stack? pass --stack NAME")
     return outputs[OUTPUT_KEY]

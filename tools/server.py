@@ -53,11 +53,14 @@ def main(argv: list[str]) -> int:
         metavar="BUCKET/NAME/CLASS[/GB]",
         help="also archive this AMI, as the archive side did months ago (repeatable)",
     )
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="a template parameter of the stack (repeatable)"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     with Emulator(region=args.region, seed=args.seed) as aws:
         endpoint = aws.serve(args.port)
-        stack = aws.deploy()
+        stack = aws.deploy(**dict(p.split("=", 1) for p in args.parameter))
         keys = [
             (aws.archive_ami(name, BUCKET, storage_class, status, size_gb=size), storage_class + (f"/{status}" if status else ""), size)
             for name, storage_class, status, size in SAMPLES

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cli.support import OWN_AMIS, OWN_BUCKET, Server
+from tests.cli.support import DRILL_AMI, OWN_AMIS, OWN_BUCKET, Server
 from tests.support import emulator_server
 
 
@@ -15,12 +15,14 @@ from tests.support import emulator_server
 def server() -> Iterator[Server]:
     # The AMIs restores in these tests use, archived in a bucket of their own (as the archive side did months ago),
     # so the samples stay as listed
-    with emulator_server(*(f"--archive={OWN_BUCKET}/{name}/GLACIER/80" for name in OWN_AMIS)) as process:
+    # (and one for the drills, which restore from that bucket)
+    archived = [f"--archive={OWN_BUCKET}/{name}/GLACIER/80" for name in OWN_AMIS] + [f"--archive={OWN_BUCKET}/{DRILL_AMI}/GLACIER/8"]
+    with emulator_server(*archived, f"--parameter=DrillBucketName={OWN_BUCKET}") as process:
         banner = process.banner
         found = re.search(r"state machine: (\S+)", banner)
         assert found is not None
         keys = {m.group(2): m.group(1) for m in re.finditer(r"s3://my-ami-archive/(\S+)  (\S+)(?:  [^\n]*)?\n", banner)}
         assert len(keys) == 4, banner
         own = {m.group(2): m.group(1) for m in re.finditer(rf"s3://{OWN_BUCKET}/(\S+)  GLACIER  \d+ GB  (\S+)\n", banner)}
-        assert sorted(own) == sorted(OWN_AMIS), banner
+        assert sorted(own) == sorted([*OWN_AMIS, DRILL_AMI]), banner
         yield Server(process.endpoint, found.group(1), keys, own, banner, process.printed)

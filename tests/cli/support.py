@@ -39,6 +39,8 @@ GOLDEN = Path(__file__).parent / "golden"
 OWN_BUCKET = "cli-test-archive"
 # Archived by the fixture in GLACIER, to restore: by the command line, and (the last) by a plain SDK client
 OWN_AMIS = ("mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02", "api-server-2025-04")
+# Archived by the fixture in GLACIER for the drills (the stack's DrillBucketName is OWN_BUCKET): 8 GB, drilled only by name
+DRILL_AMI = "drill-server-2025-05"
 
 
 @dataclass(frozen=True)

@@ -64,25 +64,26 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
 
 
 def test_list_every_bucket_and_filters(server: Server) -> None:
-    # Given the samples and the four AMIs the server's fixture archived in a bucket of its own
+    # Given the samples and the five AMIs the server's fixture archived in a bucket of its own
     # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
     everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
     by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
     before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2000-01-01", "--output", "json")
     until = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2100-01-01T00:00Z", "--output", "json")
-    # Then all eight are listed by name, one matches the pattern, none is that old and all are older than 2100
+    # Then all nine are listed by name, one matches the pattern, none is that old and all are older than 2100
     assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout)] == [
         ("api-server-2025-04", OWN_BUCKET),
         (APP, SAMPLES),
         ("db-server-2023-06", SAMPLES),
         ("dns-server-2025-03", OWN_BUCKET),
+        ("drill-server-2025-05", OWN_BUCKET),
         ("file-server-2022-09", SAMPLES),
         (MAIL, OWN_BUCKET),
         (NTP, OWN_BUCKET),
         ("web-server-2025-01", SAMPLES),
     ]
     assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
-    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 8)
+    assert (before.exit_code, json.loads(before.stdout), len(json.loads(until.stdout))) == (0, [], 9)
 
 
 def test_estimate_prices_each_allowed_tier(server: Server) -> None:

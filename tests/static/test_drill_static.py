@@ -68,3 +68,12 @@ def test_every_child_name_of_the_largest_drill_is_one_its_checks_recognise() -> 
     assert all(re.fullmatch(r"(.*)-(\d{1,3})-([0-9a-f]{8})", name) for name in names)
     report = load_function("report_ended_execution")
     assert [single.drill_child_name(parent, 9), f"drill-{report.child_name(parent, 9)}"] == [names[9]] * 2
+
+
+def test_the_command_line_refuses_what_validate_drill_refuses() -> None:
+    # The command line checks a drill's glob and count before any AWS call, with Validate Drill's limits
+    from glacier_ami_restore import drills
+
+    validate = load_function("validate_drill")
+    assert (drills.MAX_DRILL_COUNT, drills.MAX_GLOB_LENGTH) == (validate.MAX_DRILL_COUNT, validate.MAX_GLOB_LENGTH) == (10, 128)
+    assert sorted(drills.payload("*", "random", 1, "Bulk", False)) == sorted(validate.DRILL_FIELDS[:-1])
