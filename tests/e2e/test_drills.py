@@ -9,6 +9,7 @@ import itertools
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 DRILL_TAG = "glacier-ami-restore:drill"
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 _names = itertools.count()
+SCHEDULE = "cron(0 3 1 * ? *)"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,9 @@ def drills() -> Iterator[tuple[Emulator, Stack]]:
         vpc = ec2.create_vpc(CidrBlock="10.23.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.23.1.0/24")["Subnet"]["SubnetId"]
         aws.client("s3").create_bucket(Bucket=BUCKET)
-        stack = aws.deploy(DrillBucketName=BUCKET, DrillSubnetId=subnet, DrillVpcId=vpc, DrillMaxGb="50")
+        # (scheduled drills at 03:00 on the first of each month: the clock starts on 5 January, and the other tests move it
+        # by hours, so only test_a_scheduled_drill_fires_on_the_clock_and_runs reaches a firing)
+        stack = aws.deploy(DrillBucketName=BUCKET, DrillSubnetId=subnet, DrillVpcId=vpc, DrillMaxGb="50", DrillSchedule=SCHEDULE)
         yield aws, stack
 
 
@@ -220,3 +224,31 @@ def test_a_drill_stopped_by_hand_leaves_nothing(drills: tuple[Emulator, Stack], 
     assert left_in_ec2(aws) == {"images": [], "snapshots": [], "instances": []}
     # And the stopped restore sends no email of its own (Report Ended Execution finds it a drill's child)
     assert [e["subject"] for e in aws.emails(stack) if child in e["message"]] == []
+
+
+def test_a_scheduled_drill_fires_on_the_clock_and_runs(drills: tuple[Emulator, Stack]) -> None:
+    aws, stack = drills
+    sfn = aws.client("stepfunctions")
+    # Given the stack's DrillSchedule (03:00 UTC on the first of each month) and an archive to drill
+    archived(aws, "scheduled")
+    before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=stack.physical["DrillStateMachine"])["executions"]}
+    now = aws.clock.now()
+    firing = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, 3, tzinfo=UTC)
+    # When the virtual clock reaches the next firing (and EventBridge's delivery)
+    aws.clock.advance((firing - now).total_seconds() + 60)
+    # Then DrillScheduleRule started one drill, as the schedule starts it: {"scheduled": true}, the defaults for the rest
+    (arn,) = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=stack.physical["DrillStateMachine"])["executions"]
+              if e["executionArn"] not in before]  # fmt: skip
+    described = sfn.describe_execution(executionArn=arn)
+    assert (json.loads(described["input"]), described["startDate"].astimezone(UTC) >= firing) == ({"scheduled": True}, True)
+    # And it ran: one archive restored (Bulk) and checked, its report kept as scheduled, one email, nothing left
+    run = aws.wait(stack, arn, timeout=60)
+    assert (run.status, run.error) == ("SUCCEEDED", None)
+    report = report_of(aws, stack, arn)
+    assert (report["scheduled"], report["request"]) == (True, {"amiName": "*", "selection": "random", "count": 1, "tier": "Bulk",
+                                                                "bootCheck": False})  # fmt: skip
+    assert [(r["passed"], r["tier"]) for r in report["archives"]] == [(True, "Bulk")]
+    assert [e["subject"] for e in aws.emails(stack) if arn in e["message"]] == [
+        "Restore drill passed: 1 of 1 archive(s) restored and checked"
+    ]
+    assert left_in_ec2(aws) == {"images": [], "snapshots": [], "instances": []}
