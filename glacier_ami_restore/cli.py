@@ -520,7 +520,7 @@ def drill_group(ctx: click.Context, /, **given: Any) -> None:
         ctx.exit(2)
 
 
-def hours(value: float | None) -> str:
+def took_hours(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} h"
 
 
@@ -566,7 +566,7 @@ def print_drill(config: Settings, found: drills.Drill, out: Console) -> None:
             table.add_row(
                 item["amiName"], item["storageClass"], item["tier"], restore.status if restore else "not started",
                 restore.stage if restore else "-", ("PASSED" if result["passed"] else "FAILED") if result else "-",
-                hours(times.get("total")), hours(times.get("copy")), hours(times.get("image")),
+                took_hours(times.get("total")), took_hours(times.get("copy")), took_hours(times.get("image")),
             )  # fmt: skip
         print_table(out, table)
     if report is not None:
@@ -660,8 +660,8 @@ def drill_history_command(ctx: click.Context, /, limit: int, stack: str | None, 
             table_out.add_row(
                 started if first else "", row["name"] if first else "", outcome if first else "",
                 f"{a['amiName']} {'passed' if a['passed'] else 'FAILED'}" if a else "-", a["storageClass"] if a else "-",
-                a["tier"] if a else "-", hours(a["hours"]["total"]) if a else "-", hours(a["hours"]["copy"]) if a else "-",
-                hours(a["hours"]["image"]) if a else "-", cost if first else "",
+                a["tier"] if a else "-", took_hours(a["hours"]["total"]) if a else "-", took_hours(a["hours"]["copy"]) if a else "-",
+                took_hours(a["hours"]["image"]) if a else "-", cost if first else "",
             )  # fmt: skip
     print_table(out, table_out)
     if trend:
@@ -669,8 +669,8 @@ def drill_history_command(ctx: click.Context, /, limit: int, stack: str | None, 
         out.print(f"Restore times measured by these {len(rows)} drills (restore start to image available), per class and tier:")
         trend_out = new_table("CLASS", "TIER", "RESTORES", "MIN", "MEDIAN", "MAX", "OLDEST TO NEWEST")
         for t in trend:
-            trend_out.add_row(t["storageClass"], t["tier"], str(t["restores"]), hours(t["minHours"]), hours(t["medianHours"]),
-                              hours(t["maxHours"]), " ".join(f"{h:.2f}" for h in t["lastHours"]))  # fmt: skip
+            trend_out.add_row(t["storageClass"], t["tier"], str(t["restores"]), took_hours(t["minHours"]), took_hours(t["medianHours"]),
+                              took_hours(t["maxHours"]), " ".join(f"{h:.2f}" for h in t["lastHours"]))  # fmt: skip
         print_table(out, trend_out)
     return 0
 

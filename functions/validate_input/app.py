@@ -203,10 +203,11 @@ def child_name(parent_arn: str, index: int) -> str:
     return f"{name[:40]}-{index}-{hashlib.sha256(parent_arn.encode()).hexdigest()[:8]}"
 
 
+# The name a drill gives its child number `index` (a copy of functions/choose_archives'): "drill-", the drill's name
+# (cut to 40 characters), the index and a hash of the drill's ARN.
 def drill_child_name(drill_arn: str, index: int) -> str:
-    """The name a drill gives its child number `index` (functions/choose_archives): "drill-", the drill's name (cut to
-    40 characters), the index and a hash of the drill's ARN."""
-    return f"drill-{child_name(drill_arn, index)}"
+    name = drill_arn.rsplit(":", 1)[1]
+    return f"drill-{name[:40]}-{index}-{hashlib.sha256(drill_arn.encode()).hexdigest()[:8]}"
 
 
 def is_child_of(
@@ -244,8 +245,9 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         logger.info("refused input: %s", problems)
         raise InvalidInputError("; ".join(problems))
     claimed = request.pop("startedBy", None)
-    parents = (os.environ["BATCH_STATE_MACHINE_ARN"], os.environ.get("DRILL_STATE_MACHINE_ARN", ""))
-    if claimed and is_child_of(sfn, claimed, event["executionName"], *parents):
+    if claimed and is_child_of(
+        sfn, claimed, event["executionName"], os.environ["BATCH_STATE_MACHINE_ARN"], os.environ.get("DRILL_STATE_MACHINE_ARN", "")
+    ):
         request["startedBy"] = claimed
     elif claimed:
         logger.info("%s is not a child of %s: it emails like any restore", event["executionName"], claimed)
