@@ -11,7 +11,7 @@ NotImplementedError for CreateStoreImageTask, DescribeStoreImageTasks and Create
 - RegisterImage with BlockDeviceMappings registers them, with the root device, virtualization type and architecture
   given (moto keeps a made-up 15 GB /dev/sda1 snapshot and ignores them); without mappings, moto's image stands.
 - DeregisterImage deletes the image's snapshots with DeleteAssociatedSnapshots, as the world says (moto ignores it),
-  and a store task still reading the image fails.
+  each as the caller's ec2:DeleteSnapshot (adapters/iam.py), and a store task still reading the image fails.
 - RunInstances: the security groups of the primary network interface are the instance's (moto leaves them out), and
   each instance's status checks are the world's (`initializing`, then `ok` or `impaired`; moto: `ok` at once).
 - Every account sees Amazon's public AMIs: the first PUBLIC_AMIS of moto's catalogue, not its 1,300. ASSUMPTION: ten
@@ -152,7 +152,13 @@ def _describe_store_image_tasks(self: Any) -> ActionResult:
 @answering_world_errors
 def _deregister_image(self: Any) -> ActionResult:
     self.error_on_dryrun()
-    results = _model(self).deregister_image(self.region, self._get_param("ImageId"), bool(self._get_param("DeleteAssociatedSnapshots")))
+    credentials, region, account = iam.caller(self.headers), self.region, self.current_account
+    results = _model(self).deregister_image(
+        region,
+        self._get_param("ImageId"),
+        bool(self._get_param("DeleteAssociatedSnapshots")),
+        lambda snapshot_id: iam.may_delete_snapshot(credentials, region, account, snapshot_id),
+    )
     return ActionResult({"Return": True, **({"DeleteSnapshotResults": results} if results else {})})
 
 
@@ -237,15 +243,8 @@ def _snapshot_progress(snapshot: Any) -> str:
 
 @answering_world_errors
 def _create_restore_image_task(self: Any) -> ActionResult:
-    # EC2 writes the snapshots and tags the AMI and snapshots with the caller's permissions.
-    credentials = iam.caller(self.headers)
-    snapshots = f"arn:aws:ec2:{self.region}::snapshot/*"
-    for action in ("ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ebs:CompleteSnapshot"):
-        iam.require(credentials, action, snapshots, self.region, self.current_account)
-    for spec in self._get_param("TagSpecifications", []):
-        iam.require(
-            credentials, "ec2:CreateTags", f"arn:aws:ec2:{self.region}::{spec['ResourceType']}/*", self.region, self.current_account
-        )
+    # (EC2 writes the snapshots and tags the AMI and snapshots with the caller's permissions: authorized with the request,
+    # emulator/world/ec2_authorization.py)
     image_id = _model(self).restore_image(
         self.region,
         self._get_param("Bucket"),
