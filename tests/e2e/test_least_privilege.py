@@ -117,7 +117,7 @@ def grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str]]:
             document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
             for index, statement in enumerate(document["Statement"]):
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                if name != DRILLS:  # what only drills use is proven with the drills (docs/drills.md says how far)
+                if name != DRILLS:  # what only drills use: tests/e2e/test_least_privilege_drills.py
                     found += [(role, name, index, action) for action in actions if not proven_by_batches(name, statement)]
     return found
 
