@@ -38,6 +38,7 @@ lint: $(BIN)/.installed .venv-checkov/bin/.installed
 	$(BIN)/statelint --ignore=URI statemachine/definition.asl.json
 	$(BIN)/statelint --ignore=URI statemachine/batch.asl.json
 	$(BIN)/statelint --ignore=URI statemachine/archive.asl.json
+	$(BIN)/statelint --ignore=URI statemachine/drill.asl.json
 	SAM_CLI_TELEMETRY=0 HOME=$(CURDIR)/$(VENV) $(BIN)/sam validate --lint --region $(REGION)
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 

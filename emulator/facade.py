@@ -279,7 +279,7 @@ class Emulator:
                 "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
             }  # fmt: skip
             function.module = awslambda.load_handler(function.source, f"{function.name}.as-role", function.environment)
-        for lid in ("RestoreStateMachineRole", "BatchRestoreStateMachineRole"):  # each state machine acts as its own role
+        for lid in ("RestoreStateMachineRole", "BatchRestoreStateMachineRole", "DrillStateMachineRole"):  # each acts as its own role
             invoker = assume(stack.attributes[lid]["Arn"])
             self.invokers[stack.attributes[lid]["Arn"]] = (invoker["AccessKeyId"], invoker["SessionToken"])
         self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}

@@ -23,7 +23,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from glacier_ami_restore import archive, archiving, estimate, notifications, progress, validation, workflow
+from glacier_ami_restore import archive, archiving, drills, estimate, notifications, progress, validation, workflow
 from glacier_ami_restore.aws import POOL_SIZE, Aws, CliError, origin
 
 PROG = "glacier-ami-restore"
@@ -613,6 +613,175 @@ def history_command(ctx: click.Context, /, limit: int, stack: str | None, **give
             took(row["imageSeconds"]),
         )
     print_table(out, table)
+    return 0
+
+
+# --- drill ------------------------------------------------------------------------------------------------------------
+
+
+@cli.group("drill", invoke_without_command=True)
+@aws_options
+@click.pass_context
+def drill_group(ctx: click.Context, /, **given: Any) -> None:
+    """Restore drills: restore archived AMIs on purpose, check them, remove them, and keep the times (docs/drills.md)."""
+    settings(ctx, given)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help(), err=True)
+        ctx.exit(2)
+
+
+def took_hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} h"
+
+
+def drill_outcome(passed: bool | None, status: str, error: str | None) -> str:
+    if passed is not None:
+        return ("PASSED" if passed else "FAILED") + (f" {error}" if error and not passed else "")
+    return status + (f" {error}" if error else "")
+
+
+def show_drill(config: Settings, found: drills.Drill, out: Console) -> int:
+    """The drill as read now, and the exit code: 0 running or passed, 1 failed or ended otherwise."""
+    report = found.report
+    failed = found.status not in ("RUNNING", "SUCCEEDED")
+    if config.json:
+        emit_json(found.as_json())
+    else:
+        print_drill(config, found, out)
+    if failed:
+        cause = drills.readable_report_cause((report or {}).get("cause")) or found.cause or ""
+        click.echo(f"{PROG}: drill {found.status}: {found.error or '-'}: {one_line(cause)[:300]}", err=True)
+        return 1
+    return 0
+
+
+def print_drill(config: Settings, found: drills.Drill, out: Console) -> None:
+    report = found.report
+    grid = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("Drill", found.name), ("Status", found.status + (f" (in {found.state})" if found.status == "RUNNING" and found.state else "")),
+        ("Started", when(found.started)), ("Ended", when(found.stopped) if found.stopped else "-"),
+        ("Asked", ", ".join(f"{k} {v}" for k, v in found.request.items()) or "the defaults"),
+    ):  # fmt: skip
+        grid.add_row(f"{label}:", value)
+    print_table(out, grid)
+    if found.archives:
+        table = new_table("ARCHIVE", "CLASS", "TIER", "RESTORE", "STAGE", "OUTCOME", "TOTAL", "COPY", "IMAGE")
+        results = {r["recoveryPoint"]: r for r in (report or {}).get("archives", [])}
+        stages = {p.arn: p for p in found.restores}
+        for item in found.archives:
+            result = results.get(f"s3://{item['bucket']}/{item['recoveryPoint']}")
+            restore = stages.get(item["child"])
+            times = (result or {}).get("hours") or {}
+            table.add_row(
+                item["amiName"], item["storageClass"], item["tier"], restore.status if restore else "not started",
+                restore.stage if restore else "-", ("PASSED" if result["passed"] else "FAILED") if result else "-",
+                took_hours(times.get("total")), took_hours(times.get("copy")), took_hours(times.get("image")),
+            )  # fmt: skip
+        print_table(out, table)
+    if report is not None:
+        cleanup = report.get("cleanup") or {}
+        out.print(f"Outcome: {drill_outcome(report['passed'], found.status, report.get('error'))}; cost about ${report['costUsd']:.4f}; "
+                  + ("nothing left in AWS" if cleanup.get("clean") else f"LEFT IN AWS: {cleanup.get('left')}"))  # fmt: skip
+    elif found.status != "RUNNING":
+        out.print(f"Outcome: {found.status} {found.error or ''}: {one_line(found.cause or '')}".rstrip(": "))
+    out.print(f"Console: {workflow.console_url(config.aws().region, found.arn)}")
+
+
+@drill_group.command("run")
+@click.option("--name", "pattern", default="*", show_default=True, help="Drill archived AMIs whose name matches this glob.")
+@click.option("--boot", is_flag=True, help="Also boot each restored AMI once (needs the stack's DrillSubnetId).")
+@click.option("--selection", type=click.Choice(["random", "newest"]), default="random", show_default=True, help="Which matching archives.")
+@click.option("--count", type=click.IntRange(1, drills.MAX_DRILL_COUNT), default=1, show_default=True, help="How many archives.")
+@click.option("--tier", type=click.Choice(["Bulk", "Standard", "Expedited"]), default="Bulk", show_default=True, help="Retrieval tier.")
+@click.option("--wait", is_flag=True, help="Then wait for the drill to end and show its outcome (exit 1 if it failed).")
+@stack_option
+@interval_option
+@aws_options
+@click.pass_context
+def drill_run_command(
+    ctx: click.Context, /, pattern: str, boot: bool, selection: str, count: int, tier: str, wait: bool, stack: str | None,
+    interval: float | None, **given: Any,
+) -> int:  # fmt: skip
+    """Start a restore drill now (one drill at a time: the stack refuses a second while one runs)."""
+    config = settings(ctx, given)
+    if (problem := drills.glob_problem(pattern)) is not None:
+        raise CliError(problem)
+    aws = config.aws()
+    machine, table = drills.drill_outputs(aws, stack or workflow.default_stack())
+    body = drills.payload(pattern, selection, count, tier, boot)
+    arn = drills.start(aws, machine, body)
+    out = console()
+    if not wait:
+        if config.json:
+            emit_json({"executionArn": arn, "consoleUrl": workflow.console_url(aws.region, arn), "input": body})
+        else:
+            out.print(f"Started the drill {arn.rsplit(':', 1)[1]} of archives matching '{pattern}' ({selection}, {count}, {tier}"
+                      f"{', boot check' if boot else ''}): follow it with `{PROG} drill status`.")  # fmt: skip
+            out.print(f"Execution: {arn}")
+        return 0
+    delay = interval if interval is not None else 0.2
+    while aws.sfn().describe_execution(executionArn=arn)["status"] == "RUNNING":
+        time.sleep(delay)
+        delay = interval if interval is not None else min(delay * 1.5, 30.0)
+    return show_drill(config, drills.read_drill(aws, arn, table), out)
+
+
+@drill_group.command("status")
+@click.argument("reference", metavar="[EXECUTION|NAME]", required=False)
+@stack_option
+@aws_options
+@click.pass_context
+def drill_status_command(ctx: click.Context, /, reference: str | None, stack: str | None, **given: Any) -> int:
+    """A drill (default: the newest): its state, each archive's restore stage, and its outcome once recorded."""
+    config = settings(ctx, given)
+    aws = config.aws()
+    machine, table = drills.drill_outputs(aws, stack or workflow.default_stack())
+    return show_drill(config, drills.read_drill(aws, drills.newest(aws, machine, reference), table), console())
+
+
+@drill_group.command("history")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many drills, newest first.")
+@stack_option
+@aws_options
+@click.pass_context
+def drill_history_command(ctx: click.Context, /, limit: int, stack: str | None, **given: Any) -> int:
+    """Past drills (outcome, archives, measured restore times, cost) and the trend of restore times per class and tier."""
+    config = settings(ctx, given)
+    aws = config.aws()
+    machine, table = drills.drill_outputs(aws, stack or workflow.default_stack())
+    rows = drills.past_drills(aws, machine, table, limit)
+    trend = drills.trend(rows)
+    if config.json:
+        emit_json({"drills": rows, "trend": trend})
+        return 0
+    out = console()
+    if not rows:
+        out.print(f"No drills yet: start one with `{PROG} drill run`.")
+        return 0
+    table_out = new_table("STARTED", "DRILL", "OUTCOME", "ARCHIVE", "CLASS", "TIER", "TOTAL", "COPY", "IMAGE", "COST")
+    for row in rows:
+        outcome = drill_outcome(row["passed"], row["status"], row["error"])
+        cost = f"${row['costUsd']:.2f}" if row["costUsd"] is not None else "-"
+        started = row["startedAt"].replace("T", " ")[:16] + "Z"
+        archives = row["archives"] or [None]
+        for index, a in enumerate(archives):
+            first = index == 0
+            table_out.add_row(
+                started if first else "", row["name"] if first else "", outcome if first else "",
+                f"{a['amiName']} {'passed' if a['passed'] else 'FAILED'}" if a else "-", a["storageClass"] if a else "-",
+                a["tier"] if a else "-", took_hours(a["hours"]["total"]) if a else "-", took_hours(a["hours"]["copy"]) if a else "-",
+                took_hours(a["hours"]["image"]) if a else "-", cost if first else "",
+            )  # fmt: skip
+    print_table(out, table_out)
+    if trend:
+        out.print("")
+        out.print(f"Restore times measured by these {len(rows)} drills (restore start to image available), per class and tier:")
+        trend_out = new_table("CLASS", "TIER", "RESTORES", "MIN", "MEDIAN", "MAX", "OLDEST TO NEWEST")
+        for t in trend:
+            trend_out.add_row(t["storageClass"], t["tier"], str(t["restores"]), took_hours(t["minHours"]), took_hours(t["medianHours"]),
+                              took_hours(t["maxHours"]), " ".join(f"{h:.2f}" for h in t["lastHours"]))  # fmt: skip
+        print_table(out, trend_out)
     return 0
 
 

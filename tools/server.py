@@ -65,6 +65,9 @@ def main(argv: list[str]) -> int:
         metavar="VAULT/NAME/GB/DAYS",
         help="also an AWS Backup EC2 recovery point of this AMI, made DAYS ago (repeatable)",
     )
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="a template parameter of the stack (repeatable)"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     with Emulator(region=args.region, seed=args.seed) as aws:
@@ -72,7 +75,7 @@ def main(argv: list[str]) -> int:
         archive_side = (
             {"ArchiveVaultNames": args.archive_vaults, "ArchiveAfterDays": args.archive_after_days} if args.archive_vaults else {}
         )
-        stack = aws.deploy(**archive_side)
+        stack = aws.deploy(**archive_side, **dict(p.split("=", 1) for p in args.parameter))
         keys = [
             (aws.archive_ami(name, BUCKET, storage_class, status, size_gb=size), storage_class + (f"/{status}" if status else ""), size)
             for name, storage_class, status, size in SAMPLES

@@ -12,7 +12,7 @@ NotImplementedError for CreateStoreImageTask, DescribeStoreImageTasks and Create
 - RegisterImage with BlockDeviceMappings registers them, with the root device, virtualization type and architecture
   given (moto keeps a made-up 15 GB /dev/sda1 snapshot and ignores them); without mappings, moto's image stands.
 - DeregisterImage deletes the image's snapshots with DeleteAssociatedSnapshots, as the world says (moto ignores it),
-  and a store task still reading the image fails.
+  each as the caller's ec2:DeleteSnapshot (adapters/iam.py), and a store task still reading the image fails.
 - RunInstances: the security groups of the primary network interface are the instance's (moto leaves them out), and
   each instance's status checks are the world's (`initializing`, then `ok` or `impaired`; moto: `ok` at once).
 - Every account sees Amazon's public AMIs: the first PUBLIC_AMIS of moto's catalogue, not its 1,300. ASSUMPTION: ten
@@ -77,6 +77,17 @@ class MotoImages:
         volume = ec2.create_volume(size=max(1, size_bytes // GB), zone_name=f"{region}a")
         snapshot = ec2.create_snapshot(volume.id, description)
         snapshot.status = "pending"  # until the restore ends (set_state)
+        # The restored AMI's block device mapping names the snapshot EC2 wrote (moto mapped its own made-up 15 GB one,
+        # which no restore writes: gone). ASSUMPTION: the emulator's archived AMIs are HVM x86_64 EBS AMIs with one root
+        # volume (CreateStoreImageTask refuses PV and instance-store AMIs; the guide says the restore recreates "most of
+        # the non-Region-specific AMI metadata", without listing it).
+        ec2.snapshots.pop(image.ebs_snapshot.id, None)
+        root = "/dev/xvda"
+        image.root_device_name, image.root_device_type, image.virtualization_type, image.architecture = root, "ebs", "hvm", "x86_64"
+        ebs = {"SnapshotId": snapshot.id, "VolumeSize": volume.size, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": False}
+        image.emulated_mappings = [{"DeviceName": root, "Ebs": ebs}]
+        snapshot.from_ami = image.id
+        ec2.delete_volume(volume.id)
         for resource_type, values in tags.items():
             ec2.create_tags([image.id if resource_type == "image" else snapshot.id], values)
         return str(image.id)
@@ -144,7 +155,13 @@ def _describe_store_image_tasks(self: Any) -> ActionResult:
 @answering_world_errors
 def _deregister_image(self: Any) -> ActionResult:
     self.error_on_dryrun()
-    results = _model(self).deregister_image(self.region, self._get_param("ImageId"), bool(self._get_param("DeleteAssociatedSnapshots")))
+    credentials, region, account = iam.caller(self.headers), self.region, self.current_account
+    results = _model(self).deregister_image(
+        region,
+        self._get_param("ImageId"),
+        bool(self._get_param("DeleteAssociatedSnapshots")),
+        lambda snapshot_id: iam.may_delete_snapshot(credentials, region, account, snapshot_id),
+    )
     return ActionResult({"Return": True, **({"DeleteSnapshotResults": results} if results else {})})
 
 
@@ -229,15 +246,8 @@ def _snapshot_progress(snapshot: Any) -> str:
 
 @answering_world_errors
 def _create_restore_image_task(self: Any) -> ActionResult:
-    # EC2 writes the snapshots and tags the AMI and snapshots with the caller's permissions.
-    credentials = iam.caller(self.headers)
-    snapshots = f"arn:aws:ec2:{self.region}::snapshot/*"
-    for action in ("ebs:StartSnapshot", "ebs:PutSnapshotBlock", "ebs:CompleteSnapshot"):
-        iam.require(credentials, action, snapshots, self.region, self.current_account)
-    for spec in self._get_param("TagSpecifications", []):
-        iam.require(
-            credentials, "ec2:CreateTags", f"arn:aws:ec2:{self.region}::{spec['ResourceType']}/*", self.region, self.current_account
-        )
+    # (EC2 writes the snapshots and tags the AMI and snapshots with the caller's permissions: authorized with the request,
+    # emulator/world/ec2_authorization.py)
     image_id = _model(self).restore_image(
         self.region,
         self._get_param("Bucket"),

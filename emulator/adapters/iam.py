@@ -13,17 +13,28 @@ s3:ListBucket: adapters/s3.py). The rules added here:
 - TransactWriteItems is authorized as the actions it holds, each against its table: PutItem, UpdateItem, DeleteItem,
   ConditionCheckItem (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions"; IAM has no
   dynamodb:TransactWriteItems action, which moto would check).
+- EC2 and CloudWatch requests are decided by the world's IAM model instead of moto's (which compares every EC2 action
+  with "*" and ignores conditions): each resource the request uses or creates, with its tags and the request's as
+  condition keys (emulator/world/ec2_authorization.py), evaluated with the caller's policies as IAM does
+  (emulator/world/iam.py). A refusal answers UnauthorizedOperation (EC2) or AccessDenied (CloudWatch), 403; what the
+  model cannot decide fails the request as undecided, never allowed by guess. (moto checked CloudWatch's actions as
+  `monitoring:...`, its signing name, so that no policy granting `cloudwatch:PutMetricData` allowed it.)
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
-from moto.core.exceptions import AccessDeniedError
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.exceptions import AccessDeniedError, _RESTError
+from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
+from moto.ec2.models import ec2_backends
 from moto.ec2.responses import EC2Response
-from moto.iam.access_control import IAMRequest
+from moto.iam.access_control import IAMPolicy, IAMRequest
 from moto.sns.models import sns_backends
 from moto.sns.responses import SNSResponse
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -32,6 +43,8 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from emulator.adapters.errors import EmulatedError
 from emulator.adapters.process import enforcing
 from emulator.adapters.registry import Credentials
+from emulator.world import ec2_authorization
+from emulator.world import iam as world_iam
 
 
 def caller(headers: Any) -> Credentials:
@@ -68,6 +81,100 @@ def require(
         raise EmulatedError(code, f"You are not authorized to perform: {action} on {resource}", status)
 
 
+def policies(credentials: Credentials, region: str, account_id: str) -> list[dict[str, Any]]:
+    """The identity-based policy documents of these credentials' user or role, as moto holds them."""
+    access_key, token = credentials
+    scope = f"{access_key}/20260101/{region}/iam/aws4_request"
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"}
+    if token:
+        headers["X-Amz-Security-Token"] = token
+    request = IAMRequest(account_id=account_id, method="POST", path="/", data={}, body=b"", headers=headers, action="Decide")
+    return [IAMPolicy(p)._policy_json for p in request._access_key.collect_policies()]
+
+
+def decide(credentials: Credentials, requests: list[world_iam.Request], region: str, account_id: str) -> world_iam.Request | None:
+    """The first of these authorizations the credentials' policies do not allow (None: all allowed)."""
+    documents = policies(credentials, region, account_id)
+    return next((r for r in requests if world_iam.evaluate(documents, r) != "Allow"), None)
+
+
+class MotoResourceTags:
+    """The world's ResourceTags: the tags of the account's EC2 resources in moto's backends."""
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+
+    def tags(self, region: str, resource_id: str) -> dict[str, str] | None:
+        ec2 = ec2_backends[self.account_id][region]
+        kind = resource_id.split("-", 1)[0]
+        known: Callable[[], bool] = {
+            "ami": lambda: resource_id in ec2.amis,
+            "snap": lambda: resource_id in ec2.snapshots,
+            "vol": lambda: resource_id in ec2.volumes,
+            "i": lambda: ec2.get_instance_by_id(resource_id) is not None,
+            "sg": lambda: ec2.get_security_group_from_id(resource_id) is not None,
+            "subnet": lambda: any(resource_id in zone for zone in ec2.subnets.values()),
+        }.get(kind, lambda: True)
+        return dict(ec2.tags.get(resource_id, {})) if known() else None
+
+
+# The parameters the world's model reads (botocore's names, as moto's _get_param gives them)
+EC2_PARAMETERS = ("ImageId", "InstanceType", "SubnetId", "SecurityGroupIds", "NetworkInterfaces", "TagSpecifications",
+                  "BlockDeviceMappings", "InstanceIds", "SnapshotId", "Resources", "Tags", *ec2_authorization.UNDECIDED_LAUNCH)  # fmt: skip
+
+
+class Refused(_RESTError):
+    """A refusal while moto authorizes a request (before the action runs, only its HTTP errors are answered)."""
+
+    def __init__(self, code: str, message: str, status: int, body: Any = None) -> None:
+        super().__init__(code, message)
+        self.code = status  # (werkzeug's name for the HTTP status)
+        if body is not None:
+            self.description = body
+
+
+def _modelled(original: Any, requests_of: Any, code: str) -> Any:
+    """moto's authorization of a request, replaced while IAM is enforced by the world's decision on every resource."""
+
+    def authorize_action(self: Any, resource: str = "*") -> None:
+        if not enforcing():
+            original(self, resource)  # moto counts the requests it lets through unchecked
+            return
+        query = urlparse(self.uri).query
+        path = self.raw_path + (f"?{query}" if query else "")  # (as moto signs it)
+        request = IAMRequest(self.current_account, self.method, path, self.data, self.raw_body, self.headers, self._get_action())
+        request.check_signature()
+        try:
+            refused = decide(caller(self.headers), requests_of(self), self.region, self.current_account)
+        except world_iam.UndecidedCondition as undecided:
+            raise Refused("EmulatorCannotDecide", f"the emulator's IAM model cannot decide this request: {undecided}", 400) from undecided
+        if refused is not None:
+            message = f"You are not authorized to perform: {refused.action} on resource: {refused.resource}"
+            # (in the response's protocol, as the action's serializer writes errors: CloudWatch answers in CBOR)
+            status, _, body = self.serialized(ActionResult(EmulatedError(code, message, 403)))
+            raise Refused(code, message, status, body)
+
+    return authorize_action
+
+
+def _ec2_requests(self: Any) -> list[world_iam.Request]:
+    params = {name: self._get_param(name) for name in EC2_PARAMETERS}
+    resources = MotoResourceTags(self.current_account)
+    return ec2_authorization.ec2_requests(self._get_action(), params, self.region, self.current_account, resources)
+
+
+def _cloudwatch_requests(self: Any) -> list[world_iam.Request]:
+    return ec2_authorization.cloudwatch_requests(self._get_action(), {"Namespace": self._get_param("Namespace")})
+
+
+def may_delete_snapshot(credentials: Credentials, region: str, account_id: str, snapshot_id: str) -> bool:
+    """Would DeregisterImage's DeleteAssociatedSnapshots delete this snapshot as these credentials? (always, unenforced)"""
+    if not enforcing():
+        return True
+    tags = MotoResourceTags(account_id).tags(region, snapshot_id) or {}
+    return decide(credentials, [ec2_authorization.deleting_snapshot(region, snapshot_id, tags)], region, account_id) is None
+
+
 def _sns_publish(original: Any) -> Any:
     def publish(self: Any) -> Any:
         topic_arn = self._get_param("TopicArn")
@@ -84,17 +191,6 @@ def _sns_publish(original: Any) -> Any:
 
 def _sns_resource(self: Any) -> str:
     return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
-
-
-# The EC2 actions authorized against a resource of their own, as the Service Authorization Reference lists them; a
-# restore's image does not exist yet, so the request names any image of the Region (ASSUMPTION: as for CreateImage).
-EC2_ACTION_RESOURCES = {"CreateRestoreImageTask": "arn:aws:ec2:{region}::image/*"}
-
-
-def _ec2_resource(self: Any) -> str:
-    """The resource an EC2 action is authorized against; "*" for the actions the emulator does not scope (moto: all)."""
-    pattern = EC2_ACTION_RESOURCES.get(self._get_action())
-    return pattern.format(region=self.region) if pattern else "*"
 
 
 def _dynamodb_resource(self: Any) -> str:
@@ -151,4 +247,10 @@ def install() -> None:
     # moto checks TransactWriteItems as an action of its own: AWS checks the actions the transaction holds.
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize(DynamoHandler._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
     StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]
-    EC2Response._determine_resource = _ec2_resource  # type: ignore[attr-defined]
+    # moto authorizes EC2 against "*" and ignores conditions: the world's model decides EC2 and CloudWatch requests.
+    EC2Response._authenticate_and_authorize_normal_action = _modelled(  # type: ignore[method-assign]
+        EC2Response._authenticate_and_authorize_normal_action, _ec2_requests, "UnauthorizedOperation"
+    )
+    CloudWatchResponse._authenticate_and_authorize_normal_action = _modelled(  # type: ignore[method-assign]
+        CloudWatchResponse._authenticate_and_authorize_normal_action, _cloudwatch_requests, "AccessDenied"
+    )

@@ -24,7 +24,11 @@ PRIVATE_NAMES = {
     "_get_param": "ec2.py, iam.py, stepfunctions.py: a request's parameters",
     "_get_action": "iam.py: the Step Functions action being authorized",
     "_determine_resource": "iam.py: the resource SNS, DynamoDB and Step Functions actions are authorized against",
-    "_authenticate_and_authorize_normal_action": "iam.py: TransactWriteItems authorized as the actions it holds",
+    "_authenticate_and_authorize_normal_action": "iam.py: TransactWriteItems authorized as the actions it holds; EC2 and "
+    "CloudWatch decided by the world's IAM model",
+    "_access_key": "iam.py: the caller's policies (moto's IAMRequest collects them) for the world's IAM model",
+    "_policy_json": "iam.py: a policy's document as moto parsed it, for the world's IAM model",
+    "_RESTError": "iam.py: a refusal while moto authorizes, answered as moto answers its own",
     "_authenticate_and_authorize_action": "iam.py: moto's own check, with a transaction item's action",
     "_load_amis": "ec2.py: ten public AMIs instead of 1,300",
     "_get_executions": "backends.py, iam.py, sfn_children.py: an execution by ARN",

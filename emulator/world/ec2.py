@@ -296,9 +296,12 @@ class EC2Model:
 
     # --- DeregisterImage [EC2-ST] -----------------------------------------------------------------------------------
 
-    def deregister_image(self, region: str, image_id: str, delete_snapshots: bool) -> list[dict[str, str]]:
+    def deregister_image(
+        self, region: str, image_id: str, delete_snapshots: bool, may_delete: Callable[[str], bool] = lambda _: True
+    ) -> list[dict[str, str]]:
         """Deregister the image; with DeleteAssociatedSnapshots, delete each of its snapshots that no other AMI uses
-        (ASSUMPTION: those are reported `skipped`). The DeleteSnapshotResults."""
+        (ASSUMPTION: those are reported `skipped`) and the caller may delete (`may_delete`: its ec2:DeleteSnapshot; one
+        refused is reported `missing-permissions`, EC2 API Reference, SnapshotReturnCodes). The DeleteSnapshotResults."""
         image = self.images.describe(region, image_id)
         self.images.deregister(region, image_id)
         self.image_removed(region, image_id)
@@ -306,6 +309,8 @@ class EC2Model:
         for snapshot_id, _ in image.snapshots if delete_snapshots else ():
             if self.images.snapshot_images(region, snapshot_id):
                 results.append({"SnapshotId": snapshot_id, "ReturnCode": "skipped"})
+            elif not may_delete(snapshot_id):
+                results.append({"SnapshotId": snapshot_id, "ReturnCode": "missing-permissions"})
             else:
                 self.images.delete_snapshot(region, snapshot_id)
                 results.append({"SnapshotId": snapshot_id, "ReturnCode": "success"})

@@ -1,5 +1,6 @@
 """Report Ended Execution: when an execution of the stack ends FAILED, TIMED_OUT or ABORTED without having emailed its
-outcome, email what it left in AWS, read from AWS; a batch's children stay silent (the batch's summary names them).
+outcome, email what it left in AWS, read from AWS; a batch's and a drill's children stay silent (the batch's summary
+names them; the drill's report, and its sweep, say what became of them).
 
 Invoked asynchronously by ExecutionEndedRule (Step Functions' "Step Functions Execution Status Change" event of either
 state machine). Event: the EventBridge event (detail: executionArn, stateMachineArn, name, status, input, error, cause,
@@ -9,6 +10,9 @@ Whom it reports, from facts:
 - An execution of the restore state machine that a running-or-ended batch started (its input names the batch, the batch
   is an execution of the batch state machine, and this execution is named as that batch names its children): nobody,
   the batch's summary is the message (a batch's failed children never fan out one message each).
+- An execution of the restore state machine that a drill started, checked the same way against the drill state machine
+  and the name a drill gives its children ("drill-" first): nobody, the drill's report (or, for a drill stopped by hand,
+  its sweep) is the message.
 - An execution that handed a batch over (its history holds "Restore As A Batch"): nobody, the batch reports.
 - An execution whose workflow emailed (its history holds a notification that SNS accepted: a result with a messageId):
   nobody, unless it was stopped or timed out after that.
@@ -128,9 +132,10 @@ def emailed(events: list[dict[str, Any]]) -> bool:
     return any(isinstance(r, dict) and r.get("messageId") for r in results(events))
 
 
-def batch_of(sfn_client: SFNClient, detail: dict[str, Any], batch_state_machine_arn: str) -> str | None:
-    """The batch that started this execution, checked: an execution of the batch state machine, whose child this
-    execution's name is. None for any other execution (a console re-run of a child reports like any restore)."""
+def batch_of(sfn_client: SFNClient, detail: dict[str, Any], batch_state_machine_arn: str, drill_state_machine_arn: str = "") -> str | None:
+    """The batch (or drill) that started this execution, checked: an execution of the batch (or drill) state machine,
+    whose child this execution's name is. None for any other execution (a console re-run of a child reports like any
+    restore)."""
     try:
         given = json.loads(detail.get("input") or "null")
     except ValueError:
@@ -143,9 +148,14 @@ def batch_of(sfn_client: SFNClient, detail: dict[str, Any], batch_state_machine_
     except ClientError:
         return None
     named = re.fullmatch(r"(.*)-(\d{1,3})-([0-9a-f]{8})", detail["name"])
-    if found["stateMachineArn"] != batch_state_machine_arn or not named or detail["name"] != child_name(parent, int(named.group(2))):
+    if not named:
         return None
-    return parent
+    if found["stateMachineArn"] == batch_state_machine_arn and detail["name"] == child_name(parent, int(named.group(2))):
+        return parent
+    drill = bool(drill_state_machine_arn) and found["stateMachineArn"] == drill_state_machine_arn
+    if drill and detail["name"] == f"drill-{child_name(parent, int(named.group(2)))}":
+        return parent
+    return None
 
 
 def images_of(ec2_client: EC2Client, execution_arn: str) -> list[dict[str, Any]]:
@@ -331,10 +341,11 @@ def report_ended_execution(clients: dict[str, Any], environment: dict[str, str],
     outcome = {"execution": arn, "reported": False}
     if status not in REPORTED_STATUSES:
         return {**outcome, "why": f"ended {status}"}
-    if machine == environment["RESTORE_STATE_MACHINE_ARN"] and (
-        batch := batch_of(clients["sfn"], detail, environment["BATCH_STATE_MACHINE_ARN"])
-    ):
-        return {**outcome, "why": f"a child of {batch}: the batch's summary names it"}
+    parents = (environment["BATCH_STATE_MACHINE_ARN"], environment.get("DRILL_STATE_MACHINE_ARN", ""))
+    if machine == environment["RESTORE_STATE_MACHINE_ARN"] and (batch := batch_of(clients["sfn"], detail, *parents)):
+        if batch.startswith(parents[0].replace(":stateMachine:", ":execution:", 1) + ":"):
+            return {**outcome, "why": f"a child of {batch}: the batch's summary names it"}
+        return {**outcome, "why": f"a child of drill {batch}: the drill's report names it"}
     events = history(clients["sfn"], arn)
     if "Restore As A Batch" in entered(events):
         return {**outcome, "why": "it handed a batch over: the batch reports"}
@@ -352,4 +363,5 @@ def report_ended_execution(clients: dict[str, Any], environment: dict[str, str],
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     clients = {"sns": sns, "sqs": sqs, "sfn": sfn, "ec2": ec2, "s3": s3}
     names = ("TOPIC_ARN", "FAILED_EXECUTION_QUEUE_URL", "RESTORE_STATE_MACHINE_ARN", "BATCH_STATE_MACHINE_ARN")
-    return report_ended_execution(clients, {name: os.environ[name] for name in names}, event)
+    environment = {name: os.environ[name] for name in names}
+    return report_ended_execution(clients, {**environment, "DRILL_STATE_MACHINE_ARN": os.environ.get("DRILL_STATE_MACHINE_ARN", "")}, event)

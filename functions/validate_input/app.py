@@ -7,10 +7,11 @@ Event:  {"execution": "arn:...:execution:...", "executionName": "3f2c...", "star
 Result: {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive",
          "restoreRequestDays": 1, "restoreRequestTier": "Standard", "requestedTier": "Standard",
          "amiName": null, "executionName": "3f2c...", "startTime": "2026-11-26T10:00:00Z"}
-        (+ "startedBy": <the batch execution's ARN> when a batch started this execution: the input carries
-        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, the field Step Functions documents for linking a child to its parent,
-        and that execution is a running execution of the batch state machine whose children are named as this one.
-        Otherwise the field is ignored: a console re-run of a batch's child with the same input emails like any restore.)
+        (+ "startedBy": <the batch's or drill's execution ARN> when a batch or a drill started this execution: the input
+        carries AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, the field Step Functions documents for linking a child to its
+        parent, and that execution is a running execution of the batch state machine, or of the drill state machine, whose
+        children are named as this one. Otherwise the field is ignored: a console re-run of a batch's or a drill's child
+        with the same input emails like any restore.)
 Raises InvalidInputError naming every field to fix.
 """
 
@@ -238,7 +239,7 @@ def validate_input(
     request = {"recoveryPoint": key, **values}
     parent = payload.get(STARTED_BY)
     if isinstance(parent, str) and EXECUTION_ARN.fullmatch(parent):
-        request["startedBy"] = parent  # a claim: lambda_handler keeps it only if that execution is this one's batch
+        request["startedBy"] = parent  # a claim: lambda_handler keeps it only if that execution is this one's batch or drill
     return request, problems
 
 
@@ -267,21 +268,32 @@ def child_name(parent_arn: str, index: int) -> str:
     return f"{name[:40]}-{index}-{hashlib.sha256(parent_arn.encode()).hexdigest()[:8]}"
 
 
-def is_child_of(sfn_client: SFNClient, parent_arn: str, execution_name: str, batch_state_machine_arn: str) -> bool:
-    """Facts, not the claim: is `parent_arn` a running execution of the batch state machine, and this execution named
-    as that batch names its children?"""
+# The name a drill gives its child number `index` (a copy of functions/choose_archives'): "drill-", the drill's name
+# (cut to 40 characters), the index and a hash of the drill's ARN.
+def drill_child_name(drill_arn: str, index: int) -> str:
+    name = drill_arn.rsplit(":", 1)[1]
+    return f"drill-{name[:40]}-{index}-{hashlib.sha256(drill_arn.encode()).hexdigest()[:8]}"
+
+
+def is_child_of(
+    sfn_client: SFNClient, parent_arn: str, execution_name: str, batch_state_machine_arn: str, drill_state_machine_arn: str = ""
+) -> bool:
+    """Facts, not the claim: is `parent_arn` a running execution of the batch state machine (or of the drill state
+    machine), and this execution named as that batch (or drill) names its children?"""
     try:
         parent = sfn_client.describe_execution(executionArn=parent_arn)
     except ClientError as error:
-        logger.info("the execution named as this one's batch cannot be read: %s", error.response["Error"]["Code"])
+        logger.info("the execution named as this one's parent cannot be read: %s", error.response["Error"]["Code"])
         return False
     named = re.fullmatch(r"(.*)-(\d{1,3})-([0-9a-f]{8})", execution_name)
-    return bool(
-        parent["status"] == "RUNNING"
-        and parent["stateMachineArn"] == batch_state_machine_arn
-        and named
-        and execution_name == child_name(parent_arn, int(named.group(2)))
-    )
+    if parent["status"] != "RUNNING" or not named:
+        return False
+    index = int(named.group(2))
+    if parent["stateMachineArn"] == batch_state_machine_arn:
+        return execution_name == child_name(parent_arn, index)
+    if drill_state_machine_arn and parent["stateMachineArn"] == drill_state_machine_arn:
+        return execution_name == drill_child_name(parent_arn, index)
+    return False
 
 
 def read_input(sfn_client: SFNClient, execution_arn: str) -> Any:
@@ -298,7 +310,9 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         logger.info("refused input: %s", problems)
         raise InvalidInputError("; ".join(capped(problems)))
     claimed = request.pop("startedBy", None)
-    if claimed and is_child_of(sfn, claimed, event["executionName"], os.environ["BATCH_STATE_MACHINE_ARN"]):
+    if claimed and is_child_of(
+        sfn, claimed, event["executionName"], os.environ["BATCH_STATE_MACHINE_ARN"], os.environ.get("DRILL_STATE_MACHINE_ARN", "")
+    ):
         request["startedBy"] = claimed
     elif claimed:
         logger.info("%s is not a child of %s: it emails like any restore", event["executionName"], claimed)

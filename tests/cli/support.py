@@ -42,6 +42,8 @@ OWN_AMIS = (
     "mail-server-2025-06", "dns-server-2025-03", "ntp-server-2025-02", "api-server-2025-04", "log-server-2025-05", "vpn-server-2025-05"
 )  # fmt: skip
 BACKUPS = {"ledger-2025-11": 40, "ledger-2026-01": 3}  # AWS Backup EC2 recovery points of vault "daily": name -> days old
+# Archived by the fixture in GLACIER for the drills (the stack's DrillBucketName is OWN_BUCKET): 8 GB, drilled only by name
+DRILL_AMI = "drill-server-2025-05"
 
 
 @dataclass(frozen=True)

@@ -68,19 +68,20 @@ def test_list_json_has_the_documented_keys(server: Server) -> None:
 
 
 def test_list_every_bucket_and_filters(server: Server) -> None:
-    # Given the samples and the six AMIs the server's fixture archived in a bucket of its own
+    # Given the samples and the seven AMIs the server's fixture archived in a bucket of its own
     # When the operator lists every bucket, asks for the web servers, and for AMIs archived before 2026
     everything = run("--endpoint-url", server.endpoint, "--output", "json", "list")
     by_name = run("--endpoint-url", server.endpoint, "--output", "json", "list", "--name", "web-*")
     before = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2000-01-01", "--output", "json")
     until = run("--endpoint-url", server.endpoint, "list", "--archived-before", "2100-01-01T00:00Z", "--output", "json")
-    # Then all ten are listed by name, one matches the pattern, none is that old and all are older than 2100 (the
+    # Then all eleven are listed by name, one matches the pattern, none is that old and all are older than 2100 (the
     # archive side's bucket holds what archive runs of tests/cli/test_archive_cli.py stored, if they ran first)
     assert [(a["name"], a["bucket"]) for a in json.loads(everything.stdout) if a["bucket"] != server.archive_bucket] == [
         ("api-server-2025-04", OWN_BUCKET),
         (APP, SAMPLES),
         ("db-server-2023-06", SAMPLES),
         ("dns-server-2025-03", OWN_BUCKET),
+        ("drill-server-2025-05", OWN_BUCKET),
         ("file-server-2022-09", SAMPLES),
         (LOG, OWN_BUCKET),
         (MAIL, OWN_BUCKET),
@@ -90,7 +91,7 @@ def test_list_every_bucket_and_filters(server: Server) -> None:
     ]
     assert [a["name"] for a in json.loads(by_name.stdout)] == ["web-server-2025-01"]
     until_listed = [a for a in json.loads(until.stdout) if a["bucket"] != server.archive_bucket]
-    assert (before.exit_code, json.loads(before.stdout), len(until_listed)) == (0, [], 10)
+    assert (before.exit_code, json.loads(before.stdout), len(until_listed)) == (0, [], 11)
 
 
 def test_estimate_prices_each_allowed_tier(server: Server) -> None:

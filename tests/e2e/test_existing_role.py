@@ -19,7 +19,8 @@ def test_an_existing_role_named_by_lambda_execution_role_name_runs_the_workflow(
         # Then the stack makes no role: it attaches its policy to that one, which the functions run as
         assert "FunctionRole" not in stack.physical
         assert aws.function_role(stack) == f"arn:aws:iam::123456789012:role/{LAMBDA_ROLE}"
-        assert sorted(stack.policies[LAMBDA_ROLE]) == ["glacier-ami-restore-executions", "glacier-ami-restore-functions"]
+        policies = ["glacier-ami-restore-drills", "glacier-ami-restore-executions", "glacier-ami-restore-functions"]
+        assert sorted(stack.policies[LAMBDA_ROLE]) == policies
         # When IAM is enforced / Then the scenarios end as with the stack's own role
         aws.enforce_iam(stack)
         assert outcomes(aws, stack) == BASELINE

@@ -82,3 +82,34 @@ def test_head_bucket_is_authorized_as_list_bucket(aws: Emulator) -> None:
         assert refused.value.response["Error"]["Code"] == "403"
     finally:
         process.enforce_iam(False)
+
+
+def test_deregister_image_deletes_its_snapshots_only_with_the_callers_delete_snapshot(aws: Emulator) -> None:
+    # Given an AMI of one snapshot, and a user allowed DeregisterImage but not DeleteSnapshot
+    ec2 = aws.client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    mapping = [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}]
+    image = ec2.register_image(Name="lp-image", RootDeviceName="/dev/xvda", BlockDeviceMappings=mapping)["ImageId"]
+    iam = aws.client("iam")
+    iam.create_user(UserName="remover")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DeregisterImage", "Resource": "*"}]}
+    iam.put_user_policy(UserName="remover", PolicyName="remove", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="remover")["AccessKey"]
+    remover = boto3.client(
+        "ec2", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    process.enforce_iam(True)
+    try:
+        # When it deregisters the AMI with its snapshots / Then the AMI is gone, its snapshot kept: missing-permissions
+        answer = remover.deregister_image(ImageId=image, DeleteAssociatedSnapshots=True)
+        assert answer["DeleteSnapshotResults"] == [{"SnapshotId": snapshot, "ReturnCode": "missing-permissions"}]
+        # And DeleteSnapshot by itself is refused as EC2 refuses
+        with pytest.raises(ClientError) as refused:
+            remover.delete_snapshot(SnapshotId=snapshot)
+        error = refused.value.response
+        assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (403, "UnauthorizedOperation")
+    finally:
+        process.enforce_iam(False)
+    assert [s["SnapshotId"] for s in ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"]] == [snapshot]
+    assert ec2.describe_images(ImageIds=[image])["Images"] == []

@@ -22,7 +22,8 @@ TEMPLATE = template.load()
 # Each state machine's logical ID, its definition file and its substitutions (one name in four places: the file is the
 # DefinitionUri of the resource)
 MACHINES = {
-    lid: TEMPLATE["Resources"][lid]["Properties"] for lid in ("RestoreStateMachine", "BatchRestoreStateMachine", "ArchiveStateMachine")
+    lid: TEMPLATE["Resources"][lid]["Properties"]
+    for lid in ("RestoreStateMachine", "BatchRestoreStateMachine", "ArchiveStateMachine", "DrillStateMachine")
 }
 FILES = {lid: props["DefinitionUri"] for lid, props in MACHINES.items()}
 DEFINITIONS = {lid: json.loads((ROOT / path).read_text()) for lid, path in FILES.items()}
@@ -139,8 +140,10 @@ def test_readme_says_what_the_packaged_template_needs_to_deploy() -> None:
 
 def test_the_state_machines_are_the_definition_files() -> None:
     assert FILES == {"RestoreStateMachine": "statemachine/definition.asl.json", "BatchRestoreStateMachine": "statemachine/batch.asl.json",
-                     "ArchiveStateMachine": "statemachine/archive.asl.json"}  # fmt: skip
-    assert sorted(p.name for p in (ROOT / "statemachine").iterdir()) == ["archive.asl.json", "batch.asl.json", "definition.asl.json"]
+                     "ArchiveStateMachine": "statemachine/archive.asl.json", "DrillStateMachine": "statemachine/drill.asl.json"}  # fmt: skip
+    assert sorted(p.name for p in (ROOT / "statemachine").iterdir()) == [
+        "archive.asl.json", "batch.asl.json", "definition.asl.json", "drill.asl.json"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", FILES.values())
@@ -156,7 +159,10 @@ def test_every_placeholder_is_substituted_and_every_substitution_used(lid: str) 
     assert set(re.findall(r"\$\{(\w+)\}", text)) == set(MACHINES[lid]["DefinitionSubstitutions"])
 
 
-@pytest.mark.parametrize(("lid", "integrations"), [("RestoreStateMachine", 4), ("BatchRestoreStateMachine", 2), ("ArchiveStateMachine", 2)])
+@pytest.mark.parametrize(
+    ("lid", "integrations"),
+    [("RestoreStateMachine", 4), ("BatchRestoreStateMachine", 2), ("ArchiveStateMachine", 2), ("DrillStateMachine", 1)],
+)
 def test_the_definition_takes_its_partition_from_the_template(lid: str, integrations: int) -> None:
     # Given the service integrations (arn:<partition>:states:::...): the three callback waits and the batch's start
     # (restore), the copy wait and the child's start (batch) / Then none names a partition: the template's does
@@ -202,7 +208,8 @@ def test_one_name_in_four_places() -> None:
         assert runs or lid in RULE_TARGETS, lid
         assert all(name.replace(" ", "").startswith(base) for _, name in runs), (lid, runs)
     assert sorted(RULE_TARGETS) == [
-        "ReleaseImageBudgetFunction", "ReportEndedArchiveRunFunction", "ReportEndedExecutionFunction", "ResumeWaitingFunction"
+        "ReleaseImageBudgetFunction", "ReportEndedArchiveRunFunction", "ReportEndedExecutionFunction", "ResumeWaitingFunction",
+        "SweepDrillResourcesFunction",
     ]  # fmt: skip
 
 
@@ -222,6 +229,8 @@ def test_every_task_retries_times_out_and_is_caught(key: tuple[str, str]) -> Non
     assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
     # A refusal of the input notes it first (Note The Refusal: the email then shows the input, not a step's progress)
     caught = {"Notify Failure": "Restore Failed", "Validate Input": "Note The Refusal", "Validate Batch": "Note The Refusal"}
+    if key[0] == "DrillStateMachine":  # a drill's failures go through its cleanup, then its report (tests/static/test_drill_static.py)
+        return
     # The archive run: its selection's refusal is noted; each recovery point's failure is its outcome, whose GB are then
     # given back (a failed release leaves the lease to expire); a summary that cannot be sent ends the run FAILED
     caught |= {"Select Recovery Points": "Note The Refusal", "Notify Archive Summary": "Summary Not Sent",
@@ -291,7 +300,9 @@ def test_the_budget_wait_looks_again_every_two_hours_keeping_the_copy_alive() ->
     ]
 
 
-@pytest.mark.parametrize("lid", ["RestoreStateMachine", "BatchRestoreStateMachine"])  # the archive's: tests/static/test_archive_static.py
+@pytest.mark.parametrize(
+    "lid", ["RestoreStateMachine", "BatchRestoreStateMachine"]
+)  # the archive's and the drill's: their own static tests
 def test_every_choice_has_a_deliberate_default_and_failures_end_failed(lid: str) -> None:
     found = states(DEFINITIONS[lid])
     for name, state in found.items():

@@ -210,3 +210,48 @@ def handler_keeps_the_claim_of_a_child_only(aws: Emulator) -> None:
     ]
     # Then the child keeps its parent (its emails are the batch's summary); the re-run emails like any restore
     assert kept == [parent, None]
+
+
+DRILL_MACHINE = "Drill-3f1c9a52"
+DRILL_MACHINE_ARN = f"arn:aws:states:us-east-1:123456789012:stateMachine:{DRILL_MACHINE}"
+
+
+def test_a_drills_child_is_one_a_running_drill_names_so(aws: Emulator) -> None:
+    # Given a running drill weekly, an ended drill old, and a running batch also named weekly
+    with aws.clock.hold():
+        running = stand_in_run(aws, DRILL_MACHINE, "weekly", {}, hold=3600)
+        ended = stand_in_run(aws, DRILL_MACHINE, "old", {})
+        batch = stand_in_run(aws, BATCH_MACHINE, "weekly", {}, hold=3600)
+        sfn, drill_child = app.sfn, app.drill_child_name
+        # Then only the name the running drill gives its children (functions/choose_archives), claimed by its ARN, is its child
+        assert drill_child(running, 2) == f"drill-weekly-2-{hashlib.sha256(running.encode()).hexdigest()[:8]}"
+        assert app.is_child_of(sfn, running, drill_child(running, 2), BATCH_MACHINE_ARN, DRILL_MACHINE_ARN) is True
+        assert [
+            app.is_child_of(sfn, running, app.child_name(running, 2), BATCH_MACHINE_ARN, DRILL_MACHINE_ARN),  # a batch's form
+            app.is_child_of(sfn, running, drill_child(running, 2), BATCH_MACHINE_ARN),  # no drill state machine configured
+            app.is_child_of(sfn, running, drill_child(batch, 2), BATCH_MACHINE_ARN, DRILL_MACHINE_ARN),  # another parent's hash
+            app.is_child_of(sfn, ended, drill_child(ended, 2), BATCH_MACHINE_ARN, DRILL_MACHINE_ARN),  # the drill has ended
+            app.is_child_of(sfn, batch, drill_child(batch, 2), BATCH_MACHINE_ARN, DRILL_MACHINE_ARN),  # a batch is no drill
+        ] == [False] * 5
+
+
+def test_the_handler_keeps_a_drills_claim_only_for_its_real_child(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a running drill, and two single restores claiming it: one named as its child, one re-run from the console
+    monkeypatch.setenv("BATCH_STATE_MACHINE_ARN", BATCH_MACHINE_ARN)
+    monkeypatch.setenv("DRILL_STATE_MACHINE_ARN", DRILL_MACHINE_ARN)
+    with aws.clock.hold():
+        parent = stand_in_run(aws, DRILL_MACHINE, "weekly", {}, hold=3600)
+        given = {"recoveryPoint": "ami-0123456789abcdef0.bin", "recoveryPointBucket": "my-ami-archive", app.STARTED_BY: parent}
+        names = (app.drill_child_name(parent, 0), "console-rerun")
+        for name in names:
+            stand_in_run(aws, "restore", name, given)
+        # When Validate Input reads each one's input
+        kept = [
+            app.lambda_handler(
+                {"execution": f"arn:aws:states:us-east-1:123456789012:execution:restore:{name}", "executionName": name,
+                 "startTime": "2026-01-05T09:00:00+00:00"}, None,
+            ).get("startedBy")
+            for name in names
+        ]  # fmt: skip
+    # Then the drill's child keeps its parent (the drill's report is its email); the re-run emails like any restore
+    assert kept == [parent, None]
