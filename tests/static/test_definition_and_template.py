@@ -139,8 +139,10 @@ def test_readme_says_what_the_packaged_template_needs_to_deploy() -> None:
 
 
 def test_the_state_machines_are_the_definition_files() -> None:
-    assert FILES == {"RestoreStateMachine": "statemachine/definition.asl.json", "BatchRestoreStateMachine": "statemachine/batch.asl.json",
-                     "ArchiveStateMachine": "statemachine/archive.asl.json", "DrillStateMachine": "statemachine/drill.asl.json"}  # fmt: skip
+    assert FILES == {
+        "RestoreStateMachine": "statemachine/definition.asl.json", "BatchRestoreStateMachine": "statemachine/batch.asl.json",
+        "ArchiveStateMachine": "statemachine/archive.asl.json", "DrillStateMachine": "statemachine/drill.asl.json",
+    }  # fmt: skip
     assert sorted(p.name for p in (ROOT / "statemachine").iterdir()) == [
         "archive.asl.json", "batch.asl.json", "definition.asl.json", "drill.asl.json"
     ]  # fmt: skip
