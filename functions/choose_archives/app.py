@@ -40,7 +40,7 @@ logger = logging.getLogger()
 
 s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
-NAME_TAGS = ("ami-name", "AmiName", "Name")
+NAME_TAGS = ("ami-name", "AmiName", "Name", "backup-ami-name")  # the last: the archive side's own (Store Image)
 DATE_TAGS = ("ami-store-date", "ami-creation-date", "ami-registration-date", "CreationDate")
 THROTTLING_CODES = ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "503")
 GB = 10**9
