@@ -13,13 +13,23 @@ s3:ListBucket: adapters/s3.py). The rules added here:
 - TransactWriteItems is authorized as the actions it holds, each against its table: PutItem, UpdateItem, DeleteItem,
   ConditionCheckItem (DynamoDB Developer Guide, "Using IAM with DynamoDB transactions"; IAM has no
   dynamodb:TransactWriteItems action, which moto would check).
+- AWS Backup's recovery point actions are authorized against the vault or recovery point they name (Service
+  Authorization Reference, "Actions, resources, and condition keys for AWS Backup",
+  https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html: ListRecoveryPointsByBackupVault
+  on backupVault `arn:${Partition}:backup:${Region}:${Account}:backup-vault:${BackupVaultName}`; DescribeRecoveryPoint,
+  DeleteRecoveryPoint, TagResource, UntagResource and ListTags on recoveryPoint
+  `arn:${Partition}:backup:${Region}:${Account}:recovery-point:${RecoveryPointId}`; moto compares them with "*").
+  ASSUMPTION: an EC2 recovery point of a standard vault, whose ARN is its image's (`arn:aws:ec2:<region>::image/ami-…`),
+  is authorized against that ARN, the one the request names: the reference lists only the backup form.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import Any
+from urllib.parse import unquote
 
+from moto.backup.responses import BackupResponse
 from moto.core.exceptions import AccessDeniedError
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam.access_control import IAMRequest
@@ -130,6 +140,37 @@ def _stepfunctions_resource(self: Any) -> str:
     return "*"
 
 
+def _backup_resource(self: Any) -> str:
+    """The backup vault or recovery point an AWS Backup request names (paths as botocore's model gives them)."""
+    path = unquote(self.path.split("?", 1)[0]).rstrip("/")
+    for marker in ("/tags/", "/untag/"):
+        if path.startswith(marker):
+            return path.split(marker, 1)[1]  # a recovery point, vault or plan: the ARN itself
+    if "/backup-vaults/" in path:
+        vault, _, rest = path.split("/backup-vaults/", 1)[1].partition("/")
+        if rest.startswith("recovery-points/"):
+            return rest.removeprefix("recovery-points/")
+        if rest in ("", "recovery-points"):
+            return f"arn:aws:backup:{self.region}:{self.current_account}:backup-vault:{vault}"
+    return "*"
+
+
+def _backup_signature(original: Any) -> Any:
+    """moto hands IAM's signature check the request's headers as the body of a bodiless AWS Backup request (GET,
+    DELETE), so no signed request matched: the body it signed is empty."""
+
+    def authorize_action(self: Any, resource: str = "*") -> None:
+        saved = self.data
+        if not self.raw_body:
+            self.data = {}
+        try:
+            original(self, resource)
+        finally:
+            self.data = saved
+
+    return authorize_action
+
+
 def install() -> None:
     # moto lets any caller publish to a topic under a customer managed key: KMS's two actions are required too.
     SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
@@ -139,3 +180,5 @@ def install() -> None:
     # moto checks TransactWriteItems as an action of its own: AWS checks the actions the transaction holds.
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize(DynamoHandler._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
     StepFunctionResponse._determine_resource = _stepfunctions_resource  # type: ignore[attr-defined]
+    BackupResponse._determine_resource = _backup_resource  # type: ignore[attr-defined]
+    BackupResponse._authenticate_and_authorize_normal_action = _backup_signature(BackupResponse._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
