@@ -60,6 +60,7 @@ emulator: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m tools.bench
 	$(BIN)/python -m tools.bench_batch
+	$(BIN)/python -m tools.bench_archive
 
 bench-list: $(BIN)/.installed
 	$(BIN)/python -m tools.bench_list

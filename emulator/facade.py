@@ -258,10 +258,10 @@ class Emulator:
         return role
 
     def enforce_iam(self, stack: cloudformation.Stack) -> None:
-        """From now on IAM decides, as on AWS: the handlers act as the Lambda role (with the policies template.yaml
-        attached to it), each state machine's executions act as its own role, and this harness as an administrator."""
+        """From now on IAM decides, as on AWS: each handler acts as its function's role (the restore functions' and the
+        archive functions', with the policies template.yaml attaches to them), each state machine's executions act as
+        its own role, and this harness as an administrator."""
         iam_client, sts = self.client("iam"), self.client("sts")
-        function_role = self.function_role(stack)
         iam_client.create_user(UserName="operator")
         admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         iam_client.put_user_policy(UserName="operator", PolicyName="admin", PolicyDocument=json.dumps(admin))
@@ -271,17 +271,19 @@ class Emulator:
             found: dict[str, str] = sts.assume_role(RoleArn=role_arn, RoleSessionName="emulated")["Credentials"]
             return found
 
-        role = assume(function_role)
+        roles = {arn: assume(arn) for arn in sorted({f.role_arn for f in stack.functions.values()})}
         for function in stack.functions.values():
+            role = roles[function.role_arn]
             function.environment = {
                 **function.environment, "AWS_ACCESS_KEY_ID": role["AccessKeyId"],
                 "AWS_SECRET_ACCESS_KEY": role["SecretAccessKey"], "AWS_SESSION_TOKEN": role["SessionToken"],
                 "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
             }  # fmt: skip
             function.module = awslambda.load_handler(function.source, f"{function.name}.as-role", function.environment)
-        for lid in ("RestoreStateMachineRole", "BatchRestoreStateMachineRole", "DrillStateMachineRole"):  # each acts as its own role
-            invoker = assume(stack.attributes[lid]["Arn"])
-            self.invokers[stack.attributes[lid]["Arn"]] = (invoker["AccessKeyId"], invoker["SessionToken"])
+        for lid in ("RestoreStateMachineRole", "BatchRestoreStateMachineRole", "DrillStateMachineRole", "ArchiveStateMachineRole"):
+            if lid in stack.attributes:  # each state machine acts as its own role (the archive's when archiving is on)
+                invoker = assume(stack.attributes[lid]["Arn"])
+                self.invokers[stack.attributes[lid]["Arn"]] = (invoker["AccessKeyId"], invoker["SessionToken"])
         self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         os.environ.update(self.credentials)
         self._enforced = True

@@ -19,6 +19,14 @@ s3:ListBucket: adapters/s3.py). The rules added here:
   (emulator/world/iam.py). A refusal answers UnauthorizedOperation (EC2) or AccessDenied (CloudWatch), 403; what the
   model cannot decide fails the request as undecided, never allowed by guess. (moto checked CloudWatch's actions as
   `monitoring:...`, its signing name, so that no policy granting `cloudwatch:PutMetricData` allowed it.)
+- AWS Backup's recovery point actions are authorized against the vault or recovery point they name (Service
+  Authorization Reference, "Actions, resources, and condition keys for AWS Backup",
+  https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbackup.html: ListRecoveryPointsByBackupVault
+  on backupVault `arn:${Partition}:backup:${Region}:${Account}:backup-vault:${BackupVaultName}`; DescribeRecoveryPoint,
+  DeleteRecoveryPoint, TagResource, UntagResource and ListTags on recoveryPoint
+  `arn:${Partition}:backup:${Region}:${Account}:recovery-point:${RecoveryPointId}`; moto compares them with "*").
+  ASSUMPTION: an EC2 recovery point of a standard vault, whose ARN is its image's (`arn:aws:ec2:<region>::image/ami-…`),
+  is authorized against that ARN, the one the request names: the reference lists only the backup form.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
+from moto.backup.responses import BackupResponse
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.exceptions import AccessDeniedError, _RESTError
 from moto.core.responses import ActionResult
@@ -238,6 +247,37 @@ def _stepfunctions_resource(self: Any) -> str:
     return "*"
 
 
+def _backup_resource(self: Any) -> str:
+    """The backup vault or recovery point an AWS Backup request names (paths as botocore's model gives them)."""
+    path = unquote(self.path.split("?", 1)[0]).rstrip("/")
+    for marker in ("/tags/", "/untag/"):
+        if path.startswith(marker):
+            return path.split(marker, 1)[1]  # a recovery point, vault or plan: the ARN itself
+    if "/backup-vaults/" in path:
+        vault, _, rest = path.split("/backup-vaults/", 1)[1].partition("/")
+        if rest.startswith("recovery-points/"):
+            return rest.removeprefix("recovery-points/")
+        if rest in ("", "recovery-points"):
+            return f"arn:aws:backup:{self.region}:{self.current_account}:backup-vault:{vault}"
+    return "*"
+
+
+def _backup_signature(original: Any) -> Any:
+    """moto hands IAM's signature check the request's headers as the body of a bodiless AWS Backup request (GET,
+    DELETE), so no signed request matched: the body it signed is empty."""
+
+    def authorize_action(self: Any, resource: str = "*") -> None:
+        saved = self.data
+        if not self.raw_body:
+            self.data = {}
+        try:
+            original(self, resource)
+        finally:
+            self.data = saved
+
+    return authorize_action
+
+
 def install() -> None:
     # moto lets any caller publish to a topic under a customer managed key: KMS's two actions are required too.
     SNSResponse.publish = _sns_publish(SNSResponse.publish)  # type: ignore[method-assign]
@@ -254,3 +294,5 @@ def install() -> None:
     CloudWatchResponse._authenticate_and_authorize_normal_action = _modelled(  # type: ignore[method-assign]
         CloudWatchResponse._authenticate_and_authorize_normal_action, _cloudwatch_requests, "AccessDenied"
     )
+    BackupResponse._determine_resource = _backup_resource  # type: ignore[attr-defined]
+    BackupResponse._authenticate_and_authorize_normal_action = _backup_signature(BackupResponse._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]

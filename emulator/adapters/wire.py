@@ -48,8 +48,13 @@ def _error_model(original: Any) -> Any:
 
 
 # JSON-protocol services answer a request IAM denies with their own error document (HTTP 400, AccessDeniedException:
-# the DynamoDB and Step Functions API References, "Common Errors"); moto answers every service with IAM's XML.
-_JSON_DENIALS = {"dynamodb": "com.amazonaws.dynamodb.v20120810#AccessDeniedException", "sfn": "AccessDeniedException"}
+# the DynamoDB, Step Functions and AWS Backup API References, "Common Errors"); moto answers every service with IAM's
+# XML. ASSUMPTION: AWS Backup's (REST-JSON) denial carries the same document.
+_JSON_DENIALS = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+    "sfn": "AccessDeniedException",
+    "backup": "AccessDeniedException",
+}
 
 
 def _as_the_service_denies(service: str, response: AWSResponse | None) -> AWSResponse | None:

@@ -376,3 +376,42 @@ def test_a_store_task_needs_the_callers_s3_and_ebs_permissions(aws: Emulator) ->
         stored = clients["store"].create_store_image_task(ImageId=image_id, Bucket=BUCKET)["ObjectKey"]
     assert (code(refused), stored) == (("UnauthorizedOperation", 403), f"{image_id}.bin")
     assert "s3:PutObjectTagging" in refused.value.response["Error"]["Message"]
+
+
+def test_aws_backups_recovery_point_actions_are_authorized_against_the_vault_or_point_they_name(aws: Emulator) -> None:
+    # Given a caller allowed to list vault "daily" and to describe and tag its point, as the Service Authorization
+    # Reference scopes them (backupVault, recoveryPoint; an EC2 point by the image ARN the request names)
+    iam = aws.client("iam")
+    point = aws.backup_ec2("daily", name="web-server", size_gb=8)
+    other = aws.backup_ec2("weekly", name="db-server", size_gb=8)
+    vault = "arn:aws:backup:us-east-1:123456789012:backup-vault:daily"
+    statements = [
+        {"Effect": "Allow", "Action": "backup:ListRecoveryPointsByBackupVault", "Resource": vault},
+        {"Effect": "Allow", "Action": ["backup:DescribeRecoveryPoint", "backup:TagResource"], "Resource": point},
+    ]
+    iam.create_user(UserName="archiver")
+    iam.put_user_policy(
+        UserName="archiver", PolicyName="scoped", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )
+    key = iam.create_access_key(UserName="archiver")["AccessKey"]
+    backup = boto3.session.Session().client(
+        "backup", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    # When it acts on what it was granted, and on the other vault and point / Then (bodiless GETs and DELETEs signed
+    # as botocore signs them) the first are answered and the others refused
+    with aws.iam_enforced():
+        listed = [p["RecoveryPointArn"] for p in backup.list_recovery_points_by_backup_vault(BackupVaultName="daily")["RecoveryPoints"]]
+        status = backup.describe_recovery_point(BackupVaultName="daily", RecoveryPointArn=point)["Status"]
+        backup.tag_resource(ResourceArn=point, Tags={"archived": "yes"})
+        refused = []
+        calls: list[tuple[str, dict[str, str]]] = [
+            ("list_recovery_points_by_backup_vault", {"BackupVaultName": "weekly"}),
+            ("describe_recovery_point", {"BackupVaultName": "weekly", "RecoveryPointArn": other}),
+            ("delete_recovery_point", {"BackupVaultName": "daily", "RecoveryPointArn": point}),
+        ]
+        for operation, params in calls:
+            with pytest.raises(ClientError) as denied:
+                getattr(backup, operation)(**params)
+            refused.append(denied.value.response["Error"]["Code"])
+    assert (listed, status, aws.backup.points[point].tags) == ([point], "COMPLETED", {"archived": "yes"})
+    assert refused == ["AccessDeniedException"] * 3

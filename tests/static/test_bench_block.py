@@ -65,9 +65,16 @@ def test_the_batch_block_holds_the_scenario_table() -> None:
     assert "- batch-50 against singles-50:" in block
 
 
+def test_the_archive_block_holds_both_scenarios() -> None:
+    block = bench_report.read_block(DOC.read_text(), "archive")
+    measured_line(block)
+    [scenarios] = tables(block)
+    assert [row[0] for row in scenarios[1:]] == ["budget-1200", "budget-5000"]
+
+
 def test_the_page_has_each_block_once() -> None:
     text = DOC.read_text()
-    for name in ("single", "batch"):
+    for name in ("single", "batch", "archive"):
         assert (text.count(f"<!-- bench:{name}:begin -->"), text.count(f"<!-- bench:{name}:end -->")) == (1, 1)
 
 
