@@ -20,6 +20,9 @@
   are larger fails the execution States.DataLimitExceeded. moto checks only state outputs and task results.
 - TimeoutSeconds ([SFN-TO]): an execution that runs longer ends TIMED_OUT on the virtual clock, its token waits end
   and its `.sync` children are stopped. moto joins its program thread in real time, so a 10-day timeout never came.
+- A Catch whose `Next` is the state itself enters that state again (Amazon States Language, "Fallback states": `Next`
+  names any state of the machine); moto took its own name as "Next not overridden" and went on to the state's `Next`,
+  so a callback wait that timed out into itself went ahead as if its token had come.
 - GetExecutionHistory with `reverseOrder` lists the events newest first (Step Functions API Reference,
   GetExecutionHistory: "Lists events in descending order of their timeStamp"); moto answers oldest first whatever asked.
 - Status changes ([SFN-EB]): each execution's start and end is a "Step Functions Execution Status Change" event on the
@@ -28,6 +31,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -47,6 +51,8 @@ from moto.stepfunctions.parser.api import (
     TaskTimedOut,
     TaskTimedOutEventDetails,
 )
+from moto.stepfunctions.parser.asl.component.common.catch.catcher_decl import CatcherDecl
+from moto.stepfunctions.parser.asl.component.common.catch.catcher_outcome import CatcherOutcomeCaught
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
@@ -54,6 +60,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component, iteration_worker, job
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker, branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
@@ -258,6 +265,36 @@ def _lambda_error(original: Any) -> Any:
         )
 
     return from_error
+
+
+CAUGHT_TO = "_emulator_caught_to"  # the Catch's Next, on the environment of the state that caught the error
+
+
+def _catcher_eval_body(original: Any) -> Any:
+    """Remember that a Catch chose the next state, even when it names the state that caught."""
+
+    @functools.wraps(original)
+    def eval_body(self: CatcherDecl, env: Environment) -> None:
+        original(self, env)
+        if isinstance(env.stack[-1], CatcherOutcomeCaught):
+            setattr(env, CAUGHT_TO, self.next_decl.name)
+
+    return eval_body
+
+
+def _set_next(original: Any) -> Any:
+    """A Catch's Next wins over the state's own Next, also when it is the state's own name."""
+
+    @functools.wraps(original)
+    def set_next(self: CommonStateField, env: Environment) -> None:
+        caught_to = getattr(env, CAUGHT_TO, None)
+        if caught_to is not None:
+            setattr(env, CAUGHT_TO, None)
+            env.next_state_name = caught_to
+            return
+        original(self, env)
+
+    return set_next
 
 
 def _iteration_error_name(error_name: Any = None, **kwargs: Any) -> Any:
@@ -499,6 +536,9 @@ def install() -> None:
     StepFunctionsParserBackend.send_task_success = _backend_send_task_success  # type: ignore[method-assign,assignment]
     StepFunctionsParserBackend.send_task_failure = _backend_send_task_failure  # type: ignore[method-assign]
     StepFunctionsParserBackend.send_task_heartbeat = _backend_send_task_heartbeat  # type: ignore[method-assign,assignment]
+    # moto reads a Catch whose Next is the catching state itself as no Catch at all, and goes on to the state's Next.
+    CatcherDecl._eval_body = _catcher_eval_body(CatcherDecl._eval_body)  # type: ignore[method-assign]
+    CommonStateField._set_next = _set_next(CommonStateField._set_next)  # type: ignore[method-assign]
     # moto names a Map iteration's States.* error as a custom one, which the language refuses.
     iteration_worker.CustomErrorName = _iteration_error_name  # type: ignore[assignment,attr-defined]
     # moto's SendTaskFailure drops the cause.

@@ -150,3 +150,36 @@ def test_a_token_reaches_its_task_while_another_execution_is_starting() -> None:
             sfn.stop_execution(executionArn=other)
         run = finished(aws, arn)
         assert (run.status, json.loads(sfn.describe_execution(executionArn=arn)["output"])) == ("SUCCEEDED", {"done": True})
+
+
+def test_a_catch_that_names_its_own_state_enters_it_again() -> None:
+    # Given a token wait of 1 h whose States.Timeout is caught back into itself, as Wait For Store Budget's is
+    with Emulator() as aws:
+        sqs = aws.client("sqs")
+        url = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+        definition = {
+            "StartAt": "Wait For Token",
+            "States": {
+                "Wait For Token": {
+                    "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}}, "TimeoutSeconds": 3600,
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Wait For Token"}],
+                    "Next": "Token Came",
+                },
+                "Token Came": {"Type": "Succeed"},
+            },
+        }  # fmt: skip
+        sfn = aws.client("stepfunctions")
+        machine = sfn.create_state_machine(name="again", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/again")
+        with aws.clock.hold():
+            arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+            # When nobody sends a token for 2.5 h, then the third wait's token comes
+            aws.clock.call_at(aws.clock.now() + timedelta(hours=2, minutes=30), lambda: sfn.send_task_success(
+                taskToken=json.loads(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"][-1]["Body"])["token"],
+                output="{}"))  # fmt: skip
+        run = finished(aws, arn)
+        # Then each timeout entered the wait again (three waits, two timeouts) and only the token led on, at 11:30
+        entered = [e["stateEnteredEventDetails"]["name"] for e in run.history if e["type"] == "TaskStateEntered"]
+        assert entered == ["Wait For Token", "Wait For Token", "Wait For Token"]
+        assert [e["type"] for e in run.history].count("TaskTimedOut") == 2
+        assert (run.status, run.stopped - run.started) == ("SUCCEEDED", timedelta(hours=2, minutes=30))
