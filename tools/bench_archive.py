@@ -7,8 +7,8 @@ EC2's in-progress store quota is the world's 1,200 GB ([EC2-SRW]).
   budget-1200  the stack's store budget at its default, ImageStoreQuotaGb 1,200 (EC2's figure)
   budget-5000  the budget set above EC2's quota (ImageStoreQuotaGb 5,000): EC2's own refusals do the pacing
 Measured: virtual hours until the run ended with every point archived, against a lower bound from the same world that
-no schedule can beat (the larger of the longest single store task and the GB-hours of every store over the 1,200 GB
-quota), and their ratio; the most store work EC2 had in flight; CreateStoreImageTask calls EC2 refused; state
+no schedule within the quota can beat (the largest of: the longest single store task, the GB-hours of every store over
+the 1,200 GB quota, the stores larger than half the quota one after another), and their ratio; the most store work EC2 had in flight; CreateStoreImageTask calls EC2 refused; state
 transitions; the workflow's own cost (transitions, Lambda, AWS requests); objects moved to Deep Archive by the
 lifecycle rule two days later; what the objects cost per month there against the recovery points in AWS Backup.
 Targets (issue 22; exit 1 on a miss): budget-1200 archives all 100 with no EC2 refusal, never over the quota.
@@ -80,11 +80,14 @@ def most_in_flight(tasks: list[Any]) -> float:
 
 
 def lower_bound_hours(tasks: list[Any]) -> float:
-    """No schedule under EC2's quota archives them sooner: the longest store alone, or all the GB-seconds over the quota."""
+    """No schedule that keeps the store work in flight within EC2's quota archives them sooner: the longest store alone,
+    all the GB-seconds over the quota, or the stores larger than half the quota one after another (no two fit)."""
     durations: list[tuple[float, int]] = [((t.completes_at - t.started_at).total_seconds(), int(t.work_bytes)) for t in tasks]
+    quota = EC2_QUOTA_GB * GIB  # the world counts GiB
     longest = max(seconds for seconds, _ in durations)
-    packed = sum(seconds * work for seconds, work in durations) / (EC2_QUOTA_GB * GIB)  # the world counts GiB
-    return max(longest, packed) / 3600
+    packed = sum(seconds * work for seconds, work in durations) / quota
+    one_at_a_time = sum(seconds for seconds, work in durations if work > quota / 2)
+    return max(longest, packed, one_at_a_time) / 3600
 
 
 def run(scenario: str) -> Row:
@@ -104,6 +107,7 @@ def run(scenario: str) -> Row:
         archived = [p for p in points if "glacier-ami-restore:archived-to" in aws.backup.points[p].tags]
         failed = json.loads(result.cause or "{}").get("failed", []) if result.status == "FAILED" else []
         tasks = [t for t in aws.ec2.store_tasks if t.state == "Completed"]
+        drawn = list(aws.ec2.store_tasks)  # the bound from every task EC2 accepted, stored or not (the same draws)
         history = aws.events(arn)
         invocations = sum(1 for e in history if str(e["type"]).endswith("LambdaFunctionScheduled"))
         requests = sum(aws.requests.values())
@@ -114,7 +118,7 @@ def run(scenario: str) -> Row:
             + requests * PRICES["s3_request"]
         )
         hours = (result.stopped - started).total_seconds() / 3600
-        bound = lower_bound_hours(tasks)
+        bound = lower_bound_hours(drawn)
         stored_gb = sum(aws.world.sizes[t.key] for t in tasks) / GB
         aws.clock.advance(2 * 24 * 3600)  # the lifecycle rule's first nights
         s3 = aws.client("s3")

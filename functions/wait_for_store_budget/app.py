@@ -194,12 +194,18 @@ def admit_store_waiters(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, 
 
 
 def release_ended_executions(dynamodb_client: DynamoDBClient, sfn_client: SFNClient, table: str, now: datetime) -> list[str]:
-    """Delete the leases and tickets of executions that have ended (stopped, timed out) or whose lease expired."""
+    """Delete the leases and tickets of executions that have ended (stopped, timed out) or whose lease expired. Each
+    execution is described once per call: a run's AMIs share it, and a hundred waiters each describing a hundred
+    leases at every look would be Step Functions' DescribeExecution quota spent many times over."""
     released = []
+    status: dict[str, bool] = {}
     for kind in ("lease", "queue"):
         for found in items(dynamodb_client, table, kind):
             lease_id = found["id"]["S"] if kind == "lease" else found["lease"]["S"]
-            if int(found["expiresAt"]["N"]) <= now.timestamp() or ended(sfn_client, lease_id.rsplit("#", 1)[0]):
+            execution = lease_id.rsplit("#", 1)[0]
+            if int(found["expiresAt"]["N"]) > now.timestamp() and execution not in status:
+                status[execution] = ended(sfn_client, execution)
+            if int(found["expiresAt"]["N"]) <= now.timestamp() or status[execution]:
                 dynamodb_client.delete_item(TableName=table, Key=key(kind, found["id"]["S"]))
                 released.append(lease_id)
     return released

@@ -184,11 +184,13 @@ class Tokens:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.described: list[str] = []
 
     def send_task_success(self, taskToken: str, output: str) -> None:
         self.sent.append((taskToken, json.loads(output)))
 
     def describe_execution(self, executionArn: str) -> dict[str, str]:
+        self.described.append(executionArn)
         return {"status": "RUNNING"}
 
 
@@ -216,6 +218,8 @@ def test_the_store_budget_admits_first_come_first_served_and_release_wakes_the_n
         "admitted", "waiting", "waiting"]  # fmt: skip
     # Then the 60 GB AMI does not overtake the 200 GB one ahead of it, though it would fit
     assert [t for t, _ in tokens.sent] == ["token-ami-a"]
+    # And each look asked Step Functions about the run once, though the third found a lease and a ticket of it
+    assert tokens.described == [run, run]
     # When the first store ends / Then the 200 GB one is admitted and woken, and the 60 GB one still waits (200 + 60 > 250)
     released = budget_release.release_store_budget(
         {"dynamodb": dynamodb, "sfn": tokens, "ec2": NoStoreTasks()}, "store-budget", 250 * GB, {"execution": run, "imageId": "ami-a"},
