@@ -37,6 +37,8 @@ PRIVATE_NAMES = {
     "_user_enabled": "serving.py: the tagging shortcut steps aside while moto records requests",
     "_private_key": "speed.py: KMS key material drawn when first used",
     # moto: the Step Functions interpreter
+    "_eval_body": "stepfunctions.py: a Catch remembers that it chose the next state",
+    "_set_next": "stepfunctions.py: a Catch whose Next is the catching state itself enters it again",
     "_invoke_lambda_function": "awslambda.py: Lambda tasks run the deployed handler",
     "_from_error": "stepfunctions.py: Lambda.<Code> errors, States.HeartbeatTimeout",
     "_wait_interval": "stepfunctions.py: Wait states on the virtual clock",

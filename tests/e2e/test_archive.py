@@ -121,3 +121,27 @@ def test_each_backup_job_starts_a_run_a_bad_input_fails_before_any_side_effect_a
             f"- {big} ({image}): EC2's store task into s3://{stack.physical['ArchiveStoreBucket']}/{image}.bin is in progress (0 %): "
             "the next run joins it"
         ) in report["message"]
+
+
+def test_the_restore_side_reads_the_archive_bucket_without_further_settings() -> None:
+    with Emulator() as aws:
+        # Given a stack that may read only my-ami-archive, with the archive side on (its own bucket)
+        stack = aws.deploy(ArchiveBucketName="my-ami-archive", ArchiveVaultNames="daily")
+        aws.client("s3").create_bucket(Bucket="elsewhere")
+        bucket = stack.physical["ArchiveStoreBucket"]
+        point = aws.backup_ec2("daily", name="db-1", size_gb=8, days_ago=40)
+        image = point.rsplit("/", 1)[1]
+        # When the daily run archives the point, and the lifecycle rule has moved its object to Deep Archive (S3 runs it
+        # at the midnight after the object's day: within two days)
+        assert archive_run(aws, stack, {}).status == "SUCCEEDED"
+        aws.clock.advance(2 * 24 * 3600)
+        assert aws.client("s3").head_object(Bucket=bucket, Key=f"{image}.bin")["StorageClass"] == "DEEP_ARCHIVE"
+        # Then, with IAM enforced from now on, the blog's payload for that bucket restores it as an AMI
+        aws.enforce_iam(stack)
+        restore = {"recoveryPoint": f"{image}.bin", "recoveryPointBucket": bucket, "restoreRequestDays": "1", "restoreRequestTier": "Bulk"}
+        run = aws.run(stack, restore)
+        (image_made,) = aws.client("ec2").describe_images(ImageIds=[run.output["imageId"]])["Images"]
+        assert (run.status, image_made["State"], image_made["Name"]) == ("SUCCEEDED", "available", run.output["imageName"])
+        # And a bucket neither listed nor the archive side's is still refused before any side effect
+        refused = aws.run(stack, {**restore, "recoveryPointBucket": "elsewhere"})
+        assert (refused.status, refused.error) == ("FAILED", "InvalidInputError")
