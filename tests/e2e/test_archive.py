@@ -145,3 +145,22 @@ def test_the_restore_side_reads_the_archive_bucket_without_further_settings() ->
         # And a bucket neither listed nor the archive side's is still refused before any side effect
         refused = aws.run(stack, {**restore, "recoveryPointBucket": "elsewhere"})
         assert (refused.status, refused.error) == ("FAILED", "InvalidInputError")
+
+
+def test_a_point_that_waits_past_the_budgets_hourly_look_still_waits_its_turn() -> None:
+    with Emulator() as aws:
+        # Given the default 1,200 GB store budget and two points of 1,000 GiB (each store takes over an hour)
+        stack = aws.deploy(ArchiveVaultNames="daily")
+        points = [aws.backup_ec2("daily", name=f"big-{n}", size_gb=1000, days_ago=40) for n in range(2)]
+        # When one run archives both
+        run = archive_run(aws, stack, {})
+        # Then both are stored, one after the other: the second's wait timed out into itself each hour and never went on
+        # to Store Image without its GB (EC2 was never asked while the first store ran)
+        assert (run.status, sorted(a["recoveryPointArn"] for a in run.output["archived"])) == ("SUCCEEDED", sorted(points))
+        first, second = sorted(aws.ec2.store_tasks, key=lambda t: t.started_at)
+        assert first.ended_at is not None and second.started_at >= first.ended_at
+        assert in_flight_peak(aws) == 1000 * GIB
+        assert aws.requests["ec2.CreateStoreImageTask"] == 2
+        hours_waited = int((first.ended_at - first.started_at).total_seconds() // 3600)
+        entered = [e["stateEnteredEventDetails"]["name"] for e in aws.events(run.arn) if e["type"] == "TaskStateEntered"]
+        assert (hours_waited >= 1, entered.count("Wait For Store Budget")) == (True, 2 + hours_waited)
