@@ -8,9 +8,10 @@ EC2's in-progress store quota is the world's 1,200 GB ([EC2-SRW]).
   budget-5000  the budget set above EC2's quota (ImageStoreQuotaGb 5,000): EC2's own refusals do the pacing
 Measured: virtual hours until the run ended with every point archived, against a lower bound from the same world that
 no schedule within the quota can beat (the largest of: the longest single store task, the GB-hours of every store over
-the 1,200 GB quota, the stores larger than half the quota one after another), and their ratio; the most store work EC2 had in flight; CreateStoreImageTask calls EC2 refused; state
-transitions; the workflow's own cost (transitions, Lambda, AWS requests); objects moved to Deep Archive by the
-lifecycle rule two days later; what the objects cost per month there against the recovery points in AWS Backup.
+the 1,200 GB quota, the stores larger than half the quota one after another), and their ratio; the most store work EC2
+had in flight; CreateStoreImageTask calls EC2 refused; state transitions; the workflow's own cost (transitions,
+Lambda, AWS requests); objects moved to Deep Archive by the lifecycle rule two days later; what the objects cost per
+month there against the recovery points in AWS Backup.
 Targets (issue 22; exit 1 on a miss): budget-1200 archives all 100 with no EC2 refusal, never over the quota.
 Writes results/bench_archive.csv and the bench:archive block of docs/benchmark.md, and prints a table.
 Prices: us-east-1 list prices of late 2025 (Step Functions, Lambda, S3 and AWS Backup pricing pages): S3 Glacier Deep
