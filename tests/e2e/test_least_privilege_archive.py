@@ -482,3 +482,42 @@ def test_the_archive_role_reaches_only_its_vaults_bucket_and_runs_and_writes_onl
     assert theirs in [
         p["RecoveryPointArn"] for p in aws.client("backup").list_recovery_points_by_backup_vault(BackupVaultName="weekly")["RecoveryPoints"]
     ]
+
+
+def test_every_invoke_permission_the_archive_side_adds_is_needed(enforced: tuple[Emulator, Stack]) -> None:
+    """The archive rules' Lambda permissions (resource-based: EventBridge invokes a function only if its policy admits
+    the rule), each removed in turn: S3's Object Created no longer wakes a stored object's wait (its timeout's look
+    does), a stopped run is no longer reported."""
+    aws, stack = enforced
+    awslambda = aws.client("lambda")
+    rules = {stack.attributes[lid]["Arn"]: lid for lid in ("StoredObjectRule", "ArchiveRunEndedRule")}
+    permissions = {}  # (function, statement) -> the archive rule it admits, in every function's policy
+    for lid, function in stack.functions.items():
+        try:
+            policy = json.loads(awslambda.get_policy(FunctionName=function.name)["Policy"])
+        except ClientError:  # (no policy: nothing invokes it but Step Functions)
+            continue
+        for statement in policy["Statement"]:
+            source = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")
+            if source in rules:
+                permissions[(lid, statement["Sid"])] = source
+    needed_by = {
+        ("ResumeWaitingFunction", "StoredObjectPermission"): "archive",  # S3's Object Created wakes the wait
+        ("ReportEndedArchiveRunFunction", "ArchiveRunEndedPermission"): "stopped",  # the stopped run's report
+    }
+    assert sorted(permissions) == sorted(needed_by)
+    clear_up(aws, stack)
+    unused = []
+    for (lid, sid), source in permissions.items():
+        function = stack.functions[lid].name
+        awslambda.remove_permission(FunctionName=function, StatementId=sid)
+        scenario = needed_by[(lid, sid)]
+        try:
+            if outcomes(aws, stack, (scenario,)) == {scenario: BASELINE[scenario]}:
+                unused.append((lid, sid))
+        finally:
+            awslambda.add_permission(
+                FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction", Principal="events.amazonaws.com", SourceArn=source
+            )
+            clear_up(aws, stack)
+    assert unused == []
