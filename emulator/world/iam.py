@@ -20,7 +20,6 @@ authorizes itself (EC2 and CloudWatch: emulator/world/ec2_authorization.py says 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ class Request:
     context: Mapping[str, ContextValue] = field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=4096)  # (a pure function of its arguments: every request evaluates the same patterns again)
 def _wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile("^" + "".join(parts) + "$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
