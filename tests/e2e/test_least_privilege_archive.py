@@ -230,7 +230,7 @@ SCENARIOS = {
     "unreported": unreported,
     "scheduled": scheduled,
 }
-BASELINE = {
+BASELINE: dict[str, Any] = {
     # stored (the object tagged with its point's ARN), the point tagged with its archive and deleted; one email; the
     # budget admitted it at once; S3's Object Created woke the wait, whose next look saw the task Completed
     "archive": (
@@ -528,15 +528,15 @@ def test_every_invoke_permission_the_archive_side_adds_is_needed(enforced: tuple
     clear_up(aws, stack)
     unused = []
     for (lid, sid), source in permissions.items():
-        function = stack.functions[lid].name
-        awslambda.remove_permission(FunctionName=function, StatementId=sid)
+        name = stack.functions[lid].name
+        awslambda.remove_permission(FunctionName=name, StatementId=sid)
         scenario = needed_by[(lid, sid)]
         try:
             if outcomes(aws, stack, (scenario,)) == {scenario: BASELINE[scenario]}:
                 unused.append((lid, sid))
         finally:
             awslambda.add_permission(
-                FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction", Principal="events.amazonaws.com", SourceArn=source
+                FunctionName=name, StatementId=sid, Action="lambda:InvokeFunction", Principal="events.amazonaws.com", SourceArn=source
             )
             clear_up(aws, stack)
     assert unused == []
