@@ -109,10 +109,10 @@ def archived(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
         tags = {"error": error.response["Error"]["Code"]}
     # facts from AWS: the object names its point; the point was tagged with its archive, then deleted (AWS Backup's record)
     gone = next((p for p in aws.backup.deleted if p.arn == fresh), None)
-    facts = (tags.get("backup-recovery-point-arn") == fresh, gone.tags.get(ARCHIVED_TAG) if gone else None, fresh in aws.backup.points)
+    facts = (tags.get("backup-recovery-point-arn") == fresh, gone.tags.get(ARCHIVED_TAG) == f"s3://{bucket}/{key}" if gone else None,
+             fresh in aws.backup.points)  # fmt: skip
     subjects = [e["subject"] for e in aws.emails(stack, run.arn)]
-    return (run.status, run.error, outcomes, facts == (True, f"s3://{bucket}/{key}", False), subjects, budget(run), woken(run),
-            lost_writes(aws))  # fmt: skip
+    return run.status, run.error, outcomes, facts, subjects, budget(run), woken(run), lost_writes(aws)
 
 
 def counted(aws: Emulator, stack: Stack) -> tuple[Any, ...]:
@@ -237,7 +237,7 @@ BASELINE: dict[str, Any] = {
         "SUCCEEDED",
         None,
         [("recovery-point", "deleted")],
-        True,
+        (True, True, False),
         ["AMI archive: 1 archived, 0 skipped, 0 failed"],
         [{"admitted": True, "heldBy": "queue"}],
         ["event", "check"],
@@ -263,6 +263,8 @@ def outcomes(aws: Emulator, stack: Stack, which: tuple[str, ...] = tuple(SCENARI
 
 def test_declared_archive_policies_are_enough(enforced: tuple[Emulator, Stack]) -> None:
     aws, stack = enforced
+    # When every scenario runs with the policies as template.yaml declares them / Then each ends as the archive side is
+    # meant to: stored, verified, tagged, deleted, counted, reported, released, kept, started on schedule
     assert outcomes(aws, stack) == BASELINE
 
 
@@ -398,8 +400,10 @@ def test_every_archive_grant_is_needed(enforced: tuple[Emulator, Stack]) -> None
     aws, stack = enforced
     iam = aws.client("iam")
     clear_up(aws, stack)
+    # Given every grant the archive side adds, each named in NEEDED_BY with the scenario that shows it is needed
     grants = archive_grants(aws, stack)
     assert sorted((what, action, short(resource)) for *_, action, resource, what in grants) == sorted(NEEDED_BY)
+    # When each is removed in turn (its statement's other actions and resources kept) / Then its scenario changes
     unused = []
     for role, name, index, action, resource, what in grants:
         scenario = NEEDED_BY[(what, action, short(resource))]
@@ -427,16 +431,19 @@ def test_the_runtime_loses_each_write_whose_grant_is_removed(enforced: tuple[Emu
     iam = aws.client("iam")
     role, name = stack.physical["ArchiveFunctionRole"], ARCHIVE_FUNCTIONS
     document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    # Given the functions' log and trace statements (the four grants NEEDED_BY leaves to this test)
     writes = [s for s in document["Statement"] if s.get("Sid") in ("WriteLogs", "WriteTraces")]
     assert sorted((s["Sid"], a, short(r)) for s in writes for a in s["Action"] for r in listed(s["Resource"])) == sorted(
         key for key, scenario in NEEDED_BY.items() if scenario == RUNTIME_WRITES
     )
+    # When they are removed and a point is archived
     reduced = {**document, "Statement": [s for s in document["Statement"] if s not in writes]}
     iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
     try:
         found = archived(aws, stack)
     finally:
         iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    # Then the run is the baseline's but for the writes lost: each of the four, by its action
     lost = ["logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     assert found == (*BASELINE["archive"][:-1], lost)
 
