@@ -260,7 +260,7 @@ class Emulator:
     def enforce_iam(self, stack: cloudformation.Stack) -> None:
         """From now on IAM decides, as on AWS: each handler acts as its function's role (the restore functions' and the
         archive functions', with the policies template.yaml attaches to them), each state machine's executions act as
-        its own role, and this harness as an administrator."""
+        its own role, EventBridge as each rule target's role, and this harness as an administrator."""
         iam_client, sts = self.client("iam"), self.client("sts")
         iam_client.create_user(UserName="operator")
         admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -284,6 +284,13 @@ class Emulator:
             if lid in stack.attributes:  # each state machine acts as its own role (the archive's when archiving is on)
                 invoker = assume(stack.attributes[lid]["Arn"])
                 self.invokers[stack.attributes[lid]["Arn"]] = (invoker["AccessKeyId"], invoker["SessionToken"])
+        events = self.client("events")
+        for page in events.get_paginator("list_rules").paginate():
+            for rule in page["Rules"]:  # EventBridge acts as a target's role, where the target names one
+                for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+                    if target.get("RoleArn") and target["RoleArn"] not in self.invokers:
+                        invoker = assume(target["RoleArn"])
+                        self.invokers[target["RoleArn"]] = (invoker["AccessKeyId"], invoker["SessionToken"])
         self.credentials = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         os.environ.update(self.credentials)
         self._enforced = True

@@ -2,8 +2,8 @@
 
 - `MotoRouter` is the world's Router: the enabled rules of the default bus, matched by moto's own pattern matcher, and
   delivery to SQS queues, Lambda functions (the deployed handler, invoked asynchronously, if the function's resource
-  policy admits the rule), Step Functions state machines (StartExecution) and SNS topics, with `Input`, `InputPath`
-  and `InputTransformer` applied.
+  policy admits the rule), Step Functions state machines (StartExecution, with IAM enforced only if the target's role
+  may: `may_start`) and SNS topics, with `Input`, `InputPath` and `InputTransformer` applied.
 - PutEvents onto the default bus goes through the world's bus: same matching, delays, loss and duplicates. moto 5.2.5
   raises NotImplementedError for Lambda and Step Functions targets and stops delivering to later rules.
 - PutRule with a ScheduleExpression starts the world's schedule (emulator/world/schedule.py): it fires on the virtual
@@ -23,7 +23,9 @@ from moto.events.utils import EventTemplateParser
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
+from emulator.adapters import iam
 from emulator.adapters.errors import answering_world_errors
+from emulator.adapters.process import enforcing
 from emulator.adapters.registry import bound
 from emulator.world import schedule
 
@@ -76,11 +78,27 @@ class MotoRouter:
                 raise PermissionError(f"the resource policy of {function} does not let {rule_arn} invoke it")
             self.invoke_function(function, payload)
         elif service == "states":
+            role = target.get("RoleArn")
+            if role and not may_start(self.account_id, region, role, arn):
+                raise PermissionError(f"{role} may not states:StartExecution {arn}")
             self.start_execution(arn, body)
         elif service == "sns":
             sns_backends[self.account_id][region].topics[arn].publish(message=body)
         else:
             raise NotImplementedError(f"the emulator delivers no events to {service}")
+
+
+def may_start(account_id: str, region: str, role: str, state_machine_arn: str) -> bool:
+    """May EventBridge start the state machine as the target's role? EventBridge relays an event to a target as the
+    target's IAM role, and for a Step Functions target "the role needs states:StartExecution on the state machine"
+    (EventBridge User Guide, "IAM roles for sending events to targets" and "Step Functions state machine target"). Only
+    while IAM is enforced for a deployed stack (Emulator.enforce_iam assumes each target's role), as for the state
+    machines' own roles (sfn_children.py)."""
+    emulated = bound(account_id)
+    if emulated is None or not enforcing() or not emulated.invokers:
+        return True
+    invoker = emulated.invokers.get(role)
+    return invoker is not None and iam.authorize(invoker, "states:StartExecution", state_machine_arn, region, account_id)
 
 
 def _put_events(original: Any) -> Any:

@@ -27,6 +27,8 @@ s3:ListBucket: adapters/s3.py). The rules added here:
   `arn:${Partition}:backup:${Region}:${Account}:recovery-point:${RecoveryPointId}`; moto compares them with "*").
   ASSUMPTION: an EC2 recovery point of a standard vault, whose ARN is its image's (`arn:aws:ec2:<region>::image/ami-…`),
   is authorized against that ARN, the one the request names: the reference lists only the backup form.
+- A bodiless AWS Backup or Lambda request without a query string (GET, DELETE) is signed as botocore signs it: moto
+  took the request's headers for its body, so no such request passed its signature check with IAM enforced.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from moto.awslambda.responses import LambdaResponse
 from moto.backup.responses import BackupResponse
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.exceptions import AccessDeniedError, _RESTError
@@ -262,9 +265,10 @@ def _backup_resource(self: Any) -> str:
     return "*"
 
 
-def _backup_signature(original: Any) -> Any:
-    """moto hands IAM's signature check the request's headers as the body of a bodiless AWS Backup request (GET,
-    DELETE), so no signed request matched: the body it signed is empty."""
+def _bodiless_signature(original: Any) -> Any:
+    """moto hands IAM's signature check the request's headers as the body of a bodiless REST request without a query
+    string (AWS Backup's and Lambda's GET and DELETE: GetPolicy, RemovePermission), so no signed request matched: the
+    body it signed is empty."""
 
     def authorize_action(self: Any, resource: str = "*") -> None:
         saved = self.data
@@ -295,4 +299,6 @@ def install() -> None:
         CloudWatchResponse._authenticate_and_authorize_normal_action, _cloudwatch_requests, "AccessDenied"
     )
     BackupResponse._determine_resource = _backup_resource  # type: ignore[attr-defined]
-    BackupResponse._authenticate_and_authorize_normal_action = _backup_signature(BackupResponse._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
+    # moto's signature check takes a bodiless request's headers for its body: the signed body was empty.
+    BackupResponse._authenticate_and_authorize_normal_action = _bodiless_signature(BackupResponse._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]
+    LambdaResponse._authenticate_and_authorize_normal_action = _bodiless_signature(LambdaResponse._authenticate_and_authorize_normal_action)  # type: ignore[method-assign]

@@ -30,6 +30,12 @@ resources during creation" [EC2-TAG]; EC2 API Reference, DeregisterImage [EC2-AP
   refused is reported `missing-permissions` [EC2-API, SnapshotReturnCodes]. CreateTags: each resource named, with the
   request's tags. ASSUMPTION: a resource EC2 does not know is left to the action's own NotFound answer (it has no tags
   to evaluate).
+- CreateStoreImageTask [SAR-EC2: resource type image*, condition keys aws:ResourceTag, ec2:ResourceTag, ec2:ImageID,
+  ec2:ImageType, ec2:Owner, ec2:Public, ec2:RootDeviceType, ec2:Region]: the image it stores, with its tags (the other
+  image keys are not in the context: a condition on them is false, so refused), and EC2's reads of its snapshots with
+  the caller's ebs:ListSnapshotBlocks and GetSnapshotBlock (EC2 User Guide, "Permissions for storing and restoring AMIs
+  using S3"). ASSUMPTION: the snapshot reads are authorized against `snapshot/*` and at the task's creation (a missing
+  one refuses the task at once), as for CreateRestoreImageTask's writes below.
 - CreateRestoreImageTask: the image it creates; EC2 writes its snapshots with the caller's ebs:StartSnapshot,
   PutSnapshotBlock and CompleteSnapshot and tags the image and snapshots with its ec2:CreateTags, `ec2:CreateAction`
   CreateRestoreImageTask (EC2 User Guide, "Permissions for storing and restoring AMIs using S3").
@@ -156,6 +162,16 @@ def ec2_requests(action: str, params: Mapping[str, Any], region: str, account: s
         tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
         requests = _named("ec2:CreateTags", params.get("Resources") or [], region, account, resources)
         return [Request(r.action, r.resource, {**r.context, **_requested(region, tags)}) for r in requests]
+    if action == "CreateStoreImageTask":
+        # [SAR-EC2] CreateStoreImageTask: image* (the AMI stored, with its tags); EC2 reads its snapshots with the
+        # caller's ebs:ListSnapshotBlocks and GetSnapshotBlock (EC2 User Guide, "Permissions for storing and restoring
+        # AMIs using S3"), authorized here against `snapshot/*` as the restore's writes are. (It writes the object with
+        # the caller's S3 permissions: S3's own evaluation, adapters/ec2.py.)
+        snapshots = arn(region, account, "snapshot", "*")
+        return [
+            *_named("ec2:CreateStoreImageTask", [params["ImageId"]], region, account, resources),
+            *(Request(f"ebs:{a}", snapshots) for a in ("ListSnapshotBlocks", "GetSnapshotBlock")),
+        ]
     if action == "CreateRestoreImageTask":
         snapshots = arn(region, account, "snapshot", "*")
         return [

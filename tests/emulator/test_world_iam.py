@@ -201,3 +201,29 @@ def test_a_restore_image_task_writes_snapshots_and_tags_with_the_callers_permiss
         Request("ec2:CreateTags", "arn:aws:ec2:us-east-1::image/*", tagged),
         Request("ec2:CreateTags", "arn:aws:ec2:us-east-1::snapshot/*", tagged),
     ]
+
+
+def test_a_store_image_task_is_authorized_against_its_image_and_reads_snapshots_with_the_callers_permissions() -> None:
+    # Given an AMI tagged by its backup and one EC2 does not know
+    account = Tags({"ami-1": {"aws:backup:source-resource": "i-1"}})
+    region = {"ec2:Region": REGION, "aws:RequestedRegion": REGION}
+    backed_up = {"aws:ResourceTag/aws:backup:source-resource": "i-1", "ec2:ResourceTag/aws:backup:source-resource": "i-1"}
+    # When it is stored / Then the image named with its tags (Service Authorization Reference: image*), and EC2's reads of
+    # the snapshots (EC2 User Guide's store policy)
+    reads = [
+        Request("ebs:ListSnapshotBlocks", "arn:aws:ec2:us-east-1::snapshot/*"),
+        Request("ebs:GetSnapshotBlock", "arn:aws:ec2:us-east-1::snapshot/*"),
+    ]
+    assert ec2_requests("CreateStoreImageTask", {"ImageId": "ami-1"}, REGION, ACCOUNT, account) == [
+        Request("ec2:CreateStoreImageTask", "arn:aws:ec2:us-east-1::image/ami-1", {**region, **backed_up}),
+        *reads,
+    ]
+    # And an unknown AMI is left to EC2's own answer
+    assert ec2_requests("CreateStoreImageTask", {"ImageId": "ami-2"}, REGION, ACCOUNT, account) == reads
+    # And a policy scoped to images as AWS advises allows it; one scoped to another image, or conditioned on a key the
+    # model does not put in the context (ec2:Owner), refuses it
+    (store, *_) = ec2_requests("CreateStoreImageTask", {"ImageId": "ami-1"}, REGION, ACCOUNT, account)
+    assert evaluate(policy(allow("ec2:CreateStoreImageTask", "arn:aws:ec2:*::image/*")), store) == "Allow"
+    assert evaluate(policy(allow("ec2:CreateStoreImageTask", "arn:aws:ec2:*::image/ami-2")), store) == "ImplicitDeny"
+    owner = {"StringEquals": {"ec2:Owner": ACCOUNT}}
+    assert evaluate(policy(allow("ec2:CreateStoreImageTask", "arn:aws:ec2:*::image/*", owner)), store) == "ImplicitDeny"
