@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -148,6 +148,14 @@ def until_entered(aws: Emulator, arn: str, state: str, times: int = 1) -> None:
 def paused_at(aws: Emulator, seconds: float) -> Iterator[None]:
     """Let virtual time run `seconds` further, then keep it still while the test acts (stops an execution at that
     instant...): a participant of the clock that sleeps until then and stays awake until the block ends."""
+    with started_and_paused_at(aws, lambda: "", seconds):
+        yield
+
+
+@contextlib.contextmanager
+def started_and_paused_at(aws: Emulator, start: Callable[[], str], seconds: float) -> Iterator[str]:
+    """paused_at with `start` (which starts an execution: its ARN) called inside: virtual time cannot move between the
+    start and the pause, `seconds` after it."""
     clock, reached, release = aws.clock, threading.Event(), threading.Event()
 
     def holder() -> None:
@@ -161,11 +169,12 @@ def paused_at(aws: Emulator, seconds: float) -> Iterator[None]:
     # It counts from here, in the caller's thread: a thread that entered only once it ran could let time jump past
     # `seconds` while it was being started (when nothing else is awake).
     clock.enter()
+    started = start()
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
     assert reached.wait(20), f"virtual time did not reach +{seconds} s within 20 real seconds"
     try:
-        yield
+        yield started
     finally:
         release.set()
         thread.join()

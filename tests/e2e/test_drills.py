@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator
-from tests.support import BUCKET, archive, until_entered
+from tests.support import BUCKET, archive, started_and_paused_at, until_entered
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
 
@@ -168,28 +167,11 @@ def test_too_large_archives_are_not_drilled_and_a_drill_with_nothing_fails(drill
 
 @contextlib.contextmanager
 def drill_paused_at(aws: Emulator, stack: Stack, payload: dict[str, Any], seconds: float) -> Iterator[str]:
-    """Start a drill and let virtual time run `seconds` from its start, then keep it still while the test acts (as
-    tests.support.paused_at, with the start inside: time cannot move between the start and the pause)."""
-    clock, reached, release = aws.clock, threading.Event(), threading.Event()
-
-    def holder() -> None:
-        try:
-            clock.sleep(seconds)
-            reached.set()
-            release.wait()
-        finally:
-            clock.leave()
-
-    clock.enter()
-    arn = aws.client("stepfunctions").start_execution(stateMachineArn=stack.physical["DrillStateMachine"], input=json.dumps(payload))
-    thread = threading.Thread(target=holder, daemon=True)
-    thread.start()
-    assert reached.wait(20), f"virtual time did not reach +{seconds} s within 20 real seconds"
-    try:
-        yield str(arn["executionArn"])
-    finally:
-        release.set()
-        thread.join()
+    """Start a drill and let virtual time run `seconds` from its start, then keep it still while the test acts."""
+    machine = stack.physical["DrillStateMachine"]
+    start = lambda: str(aws.client("stepfunctions").start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"])  # noqa: E731
+    with started_and_paused_at(aws, start, seconds) as arn:
+        yield arn
 
 
 # (state, its execution: the drill's restore or the drill, seconds after the start): the copy is readable at 6 h. The

@@ -97,15 +97,15 @@ def test_each_task_state_that_fails_is_named_in_its_email(
 
 
 def test_a_restore_stopped_by_hand_mid_image_names_its_ami_and_its_copy(aws: Emulator) -> None:
-    # Given a Flexible Retrieval restore (4 h) whose image restore takes an hour, stopped by hand 10 min into it
-    from tests.support import BUCKET, paused_at, until_entered
+    # Given a Flexible Retrieval restore (4 h) whose image restore takes an hour, stopped by hand 4 h 10 min after its
+    # start, into its image wait (the pause counts from the start: time cannot run past the image's end meanwhile)
+    from tests.support import BUCKET, started_and_paused_at, until_entered
 
     stack = aws.deploy()
     key = archive(aws, "GLACIER", restore_hours=4, image_minutes=60)
-    with aws.clock.hold():
-        arn = aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET}, name="stopped-mid-image")
-    until_entered(aws, arn, "Wait For Image")
-    with paused_at(aws, 600):
+    start = lambda: aws.start(stack, {"recoveryPoint": key, "recoveryPointBucket": BUCKET}, name="stopped-mid-image")  # noqa: E731
+    with started_and_paused_at(aws, start, 4 * 3600 + 600) as arn:
+        until_entered(aws, arn, "Wait For Image")
         aws.client("stepfunctions").stop_execution(executionArn=arn)
     run = aws.wait(stack, arn)
     aws.clock.advance(60)  # the rule's event reaches Report Ended Execution
