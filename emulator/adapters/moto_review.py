@@ -62,6 +62,8 @@ PRIVATE_NAMES = {
     "_get_boto_service_action": "sfn_children.py: which Step Functions action a task calls",
     "_get_sfn_resource": "sfn_children.py: a failed child's TaskFailed event",
     "_get_sfn_resource_type": "sfn_children.py: a failed child's TaskFailed event",
+    "_eval_body": "stepfunctions.py: a Catch remembers the state it chose, even the catching state itself",
+    "_set_next": "stepfunctions.py: a Catch's Next wins over the state's own Next",
     # botocore
     "_shape_model": "wire.py: an emulated error's code and HTTP status in moto's serializer",
     "_shape_resolver": "wire.py: the emulated error's members resolve as the service model's do",

@@ -267,7 +267,7 @@ def _lambda_error(original: Any) -> Any:
     return from_error
 
 
-CAUGHT_TO = "_emulator_caught_to"  # the Catch's Next, on the environment of the state that caught the error
+CAUGHT_TO = "emulator_caught_to"  # the Catch's Next, on the environment of the state that caught the error (our own name)
 
 
 def _catcher_eval_body(original: Any) -> Any:
