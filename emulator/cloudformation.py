@@ -12,6 +12,7 @@ something else. Nothing is ever deleted here, so `DeletionPolicy: Retain` holds 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -255,9 +256,16 @@ class ParameterValuesMissingError(Exception):
     """CreateStack's ValidationError for parameters without a Default that were given no value."""
 
 
+def _read(path: Path, mtime_ns: int) -> str:
+    """The template as written and inlined, as JSON (what does not depend on the parameters: two thirds of a
+    translation's time, remembered per version)."""
+    source = template.load(path)
+    return json.dumps([source, template.inline(source, path.parent)])
+
+
 def _translate(path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[str, str], ...]) -> str:
     """Read, inline and transform the template (remembered per version and parameters: tests deploy it many times)."""
-    source = template.load(path)
+    source, inlined = json.loads(speed.remember("template-source", (path, mtime_ns), lambda: _read(path, mtime_ns), keep=2))
     code_uris = {lid: r["Properties"]["CodeUri"] for lid, r in source["Resources"].items() if "CodeUri" in r.get("Properties", {})}
     defaults = {name: p["Default"] for name, p in source.get("Parameters", {}).items() if "Default" in p}
     values = {**{k: str(v) for k, v in defaults.items()}, **dict(parameters)}
@@ -266,7 +274,7 @@ def _translate(path: Path, mtime_ns: int, region: str, parameters: tuple[tuple[s
     missing = [name for name in source.get("Parameters", {}) if name not in values]
     if missing:
         raise ParameterValuesMissingError(f"Parameters: [{', '.join(missing)}] must have values")
-    cfn = transform(template.inline(source, path.parent), {**values, "AWS::Region": region}, _NoManagedPolicies())
+    cfn = transform(inlined, {**values, "AWS::Region": region}, _NoManagedPolicies())
     return json.dumps([code_uris, values, cfn])
 
 
@@ -348,11 +356,11 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     arn = created["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     source = template.function_source(ctx["code_uri"], ctx["root"])
-    module = awslambda.load_handler(source, f"{stack.name}.{lid}", lambda_env)
+    init = functools.partial(awslambda.load_handler, source, f"{stack.name}.{lid}", lambda_env)  # at its first invocation
     log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
     log_group_arn = f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{log_group}:*"
     timeout = int(props.get("Timeout", 3))
-    function = DeployedFunction(lid, name, module, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
+    function = DeployedFunction(lid, name, init, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
     function.dead_letter_arn = props.get("DeadLetterConfig", {}).get("TargetArn")
     stack.functions[lid] = function
     stack.physical[lid] = name

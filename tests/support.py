@@ -27,10 +27,15 @@ BUCKET = "my-ami-archive"
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py as its own module. Its module-scope clients come from a fresh default session made
     after moto's request hook is registered (emulator.adapters imports moto), so they reach the emulator whenever one is
-    open, and never AWS: a default session made before that hook (by anything that imported boto3 first) lacks it."""
+    open, and never AWS: a default session made before that hook (by anything that imported boto3 first) lacks it. The
+    emulator's patches are installed first, as the first emulator of the process would: with the speed-only ones
+    (emulator/adapters/speed.py) each new session reads botocore's models from the process's memory, not from disk
+    (test modules call this at collection, once per handler, in every worker)."""
     import boto3
 
-    import emulator.adapters.backends  # noqa: F401 - registers moto's request hook with botocore
+    from emulator.adapters.install import install  # (importing it registers moto's request hook with botocore)
+
+    install()
 
     spec = importlib.util.spec_from_file_location(f"function_{name}", ROOT / "functions" / name / "app.py")
     assert spec is not None and spec.loader is not None
