@@ -447,6 +447,7 @@ class Emulator:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout} real seconds")
             time.sleep(0.005)
+        backends.announced(execution, max(0.0, deadline - time.monotonic()))  # its end event scheduled before time moves on
         described = self.client("stepfunctions").describe_execution(executionArn=arn)
         return Run(
             arn=arn,

@@ -72,6 +72,13 @@ def is_running(found: Any) -> bool:
     return found.exec_status in (None, ExecutionStatus.RUNNING)
 
 
+def announced(found: Any, timeout: float) -> bool:
+    """Wait (real time, at most `timeout`) until the ended execution's status change is on the bus: its status is set
+    a moment before, in the execution's own thread."""
+    event = getattr(found, "emulated_announced", None)
+    return event is None or bool(event.wait(timeout))
+
+
 def events(found: Any) -> list[dict[str, Any]]:
     """An execution's history as the interpreter recorded it (enums and strings: as_the_api_answers converts)."""
     history: list[dict[str, Any]] = found.exec_worker.env.event_manager.get_event_history()

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -435,6 +436,7 @@ def _execution_init(original: Any) -> Any:
     def init(self: Execution, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         self.emulated_waiters = []  # type: ignore[attr-defined]  # events to set when it ends
+        self.emulated_announced = threading.Event()  # type: ignore[attr-defined]  # its end is on the bus
 
     return init
 
@@ -477,14 +479,19 @@ def _execution_start(original: Any) -> Any:
 def _terminated(original: Any) -> Any:
     def terminated(self: BaseExecutionWorkerCommunication) -> None:
         original(self)
+        # The status change goes on the bus before anyone waiting for the end is woken: a waiter that then moves the
+        # clock must find its delivery scheduled (else, under load, the event came after the time it was waited for).
+        status = self.execution.exec_status
+        _emit_status(self.execution, status.value if status is not None else "RUNNING")
+        announced = getattr(self.execution, "emulated_announced", None)
+        if announced is not None:
+            announced.set()
         waiters = list(getattr(self.execution, "emulated_waiters", []))
         for waiter in waiters:
             waiter.set()
         account = bound(self.execution.account_id)
         if waiters and account is not None:
             account.clock.nudge()
-        status = self.execution.exec_status
-        _emit_status(self.execution, status.value if status is not None else "RUNNING")
 
     return terminated
 
