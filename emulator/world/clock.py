@@ -162,5 +162,4 @@ class VirtualClock:
         finally:
             with self._cond:
                 self._running_timers -= 1
-                self._cond.notify_all()  # `advance` waits for the running timers: it goes on now, not at its next poll
             self.leave()
