@@ -12,7 +12,6 @@ something else. Nothing is ever deleted here, so `DeletionPolicy: Retain` holds 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -356,11 +355,11 @@ def _function(stack: Stack, lid: str, props: dict[str, Any], clients: dict[str, 
     arn = created["FunctionArn"]
     lambda_env = {**variables, "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region}
     source = template.function_source(ctx["code_uri"], ctx["root"])
-    init = functools.partial(awslambda.load_handler, source, f"{stack.name}.{lid}", lambda_env)  # at its first invocation
+    module = awslambda.load_handler(source, f"{stack.name}.{lid}", lambda_env)
     log_group = props.get("LoggingConfig", {}).get("LogGroup", f"/aws/lambda/{name}")
     log_group_arn = f"arn:aws:logs:{stack.region}:{stack.account_id}:log-group:{log_group}:*"
     timeout = int(props.get("Timeout", 3))
-    function = DeployedFunction(lid, name, init, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
+    function = DeployedFunction(lid, name, module, lambda_env, timeout, source, log_group_arn, role_arn=created["Role"])
     function.dead_letter_arn = props.get("DeadLetterConfig", {}).get("TargetArn")
     stack.functions[lid] = function
     stack.physical[lid] = name

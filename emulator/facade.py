@@ -15,7 +15,6 @@ the process has only once (emulator/adapters/process.py).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -280,8 +279,7 @@ class Emulator:
                 "AWS_SECRET_ACCESS_KEY": role["SecretAccessKey"], "AWS_SESSION_TOKEN": role["SessionToken"],
                 "AWS_SECURITY_TOKEN": role["SessionToken"],  # botocore reads this older name first
             }  # fmt: skip
-            function.init = functools.partial(awslambda.load_handler, function.source, f"{function.name}.as-role", function.environment)
-            function.module = None  # initialized again, as the role, at its next invocation
+            function.module = awslambda.load_handler(function.source, f"{function.name}.as-role", function.environment)
         for lid in ("RestoreStateMachineRole", "BatchRestoreStateMachineRole", "DrillStateMachineRole", "ArchiveStateMachineRole"):
             if lid in stack.attributes:  # each state machine acts as its own role (the archive's when archiving is on)
                 invoker = assume(stack.attributes[lid]["Arn"])

@@ -113,19 +113,18 @@ def invoke(account: Account, function: DeployedFunction, event: Any) -> tuple[An
     record: dict[str, Any] = {"event": event}
     function.invocations.append(record)
     _runtime_writes(account, function)
-    try:
-        module = function.module  # its Init on its first invocation (outside the turn: Init takes it itself)
-        with HANDLER_TURN.taken(), environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
-            record["result"] = module.lambda_handler(event, context)
+    with HANDLER_TURN.taken(), environment({**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}):
+        try:
+            record["result"] = function.module.lambda_handler(event, context)
             return record["result"], False
-    except Exception as error:  # noqa: BLE001 - Lambda turns any exception into a function error
-        record["error"] = type(error).__name__
-        return {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "requestId": request_id,
-            "stackTrace": traceback.format_tb(error.__traceback__),
-        }, True
+        except Exception as error:  # noqa: BLE001 - Lambda turns any exception into a function error
+            record["error"] = type(error).__name__
+            return {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "requestId": request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }, True
 
 
 def invoke_async(account: Account, function_name: str, event: Any, attempt: int = 0) -> None:
