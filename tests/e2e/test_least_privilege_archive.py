@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from emulator.cloudformation import Stack
 from emulator.facade import Emulator, Run
+from tests.e2e.test_least_privilege_drills import listed, without
 from tests.support import EVENT_DELAY, until_entered
 
 pytestmark = pytest.mark.long  # run first (tests/conftest.py)
@@ -268,10 +269,6 @@ def test_declared_archive_policies_are_enough(enforced: tuple[Emulator, Stack]) 
     assert outcomes(aws, stack) == BASELINE
 
 
-def listed(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
 def archive_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str, str, str]]:
     """(role, policy, statement index, action, resource, what it is for) of every grant the archive side adds: each
     action on each resource of ArchiveFunctionPolicy, of the functions' role's WakeArchiveRunsPolicy, of ArchiveStartRole
@@ -293,20 +290,6 @@ def archive_grants(aws: Emulator, stack: Stack) -> list[tuple[str, str, int, str
             what = statement.get("Sid") or "Invoke " + ", ".join(functions.get(r.removesuffix("*"), r) for r in resources)
             found += [(role, name, index, a, r, what) for a in listed(statement["Action"]) for r in resources]
     return found
-
-
-def without(document: dict[str, Any], index: int, action: str, resource: str) -> dict[str, Any]:
-    """The policy document without `action` on `resource` in statement `index` (its other grants kept)."""
-    reduced: dict[str, Any] = json.loads(json.dumps(document))
-    statement = reduced["Statement"].pop(index)
-    actions, resources = listed(statement["Action"]), listed(statement["Resource"])
-    kept = [{**statement, "Action": [a for a in actions if a != action]}] if len(actions) > 1 else []
-    if len(resources) > 1:
-        kept.append({**statement, "Action": action, "Resource": [r for r in resources if r != resource]})
-    for part in kept:
-        part.pop("Sid", None)  # (two statements may not share one Sid)
-    reduced["Statement"][index:index] = kept
-    return reduced
 
 
 def short(resource: str) -> str:
